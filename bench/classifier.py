@@ -1,0 +1,67 @@
+"""Classifier speed: ms per face at batch 1, 8 and 49, on this machine's CPU threads.
+
+    python bench/classifier.py [--model PATH] [--repeats 30] [--threads 2]
+
+Compares, side by side in one run: the original approach (one Keras `predict` call per face),
+one eager `model(batch)` call, and `EmotionClassifier.predict` (the served path, a traced
+tf.function), plus flip TTA. Prints medians; target: <= 1 ms/face at batch 49 on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm up (tracing, allocation)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", help="a .keras file (default: the bundled weights)")
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=2, help="TensorFlow intra/inter-op threads")
+    args = ap.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    from model import EmotionClassifier
+
+    clf = EmotionClassifier.load(args.model)
+    rng = np.random.default_rng(0)
+    print(f"model {clf.path.name} ({clf.model.count_params():,} parameters), {args.threads} threads, "
+          f"median of {args.repeats}")
+    print(f"{'path':<34}{'batch':>6}{'ms/call':>10}{'ms/face':>10}")
+    for n in (1, 8, 49):
+        faces = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
+        x = faces[..., None].astype(np.float32)
+        rows = [("EmotionClassifier.predict", lambda: clf.predict(faces)),
+                ("EmotionClassifier.predict tta", lambda: clf.predict(faces, tta=True)),
+                ("eager model(batch)", lambda: clf.model(x, training=False))]
+        if n == 49:
+            rows.append(("per-face model.predict (original)",
+                         lambda: [clf.model.predict(x[i:i + 1], verbose=0) for i in range(n)]))
+        for name, fn in rows:
+            ms = median_ms(fn, args.repeats if "original" not in name else max(3, args.repeats // 10))
+            print(f"{name:<34}{n:>6}{ms:>10.2f}{ms / n:>10.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+from training.metrics import classification_report
+
+
+def test_classification_report_on_known_predictions():
+    y = np.array([0, 0, 1, 3, 3, 3])
+    probs = np.eye(7)[[0, 3, 1, 3, 3, 0]]
+    r = classification_report(y, probs)
+    assert r["accuracy"] == round(4 / 6, 4)
+    assert r["per_class"]["angry"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert r["per_class"]["happy"]["recall"] == round(2 / 3, 4)
+    assert r["confusion_matrix"][0] == [1, 0, 0, 1, 0, 0, 0]
+    assert r["per_class"]["fear"]["support"] == 0
+    # macro-F1 over classes present: angry 0.5, disgust 1.0, happy 2/3
+    assert r["macro_f1"] == round((0.5 + 1.0 + 2 / 3) / 3, 4)
+
+
+def test_evaluate_cli_writes_json_and_png(small_npz, random_model_path, tmp_path):
+    out = tmp_path / "eval"
+    r = run_cli("classmood-evaluate", "--model", str(random_model_path), "--data", str(small_npz),
+                "--split", "val", "--limit", "35", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "accuracy" in r.stdout and "disgust" in r.stdout
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["n"] == 35 and m["split"] == "val"
+    assert set(m["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert np.asarray(m["confusion_matrix"]).sum() == 35
+    png = cv2.imread(str(out / "confusion.png"))
+    assert png is not None and png.shape[0] > 400 and png.shape[1] > 400
+
+
+def test_evaluate_cli_bad_model_and_split(small_npz, tmp_path):
+    r = run_cli("classmood-evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(small_npz),
+                "--out", str(tmp_path / "e"))
+    assert r.returncode == 2 and "none.keras" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("classmood-evaluate", "--data", str(small_npz), "--split", "test", "--out", str(tmp_path / "e"))
+    assert r.returncode == 2 and "no 'test' split" in r.stderr

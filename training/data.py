@@ -1,0 +1,181 @@
+"""FER2013 loaders for the three layouts users have, with the label order pinned to `EMOTIONS`.
+
+- our npz (`x_train`, `y_train`, `x_val`, `y_val`, optional `x_test`, `y_test`),
+- Kaggle's `fer2013.csv` (`emotion,pixels,Usage` with Usage Training / PublicTest / PrivateTest),
+- image folders `train/<class>/*.jpg` and `test/<class>/*.jpg` (also `val/`), class folders named
+  after the emotions. Folder labels are mapped through `EMOTIONS` by name, never by sorted order.
+
+Every loader returns a `Dataset`: a dict of split name ("train", "val", "test") to `(x, y)` with
+`x` uint8 `(N, 48, 48)` and `y` uint8 `(N,)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from model import EMOTIONS
+
+Split = tuple[np.ndarray, np.ndarray]
+Dataset = dict[str, Split]
+
+# Other spellings seen in expression datasets, mapped onto EMOTIONS (FER+ and RAF-DB style names).
+_ALIASES = {
+    "anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy",
+    "sadness": "sad", "surprised": "surprise",
+}
+_CSV_SPLITS = {"training": "train", "publictest": "val", "privatetest": "test"}
+_FOLDER_SPLITS = {"train": "train", "training": "train", "val": "val", "validation": "val",
+                  "publictest": "val", "test": "test", "privatetest": "test"}
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+SIDE = 48
+
+DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / "fer2013_trainval.npz"
+
+
+class DatasetError(ValueError):
+    """The data is missing or not in a layout we understand; the message says which file and why."""
+
+
+def label_index(name: str) -> int:
+    """Index of a class name in `EMOTIONS` (case-insensitive, common aliases accepted)."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    try:
+        return EMOTIONS.index(key)
+    except ValueError:
+        raise DatasetError(f"unknown expression class {name!r}; expected one of {', '.join(EMOTIONS)}") from None
+
+
+def default_fer2013_path() -> Path | None:
+    """The FER2013 npz named by `$CLASSMOOD_FER2013`, else `../shared/data/fer2013` beside the repo."""
+    env = os.environ.get("CLASSMOOD_FER2013")
+    if env:
+        p = Path(env)
+        return p if p.exists() else None
+    return DEFAULT_SHARED if DEFAULT_SHARED.exists() else None
+
+
+def load_dataset(path: str | os.PathLike) -> Dataset:
+    """Load any supported layout, chosen by what `path` is."""
+    p = Path(path)
+    if not p.exists():
+        raise DatasetError(f"{p}: no such file or folder")
+    if p.is_dir():
+        return load_folders(p)
+    if p.suffix == ".npz":
+        return load_npz(p)
+    if p.suffix == ".csv":
+        return load_csv(p)
+    raise DatasetError(f"{p}: expected an .npz file, a FER2013 .csv file or an image folder")
+
+
+def load_npz(path: str | os.PathLike) -> Dataset:
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as d:
+            files = set(d.files)
+            out = {}
+            for split in ("train", "val", "test"):
+                if f"x_{split}" in files and f"y_{split}" in files:
+                    out[split] = (_check_x(d[f"x_{split}"], p), _check_y(d[f"y_{split}"], p))
+            if "classes" in files and tuple(str(c) for c in d["classes"]) != EMOTIONS:
+                raise DatasetError(f"{p}: class order {list(d['classes'])} differs from {list(EMOTIONS)}")
+    except (OSError, ValueError) as e:
+        if isinstance(e, DatasetError):
+            raise
+        raise DatasetError(f"{p}: not a readable npz file ({e})") from e
+    if not out:
+        raise DatasetError(f"{p}: no x_train/y_train, x_val/y_val or x_test/y_test arrays")
+    return out
+
+
+def load_csv(path: str | os.PathLike) -> Dataset:
+    """Kaggle's fer2013.csv: `emotion` (0-6, FER2013 order), `pixels` (2304 space-separated), `Usage`."""
+    p = Path(path)
+    xs: dict[str, list[np.ndarray]] = {}
+    ys: dict[str, list[int]] = {}
+    with open(p, newline="") as f:
+        reader = csv.DictReader(f)
+        fields = {k.strip().lower(): k for k in (reader.fieldnames or [])}
+        if not {"emotion", "pixels"} <= fields.keys():
+            raise DatasetError(f"{p}: expected columns emotion,pixels[,Usage]; found {reader.fieldnames}")
+        for line, row in enumerate(reader, start=2):
+            usage = row.get(fields.get("usage", ""), "Training") or "Training"
+            split = _CSV_SPLITS.get(usage.strip().lower())
+            if split is None:
+                raise DatasetError(f"{p}:{line}: unknown Usage {usage!r}")
+            pixels = np.array(row[fields["pixels"]].split(), dtype=np.int32)
+            if pixels.size != SIDE * SIDE or pixels.min() < 0 or pixels.max() > 255:
+                raise DatasetError(f"{p}:{line}: expected {SIDE * SIDE} pixel values in 0-255, got {pixels.size}")
+            label = int(row[fields["emotion"]])
+            if not 0 <= label < len(EMOTIONS):
+                raise DatasetError(f"{p}:{line}: emotion {label} outside 0-{len(EMOTIONS) - 1}")
+            xs.setdefault(split, []).append(pixels.astype(np.uint8).reshape(SIDE, SIDE))
+            ys.setdefault(split, []).append(label)
+    if not xs:
+        raise DatasetError(f"{p}: no rows")
+    return {s: (np.stack(xs[s]), np.asarray(ys[s], dtype=np.uint8)) for s in xs}
+
+
+def load_folders(root: str | os.PathLike) -> Dataset:
+    """`root/<split>/<class>/*.jpg`; a root that directly holds class folders is one "train" split."""
+    import cv2
+
+    root = Path(root)
+    split_dirs = {_FOLDER_SPLITS[d.name.lower()]: d for d in sorted(root.iterdir())
+                  if d.is_dir() and d.name.lower() in _FOLDER_SPLITS}
+    if not split_dirs:
+        split_dirs = {"train": root}
+    out: Dataset = {}
+    for split, sdir in split_dirs.items():
+        xs, ys = [], []
+        for cdir in sorted(d for d in sdir.iterdir() if d.is_dir()):
+            label = label_index(cdir.name)
+            for f in sorted(cdir.rglob("*")):
+                if f.suffix.lower() not in _IMAGE_SUFFIXES:
+                    continue
+                img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+                if img is None or img.size == 0:
+                    raise DatasetError(f"{f}: not a readable image")
+                if img.shape != (SIDE, SIDE):
+                    img = cv2.resize(img, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+                xs.append(img)
+                ys.append(label)
+        if xs:
+            out[split] = (np.stack(xs), np.asarray(ys, dtype=np.uint8))
+    if not out:
+        raise DatasetError(f"{root}: no images under <split>/<class>/ folders named after {', '.join(EMOTIONS)}")
+    return out
+
+
+def stratified_sample(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Indices of a seeded sample of about `n` items keeping class proportions (at least one per class
+    present), returned shuffled. FER2013's arrays are sorted by class: never take `[:n]`."""
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    if n >= len(y):
+        return rng.permutation(len(y))
+    classes, counts = np.unique(y, return_counts=True)
+    quota = np.maximum(1, np.round(counts * n / len(y)).astype(int))
+    picks = [rng.choice(np.flatnonzero(y == c), size=min(q, cnt), replace=False)
+             for c, q, cnt in zip(classes, quota, counts)]
+    return rng.permutation(np.concatenate(picks))
+
+
+def _check_x(x: np.ndarray, p: Path) -> np.ndarray:
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+        raise DatasetError(f"{p}: images must be (N, {SIDE}, {SIDE}), got {x.shape}")
+    return x.astype(np.uint8, copy=False)
+
+
+def _check_y(y: np.ndarray, p: Path) -> np.ndarray:
+    y = np.asarray(y).reshape(-1)
+    if y.size and (y.min() < 0 or y.max() >= len(EMOTIONS)):
+        raise DatasetError(f"{p}: labels must lie in 0-{len(EMOTIONS) - 1}")
+    return y.astype(np.uint8)
