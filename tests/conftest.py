@@ -83,3 +83,57 @@ def run_cli(*args: str, timeout: int = 600, env: dict | None = None) -> subproce
     exe = Path(sys.executable).parent / args[0]
     return subprocess.run([str(exe), *args[1:]], capture_output=True, text=True, timeout=timeout,
                           cwd=REPO, env={**os.environ, **(env or {})})
+
+
+GALLERIES = Path(os.environ.get("CLASSMOOD_GALLERIES", REPO.parent / "shared" / "data" / "galleries"))
+
+
+@pytest.fixture(scope="session")
+def real_galleries() -> list[dict]:
+    """The real Zoom screenshots with their MANIFEST.tsv rows (counts as ints)."""
+    import csv
+
+    manifest = GALLERIES / "MANIFEST.tsv"
+    require(manifest.exists(), f"real gallery screenshots not found at {GALLERIES} (set CLASSMOOD_GALLERIES)")
+    rows = list(csv.DictReader(manifest.open(), delimiter="\t"))
+    for r in rows:
+        for k in ("tiles", "participant_faces", "partial_faces", "camera_off_tiles"):
+            r[k] = int(r[k])
+        r["path"] = GALLERIES / r["file"]
+    return rows
+
+
+@pytest.fixture(scope="session")
+def fer_faces(fer2013) -> np.ndarray:
+    """Seeded FER2013 val faces for synthetic galleries (stratified: every expression)."""
+    from bot.synthetic import detectable_faces
+    from training.data import stratified_sample
+
+    x, y = fer2013["val"]
+    return detectable_faces(x[stratified_sample(y, 700, seed=7)])
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    from bot import GalleryAnalyzer
+
+    return GalleryAnalyzer()
+
+
+def face_video(path: Path, faces: np.ndarray, seconds: float, fps: float = 10.0, size=(640, 360)) -> Path:
+    """An mp4 written by OpenCV: a two-tile gallery of real faces; the frame index is drawn in the
+    top row as 8 bits, one black or white 16x16 square each (survives lossy compression)."""
+    import cv2
+
+    from bot.synthetic import render_gallery
+
+    g = render_gallery(faces, 2, size=size, seed=3)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    assert w.isOpened()
+    for i in range(int(seconds * fps)):
+        img = g.image.copy()
+        for bit in range(8):
+            img[:16, 16 * bit:16 * bit + 16] = 255 if (i >> bit) & 1 else 0
+        w.write(img)
+    w.release()
+    return path

@@ -1,0 +1,126 @@
+"""Alert rules over tracked frames: low class mood, a participant negative for long, a participant
+off camera or gone, falling engagement. Defaults live in `bot/alerts.toml`; a user TOML file
+overrides any key. Each rule has a duration ("for N minutes") and a cooldown."""
+
+from __future__ import annotations
+
+import tomllib
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.mood import negativity_of, valence_of
+from model import EMOTIONS
+
+DEFAULTS_FILE = Path(__file__).with_name("alerts.toml")
+
+
+class AlertConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Alert:
+    rule: str
+    message: str
+    time_s: float
+    participant: str | None = None
+
+
+def load_rules(path: str | Path | None = None) -> dict:
+    """Defaults merged with the rules in `path` (unknown rules or keys are an error)."""
+    rules = tomllib.loads(DEFAULTS_FILE.read_text())
+    if path is None:
+        return rules
+    p = Path(path)
+    try:
+        user = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise AlertConfigError(f"{p}: no such alert rules file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise AlertConfigError(f"{p}: not valid TOML ({e})") from None
+    for rule, values in user.items():
+        if rule not in rules or not isinstance(values, dict):
+            raise AlertConfigError(f"{p}: unknown rule [{rule}]; rules are {', '.join(rules)}")
+        for k, v in values.items():
+            if k not in rules[rule]:
+                raise AlertConfigError(f"{p}: [{rule}] has no key {k!r}; keys are {', '.join(rules[rule])}")
+            if type(v) is not type(rules[rule][k]) and not (isinstance(v, (int, float)) and
+                                                            isinstance(rules[rule][k], (int, float))):
+                raise AlertConfigError(f"{p}: [{rule}] {k} must be a {type(rules[rule][k]).__name__}")
+            rules[rule][k] = v
+    return rules
+
+
+class AlertEngine:
+    """`update(frame_dict) -> [Alert]` for each tracked frame, in time order."""
+
+    def __init__(self, rules: dict | None = None):
+        self.rules = rules or load_rules()
+        self._since: dict[tuple[str, str | None], float] = {}   # condition true since
+        self._last: dict[tuple[str, str | None], float] = {}    # last alert time
+        self._window: deque = deque()                            # (t, valences, faces, present)
+        self._seen: dict[str, float] = {}                        # participant -> last time on camera
+
+    def update(self, frame: dict) -> list[Alert]:
+        t = float(frame.get("time_s", 0.0))
+        faces = [f for f in frame.get("faces", []) if f.get("role") == "participant" and f.get("participant")]
+        scores = np.array([[f["scores"][e] for e in EMOTIONS] for f in faces]).reshape(-1, len(EMOTIONS))
+        present = len(frame.get("tiles", [])) or len(faces)
+        self._window.append((t, valence_of(scores), len(faces), present))
+        alerts: list[Alert] = []
+
+        r = self.rules["class_valence"]
+        if r["enabled"]:
+            vals = np.concatenate([v for tt, v, _, _ in self._window if tt > t - r["window_s"]])
+            mood = float(vals.mean()) if vals.size else None
+            alerts += self._check("class_valence", None, mood is not None and mood < r["threshold"], t, r,
+                                  f"class mood low: valence {mood if mood is not None else 0:+.2f} below "
+                                  f"{r['threshold']:+.2f} for {r['minutes']:g} min")
+
+        r = self.rules["low_engagement"]
+        if r["enabled"]:
+            win = [(n, p) for tt, _, n, p in self._window if tt > t - r["window_s"]]
+            present_sum = sum(p for _, p in win)
+            eng = sum(n for n, _ in win) / present_sum if present_sum else None
+            alerts += self._check("low_engagement", None, eng is not None and eng < r["threshold"], t, r,
+                                  f"engagement low: {0 if eng is None else eng:.0%} of participants on camera, "
+                                  f"below {r['threshold']:.0%} for {r['minutes']:g} min")
+
+        r = self.rules["participant_negative"]
+        if r["enabled"]:
+            neg = dict(zip((f["participant"] for f in faces), negativity_of(scores)))
+            for pid in set(neg) | {k[1] for k in self._since if k[0] == "participant_negative"}:
+                p = neg.get(pid)
+                alerts += self._check("participant_negative", pid, p is not None and p > r["threshold"], t, r,
+                                      f"{pid} has looked negative (P={0 if p is None else p:.2f}) "
+                                      f"for {r['minutes']:g} min")
+
+        r = self.rules["participant_absent"]
+        if r["enabled"]:
+            for f in faces:
+                self._seen[f["participant"]] = t
+            for pid in self._seen:
+                away = self._seen[pid] < t
+                alerts += self._check("participant_absent", pid, away, t, r,
+                                      f"{pid} has been off camera or away for {r['minutes']:g} min",
+                                      since=self._seen[pid])
+        while self._window and self._window[0][0] <= t - 3600:
+            self._window.popleft()
+        return alerts
+
+    def _check(self, rule, pid, condition, t, r, message, since=None) -> list[Alert]:
+        key = (rule, pid)
+        if not condition:
+            self._since.pop(key, None)
+            return []
+        start = self._since.setdefault(key, t if since is None else since)
+        if t - start < r["minutes"] * 60:
+            return []
+        last = self._last.get(key)
+        if last is not None and t - last < r["cooldown_minutes"] * 60:
+            return []
+        self._last[key] = t
+        return [Alert(rule, message, t, pid)]

@@ -1,0 +1,164 @@
+"""Console scripts: `classmood-analyze` (images, folders, videos) and `classmood-bot` (live screen)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("classmood.bot")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30):
+        self.stream, self.width, self.t0 = stream, width, time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        frac = done / total if total else 1.0
+        bar = "#" * int(frac * self.width)
+        rate = done / max(1e-6, time.monotonic() - self.t0)
+        self.stream.write(f"\r[{bar:<{self.width}}] {done}/{total} frames  {rate:.1f} frames/s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+
+
+def analyze_main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="classmood-analyze",
+                                 description="Analyse a meeting screenshot, a folder of them or a recording.")
+    ap.add_argument("path", help="an image, a folder of images (recursive) or a video file")
+    ap.add_argument("--json", dest="json_out", metavar="OUT", help="write the full result as JSON here")
+    ap.add_argument("--every", type=float, default=2.0, metavar="S", help="video sampling interval (s)")
+    ap.add_argument("--db", help="also store the frames as a session in this database")
+    ap.add_argument("--exclude", default="", help="names never analysed or stored, comma-separated")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    _setup_logging(args.verbose)
+    from bot.pipeline import analyze_path
+    from bot.sources import SourceError
+    from bot.store import Store, StoreError
+    from bot.tracker import Tracker
+    from model import ModelLoadError
+
+    if args.every <= 0:
+        ap.error("--every must be positive")
+    bar = ProgressBar()
+    try:
+        store = Store(args.db) if args.db else None
+        sid = store.start_session(Path(args.path).name, str(args.path)) if store else None
+        try:
+            result = analyze_path(args.path, every=args.every, progress=bar, store=store, session_id=sid,
+                                  tracker=Tracker(exclude=_names(args.exclude)))
+        finally:
+            if store:
+                store.end_session(sid)
+        bar.close()
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    except (SourceError, StoreError, ModelLoadError, OSError) as e:
+        bar.close()
+        print(f"classmood-analyze: {e}", file=sys.stderr)
+        return 2
+    s = result["summary"]
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["emotion_shares"].items(), key=lambda kv: -kv[1]) if v)
+    print(f"{s['frames']} frames, {s['faces']} participant faces, valence {s['valence']:+.2f}; {shares or 'no faces'}")
+    if args.json_out:
+        print(f"wrote {args.json_out}")
+    if sid is not None:
+        print(f"stored as session {sid} in {store.path}")
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def bot_main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="classmood-bot",
+                                 description="Watch the meeting gallery on screen and record the class's mood.")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--monitor", type=int, default=1, help="monitor number (1 = first, 0 = all)")
+    where.add_argument("--region", help="x,y,w,h of the gallery on screen, in pixels")
+    ap.add_argument("--interval", type=float, default=5.0, metavar="S", help="seconds between captures")
+    ap.add_argument("--db", help="session database (default: $CLASSMOOD_DB or the user data folder)")
+    ap.add_argument("--session", help="session name (default: class <date time>)")
+    ap.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
+    ap.add_argument("--alerts", metavar="FILE", help="TOML file overriding the default alert rules")
+    ap.add_argument("--exclude", default="", help="names never analysed or stored (teacher, opted out), comma-separated")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    _setup_logging(args.verbose)
+    if args.interval <= 0:
+        ap.error("--interval must be positive")
+    from bot.alerts import AlertConfigError, AlertEngine, load_rules
+    from bot.analyzer import GalleryAnalyzer
+    from bot.sources import ScreenSource, SourceError, parse_region
+    from bot.store import Store, StoreError
+    from bot.tracker import Tracker
+    from model import ModelLoadError
+
+    try:
+        rules = load_rules(args.alerts)
+        region = parse_region(args.region) if args.region else None
+        source = ScreenSource(monitor=args.monitor, region=region, interval=args.interval, duration=args.duration)
+        store = Store(args.db)
+        analyzer = GalleryAnalyzer()
+    except (AlertConfigError, SourceError, StoreError, ModelLoadError) as e:
+        print(f"classmood-bot: {e}", file=sys.stderr)
+        return 2
+    tracker = Tracker(exclude=_names(args.exclude))
+    engine = AlertEngine(rules)
+    name = args.session or time.strftime("class %Y-%m-%d %H:%M")
+    try:
+        sid = store.start_session(name, f"screen:{args.region or 'monitor ' + str(args.monitor)}", args.interval)
+    except StoreError as e:
+        print(f"classmood-bot: {e}", file=sys.stderr)
+        return 2
+
+    def stop(signum, _frame):
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        source.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("session %d %r: capturing every %gs into %s", sid, name, args.interval, store.path)
+    frames = 0
+    try:
+        for t, frame in source:
+            try:
+                d = tracker.update(analyzer.analyze(frame, time_s=t), frame)
+                store.add_frame(sid, d)
+                for a in engine.update(d):
+                    store.add_alert(sid, a.rule, a.message, a.time_s, a.participant)
+                    log.warning("ALERT %s", a.message)
+                frames += 1
+                faces = sum(f["role"] == "participant" for f in d["faces"])
+                log.info("t=%.0fs tiles=%d faces=%d", t, len(d["tiles"]), faces)
+            except Exception as e:  # a crash in one frame never ends the session
+                log.error("frame at %.1fs failed: %s: %s", t, type(e).__name__, e)
+                try:
+                    store.heartbeat(sid)
+                except StoreError:
+                    pass
+    finally:
+        try:
+            store.end_session(sid)
+        except StoreError as e:
+            log.error("%s", e)
+        source.close()
+    log.info("session %d ended after %d frames", sid, frames)
+    return 0

@@ -1,0 +1,219 @@
+"""Frame sources. Each yields `(time_s, frame_bgr)` into the one pipeline.
+
+- `ScreenSource`: the screen through mss (Windows, macOS, X11; on Wayland run the meeting app under
+  XWayland), a whole monitor or a region `x,y,w,h`, every `interval` seconds of wall time.
+- `VideoSource`: any file OpenCV reads, one frame every `every` seconds of video time; seeks instead
+  of decoding every frame when the step is long.
+- `ImageSource`: one image file or a folder searched recursively.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("classmood.sources")
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
+
+
+class SourceError(RuntimeError):
+    """The source cannot be read at all (missing file, no display, undecodable video)."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """A BGR image from a file, or SourceError saying why not."""
+    import cv2
+
+    p = Path(path)
+    if not p.is_file():
+        raise SourceError(f"{p}: no such file")
+    data = np.fromfile(p, dtype=np.uint8)  # works with non-ASCII paths on Windows too
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None or img.size == 0:
+        raise SourceError(f"{p}: empty or not a readable image")
+    return img
+
+
+class ImageSource:
+    """A file or a folder (recursively: jpg, jpeg, png, bmp, tif, tiff, webp). Every image has
+    time 0.0; `items()` also gives each image's path. Unreadable files in a folder are skipped
+    with a warning; an unreadable single file is a `SourceError`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.is_dir():
+            self.files = sorted(p for p in self.path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not self.files:
+                raise SourceError(f"{self.path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        elif self.path.is_file():
+            self.files = [self.path]
+        else:
+            raise SourceError(f"{self.path}: no such file or folder")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def items(self) -> Iterator[tuple[float, np.ndarray, Path]]:
+        for f in self.files:
+            try:
+                yield 0.0, read_image(f), f
+            except SourceError as e:
+                if len(self.files) == 1:
+                    raise
+                log.warning("skipping %s", e)
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        for t, frame, _ in self.items():
+            yield t, frame
+
+
+class VideoSource:
+    """Frames of a video file every `every` seconds, with their position in the video."""
+
+    SEEK_AFTER_FRAMES = 48  # beyond this many frames between samples, seek rather than decode
+
+    def __init__(self, path: str | Path, every: float = 2.0):
+        import cv2
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: no such file")
+        if every <= 0:
+            raise SourceError(f"sampling interval must be positive, got {every}")
+        self.every = float(every)
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise SourceError(f"{self.path}: not a video OpenCV can open (corrupt or unsupported format)")
+        self.fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        ok, _ = cap.read()
+        cap.release()
+        if not ok:
+            raise SourceError(f"{self.path}: no frame could be decoded (corrupt or empty video)")
+        if not 0 < self.fps < 1000:
+            self.fps = 25.0
+            log.warning("%s: no usable frame rate in the file, assuming 25 fps", self.path)
+
+    @property
+    def duration_s(self) -> float:
+        return self.frame_count / self.fps if self.frame_count > 0 else 0.0
+
+    def __len__(self) -> int:
+        """Number of samples (an estimate when the container does not state its frame count)."""
+        if self.frame_count <= 0:
+            return 0
+        step = self.every * self.fps
+        return sum(1 for k in range(int(self.frame_count / step) + 2) if round(k * step) < self.frame_count)
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        import cv2
+
+        cap = cv2.VideoCapture(str(self.path))
+        step = self.every * self.fps
+        seek = step > self.SEEK_AFTER_FRAMES
+        try:
+            index, k = 0, 0  # index: next frame the decoder returns; k: next sample number
+            while True:
+                target = int(round(k * step))
+                if self.frame_count and target >= self.frame_count:
+                    break
+                if seek and target > index:
+                    cap.set(cv2.CAP_PROP_POS_FRAMES, target)
+                    index = target
+                while index < target:
+                    if not cap.grab():
+                        return
+                    index += 1
+                ok, frame = cap.read()
+                if not ok or frame is None:
+                    return
+                index += 1
+                yield round(target / self.fps, 3), frame
+                k += 1
+        finally:
+            cap.release()
+
+
+def parse_region(text: str) -> tuple[int, int, int, int]:
+    """'x,y,w,h' -> a tuple of ints (w, h > 0)."""
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise SourceError(f"region must be x,y,w,h in pixels, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise SourceError(f"region width and height must be positive, got {text!r}")
+    return x, y, w, h
+
+
+class ScreenSource:
+    """The screen through mss: monitor `monitor` (1 = the first; 0 = all monitors together) or a
+    `region` (x, y, w, h) in screen coordinates. On HiDPI screens mss returns physical pixels: `scale`
+    tells the ratio of captured pixels to screen coordinates. Yields frames every `interval` seconds
+    (wall clock) for `duration` seconds (None: until stopped)."""
+
+    def __init__(self, monitor: int = 1, region: tuple[int, int, int, int] | None = None,
+                 interval: float = 5.0, duration: float | None = None, display: str | None = None):
+        import mss
+
+        try:
+            self._mss = mss.MSS(display=display) if display else mss.MSS()
+            monitors = self._mss.monitors
+        except Exception as e:  # mss raises ScreenShotError (or OSError) without a display
+            raise SourceError(f"no display to capture ({e}). On Linux set DISPLAY to an X11 display; on "
+                              "Wayland run the meeting under XWayland; on macOS allow Screen Recording") from e
+        if region is not None:
+            x, y, w, h = region
+            self.area = {"left": x, "top": y, "width": w, "height": h}
+        else:
+            if not 0 <= monitor < len(monitors):
+                raise SourceError(f"monitor {monitor} does not exist: {len(monitors) - 1} monitor(s), "
+                                  "1 is the first, 0 all together")
+            self.area = dict(monitors[monitor])
+        self.interval = float(interval)
+        self.duration = duration
+        self.scale = 1.0
+        self.stopped = False
+
+    def grab(self) -> np.ndarray:
+        """One capture as a BGR array."""
+        shot = self._mss.grab(self.area)
+        frame = np.asarray(shot)[:, :, :3]  # BGRA -> BGR
+        self.scale = frame.shape[1] / max(1, self.area["width"])
+        return np.ascontiguousarray(frame)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        t0 = time.monotonic()
+        k = 0
+        while not self.stopped:
+            now = time.monotonic() - t0
+            if self.duration is not None and now >= self.duration:
+                return
+            try:
+                frame = self.grab()
+            except Exception as e:  # transient: a display hiccup, a monitor unplugged
+                log.warning("screen capture failed (%s); trying again next interval", e)
+                frame = None
+            if frame is not None:
+                yield round(now, 3), frame
+            k += 1
+            wait = t0 + k * self.interval - time.monotonic()
+            if self.duration is not None:
+                wait = min(wait, t0 + self.duration - time.monotonic())
+            while wait > 0 and not self.stopped:  # sleep in slices so stop() is prompt
+                time.sleep(min(wait, 0.2))
+                wait = t0 + k * self.interval - time.monotonic()
+
+    def close(self) -> None:
+        try:
+            self._mss.close()
+        except Exception:
+            pass

@@ -1,0 +1,286 @@
+"""The session store: the only way anything reads or writes ClassMood's data.
+
+SQLite (WAL) at `$CLASSMOOD_DB`, else the user's data folder (`~/.local/share/classmood/classmood.db`
+on Linux, `~/Library/Application Support/ClassMood` on macOS, `%LOCALAPPDATA%\\ClassMood` on
+Windows). One transaction per frame: a killed writer loses at most the frame in flight, and readers
+never block the writer. Stored: sessions, per-frame counts, per-face expressions (participant id,
+box, the 7 scores) and alerts. No images.
+
+Reads return pandas DataFrames with these columns:
+- `sessions()`: id, name, source, started, ended, last_heartbeat (datetimes, UTC), interval_s,
+  live (heartbeat within three intervals and not ended), frames, observations
+- `observations(id)`: time_s, participant, tile, role, emotion, confidence, uncertain,
+  x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, valence
+- `timeline(id, window_s=60)`: window_start, window_end, frames, faces, participants, engagement,
+  valence, share_<emotion> for the 7 emotions
+- `participants(id)`: participant, first_seen, last_seen, observations, time_on_camera_s,
+  latest_emotion, dominant_emotion, valence
+- `alerts(id)`: id, time_s, created (datetime), rule, participant, message
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bot.mood import valence_of
+from model import EMOTIONS
+
+DEFAULT_RETENTION_DAYS = 30
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, source TEXT, started REAL NOT NULL, ended REAL,
+    last_heartbeat REAL, interval_s REAL);
+CREATE TABLE IF NOT EXISTS frames (
+    id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    time_s REAL NOT NULL, created REAL NOT NULL, file TEXT, tiles INTEGER NOT NULL,
+    camera_off INTEGER NOT NULL, faces INTEGER NOT NULL, participants INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS frames_session ON frames(session_id, time_s);
+CREATE TABLE IF NOT EXISTS observations (
+    id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE, time_s REAL NOT NULL,
+    participant TEXT, tile INTEGER, role TEXT NOT NULL, emotion TEXT NOT NULL, confidence REAL,
+    uncertain INTEGER NOT NULL, x INTEGER, y INTEGER, w INTEGER, h INTEGER,
+    {", ".join(f"{e} REAL NOT NULL" for e in EMOTIONS)});
+CREATE INDEX IF NOT EXISTS observations_session ON observations(session_id, time_s);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    time_s REAL NOT NULL, created REAL NOT NULL, rule TEXT NOT NULL, participant TEXT,
+    message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_session ON alerts(session_id, time_s);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; the message names the file and the reason."""
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("CLASSMOOD_DB")
+    if env:
+        return Path(env).expanduser()
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "ClassMood"
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support" / "ClassMood"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME", home / ".local" / "share")) / "classmood"
+    return base / "classmood.db"
+
+
+class Store:
+    """`Store(path=None)`: open (creating if needed) the database at `path` or `default_db_path()`."""
+
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = 10.0):
+        self.path = Path(path) if path is not None else default_db_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"cannot open the session database {self.path}: {e}") from e
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    def _write(self, sql_calls):
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = sql_calls(self._db)
+                self._db.execute("COMMIT")
+                return result
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot write to the session database {self.path}: {e}") from e
+
+    def start_session(self, name: str, source: str = "", interval_s: float | None = None) -> int:
+        now = time.time()
+        return self._write(lambda db: db.execute(
+            "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s) VALUES (?,?,?,?,?)",
+            (name, source, now, now, interval_s)).lastrowid)
+
+    def add_frame(self, session_id: int, frame: dict) -> int:
+        """Store one frame dict (an element of `analyze_path(...)["frames"]`, after tracking) in one
+        transaction. Returns the frame's id."""
+        faces = frame.get("faces", [])
+        tiles = frame.get("tiles", [])
+        participants = frame.get("participants_present")
+        if participants is None:
+            participants = len(tiles) if tiles else sum(f.get("role") == "participant" for f in faces)
+        visible = sum(f.get("role") == "participant" for f in faces)
+        now = time.time()
+
+        def calls(db):
+            fid = db.execute(
+                "INSERT INTO frames(session_id, time_s, created, file, tiles, camera_off, faces, participants)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (session_id, float(frame.get("time_s", 0.0)), now, frame.get("file"), len(tiles),
+                 sum(bool(t.get("camera_off")) for t in tiles), visible, int(participants))).lastrowid
+            rows = [(session_id, fid, float(frame.get("time_s", 0.0)), f.get("participant"), f.get("tile"),
+                     f.get("role", "participant"), f["emotion"], f.get("confidence"), int(bool(f.get("uncertain"))),
+                     *[int(v) for v in f["box"]], *[float(f["scores"][e]) for e in EMOTIONS]) for f in faces]
+            db.executemany(f"INSERT INTO observations(session_id, frame_id, time_s, participant, tile, role, emotion,"
+                           f" confidence, uncertain, x, y, w, h, {', '.join(EMOTIONS)})"
+                           f" VALUES ({', '.join('?' * (13 + len(EMOTIONS)))})", rows)
+            db.execute("UPDATE sessions SET last_heartbeat=? WHERE id=?", (now, session_id))
+            return fid
+
+        return self._write(calls)
+
+    def add_alert(self, session_id: int, rule: str, message: str, time_s: float = 0.0,
+                  participant: str | None = None) -> int:
+        return self._write(lambda db: db.execute(
+            "INSERT INTO alerts(session_id, time_s, created, rule, participant, message) VALUES (?,?,?,?,?,?)",
+            (session_id, float(time_s), time.time(), rule, participant, message)).lastrowid)
+
+    def heartbeat(self, session_id: int) -> None:
+        self._write(lambda db: db.execute("UPDATE sessions SET last_heartbeat=? WHERE id=?",
+                                          (time.time(), session_id)))
+
+    def end_session(self, session_id: int) -> None:
+        self._write(lambda db: db.execute("UPDATE sessions SET ended=? WHERE id=? AND ended IS NULL",
+                                          (time.time(), session_id)))
+
+    def delete_session(self, session_id: int) -> bool:
+        return self._write(lambda db: db.execute("DELETE FROM sessions WHERE id=?", (session_id,)).rowcount) > 0
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self._read_one("SELECT value FROM settings WHERE key=?", (key,))
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value) -> None:
+        self._write(lambda db: db.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
+                                          "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, str(value))))
+
+    @property
+    def retention_days(self) -> float:
+        return float(self.get_setting("retention_days", str(DEFAULT_RETENTION_DAYS)))
+
+    def purge(self, now: float | None = None) -> int:
+        """Delete sessions started more than `retention_days` ago; returns how many went."""
+        cutoff = (now if now is not None else time.time()) - self.retention_days * 86400
+        return self._write(lambda db: db.execute("DELETE FROM sessions WHERE started < ?", (cutoff,)).rowcount)
+
+    # -- reading -------------------------------------------------------------------------------
+    def _read_one(self, sql, params=()):
+        try:
+            return self._db.execute(sql, params).fetchone()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot read the session database {self.path}: {e}") from e
+
+    def _frame(self, sql, params=()) -> pd.DataFrame:
+        try:
+            return pd.read_sql_query(sql, self._db, params=params)
+        except (sqlite3.Error, pd.errors.DatabaseError) as e:
+            raise StoreError(f"cannot read the session database {self.path}: {e}") from e
+
+    def sessions(self) -> pd.DataFrame:
+        df = self._frame(
+            "SELECT s.id, s.name, s.source, s.started, s.ended, s.last_heartbeat, s.interval_s,"
+            " (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id) AS frames,"
+            " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) AS observations"
+            " FROM sessions s ORDER BY s.started DESC")
+        now = time.time()
+        interval = df["interval_s"].fillna(10.0).clip(lower=1.0)
+        df["live"] = df["ended"].isna() & ((now - df["last_heartbeat"]) <= 3 * interval)
+        for col in ("started", "ended", "last_heartbeat"):
+            df[col] = pd.to_datetime(df[col], unit="s", utc=True)
+        return df[["id", "name", "source", "started", "ended", "last_heartbeat", "interval_s", "live",
+                   "frames", "observations"]]
+
+    def session(self, session_id: int) -> dict | None:
+        df = self.sessions()
+        df = df[df["id"] == session_id]
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def observations(self, session_id: int) -> pd.DataFrame:
+        df = self._frame(f"SELECT time_s, participant, tile, role, emotion, confidence, uncertain, x, y, w, h,"
+                         f" {', '.join(EMOTIONS)} FROM observations WHERE session_id=? ORDER BY time_s, id",
+                         (session_id,))
+        df["uncertain"] = df["uncertain"].astype(bool)
+        df["valence"] = valence_of(df[list(EMOTIONS)].to_numpy()) if len(df) else pd.Series(dtype=float)
+        return df
+
+    def frames(self, session_id: int) -> pd.DataFrame:
+        return self._frame("SELECT time_s, file, tiles, camera_off, faces, participants FROM frames"
+                           " WHERE session_id=? ORDER BY time_s, id", (session_id,))
+
+    def timeline(self, session_id: int, window_s: float = 60.0) -> pd.DataFrame:
+        """Per window of `window_s` seconds: counts, engagement (faces visible / participants
+        present), valence and the share of participants' faces showing each emotion."""
+        cols = ["window_start", "window_end", "frames", "faces", "participants", "engagement", "valence",
+                *[f"share_{e}" for e in EMOTIONS]]
+        frames = self.frames(session_id)
+        if frames.empty:
+            return pd.DataFrame(columns=cols)
+        obs = self.observations(session_id)
+        obs = obs[obs["role"] == "participant"]
+        frames["window"] = (frames["time_s"] // window_s).astype(int)
+        fw = frames.groupby("window").agg(frames=("time_s", "size"), faces=("faces", "sum"),
+                                          present=("participants", "sum"))
+        ow = obs.assign(window=(obs["time_s"] // window_s).astype(int))
+        agg = ow.groupby("window").agg(valence=("valence", "mean"),
+                                       participants=("participant", "nunique"))
+        counts = pd.crosstab(ow["window"], ow["emotion"]).reindex(columns=list(EMOTIONS), fill_value=0)
+        share = counts.div(counts.sum(axis=1).where(lambda s: s > 0, 1), axis=0).add_prefix("share_")
+        out = fw.join(agg, how="left").join(share, how="left")
+        out["engagement"] = (out["faces"] / out["present"].where(out["present"] > 0)).fillna(0.0).clip(0, 1)
+        out["valence"] = out["valence"].fillna(0.0)
+        out["participants"] = out["participants"].fillna(0).astype(int)
+        for e in EMOTIONS:
+            out[f"share_{e}"] = out[f"share_{e}"].fillna(0.0)
+        out = out.reset_index()
+        out["window_start"] = out["window"] * window_s
+        out["window_end"] = out["window_start"] + window_s
+        return out[cols]
+
+    def participants(self, session_id: int) -> pd.DataFrame:
+        cols = ["participant", "first_seen", "last_seen", "observations", "time_on_camera_s",
+                "latest_emotion", "dominant_emotion", "valence"]
+        obs = self.observations(session_id)
+        obs = obs[(obs["role"] == "participant") & obs["participant"].notna()]
+        if obs.empty:
+            return pd.DataFrame(columns=cols)
+        times = np.sort(self.frames(session_id)["time_s"].unique())
+        # time on camera: each observation stands for the gap to the next frame (capped at 3x the median)
+        gaps = np.diff(times, append=times[-1] + (np.median(np.diff(times)) if len(times) > 1 else 0.0))
+        if len(times) > 1:
+            gaps = np.minimum(gaps, 3 * np.median(np.diff(times)))
+        obs = obs.assign(dt=obs["time_s"].map(dict(zip(times, gaps))).fillna(0.0))
+        g = obs.groupby("participant")
+        out = pd.DataFrame({
+            "first_seen": g["time_s"].min(), "last_seen": g["time_s"].max(), "observations": g.size(),
+            "time_on_camera_s": g["dt"].sum().round(1),
+            "latest_emotion": g["emotion"].last(),
+            "dominant_emotion": g["emotion"].agg(lambda s: s.value_counts().idxmax()),
+            "valence": g["valence"].mean().round(4),
+        }).reset_index()
+        return out[cols]
+
+    def alerts(self, session_id: int) -> pd.DataFrame:
+        df = self._frame("SELECT id, time_s, created, rule, participant, message FROM alerts"
+                         " WHERE session_id=? ORDER BY time_s, id", (session_id,))
+        df["created"] = pd.to_datetime(df["created"], unit="s", utc=True)
+        return df

@@ -1,0 +1,146 @@
+import numpy as np
+import pytest
+
+from bot.alerts import AlertConfigError, AlertEngine, load_rules
+from bot.mood import NEGATIVE, summarize, valence_of
+from bot.tracker import Tracker
+from model import EMOTIONS
+
+
+def scores(**kw):
+    rest = (1 - sum(kw.values())) / (7 - len(kw))
+    return {e: kw.get(e, rest) for e in EMOTIONS}
+
+
+def face(tile, emotion="neutral", role="participant", box=(10, 10, 40, 40), **kw):
+    s = scores(**kw) if kw else scores(**{emotion: 0.7})
+    return {"box": list(box), "tile": tile, "participant": f"tile-{tile}", "role": role, "confidence": 0.9,
+            "uncertain": False, "emotion": max(s, key=s.get), "scores": s}
+
+
+def frame(t, faces, n_tiles=2):
+    return {"time_s": float(t), "file": None,
+            "tiles": [{"box": [i * 100, 0, 90, 50], "name": None, "camera_off": False} for i in range(n_tiles)],
+            "faces": faces}
+
+
+def test_valence_and_negative_set():
+    assert NEGATIVE == ("angry", "disgust", "fear", "sad")
+    p = np.zeros((3, 7))
+    p[0, EMOTIONS.index("happy")] = 1
+    p[1, EMOTIONS.index("fear")] = 1
+    p[2, EMOTIONS.index("surprise")] = 1
+    assert valence_of(p).tolist() == [1.0, -1.0, 0.0]
+
+
+def test_summarize_counts_participants_only():
+    frames = [frame(0, [face(0, happy=1.0), face(1, sad=1.0), face(None, angry=1.0, role="other")]),
+              frame(2, [face(0, happy=1.0)])]
+    s = summarize(frames)
+    assert s["frames"] == 2 and s["faces"] == 3
+    assert s["emotion_shares"]["happy"] == pytest.approx(2 / 3, abs=1e-4) and s["emotion_shares"]["angry"] == 0
+    assert s["valence"] == pytest.approx(1 / 3, abs=1e-4)
+    assert set(s) == {"frames", "faces", "emotion_shares", "valence"}
+    assert summarize([]) == {"frames": 0, "faces": 0, "emotion_shares": {e: 0.0 for e in EMOTIONS}, "valence": 0.0}
+
+
+def test_class_valence_alert_after_duration_then_cooldown():
+    eng = AlertEngine()  # defaults: below -0.25 for 3 min, cooldown 10 min
+    fired = []
+    for t in range(0, 15 * 60, 10):
+        fired += [(t, a.rule) for a in eng.update(frame(t, [face(0, sad=0.9), face(1, angry=0.9)]))
+                  if a.rule == "class_valence"]
+    assert [t for t, _ in fired] == [180, 780]
+
+
+def test_class_valence_resets_when_mood_recovers():
+    rules = load_rules()
+    rules["class_valence"]["window_s"] = 1
+    eng = AlertEngine(rules)
+    fired = []
+    for t in range(0, 600, 10):
+        happy = (t // 100) % 2 == 1  # mood recovers every other 100 s: never 3 min in a row
+        f = face(0, happy=0.9) if happy else face(0, sad=0.9)
+        fired += [a for a in eng.update(frame(t, [f], n_tiles=1)) if a.rule == "class_valence"]
+    assert fired == []
+
+
+def test_participant_negative_absent_and_engagement():
+    eng = AlertEngine()
+    got = {}
+    for t in range(0, 7 * 60, 10):
+        faces = [face(0, sad=0.8)]  # tile-0 negative all along; tile-1 never on camera after t=0
+        if t == 0:
+            faces.append(face(1, happy=0.9))
+        for a in eng.update(frame(t, faces, n_tiles=3)):
+            got.setdefault((a.rule, a.participant), a.time_s)
+    assert got[("participant_negative", "tile-0")] == 300
+    assert got[("participant_absent", "tile-1")] == 300
+    # engagement over the 60 s window: (2+1)/6 = 0.5 at t=10, below 0.5 from t=20 on -> alert 3 min later
+    assert got[("low_engagement", None)] == 200
+    assert ("participant_negative", "tile-1") not in got
+    assert ("class_valence", None) in got
+
+
+def test_rules_file_overrides_and_errors(tmp_path):
+    p = tmp_path / "rules.toml"
+    p.write_text("[class_valence]\nthreshold = -0.5\nminutes = 1\n[participant_absent]\nenabled = false\n")
+    rules = load_rules(p)
+    assert rules["class_valence"]["threshold"] == -0.5 and rules["class_valence"]["cooldown_minutes"] == 10
+    assert rules["participant_absent"]["enabled"] is False
+    p.write_text("[nope]\nx = 1\n")
+    with pytest.raises(AlertConfigError, match="unknown rule"):
+        load_rules(p)
+    p.write_text("[class_valence]\nthreshold = 'low'\n")
+    with pytest.raises(AlertConfigError, match="must be a float"):
+        load_rules(p)
+    p.write_text("[[[")
+    with pytest.raises(AlertConfigError, match="not valid TOML"):
+        load_rules(p)
+    with pytest.raises(AlertConfigError, match="no such"):
+        load_rules(tmp_path / "missing.toml")
+
+
+def names_ocr(names):
+    calls = []
+
+    def ocr(frame, tiles):
+        calls.append(len(tiles))
+        return names[:len(tiles)]
+    return ocr, calls
+
+
+def test_tracker_names_exclusion_smoothing_time_on_camera():
+    ocr, calls = names_ocr(["Ana P", "Mr Teacher", None])
+    tr = Tracker(exclude=["mr teacher"], smoothing=0.5, ocr=ocr)
+    img = np.zeros((100, 400, 3), np.uint8)
+    d1 = tr.update(frame(0, [face(0, happy=1.0), face(1, sad=1.0), face(2, angry=1.0)], n_tiles=3), img)
+    d2 = tr.update(frame(10, [face(0, sad=1.0), face(1, sad=1.0)], n_tiles=3), img)
+    assert calls == [3]  # OCR only when the layout changes
+    assert [t["name"] for t in d1["tiles"]] == ["Ana P", None]  # the teacher's tile is gone
+    assert [f["participant"] for f in d1["faces"]] == ["Ana P", "tile-2"]
+    assert [f["tile"] for f in d1["faces"]] == [0, 1]  # indices point at the kept tiles
+    assert all("Teacher" not in str(f) for f in d2["faces"])
+    sm = d2["faces"][0]["scores"]
+    assert sm["happy"] == pytest.approx(0.5) and sm["sad"] == pytest.approx(0.5)
+    assert tr.time_on_camera["Ana P"] == 10.0 and tr.time_on_camera["tile-2"] == 0.0
+    tr.update(frame(20, [], n_tiles=3), img)
+    assert tr.time_on_camera["Ana P"] == 10.0 and tr.last_seen["Ana P"] == 20.0
+
+
+def test_tracker_rematches_unnamed_tiles_by_face_after_layout_change():
+    rng = np.random.default_rng(0)
+    img = np.zeros((200, 400, 3), np.uint8)
+    a, b = rng.integers(0, 255, (40, 40, 3)), rng.integers(0, 255, (40, 40, 3))
+    img[10:50, 10:50], img[10:50, 210:250] = a, b
+    tr = Tracker(ocr=False)
+    d = tr.update(frame(0, [face(0, box=(10, 10, 40, 40)), face(1, box=(210, 10, 40, 40))]), img)
+    assert [f["participant"] for f in d["faces"]] == ["tile-0", "tile-1"]
+    # the two swap places and a third tile appears: ids follow the faces, not the positions
+    img2 = np.zeros((200, 600, 3), np.uint8)
+    img2[10:50, 10:50], img2[10:50, 210:250] = b, a
+    d = tr.update({"time_s": 5.0, "tiles": [{"box": [i * 200, 0, 190, 100], "name": None, "camera_off": False}
+                                            for i in range(3)],
+                   "faces": [face(0, box=(10, 10, 40, 40)), face(1, box=(210, 10, 40, 40))]}, img2)
+    assert [f["participant"] for f in d["faces"]] == ["tile-1", "tile-0"]
+    assert tr.layout_changes == 2

@@ -1,0 +1,121 @@
+"""The bot against a real X display: Xvfb shows a gallery with feh, mss captures it."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bot.synthetic import render_gallery
+from bot.store import Store
+from tests.conftest import REPO, require
+
+SIZE = (1280, 720)
+
+
+def _free_display() -> int:
+    for n in range(90, 200):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@pytest.fixture(scope="module")
+def screen(tmp_path_factory, fer_faces):
+    require(shutil.which("Xvfb") is not None, "Xvfb not installed (Debian: xvfb)")
+    require(shutil.which("feh") is not None, "feh not installed (Debian: feh)")
+    n = _free_display()
+    xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{SIZE[0]}x{SIZE[1]}x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "DISPLAY": f":{n}"}
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{n}").exists():
+            break
+        time.sleep(0.05)
+    g = render_gallery(fer_faces[300:], 6, size=SIZE, camera_off=1, seed=21)
+    shown = tmp_path_factory.mktemp("screen") / "gallery.png"
+    cv2.imwrite(str(shown), g.image)
+    feh = subprocess.Popen(["feh", "--fullscreen", "--hide-pointer", str(shown)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    yield {"env": env, "display": f":{n}", "gallery": g, "image": g.image}
+    feh.terminate()
+    xvfb.terminate()
+    feh.wait(5)
+    xvfb.wait(5)
+
+
+def test_mss_captures_the_display_pixel_exact(screen, monkeypatch):
+    from bot import ScreenSource
+
+    monkeypatch.setenv("DISPLAY", screen["display"])
+    src = ScreenSource(monitor=1)
+    frame = src.grab()
+    assert frame.shape == (SIZE[1], SIZE[0], 3) and src.scale == 1.0
+    assert np.array_equal(frame, screen["image"])
+    region = ScreenSource(region=(100, 50, 300, 200)).grab()
+    assert np.array_equal(region, screen["image"][50:250, 100:400])
+    src.close()
+
+
+def _bot(screen, db, *args):
+    exe = Path(sys.executable).parent / "classmood-bot"
+    return subprocess.Popen([str(exe), "--db", str(db), *args], env=screen["env"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_bot_records_a_session_from_the_screen(screen, tmp_path):
+    db = tmp_path / "bot.db"
+    g = screen["gallery"]
+    p = _bot(screen, db, "--interval", "2", "--duration", "9", "--session", "xvfb class",
+             "--exclude", g.names[0])
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err[-3000:]
+    s = Store(db)
+    sessions = s.sessions()
+    assert list(sessions["name"]) == ["xvfb class"]
+    assert pd_notna(sessions.loc[0, "ended"]) and not sessions.loc[0, "live"]
+    sid = int(sessions.loc[0, "id"])
+    frames = s.frames(sid)
+    assert len(frames) >= 4
+    assert (frames["tiles"] == len(g.tiles) - 1).all()  # the excluded tile is never stored
+    assert (frames["camera_off"] == 1).all()
+    obs = s.observations(sid)
+    part = obs[obs["role"] == "participant"]
+    assert part.groupby("time_s").size().min() >= 4  # 5 faces on camera, one of them excluded
+    assert not any(g.names[0] in str(p) for p in obs["participant"])
+    assert "session" in err and "ended" in err
+
+
+def test_bot_stops_cleanly_on_sigterm(screen, tmp_path):
+    db = tmp_path / "term.db"
+    p = _bot(screen, db, "--interval", "1")
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if db.exists():
+                s = Store(db)
+                if not s.sessions().empty and s.sessions().loc[0, "frames"] >= 2:
+                    break
+            time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err[-3000:]
+    assert "SIGTERM" in err
+    sessions = Store(db).sessions()
+    assert pd_notna(sessions.loc[0, "ended"]) and sessions.loc[0, "frames"] >= 2
+
+
+def pd_notna(v):
+    import pandas as pd
+
+    return not pd.isna(v)

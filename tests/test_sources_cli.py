@@ -1,0 +1,162 @@
+"""Sources on real files, the CLIs as users run them, and bad input."""
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from bot import ImageSource, VideoSource
+from bot.sources import SourceError, parse_region
+from tests.conftest import face_video, run_cli
+
+
+def _frame_index(frame):
+    return sum(1 << bit for bit in range(8) if frame[4:12, 16 * bit + 4:16 * bit + 12].mean() > 128)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, fer_faces):
+    return face_video(tmp_path_factory.mktemp("video") / "class.mp4", fer_faces, seconds=12, fps=5)
+
+
+def test_video_source_timestamps_and_frames(video):
+    src = VideoSource(video, every=2.0)
+    got = [(t, _frame_index(f)) for t, f in src]
+    assert [t for t, _ in got] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    for (t, i), want in zip(got, [0, 10, 20, 30, 40, 50]):  # the decoded frame is the one at t
+        assert i == want, (t, i)
+    assert len(src) == 6 and src.duration_s == pytest.approx(12.0)
+
+
+def test_video_source_seeks_for_long_steps(video, monkeypatch):
+    monkeypatch.setattr(VideoSource, "SEEK_AFTER_FRAMES", 5)
+    got = [(t, _frame_index(f)) for t, f in VideoSource(video, every=3.0)]
+    assert [round(t, 1) for t, _ in got] == [0.0, 3.0, 6.0, 9.0]
+    for t, i in got:
+        assert i == round(t * 5), (t, i)
+
+
+def test_image_source_recursive(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    img = np.full((40, 60, 3), 100, np.uint8)
+    for name in ("a/one.png", "a/b/two.jpg", "three.webp", "four.bmp"):
+        cv2.imwrite(str(tmp_path / name), img)
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
+    items = list(ImageSource(tmp_path).items())
+    assert sorted(p.name for _, _, p in items) == ["four.bmp", "one.png", "three.webp", "two.jpg"]
+    assert all(t == 0.0 and f.shape == (40, 60, 3) for t, f, _ in items)
+
+
+def test_bad_sources(tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        VideoSource(tmp_path / "none.mp4")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(os.urandom(4096))
+    with pytest.raises(SourceError, match="bad.mp4"):
+        VideoSource(bad)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(SourceError, match="empty or not a readable image"):
+        list(ImageSource(empty))
+    (tmp_path / "d").mkdir()
+    with pytest.raises(SourceError, match="no images"):
+        ImageSource(tmp_path / "d")
+    with pytest.raises(SourceError, match="x,y,w,h"):
+        parse_region("1,2,3")
+    assert parse_region("10,20,300,200") == (10, 20, 300, 200)
+
+
+def test_screen_source_without_display(monkeypatch):
+    from bot import ScreenSource
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(SourceError, match="no display"):
+        ScreenSource()
+
+
+def _check_shape(result, n_frames=None):
+    assert set(result) == {"source", "frames", "summary"}
+    assert set(result["summary"]) == {"frames", "faces", "emotion_shares", "valence"}
+    for fr in result["frames"]:
+        assert set(fr) == {"time_s", "file", "tiles", "faces"}
+        for t in fr["tiles"]:
+            assert set(t) == {"box", "name", "camera_off"} and len(t["box"]) == 4
+        for f in fr["faces"]:
+            assert set(f) == {"box", "tile", "participant", "role", "confidence", "uncertain", "emotion", "scores"}
+            assert 0 <= f["confidence"] <= 1 and f["role"] in ("participant", "other")
+            assert list(f["scores"]) == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+            assert f["emotion"] == max(f["scores"], key=f["scores"].get)
+    if n_frames is not None:
+        assert len(result["frames"]) == n_frames
+
+
+def test_analyze_cli_video_json_and_db(video, tmp_path):
+    out, db = tmp_path / "r.json", tmp_path / "s.db"
+    r = run_cli("classmood-analyze", str(video), "--json", str(out), "--every", "4", "--db", str(db))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "3/3 frames" in r.stderr  # the progress bar
+    res = json.loads(out.read_text())
+    _check_shape(res, 3)
+    assert [f["time_s"] for f in res["frames"]] == [0.0, 4.0, 8.0]
+    assert all(f["file"] is None for f in res["frames"])
+    assert all(sum(x["role"] == "participant" for x in f["faces"]) == 2 for f in res["frames"])
+    from bot.store import Store
+
+    s = Store(db)
+    sid = int(s.sessions().loc[0, "id"])
+    assert len(s.frames(sid)) == 3 and len(s.observations(sid)) >= 6
+    assert "stored as session" in r.stdout
+
+
+def test_analyze_cli_folder_paths(real_galleries, tmp_path):
+    out = tmp_path / "g.json"
+    folder = real_galleries[0]["path"].parent
+    r = run_cli("classmood-analyze", str(folder), "--json", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    _check_shape(res, len(real_galleries))
+    assert sorted(f["file"] for f in res["frames"]) == sorted(str(folder / g["file"]) for g in real_galleries)
+    assert all(f["time_s"] == 0.0 for f in res["frames"])
+
+
+@pytest.mark.parametrize("name,content,expect", [
+    ("x.mp4", os.urandom(2000), "x.mp4: not a video OpenCV can open"),
+    ("e.png", b"", "empty or not a readable image"),
+    ("missing.mkv", None, "no such file"),
+])
+def test_analyze_cli_bad_input(tmp_path, name, content, expect):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    r = run_cli("classmood-analyze", str(path))
+    assert r.returncode == 2
+    assert expect in r.stderr and "Traceback" not in r.stderr
+
+
+def test_analyze_cli_read_only_db(tmp_path, real_galleries):
+    blocker = tmp_path / "ro"
+    blocker.write_text("a file where the database folder should be")
+    r = run_cli("classmood-analyze", str(real_galleries[0]["path"]), "--db", str(blocker / "x.db"))
+    assert r.returncode == 2 and "cannot open the session database" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bot_cli_without_display(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "classmood-bot"
+    r = subprocess.run([str(exe), "--duration", "2", "--db", str(tmp_path / "b.db")], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no display" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bot_cli_bad_alerts_file(tmp_path):
+    (tmp_path / "a.toml").write_text("[nope]\n")
+    r = run_cli("classmood-bot", "--alerts", str(tmp_path / "a.toml"), "--db", str(tmp_path / "b.db"))
+    assert r.returncode == 2 and "unknown rule" in r.stderr

@@ -1,0 +1,189 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.store import Store, StoreError, default_db_path
+from model import EMOTIONS
+
+
+def face(participant, emotion, tile=0, role="participant", p=0.8):
+    scores = {e: (p if e == emotion else (1 - p) / 6) for e in EMOTIONS}
+    return {"box": [10, 10, 40, 40], "tile": tile, "participant": participant, "role": role,
+            "confidence": 0.9, "uncertain": False, "emotion": emotion, "scores": scores}
+
+
+def frame(t, faces, tiles=2):
+    return {"time_s": t, "file": None,
+            "tiles": [{"box": [0, 0, 100, 60], "name": None, "camera_off": False}] * tiles, "faces": faces}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "db" / "classmood.db")
+    yield s
+    s.close()
+
+
+def test_default_path_honours_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLASSMOOD_DB", str(tmp_path / "x.db"))
+    assert default_db_path() == tmp_path / "x.db"
+    monkeypatch.delenv("CLASSMOOD_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    if sys.platform.startswith("linux"):
+        assert default_db_path() == tmp_path / "data" / "classmood" / "classmood.db"
+
+
+def test_wal_and_tables(store):
+    db = sqlite3.connect(store.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"sessions", "frames", "observations", "alerts", "settings"} <= tables
+    cols = {r[1] for r in db.execute("PRAGMA table_info(observations)")}
+    assert not any("image" in c or "pixels" in c for c in cols)  # no images stored
+
+
+def test_session_frames_observations_timeline_participants(store):
+    sid = store.start_session("maths 3B", "test", interval_s=5)
+    # two participants over two 60 s windows; ana happy, ben sad then off camera
+    for t in range(0, 120, 10):
+        faces = [face("ana", "happy", tile=0)]
+        if t < 60:
+            faces.append(face("ben", "sad", tile=1))
+        faces.append(face(None, "neutral", tile=None, role="other"))
+        store.add_frame(sid, frame(float(t), faces))
+    obs = store.observations(sid)
+    assert {"time_s", "participant", "emotion", *EMOTIONS, "valence"} <= set(obs.columns)
+    assert len(obs) == 12 + 6 + 12
+    tl = store.timeline(sid, window_s=60)
+    assert list(tl["window_start"]) == [0.0, 60.0]
+    assert list(tl["frames"]) == [6, 6]
+    assert list(tl["faces"]) == [12, 6]
+    assert tl["engagement"].tolist() == [1.0, 0.5]  # faces visible / participants present (2 tiles)
+    assert tl.loc[0, "share_happy"] == 0.5 and tl.loc[0, "share_sad"] == 0.5 and tl.loc[1, "share_happy"] == 1.0
+    v_happy = 0.8 - 4 * (0.2 / 6)
+    v_sad = (0.2 / 6) - (0.8 + 3 * 0.2 / 6)
+    assert tl.loc[0, "valence"] == pytest.approx((v_happy + v_sad) / 2)
+    assert tl.loc[1, "valence"] == pytest.approx(v_happy)
+    parts = store.participants(sid).set_index("participant")
+    assert list(parts.index) == ["ana", "ben"]
+    assert parts.loc["ana", "time_on_camera_s"] == pytest.approx(120.0)
+    assert parts.loc["ben", "time_on_camera_s"] == pytest.approx(60.0)
+    assert parts.loc["ben", "dominant_emotion"] == "sad" and parts.loc["ana", "latest_emotion"] == "happy"
+    s = store.sessions()
+    assert s.loc[0, "name"] == "maths 3B" and bool(s.loc[0, "live"]) and s.loc[0, "frames"] == 12
+    assert isinstance(s.loc[0, "started"], pd.Timestamp)
+    store.end_session(sid)
+    assert not bool(store.sessions().loc[0, "live"])
+
+
+def test_live_needs_recent_heartbeat(store):
+    sid = store.start_session("x", "screen", interval_s=1)
+    assert bool(store.sessions().loc[0, "live"])
+    db = sqlite3.connect(store.path)
+    db.execute("UPDATE sessions SET last_heartbeat = last_heartbeat - 10 WHERE id=?", (sid,))
+    db.commit()
+    assert not bool(store.sessions().loc[0, "live"])
+    store.heartbeat(sid)
+    assert bool(store.sessions().loc[0, "live"])
+
+
+def test_alerts_delete_settings_purge(store):
+    sid = store.start_session("a", "t")
+    store.add_frame(sid, frame(0.0, [face("ana", "sad")]))
+    store.add_alert(sid, "participant_negative", "ana has looked negative", 300.0, "ana")
+    a = store.alerts(sid)
+    assert a.loc[0, "rule"] == "participant_negative" and a.loc[0, "participant"] == "ana"
+    old = store.start_session("old", "t")
+    store.add_frame(old, frame(0.0, [face("ben", "happy")]))
+    assert store.retention_days == 30
+    store.set_setting("retention_days", 7)
+    assert store.get_setting("retention_days") == "7"
+    assert store.purge(now=time.time() + 8 * 86400) == 2
+    assert store.sessions().empty
+    sid = store.start_session("b", "t")
+    store.add_frame(sid, frame(0.0, [face("ana", "sad")]))
+    assert store.delete_session(sid)
+    assert store.observations(sid).empty and store.alerts(sid).empty
+    assert sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 0
+
+
+def test_empty_session_reads(store):
+    sid = store.start_session("empty", "t")
+    assert store.timeline(sid).empty and store.participants(sid).empty and store.observations(sid).empty
+
+
+def test_unwritable_path_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot open the session database .*file"):
+        Store(blocker / "classmood.db")
+
+
+def test_locked_database_is_a_clear_error(tmp_path):
+    s = Store(tmp_path / "l.db", timeout=0.2)
+    sid = s.start_session("x", "t")
+    other = sqlite3.connect(tmp_path / "l.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(StoreError, match="locked"):
+        s.add_frame(sid, frame(0.0, [face("ana", "happy")]))
+    other.execute("ROLLBACK")
+    s.add_frame(sid, frame(0.0, [face("ana", "happy")]))  # nothing lost: works once the lock is gone
+    assert len(s.observations(sid)) == 1
+
+
+def test_readers_do_not_block_the_writer(tmp_path):
+    s = Store(tmp_path / "r.db", timeout=0.5)
+    sid = s.start_session("x", "t")
+    s.add_frame(sid, frame(0.0, [face("ana", "happy")]))
+    reader = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 1  # open read snapshot
+    t = time.monotonic()
+    s.add_frame(sid, frame(1.0, [face("ana", "happy")]))
+    assert time.monotonic() - t < 0.4
+    assert reader.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 1  # snapshot unchanged
+    reader.execute("COMMIT")
+    assert reader.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 2
+
+
+WRITER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from bot.store import Store
+from model import EMOTIONS
+s = Store(sys.argv[1])
+sid = s.start_session("killed", "test")
+f = {"box": [1, 2, 3, 4], "tile": 0, "participant": "ana", "role": "participant", "confidence": 0.9,
+     "uncertain": False, "emotion": "happy", "scores": {e: 1 / 7 for e in EMOTIONS}}
+i = 0
+while True:
+    s.add_frame(sid, {"time_s": float(i), "tiles": [{"box": [0, 0, 9, 9], "name": None, "camera_off": False}],
+                      "faces": [f] * 5})
+    print(i, flush=True)
+    i += 1
+"""
+
+
+def test_sigkill_leaves_a_readable_store(tmp_path):
+    from tests.conftest import REPO
+
+    db = tmp_path / "k.db"
+    p = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(REPO)], stdout=subprocess.PIPE, text=True)
+    written = -1
+    while written < 50:
+        written = int(p.stdout.readline())
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    s = Store(db)
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    sid = int(s.sessions().loc[0, "id"])
+    frames = s.frames(sid)
+    assert len(frames) >= written + 1  # every frame reported written is there
+    assert len(s.observations(sid)) == 5 * len(frames)  # no half-written frame
