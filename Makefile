@@ -15,16 +15,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	@echo "ClassMood's main job is the teacher's app (classmood-ui), which arrives with the app issue."
-	@echo "Available now in $(VENV):"
-	@echo "  $(BIN)/classmood-evaluate          score the bundled model on FER2013 val"
-	@echo "  $(BIN)/classmood-train --help      train the expression model"
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/classmood-ui
 
 test: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/classifier.py
+	$(BIN)/python bench/gallery.py
+	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/webcam.py --upload
 
 clean-venv:
 	rm -rf $(VENV)

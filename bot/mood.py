@@ -24,6 +24,11 @@ def valence_of(scores: np.ndarray) -> np.ndarray:
     return scores[:, POS_IDX].sum(axis=1) - scores[:, NEG_IDX].sum(axis=1)
 
 
+def valence_sql() -> str:
+    """The same valence as a SQL expression over columns named after the emotions."""
+    return f"(({' + '.join(POSITIVE)}) - ({' + '.join(NEGATIVE)}))"
+
+
 def negativity_of(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64).reshape(-1, len(EMOTIONS))
     return scores[:, NEG_IDX].sum(axis=1)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.mood import valence_of
+from bot.mood import valence_of, valence_sql
 from model import EMOTIONS
 
 DEFAULT_RETENTION_DAYS = 30
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS observations (
     uncertain INTEGER NOT NULL, x INTEGER, y INTEGER, w INTEGER, h INTEGER,
     {", ".join(f"{e} REAL NOT NULL" for e in EMOTIONS)});
 CREATE INDEX IF NOT EXISTS observations_session ON observations(session_id, time_s);
+CREATE INDEX IF NOT EXISTS observations_frame ON observations(frame_id);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     time_s REAL NOT NULL, created REAL NOT NULL, rule TEXT NOT NULL, participant TEXT,
@@ -229,55 +230,70 @@ class Store:
 
     def timeline(self, session_id: int, window_s: float = 60.0) -> pd.DataFrame:
         """Per window of `window_s` seconds: counts, engagement (faces visible / participants
-        present), valence and the share of participants' faces showing each emotion."""
+        present), valence and the share of participants' faces showing each emotion. Aggregated in
+        SQL: a refresh of an 8-hour class stays well under a second."""
         cols = ["window_start", "window_end", "frames", "faces", "participants", "engagement", "valence",
                 *[f"share_{e}" for e in EMOTIONS]]
-        frames = self.frames(session_id)
-        if frames.empty:
+        w = float(window_s)
+        fw = self._frame("SELECT CAST(time_s / ? AS INTEGER) AS window, COUNT(*) AS frames, SUM(faces) AS faces,"
+                         " SUM(participants) AS present FROM frames WHERE session_id=? GROUP BY window",
+                         (w, session_id))
+        if fw.empty:
             return pd.DataFrame(columns=cols)
-        obs = self.observations(session_id)
-        obs = obs[obs["role"] == "participant"]
-        frames["window"] = (frames["time_s"] // window_s).astype(int)
-        fw = frames.groupby("window").agg(frames=("time_s", "size"), faces=("faces", "sum"),
-                                          present=("participants", "sum"))
-        ow = obs.assign(window=(obs["time_s"] // window_s).astype(int))
-        agg = ow.groupby("window").agg(valence=("valence", "mean"),
-                                       participants=("participant", "nunique"))
-        counts = pd.crosstab(ow["window"], ow["emotion"]).reindex(columns=list(EMOTIONS), fill_value=0)
-        share = counts.div(counts.sum(axis=1).where(lambda s: s > 0, 1), axis=0).add_prefix("share_")
-        out = fw.join(agg, how="left").join(share, how="left")
+        counts = ", ".join(f"SUM(emotion = '{e}') AS n_{e}" for e in EMOTIONS)
+        ow = self._frame(f"SELECT CAST(time_s / ? AS INTEGER) AS window, COUNT(*) AS n,"
+                         f" COUNT(DISTINCT participant) AS participants, AVG({valence_sql()}) AS valence, {counts}"
+                         f" FROM observations WHERE session_id=? AND role='participant' GROUP BY window",
+                         (w, session_id))
+        out = fw.merge(ow, on="window", how="left")
+        n = out["n"].where(out["n"] > 0)
+        for e in EMOTIONS:
+            out[f"share_{e}"] = (out[f"n_{e}"] / n).fillna(0.0)
         out["engagement"] = (out["faces"] / out["present"].where(out["present"] > 0)).fillna(0.0).clip(0, 1)
         out["valence"] = out["valence"].fillna(0.0)
         out["participants"] = out["participants"].fillna(0).astype(int)
-        for e in EMOTIONS:
-            out[f"share_{e}"] = out[f"share_{e}"].fillna(0.0)
-        out = out.reset_index()
-        out["window_start"] = out["window"] * window_s
-        out["window_end"] = out["window_start"] + window_s
+        out["window_start"] = out["window"] * w
+        out["window_end"] = out["window_start"] + w
         return out[cols]
 
     def participants(self, session_id: int) -> pd.DataFrame:
+        """Per participant: first and last seen, observations, time on camera (each observation
+        stands for the gap to the next frame, capped at 3x the median gap), latest and dominant
+        emotion, mean valence."""
         cols = ["participant", "first_seen", "last_seen", "observations", "time_on_camera_s",
                 "latest_emotion", "dominant_emotion", "valence"]
-        obs = self.observations(session_id)
-        obs = obs[(obs["role"] == "participant") & obs["participant"].notna()]
-        if obs.empty:
+        times = self.frames(session_id)["time_s"].to_numpy()
+        gaps = np.diff(np.unique(times))
+        med = float(np.median(gaps)) if len(gaps) else 0.0
+        who = "session_id=? AND role='participant' AND participant IS NOT NULL"
+        base = self._frame(
+            f"WITH g AS (SELECT id, MIN(COALESCE(LEAD(time_s) OVER (ORDER BY time_s, id) - time_s, ?), ?) AS gap"
+            f" FROM frames WHERE session_id=?)"
+            f" SELECT participant, MIN(time_s) AS first_seen, MAX(time_s) AS last_seen, COUNT(*) AS observations,"
+            f" ROUND(SUM(g.gap), 1) AS time_on_camera_s, ROUND(AVG({valence_sql()}), 4) AS valence"
+            f" FROM observations o JOIN g ON g.id = o.frame_id WHERE {who} GROUP BY participant ORDER BY participant",
+            (med, 3 * med if med else 0.0, session_id, session_id))
+        if base.empty:
             return pd.DataFrame(columns=cols)
-        times = np.sort(self.frames(session_id)["time_s"].unique())
-        # time on camera: each observation stands for the gap to the next frame (capped at 3x the median)
-        gaps = np.diff(times, append=times[-1] + (np.median(np.diff(times)) if len(times) > 1 else 0.0))
-        if len(times) > 1:
-            gaps = np.minimum(gaps, 3 * np.median(np.diff(times)))
-        obs = obs.assign(dt=obs["time_s"].map(dict(zip(times, gaps))).fillna(0.0))
-        g = obs.groupby("participant")
-        out = pd.DataFrame({
-            "first_seen": g["time_s"].min(), "last_seen": g["time_s"].max(), "observations": g.size(),
-            "time_on_camera_s": g["dt"].sum().round(1),
-            "latest_emotion": g["emotion"].last(),
-            "dominant_emotion": g["emotion"].agg(lambda s: s.value_counts().idxmax()),
-            "valence": g["valence"].mean().round(4),
-        }).reset_index()
+        per = self._frame(f"SELECT participant, emotion, COUNT(*) AS n, MAX(time_s) AS last FROM observations"
+                          f" WHERE {who} GROUP BY participant, emotion", (session_id,))
+        latest = per.sort_values("last", ascending=False).drop_duplicates("participant")
+        dominant = per.sort_values("n", ascending=False).drop_duplicates("participant")
+        out = base.merge(latest[["participant", "emotion"]].rename(columns={"emotion": "latest_emotion"}),
+                         on="participant", how="left")
+        out = out.merge(dominant[["participant", "emotion"]].rename(columns={"emotion": "dominant_emotion"}),
+                        on="participant", how="left")
         return out[cols]
+
+    def recent_dominant(self, session_id: int, since_s: float) -> pd.Series:
+        """Each participant's commonest top emotion since video/session time `since_s`."""
+        df = self._frame("SELECT participant, emotion, COUNT(*) AS n FROM observations WHERE session_id=?"
+                         " AND role='participant' AND participant IS NOT NULL AND time_s >= ?"
+                         " GROUP BY participant, emotion", (session_id, since_s))
+        if df.empty:
+            return pd.Series(dtype=object, name="dominant")
+        return df.sort_values("n", ascending=False).drop_duplicates("participant").set_index("participant")[
+            "emotion"].rename("dominant")
 
     def alerts(self, session_id: int) -> pd.DataFrame:
         df = self._frame("SELECT id, time_s, created, rule, participant, message FROM alerts"

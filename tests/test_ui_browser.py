@@ -1,0 +1,249 @@
+"""The Gradio app in Debian's headless Chromium (Playwright drives the system browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, face_video, require
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or fails under CI) with the reason
+    expect = None
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = REPO / "artifacts" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(db: Path, env_extra: dict | None = None, *args: str):
+    port = _free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env_extra or {})}
+    env.pop("CLASSMOOD_AUTH", None) if "CLASSMOOD_AUTH" not in (env_extra or {}) else None
+    exe = Path(sys.executable).parent / "classmood-ui"
+    p = subprocess.Popen([str(exe), "--db", str(db), "--port", str(port), *args], env=env, cwd=REPO,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            raise RuntimeError(f"classmood-ui exited: {p.stdout.read()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return p, url
+        except Exception:
+            time.sleep(0.5)
+    p.kill()
+    raise RuntimeError("classmood-ui did not start in time")
+
+
+def stop_app(p):
+    p.terminate()
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
+def seed_store(db: Path) -> int:
+    from bot.store import Store
+    from model import EMOTIONS
+
+    s = Store(db)
+    sid = s.start_session("Period 3 Biology", "screen:monitor 1", interval_s=5)
+    for t in range(0, 600, 5):
+        faces = []
+        for k, (name, emo) in enumerate([("Ana Perez", "happy"), ("Ben Novak", "sad" if t > 300 else "neutral")]):
+            sc = {e: (0.8 if e == emo else 0.2 / 6) for e in EMOTIONS}
+            faces.append({"box": [10 + 100 * k, 10, 40, 40], "tile": k, "participant": name, "role": "participant",
+                          "confidence": 0.9, "uncertain": False, "emotion": emo, "scores": sc})
+        s.add_frame(sid, {"time_s": float(t), "tiles": [{"box": [0, 0, 90, 60], "name": None, "camera_off": False}] * 3,
+                          "faces": faces})
+    s.add_alert(sid, "participant_negative", "Ben Novak has looked negative (P=0.83) for 5 min", 600.0, "Ben Novak")
+    s.close()
+    return sid
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require(Path(CHROMIUM).exists(), "Debian's chromium not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "the playwright Python package is not installed (pip install -e '.[dev]')")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield pw, b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    db = tmp_path_factory.mktemp("ui") / "classmood.db"
+    seed_store(db)
+    p, url = start_app(db)
+    yield url
+    stop_app(p)
+
+
+def _page(browser, url, **ctx):
+    _, b = browser
+    context = b.new_context(viewport={"width": 1400, "height": 1000}, **ctx)
+    page = context.new_page()
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    page.goto(url)
+    page.wait_for_selector("text=ClassMood", timeout=60000)
+    return page, outside
+
+
+def test_four_tabs_render_and_nothing_is_fetched_from_outside(browser, app):
+    page, outside = _page(browser, app)
+    for tab, marker in [("Live webcam", "#cm-scores"), ("Class mood", "#cm-participants"),
+                        ("Recordings", "#cm-analyse"), ("Privacy & about", "text=What is recorded")]:
+        page.get_by_role("tab", name=tab).click()
+        page.locator(marker).first.wait_for(timeout=30000)
+        page.screenshot(path=str(ARTIFACTS / f"tab-{tab.split()[0].lower()}.png"), full_page=True)
+    assert page.get_by_text("prohibited in the EU since 2 February 2025").first.is_visible()
+    assert outside == []
+
+
+def test_class_tab_shows_the_stored_session(browser, app):
+    page, _ = _page(browser, app)
+    page.get_by_role("tab", name="Class mood").click()
+    expect(page.locator("#cm-participants")).to_contain_text("Ana Perez", timeout=30000)
+    assert "Period 3 Biology" in page.locator("#cm-headline").inner_text()
+    head = page.locator("#cm-headline").inner_text()
+    assert "Participants" in head and "Faces visible now" in head and "Class mood now" in head
+    assert page.locator("#cm-charts svg polygon").count() == 7  # the stacked emotion areas
+    expect(page.locator("#cm-alerts")).to_contain_text("Ben Novak has looked negative")
+    page.screenshot(path=str(ARTIFACTS / "class-session.png"), full_page=True)
+
+
+def test_recording_upload_gives_timeline_and_downloads(browser, app, fer_faces, tmp_path):
+    video = face_video(tmp_path / "lesson.mp4", fer_faces[200:], seconds=10, fps=5)
+    page, _ = _page(browser, app)
+    page.get_by_role("tab", name="Recordings").click()
+    page.locator("#cm-upload input[type=file]").set_input_files(str(video))
+    page.get_by_text("lesson.mp4").first.wait_for(timeout=30000)
+    page.locator("#cm-analyse").click()
+    links = page.locator("#cm-downloads a")
+    links.nth(2).wait_for(timeout=180000)
+    assert page.locator("#cm-rec-charts svg polyline").count() >= 1
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    bodies = {Path(h.split("?")[0]).suffix: page.request.get(h if h.startswith("http") else app + h).body()
+              for h in hrefs}
+    assert set(bodies) == {".csv", ".json", ".html"}
+    assert bodies[".csv"].decode().splitlines()[0].startswith("time_s,participant")
+    result = json.loads(bodies[".json"])
+    assert result["source"] == "lesson.mp4" and [f["time_s"] for f in result["frames"]] == [0.0, 2.0, 4.0, 6.0, 8.0]
+    html = bodies[".html"].decode()
+    assert "<svg" in html and "data:image/jpeg;base64" in html and "http" not in html.split("<body>")[1].replace("http://www.w3.org", "")
+    page.screenshot(path=str(ARTIFACTS / "recording-report.png"), full_page=True)
+
+
+def test_corrupt_upload_gives_a_readable_error(browser, app, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(os.urandom(5000))
+    page, _ = _page(browser, app)
+    page.get_by_role("tab", name="Recordings").click()
+    page.locator("#cm-upload input[type=file]").set_input_files(str(bad))
+    page.get_by_text("broken.mp4").first.wait_for(timeout=30000)
+    page.locator("#cm-analyse").click()
+    page.get_by_text("not a video OpenCV can open").first.wait_for(timeout=60000)
+    assert "Traceback" not in page.content()
+    page.screenshot(path=str(ARTIFACTS / "corrupt-upload.png"), full_page=True)
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for img in frames:
+            f.write(b"FRAME\n")
+            f.write(cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+def test_webcam_tab_annotates_the_fake_camera(browser, app, fer_faces, tmp_path):
+    pw, _ = browser
+    face = cv2.cvtColor(cv2.resize(fer_faces[5], (360, 360), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+    frame = cv2.copyMakeBorder(face, 60, 60, 140, 140, cv2.BORDER_REPLICATE)
+    y4m = write_y4m(tmp_path / "faces.y4m", [frame] * 10)
+    b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + [
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={y4m}"])
+    try:
+        context = b.new_context(viewport={"width": 1400, "height": 1000})
+        context.grant_permissions(["camera"], origin=app)
+        page = context.new_page()
+        page.goto(app)
+        page.get_by_text("Click to Access Webcam").first.click(timeout=60000)
+        page.locator("button").filter(has_text=re.compile(r"^\W*Record\W*$")).first.click(timeout=60000)
+        page.locator("#cm-annotated img").first.wait_for(timeout=90000)
+        page.locator("#cm-scores").get_by_text("%").first.wait_for(timeout=60000)
+        text = page.locator("#cm-scores").inner_text()
+        assert any(e in text for e in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
+        page.screenshot(path=str(ARTIFACTS / "tab-webcam-live.png"), full_page=True)
+    finally:
+        b.close()
+
+
+def test_password_is_required_and_wrong_one_refused(browser, tmp_path):
+    p, url = start_app(tmp_path / "a.db", {"CLASSMOOD_AUTH": "teacher:s3cret-pass"})
+    try:
+        _, b = browser
+        page = b.new_context().new_page()
+        page.goto(url)
+        page.get_by_label("username").fill("teacher")
+        page.get_by_label("password").fill("wrong")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Incorrect").first.wait_for(timeout=30000)
+        page.screenshot(path=str(ARTIFACTS / "login-refused.png"))
+        with pytest.raises(Exception):
+            urllib.request.urlopen(url + "/config", timeout=5)
+        page.get_by_label("username").fill("teacher")
+        page.get_by_label("password").fill("s3cret-pass")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_role("tab", name="Class mood").wait_for(timeout=60000)
+    finally:
+        stop_app(p)
+
+
+def test_refuses_public_bind_without_password(tmp_path):
+    exe = Path(sys.executable).parent / "classmood-ui"
+    env = {k: v for k, v in os.environ.items() if k != "CLASSMOOD_AUTH"}
+    r = subprocess.run([str(exe), "--host", "0.0.0.0", "--db", str(tmp_path / "x.db")], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "refusing to serve on 0.0.0.0 without a password" in r.stderr
+
+
+def test_files_outside_the_app_cannot_be_downloaded(app):
+    for path in ("/gradio_api/file=/etc/passwd", "/file=/etc/passwd", "/gradio_api/file=" + str(REPO / "pyproject.toml")):
+        try:
+            body = urllib.request.urlopen(app + path, timeout=10).read()
+        except urllib.error.HTTPError as e:
+            assert e.code in (403, 404), path
+        else:
+            assert b"root:" not in body and b"[project]" not in body, path

@@ -1,0 +1,38 @@
+"""Draw an analysed frame: tile outlines, face boxes, emotion, confidence and "uncertain"."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ui.charts import COLORS
+
+
+def _bgr(hex_color: str) -> tuple[int, int, int]:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return b, g, r
+
+
+def annotate(frame_bgr: np.ndarray, frame: dict, tiles: bool = True) -> np.ndarray:
+    """A copy of `frame_bgr` with the analysis of `frame` (a frame dict) drawn on it."""
+    import cv2
+
+    img = frame_bgr.copy()
+    scale = max(0.4, min(img.shape[:2]) / 900)
+    thick = max(1, int(round(2 * scale)))
+    if tiles and len(frame.get("tiles", [])) > 1:
+        for t in frame["tiles"]:
+            x, y, w, h = t["box"]
+            cv2.rectangle(img, (x, y), (x + w, y + h), (90, 90, 90) if t.get("camera_off") else (200, 200, 200), 1)
+    for f in frame.get("faces", []):
+        x, y, w, h = f["box"]
+        color = _bgr(COLORS[f["emotion"]]) if f.get("role") == "participant" else (160, 160, 160)
+        cv2.rectangle(img, (x, y), (x + w, y + h), color, thick + 1)
+        p = f["scores"][f["emotion"]]
+        label = f"{f['emotion']} {p:.0%}" + (" uncertain" if f.get("uncertain") else "")
+        fs = 0.5 * scale + 0.15
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, fs, thick)
+        ty = y - 4 if y - th - 8 > 0 else y + h + th + 4
+        cv2.rectangle(img, (x, ty - th - 4), (x + tw + 6, ty + 4), color, -1)
+        cv2.putText(img, label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), thick, cv2.LINE_AA)
+    return img
