@@ -1,8 +1,10 @@
 # ClassMood app image. The password is never baked in: pass it at run time,
-#   docker run -e CLASSMOOD_AUTH='teacher:a-long-password' -p 127.0.0.1:7860:7860 classmood
+#   docker run -e CLASSMOOD_AUTH='teacher:a-long-password' -p 127.0.0.1:7860:7860 -v classmood:/data classmood
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     GRADIO_ANALYTICS_ENABLED=False CLASSMOOD_DB=/data/classmood.db
+RUN apt-get update && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY model ./model

@@ -39,20 +39,11 @@ def faces_for_galleries(n=700):
     return kept
 
 
-def _inside(b, s):
-    cx, cy = b[0] + b[2] / 2, b[1] + b[3] / 2
-    return s[0] <= cx < s[0] + s[2] and s[1] <= cy < s[1] + s[3]
-
-
-def _iou(a, b):
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
-
-
 def quality(analyzer, faces):
     import cv2
 
+    from bot.analyzer import center_in as _inside
+    from bot.analyzer import iou as _iou
     from bot.synthetic import render_gallery
 
     hits = total = false = dets = tiles_ok = tiles = 0
@@ -145,28 +136,38 @@ def memory(analyzer, faces, n=1000):
     from bot.synthetic import render_gallery
     from bot.tracker import Tracker
 
-    def rss_mb():
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS"):
-                    return int(line.split()[1]) / 1024
+    def rss_mb(pid="self"):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return 0.0
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def total_mb():  # the bot's process plus its face-detector worker
+        return rss_mb() + (rss_mb(analyzer.detector.worker_pid) if analyzer.detector.worker_pid else 0.0)
 
     frames = [render_gallery(faces[k * 20:], 25, size=(1920, 1080), camera_off=2, seed=k).image for k in range(4)]
     with tempfile.TemporaryDirectory() as d:
         store = Store(Path(d) / "m.db")
         sid = store.start_session("memory", "bench")
         tracker = Tracker(ocr=False)
-        at = {}
+        at, peak = {}, 0.0
         t0 = time.perf_counter()
         for i in range(n):
             frame = frames[(i // 50) % len(frames)]  # layout changes every 50 frames
             store.add_frame(sid, tracker.update(analyzer.analyze(frame, time_s=i * 5.0), frame))
+            if (i + 1) % 10 == 0:
+                peak = max(peak, total_mb())
             if i + 1 in (200, n):
-                at[i + 1] = rss_mb()
+                at[i + 1] = total_mb()
         store.close()
     print(f"bot loop, {n} frames (25 tiles, 1080p) in {time.perf_counter() - t0:.0f} s: resident memory "
-          f"{at[200]:.0f} MB at frame 200, {at[n]:.0f} MB at frame {n} ({(at[n] / at[200] - 1):+.1%})")
+          f"(bot + detector worker) {at[200]:.0f} MB at frame 200, {at[n]:.0f} MB at frame {n} "
+          f"({(at[n] / at[200] - 1):+.1%}); peak {peak:.0f} MB; detector worker replaced "
+          f"{analyzer.detector.restarts - 1} times")
 
 
 def main() -> int:

