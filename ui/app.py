@@ -197,7 +197,8 @@ class App:
 
         card = self.analyzer.classifier.card or {}
         val = card.get("val", {})
-        rows = [{"expression": k, "recall": v["recall"], "precision": v["precision"], "faces": v["support"]}
+        rows = [{"expression": k, "recall (found when shown)": f"{v['recall']:.0%}",
+                 "precision (right when said)": f"{v['precision']:.0%}", "validation faces": v["support"]}
                 for k, v in val.get("per_class", {}).items()]
         return pd.DataFrame(rows), val.get("accuracy"), val.get("macro_f1")
 
@@ -314,7 +315,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
             with gr.Tab("Privacy & about", id="privacy"):
                 gr.Markdown(f"### What is recorded\n{STORED}\n\nThe bot never records the tiles of excluded "
                             "names (`classmood-bot --exclude`). Sessions older than the retention period are "
-                            "deleted when you press *Apply retention now* and whenever the app starts.\n\n"
+                            "deleted when you press *Save and apply retention now* and whenever the app starts.\n\n"
                             f"### The law\n{NOTICE}")
                 with gr.Row():
                     retention = gr.Number(value=state.store.retention_days, label="Keep sessions for (days)",
