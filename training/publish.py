@@ -28,9 +28,10 @@ def main(argv=None) -> int:
         return 2
     dst = DEFAULT_WEIGHTS.parent / args.name
     shutil.copyfile(src, dst)
+    write_card(dst, card)
     if args.tta:
         card["val_flip_tta"] = _tta_report(dst, card)
-    write_card(dst, card)
+        write_card(dst, card)
     print(f"published {dst} (val accuracy {card['val']['accuracy']}, epoch {card['best_epoch']})")
     print(json.dumps({k: v["recall"] for k, v in card["val"]["per_class"].items()}))
     return 0
@@ -44,18 +45,10 @@ def _tta_report(weights: Path, card: dict) -> dict:
     from training.metrics import classification_report
 
     x, y = load_dataset(card["data"]["file"])["val"]
-    clf = EmotionClassifier(_load_keras(weights), weights)
+    clf = EmotionClassifier.load(weights)
     probs = np.concatenate([clf.predict(x[i:i + 256], tta=True) for i in range(0, len(x), 256)])
     r = classification_report(y, probs)
     return {k: r[k] for k in ("n", "accuracy", "macro_f1", "per_class")}
-
-
-def _load_keras(path: Path):
-    import keras
-
-    from model.network import custom_objects
-
-    return keras.saving.load_model(path, custom_objects=custom_objects(), compile=False)
 
 
 if __name__ == "__main__":

@@ -60,13 +60,12 @@ class App:
         """One webcam (or uploaded) frame, RGB -> (annotated RGB, {emotion: probability})."""
         import cv2
 
-        from bot.tracker import Tracker
         from ui.annotate import annotate
 
         if rgb is None or not isinstance(rgb, np.ndarray) or rgb.size == 0:
             return None, {}
         bgr = cv2.cvtColor(rgb[..., :3], cv2.COLOR_RGB2BGR)
-        frame = Tracker(ocr=False, smoothing=1.0).update(self.analyzer.analyze(bgr))
+        frame = self.analyzer.analyze(bgr).to_dict()
         out = cv2.cvtColor(annotate(bgr, frame, tiles=False), cv2.COLOR_BGR2RGB)
         faces = [f for f in frame["faces"] if f["role"] == "participant"] or frame["faces"]
         if not faces:
