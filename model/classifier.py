@@ -12,7 +12,7 @@ from model.card import read_card, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "classmood_fer_2026nov_vgg4x32.keras"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "classmood_fer_2026nov_kd4x32.keras"
 
 
 class ModelLoadError(RuntimeError):

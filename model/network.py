@@ -48,11 +48,14 @@ def make_model(
     blocks: int = 4,
     dropout: float = 0.4,
     seed: int | None = None,
+    convs: int = 2,
+    name: str | None = None,
 ):
-    """A VGG-style CNN: `blocks` stages of two 3x3 conv + BN + ReLU, channel count doubling from
+    """A VGG-style CNN: `blocks` stages of `convs` 3x3 conv + BN + ReLU, channel count doubling from
     `width`, max-pooling between stages, then global average + max pooling and a softmax head.
 
-    width=32, blocks=4: about 1.2M parameters (CPU recipe); width=64: about 4.7M (GPU recipe).
+    width=32, blocks=4: about 1.3M parameters (the served student); width=64: about 4.7M and
+    width=64, convs=3: about 7.2M (the GPU teachers).
     """
     import keras
     from keras import layers
@@ -65,7 +68,7 @@ def make_model(
     x = standardize(name="standardize")(inputs)
     channels = width
     for b in range(blocks):
-        for c in range(2):
+        for c in range(convs):
             x = layers.Conv2D(channels, 3, padding="same", use_bias=False, kernel_initializer=init,
                               kernel_regularizer=reg, name=f"b{b}_conv{c}")(x)
             x = layers.BatchNormalization(name=f"b{b}_bn{c}")(x)
@@ -81,4 +84,5 @@ def make_model(
     x = layers.ReLU(name="fc_relu")(x)
     x = layers.Dropout(dropout / 2, seed=seed, name="drop2")(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probs")(x)
-    return keras.Model(inputs, outputs, name=f"classmood_vgg{blocks}x{width}")
+    default = f"classmood_vgg{blocks}x{width}" + (f"c{convs}" if convs != 2 else "")
+    return keras.Model(inputs, outputs, name=name or default)

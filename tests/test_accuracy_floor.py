@@ -1,8 +1,10 @@
 """Regression floor for the shipped model on a stratified, seeded sample of 700 FER2013 val faces.
 
-The shipped CPU-trained model scores 67.4% on this sample (66.7% on all 3,589 val faces). The
-foundation issue asks for a 70% floor, which needs the GPU-trained model that is still to come: the
-floor guards against regressions 3.4 points below today's figure until then."""
+The shipped model (a width-32 student distilled on an H100 from three width-64 teachers) scores
+68.4% on this sample (68.6% on all 3,589 val faces). The foundation issue asks for a 70% floor; the
+model does not reach it yet, so the floor sits 1.4 points under today's figure and catches any
+regression (an older or corrupted file, a broken crop or standardisation) until a better model
+raises it."""
 
 import numpy as np
 
@@ -10,7 +12,7 @@ from model import EmotionClassifier
 from training.data import stratified_sample
 from training.metrics import classification_report
 
-FLOOR = 0.64
+FLOOR = 0.67
 
 
 def test_shipped_model_accuracy_floor(fer2013):

@@ -39,3 +39,33 @@ def test_shift_moves_content():
     ys, xs = np.nonzero(out > 128)
     assert (ys.mean(), xs.mean()) != (23.5, 23.5)
     assert abs(out.sum() - x.sum()) / x.sum() < 0.1  # moved, not destroyed
+
+
+def test_rotation_turns_content_about_the_centre():
+    x = np.zeros((1, 48, 48), np.uint8)
+    x[0, 23:25, 30:44] = 255  # a bar to the right of the centre
+    cfg = AugmentConfig(flip=0.0, rotate_deg=90.0, scale=(1.0, 1.0), shift=0.0, erase=0.0)
+    rng = np.random.default_rng(3)
+    rng.random(1)  # augment_batch draws the flips first, then the angles
+    angle = rng.uniform(-90, 90, 1)[0]
+    out = augment_batch(x, np.random.default_rng(3), cfg)[0]
+    ys, xs = np.nonzero(out > 128)
+    got = np.degrees(np.arctan2(-(ys.mean() - 23.5), xs.mean() - 23.5))
+    assert abs(abs(got) - abs(angle)) < 8, (got, angle)
+
+
+def test_mixup_blends_images_and_targets_alike():
+    from training.augment import mixup_batch
+
+    rng = np.random.default_rng(0)
+    x = np.stack([np.full((48, 48), 200.0), np.zeros((48, 48))]).astype(np.float32)
+    y = np.eye(7, dtype=np.float32)[[3, 0]]
+    xm, ym = mixup_batch(x, y, rng, alpha=1.0)
+    np.testing.assert_allclose(ym.sum(axis=1), 1, atol=1e-6)
+    for i in range(2):
+        assert ym[i].max() >= 0.5  # the face's own label dominates
+        if i == 0:  # a face mixed with a partner carries the partner's share in pixels and labels
+            np.testing.assert_allclose(xm[0, 0, 0] / 200.0, ym[0, 3], atol=1e-5)
+    xs, ys = mixup_batch(x, y, rng, p=0.0)
+    np.testing.assert_array_equal(xs, x)
+    np.testing.assert_array_equal(ys, y)

@@ -1,13 +1,18 @@
-"""Batch augmentation in vectorised numpy (no Keras random layers: those ran ~100x slower on GPU).
+"""Batch augmentation on the CPU, fast enough to feed a GPU (no Keras random layers: those ran
+~100x slower on the GPU).
 
-One call transforms a whole uint8 batch `(B, 48, 48)`: random horizontal flip, a random affine warp
-(rotation, scale, shift) sampled bilinearly with edge replication, and random erasing.
+`augment_batch` transforms a whole uint8 batch `(B, H, W)`: random horizontal flip, a random affine
+warp (rotation, scale, shift; bilinear, edges replicated) and random erasing. Parameters and erasing
+masks are drawn for the whole batch at once in numpy; each warp is one `cv2.warpAffine` call
+(~12 us per 48x48 face, 12x faster than a numpy gather). `mixup_batch` blends pairs of faces
+and their targets, for distillation runs where the teacher labels the blend.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 
@@ -23,25 +28,25 @@ class AugmentConfig:
 
 def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
     """Return an augmented float32 copy of `x` (B, H, W), values in 0-255."""
-    x = np.asarray(x, dtype=np.float32)
+    x = np.asarray(x)
     b, h, w = x.shape
     flip = rng.random(b) < cfg.flip
     theta = np.deg2rad(rng.uniform(-cfg.rotate_deg, cfg.rotate_deg, b))
     scale = rng.uniform(*cfg.scale, b)
-    tx = rng.uniform(-cfg.shift, cfg.shift, b) * w
-    ty = rng.uniform(-cfg.shift, cfg.shift, b) * h
+    shift = rng.uniform(-cfg.shift, cfg.shift, (b, 2)) * (w, h)
 
-    # Inverse map: for every output pixel, where to read in the source image.
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    xo = (xx - cx)[None] - tx[:, None, None]
-    yo = (yy - cy)[None] - ty[:, None, None]
-    cos, sin = (np.cos(theta) / scale)[:, None, None], (np.sin(theta) / scale)[:, None, None]
-    xs = cos * xo + sin * yo
-    ys = -sin * xo + cos * yo
-    xs = np.where(flip[:, None, None], -xs, xs) + cx
-    ys = ys + cy
-    out = _bilinear(x, xs, ys)
+    # Inverse maps (output pixel -> where to read): src = A (dst - c - t) + c, A = R(theta) / scale.
+    c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    cos, sin = np.cos(theta) / scale, np.sin(theta) / scale
+    a = np.stack([np.stack([cos, sin], 1), np.stack([-sin, cos], 1)], 1)          # (B, 2, 2)
+    offset = c - np.einsum("bij,bj->bi", a, c + shift)                          # (B, 2)
+    maps = np.concatenate([a, offset[:, :, None]], axis=2)                      # (B, 2, 3)
+    src = x.astype(np.float32)
+    src[flip] = src[flip, :, ::-1]
+    out = np.empty((b, h, w), np.float32)
+    for i in range(b):
+        cv2.warpAffine(src[i], maps[i], (w, h), dst=out[i],
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
     erase = rng.random(b) < cfg.erase
     if erase.any():
@@ -56,25 +61,19 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = 
                 & (cols >= x0[:, None, None]) & (cols < (x0 + ew)[:, None, None]))
         noise = rng.uniform(0, 255, (idx.size, h, w)).astype(np.float32)
         out[idx] = np.where(mask, noise, out[idx])
-    return out
+    return np.clip(out, 0, 255, out=out)
 
 
-def _bilinear(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    b, h, w = img.shape
-    xs = np.clip(xs, 0, w - 1)
-    ys = np.clip(ys, 0, h - 1)
-    x0 = np.floor(xs).astype(np.int32)
-    y0 = np.floor(ys).astype(np.int32)
-    x1 = np.minimum(x0 + 1, w - 1)
-    y1 = np.minimum(y0 + 1, h - 1)
-    fx = xs - x0
-    fy = ys - y0
-    flat = img.reshape(b, -1)
-    base = (np.arange(b) * h * w)[:, None, None]
-
-    def at(yi, xi):
-        return flat.reshape(-1)[base + yi * w + xi]
-
-    top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx
-    bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx
-    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+def mixup_batch(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, alpha: float = 0.4,
+                p: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Blend each face with a random partner of the batch: x' = l x + (1 - l) x[j], same for the
+    target rows `y` (one-hot or probabilities). l ~ Beta(alpha, alpha), folded to >= 0.5 so the
+    first face dominates; a fraction `1 - p` of the faces stays unmixed."""
+    b = len(x)
+    lam = rng.beta(alpha, alpha, b).astype(np.float32)
+    lam = np.maximum(lam, 1 - lam)
+    lam[rng.random(b) >= p] = 1.0
+    j = rng.permutation(b)
+    lx = lam.reshape(b, *([1] * (x.ndim - 1)))
+    ly = lam.reshape(b, *([1] * (y.ndim - 1)))
+    return (lx * x + (1 - lx) * x[j]).astype(np.float32), (ly * y + (1 - ly) * y[j]).astype(np.float32)

@@ -1,11 +1,13 @@
-"""`classmood-train`: train the expression CNN on FER2013, resumably.
+"""`classmood-train`: train the expression CNN on FER2013, resumably, alone or distilled from teachers.
 
 Selects on the validation split (PublicTest) only. Writes into `--out`:
   config.json   the resolved configuration (every option, the data file, versions), to rerun it
   last.keras    the latest state, optimizer included, for `--resume`
-  best.keras    the best weights by val accuracy, without optimizer state (the serving file),
+  best.keras    the best served network by val accuracy, without optimizer state (the serving file)
   best.json     its model card (sha256, recipe, command, val metrics)
   history.csv   one row per epoch
+With `--teachers A.keras B.keras ...` the network is a student: it learns from the labels and from
+the frozen teachers' flip-averaged ensemble on the same augmented batch (see training/distill.py).
 Runs on Keras 3 with whatever backend KERAS_BACKEND names (TensorFlow on CPU, JAX on GPU).
 """
 
@@ -24,8 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from model import EMOTIONS
-from training.augment import AugmentConfig, augment_batch
+from training.augment import AugmentConfig, augment_batch, mixup_batch
 from training.data import DatasetError, default_fer2013_path, load_dataset, stratified_sample
+
+RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
+               "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
+               "teachers", "kd_alpha", "kd_temperature", "teacher_flip", "backend", "keras")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,18 +41,35 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", default="runs/train", help="output folder (default: runs/train)")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW, cosine decay)")
+    ap.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw",
+                    help="AdamW, or SGD with Nesterov momentum; both warm up then decay on a cosine")
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    ap.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     ap.add_argument("--weight-decay", type=float, default=5e-4)
     ap.add_argument("--warmup-epochs", type=float, default=2.0)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--width", type=int, default=32, help="channels of the first stage")
     ap.add_argument("--blocks", type=int, default=4)
+    ap.add_argument("--convs", type=int, default=2, help="3x3 convolutions per stage")
     ap.add_argument("--dropout", type=float, default=0.4)
+    ap.add_argument("--mixup", type=float, default=0.0, help="fraction of faces blended with another")
+    ap.add_argument("--mixup-alpha", type=float, default=0.4, help="Beta(alpha, alpha) blend weights")
+    ap.add_argument("--teachers", nargs="+", default=[], metavar="KERAS",
+                    help="distil from these frozen models (their flip-averaged mean)")
+    ap.add_argument("--kd-alpha", type=float, default=0.2, help="weight of the labels; 1 - alpha on the teachers")
+    ap.add_argument("--kd-temperature", type=float, default=2.0)
+    ap.add_argument("--no-teacher-flip", dest="teacher_flip", action="store_false",
+                    help="teachers see only the batch, not also its mirror image")
+    ap.add_argument("--mixed-precision", action="store_true",
+                    help="compute in bfloat16 with float32 weights (GPU); best.keras is saved in float32")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="threads preparing batches")
     ap.add_argument("--limit", type=int, default=0, help="train on a stratified sample of this many faces")
     ap.add_argument("--val-limit", type=int, default=0, help="validate on a stratified sample")
     ap.add_argument("--steps", type=int, default=0, help="stop each epoch after this many steps (smoke runs)")
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--save-every", type=int, default=1, metavar="N",
+                    help="save last.keras (for --resume) every N epochs and after the last")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.keras")
     return ap.parse_args(argv)
 
@@ -67,6 +90,9 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
     data_path = Path(args.data) if args.data else default_fer2013_path()
     if data_path is None:
         raise DatasetError("no FER2013 data: pass --data or set CLASSMOOD_FER2013")
+    missing = [t for t in args.teachers if not Path(t).is_file()]
+    if missing:
+        raise DatasetError(f"teacher model not found: {', '.join(missing)}")
     data = load_dataset(data_path)
     if "train" not in data or "val" not in data:
         raise DatasetError(f"{data_path}: need both a training and a validation (PublicTest) split")
@@ -88,11 +114,17 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
     from model.network import custom_objects, make_model
 
     keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     config = {k: v for k, v in vars(args).items() if k != "resume"}
     config.update(data=str(data_path.resolve()), train_size=int(len(y_train)), val_size=int(len(y_val)),
                   classes=list(EMOTIONS), backend=keras.backend.backend(), keras=keras.__version__,
                   augment=None if args.no_augment else dataclasses.asdict(AugmentConfig()),
                   command="classmood-train " + " ".join(shlex.quote(a) for a in argv))
+    from training import distill  # registers the distiller's layers and loss (for --resume too)
+
+    if args.teachers:
+        config["teachers"] = [_teacher_summary(t) for t in args.teachers]
     state_path, last_path = out / "state.json", out / "last.keras"
     state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": None}
     if args.resume and last_path.exists():
@@ -102,68 +134,103 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         if args.resume:
             print(f"nothing to resume in {out}: starting afresh")
-        model = make_model(width=args.width, blocks=args.blocks, dropout=args.dropout, seed=args.seed)
+        model = make_model(width=args.width, blocks=args.blocks, convs=args.convs, dropout=args.dropout,
+                           seed=args.seed)
         steps_per_epoch = args.steps or int(np.ceil(len(y_train) / args.batch_size))
+        warmup = int(args.warmup_epochs * steps_per_epoch)
         schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=args.lr / 20, warmup_target=args.lr,
-            warmup_steps=int(args.warmup_epochs * steps_per_epoch),
-            decay_steps=max(1, args.epochs * steps_per_epoch - int(args.warmup_epochs * steps_per_epoch)))
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
-                      metrics=["accuracy"])
+            initial_learning_rate=args.lr / 20, warmup_target=args.lr, warmup_steps=warmup,
+            decay_steps=max(1, args.epochs * steps_per_epoch - warmup))
+        if args.optimizer == "sgd":
+            optimizer = keras.optimizers.SGD(schedule, momentum=args.momentum, nesterov=True,
+                                             weight_decay=args.weight_decay)
+        else:
+            optimizer = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay)
+        if args.teachers:
+            teachers = [distill.load_teacher(t, i) for i, t in enumerate(args.teachers)]
+            config["teacher_ensemble_val_accuracy"] = round(
+                distill.teacher_accuracy(teachers, x_val, y_val, flip=args.teacher_flip), 4)
+            print(f"teacher ensemble val accuracy {config['teacher_ensemble_val_accuracy']:.4f}")
+            model = distill.build_distiller(model, teachers, flip=args.teacher_flip)
+            model.compile(optimizer=optimizer,
+                          loss=distill.DistillLoss(args.kd_alpha, args.kd_temperature, args.label_smoothing),
+                          metrics=[distill.student_accuracy])
+        else:
+            model.compile(optimizer=optimizer,
+                          loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
+                          metrics=["accuracy"])
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     batches = Batches(x_train, y_train, args.batch_size, seed=args.seed + state["epoch"],
-                      augment=not args.no_augment, steps=args.steps)
-    xv = x_val[..., None].astype(np.float32)
-    yv = keras.utils.to_categorical(y_val, len(EMOTIONS))
+                      augment=not args.no_augment, steps=args.steps, mixup=args.mixup,
+                      mixup_alpha=args.mixup_alpha, workers=args.workers)
     saver = Saver(out, config, state, x_val, y_val)
-    model.fit(batches, epochs=args.epochs, initial_epoch=state["epoch"], validation_data=(xv, yv),
-              callbacks=[saver], verbose=2)
+    model.fit(batches, epochs=args.epochs, initial_epoch=state["epoch"], callbacks=[saver], verbose=2)
     print(f"best val accuracy {saver.state['best_val_accuracy']:.4f} at epoch {saver.state['best_epoch']}; "
           f"weights in {out / 'best.keras'}")
     return 0
 
 
-def _keras_base():
+def _teacher_summary(path: str) -> dict:
+    from model.card import read_card, sha256_file
+
+    card = read_card(path) or {}
+    return {"file": str(Path(path).resolve()), "sha256": sha256_file(path),
+            "val_accuracy": card.get("val", {}).get("accuracy"), "command": card.get("command")}
+
+
+def _keras():
     import keras
 
     return keras
 
 
 class Batches:
-    """Shuffled, augmented training batches (a keras PyDataset, built lazily to keep imports light)."""
+    """Shuffled, augmented (optionally mixed-up) training batches: a keras PyDataset. Keras is
+    imported when the first one is built, so that importing this module stays light."""
 
-    def __new__(cls, x, y, batch_size, seed, augment=True, steps=0):
-        keras = _keras_base()
+    def __new__(cls, x, y, batch_size, seed, augment=True, steps=0, mixup=0.0, mixup_alpha=0.4, workers=1):
+        keras = _keras()
 
         class _Batches(keras.utils.PyDataset):
             def __init__(self):
-                super().__init__(workers=1, use_multiprocessing=False)
-                self.rng = np.random.default_rng(seed)
-                self.order = self.rng.permutation(len(y))
+                super().__init__(workers=workers, use_multiprocessing=False)
+                self.seed = seed
+                self.epoch = 0
+                self.order = np.random.default_rng([seed, 0]).permutation(len(y))
 
             def __len__(self):
                 n = int(np.ceil(len(y) / batch_size))
                 return min(n, steps) if steps else n
 
             def __getitem__(self, i):
+                # One generator per (epoch, batch): the same batches whatever the thread order.
+                rng = np.random.default_rng([self.seed, self.epoch, i + 1])
                 idx = self.order[i * batch_size:(i + 1) * batch_size]
-                xb = augment_batch(x[idx], self.rng) if augment else x[idx].astype(np.float32)
-                return xb[..., None], keras.utils.to_categorical(y[idx], len(EMOTIONS))
+                xb = augment_batch(x[idx], rng) if augment else x[idx].astype(np.float32)
+                yb = np.eye(len(EMOTIONS), dtype=np.float32)[y[idx]]
+                if mixup:
+                    xb, yb = mixup_batch(xb, yb, rng, alpha=mixup_alpha, p=mixup)
+                return xb[..., None], yb
 
             def on_epoch_end(self):
-                self.order = self.rng.permutation(len(y))
+                self.epoch += 1
+                self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(y))
 
         return _Batches()
 
 
 class Saver:
-    """Keras callback: after each epoch save last.keras + state.json; on a new best val accuracy,
-    save best.keras without optimizer state and its model card."""
+    """Keras callback: after each epoch, score the served network on val, append to history.csv,
+    save last.keras + state.json, and on a new best val accuracy save best.keras (no optimizer
+    state) with its model card."""
 
     def __new__(cls, out, config, state, x_val, y_val):
-        keras = _keras_base()
+        keras = _keras()
+        from training.distill import student_of
+        from training.metrics import classification_report
+
+        xv = x_val[..., None].astype(np.float32)
 
         class _Saver(keras.callbacks.Callback):
             def __init__(self):
@@ -172,10 +239,15 @@ class Saver:
                 self.t0 = time.time()
 
             def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                acc = float(logs.get("val_accuracy", 0.0))
-                row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()},
+                served = student_of(self.model)
+                probs = served.predict(xv, batch_size=512, verbose=0)
+                report = classification_report(y_val, probs)
+                val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
+                acc = report["accuracy"]
+                row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
+                       "val_loss": round(val_loss, 5), "val_accuracy": acc, "val_macro_f1": report["macro_f1"],
                        "seconds": round(time.time() - self.t0, 1)}
+                print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
                 hist = out / "history.csv"
                 if not hist.exists():
                     hist.write_text(",".join(row) + "\n")
@@ -184,35 +256,50 @@ class Saver:
                 self.t0 = time.time()
                 if acc > self.state["best_val_accuracy"]:
                     self.state.update(best_val_accuracy=acc, best_epoch=epoch + 1)
-                    export_serving(self.model, out / "best.keras", config, epoch + 1, x_val, y_val)
+                    export_serving(served, out / "best.keras", config, epoch + 1, report)
                 self.state["epoch"] = epoch + 1
-                self.model.save(out / "last.tmp.keras")
-                os.replace(out / "last.tmp.keras", out / "last.keras")
-                (out / "state.json").write_text(json.dumps(self.state) + "\n")
+                if (epoch + 1) % config["save_every"] == 0 or epoch + 1 == config["epochs"]:
+                    self.model.save(out / "last.tmp.keras")
+                    os.replace(out / "last.tmp.keras", out / "last.keras")
+                    (out / "state.json").write_text(json.dumps(self.state) + "\n")
 
         return _Saver()
 
 
-def export_serving(model, path: Path, config: dict, epoch: int, x_val, y_val) -> None:
-    """Save `model` without optimizer state to `path` with a model card holding val metrics."""
-    keras = _keras_base()
+def export_serving(model, path: Path, config: dict, epoch: int, report: dict) -> None:
+    """Save `model` without optimizer state to `path`, with a model card holding its val metrics."""
+    keras = _keras()
     from model.card import write_card
-    from training.metrics import classification_report
-
     from model.network import custom_objects
 
-    # A fresh, uncompiled copy: saving it leaves the optimizer state (3x the weights) behind.
-    serving = keras.Model.from_config(model.get_config(), custom_objects=custom_objects())
+    # A fresh, uncompiled, all-float32 copy: saving it leaves the optimizer state (3x the weights)
+    # behind, and a network trained in mixed precision is served in float32 (CPUs lack bfloat16).
+    serving = keras.Model.from_config(float32_config(model.get_config()), custom_objects=custom_objects())
     serving.set_weights(model.get_weights())
     tmp = path.with_suffix(".tmp.keras")
     serving.save(tmp)
     os.replace(tmp, path)
-    probs = serving.predict(x_val[..., None].astype(np.float32), batch_size=256, verbose=0)
-    report = classification_report(y_val, probs)
     write_card(path, model_card(config, epoch, report))
 
 
+def float32_config(config):
+    """`config` with every layer's dtype policy set to float32 (weights are float32 either way)."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy":
+            return {**config, "config": {**config.get("config", {}), "name": "float32"}}
+        return {k: float32_config(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [float32_config(v) for v in config]
+    return config
+
+
 def model_card(config: dict, epoch: int, report: dict) -> dict:
+    optimizer = ("SGD with Nesterov momentum" if config.get("optimizer") == "sgd" else "AdamW")
+    loss = "label-smoothed cross-entropy"
+    if config.get("teachers"):
+        loss = (f"distillation: {config['kd_alpha']} x cross-entropy with the labels + "
+                f"{round(1 - config['kd_alpha'], 4)} x T^2 KL to the teachers' flip-averaged mean at "
+                f"T={config['kd_temperature']}")
     return {
         "name": "classmood-fer",
         "classes": list(EMOTIONS),
@@ -224,10 +311,8 @@ def model_card(config: dict, epoch: int, report: dict) -> dict:
         "data": {"name": "FER2013", "train": "Training split", "select": "PublicTest (val) split",
                  "file": config.get("data"), "train_size": config.get("train_size"),
                  "val_size": config.get("val_size")},
-        "recipe": {k: config.get(k) for k in ("width", "blocks", "dropout", "batch_size", "lr",
-                                               "weight_decay", "warmup_epochs", "label_smoothing",
-                                               "augment", "backend", "keras")},
-        "optimizer": "AdamW, linear warmup then cosine decay; label-smoothed cross-entropy",
+        "recipe": {k: config.get(k) for k in RECIPE_KEYS if k in config},
+        "optimizer": f"{optimizer}, linear warmup then cosine decay; {loss}",
         "seed": config.get("seed"),
         "epochs": config.get("epochs"),
         "best_epoch": epoch,
