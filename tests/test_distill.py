@@ -94,6 +94,12 @@ def test_student_cli_run_keeps_only_the_student(small_npz, teacher_files, tmp_pa
     missing = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "x"),
                       "--teachers", str(tmp_path / "gone.keras"), *TINY)
     assert missing.returncode == 2 and "teacher model not found" in missing.stderr
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a keras file")
+    bad = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "y"),
+                  "--teachers", str(corrupt), *TINY)
+    assert bad.returncode == 2 and "corrupt.keras: not a readable Keras model" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_mixed_precision_run_is_served_in_float32(small_npz, tmp_path):

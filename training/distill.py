@@ -10,9 +10,11 @@ Only the student is ever served: `student_of(distiller)` returns it.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from model.emotions import NUM_CLASSES
+
 
 @keras.saving.register_keras_serializable(package="classmood")
 class HorizontalFlip(keras.layers.Layer):
@@ -93,7 +95,7 @@ def build_distiller(student, teachers, flip: bool = True):
         raise ValueError("distillation needs at least one teacher")
     inputs = keras.Input(shape=student.input_shape[1:], name="pixels")
     views = [inputs, HorizontalFlip(name="mirror")(inputs)] if flip else [inputs]
-    outs = [t(v, training=False) for t in teachers for v in views]
+    outs = [t(v) for t in teachers for v in views]  # load_teacher made them deterministic
     teacher = outs[0] if len(outs) == 1 else MeanOf(name="teachers")(outs)
     joined = keras.layers.Concatenate(name="student_and_teachers")([student(inputs), teacher])
     return keras.Model(inputs, joined, name="distiller")
@@ -112,8 +114,6 @@ def student_of(model):
 
 def teacher_accuracy(teachers, x, y, flip: bool = True, batch_size: int = 512) -> float:
     """Val accuracy of the teacher ensemble as the distiller uses it (for the log and the card)."""
-    import numpy as np
-
     xs = x[..., None].astype("float32")
     probs = 0
     for t in teachers:

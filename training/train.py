@@ -147,7 +147,7 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
         else:
             optimizer = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay)
         if args.teachers:
-            teachers = [distill.load_teacher(t, i) for i, t in enumerate(args.teachers)]
+            teachers = [_load_teacher(distill, t, i) for i, t in enumerate(args.teachers)]
             config["teacher_ensemble_val_accuracy"] = round(
                 distill.teacher_accuracy(teachers, x_val, y_val, flip=args.teacher_flip), 4)
             print(f"teacher ensemble val accuracy {config['teacher_ensemble_val_accuracy']:.4f}")
@@ -169,6 +169,17 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
     print(f"best val accuracy {saver.state['best_val_accuracy']:.4f} at epoch {saver.state['best_epoch']}; "
           f"weights in {out / 'best.keras'}")
     return 0
+
+
+def _load_teacher(distill, path: str, index: int):
+    try:
+        teacher = distill.load_teacher(path, index)
+    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
+        raise DatasetError(f"teacher {path}: not a readable Keras model ({type(e).__name__}: {e})") from e
+    if tuple(teacher.input_shape[1:]) != (48, 48, 1) or teacher.output_shape[-1] != len(EMOTIONS):
+        raise DatasetError(f"teacher {path}: expected input (48, 48, 1) and {len(EMOTIONS)} outputs, "
+                           f"got {teacher.input_shape} -> {teacher.output_shape}")
+    return teacher
 
 
 def _teacher_summary(path: str) -> dict:
