@@ -14,6 +14,16 @@ from pathlib import Path
 log = logging.getLogger("classmood.bot")
 
 
+def _parse(ap: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """Add the options both commands share, parse, and set up logging."""
+    ap.add_argument("--exclude", default="",
+                    help="names never analysed or stored (the teacher, students who opted out), comma-separated")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    _setup_logging(args.verbose)
+    return args
+
+
 def _setup_logging(verbose: bool = False) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -44,10 +54,7 @@ def analyze_main(argv=None) -> int:
     ap.add_argument("--json", dest="json_out", metavar="OUT", help="write the full result as JSON here")
     ap.add_argument("--every", type=float, default=2.0, metavar="S", help="video sampling interval (s)")
     ap.add_argument("--db", help="also store the frames as a session in this database")
-    ap.add_argument("--exclude", default="", help="names never analysed or stored, comma-separated")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    _setup_logging(args.verbose)
+    args = _parse(ap, argv)
     from bot.pipeline import analyze_path
     from bot.sources import SourceError
     from bot.store import Store, StoreError
@@ -98,10 +105,7 @@ def bot_main(argv=None) -> int:
     ap.add_argument("--session", help="session name (default: class <date time>)")
     ap.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     ap.add_argument("--alerts", metavar="FILE", help="TOML file overriding the default alert rules")
-    ap.add_argument("--exclude", default="", help="names never analysed or stored (teacher, opted out), comma-separated")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    _setup_logging(args.verbose)
+    args = _parse(ap, argv)
     if args.interval <= 0:
         ap.error("--interval must be positive")
     from bot.alerts import AlertConfigError, AlertEngine, load_rules

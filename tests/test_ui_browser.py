@@ -141,14 +141,20 @@ def test_class_tab_shows_the_stored_session(browser, app):
     page.screenshot(path=str(ARTIFACTS / "class-session.png"), full_page=True)
 
 
-def test_recording_upload_gives_timeline_and_downloads(browser, app, fer_faces, tmp_path):
-    video = face_video(tmp_path / "lesson.mp4", fer_faces[200:], seconds=10, fps=5)
+def _analyse_upload(browser, app, video: Path):
+    """Open the Recordings tab, upload `video` and press Analyse; returns the page."""
     page, _ = _page(browser, app)
     page.get_by_role("tab", name="Recordings").click()
     page.locator("#cm-analyse").wait_for(timeout=30000)
     page.locator("#cm-upload input[type=file]").set_input_files(str(video))
-    expect(page.locator("#cm-upload")).to_contain_text("lesson.mp4", timeout=60000)
+    expect(page.locator("#cm-upload")).to_contain_text(video.name, timeout=60000)
     page.locator("#cm-analyse").click()
+    return page
+
+
+def test_recording_upload_gives_timeline_and_downloads(browser, app, fer_faces, tmp_path):
+    video = face_video(tmp_path / "lesson.mp4", fer_faces[200:], seconds=10, fps=5)
+    page = _analyse_upload(browser, app, video)
     links = page.locator("#cm-downloads a")
     links.nth(2).wait_for(timeout=180000)
     assert page.locator("#cm-rec-charts svg polyline").count() >= 1
@@ -167,12 +173,7 @@ def test_recording_upload_gives_timeline_and_downloads(browser, app, fer_faces, 
 def test_corrupt_upload_gives_a_readable_error(browser, app, tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(os.urandom(5000))
-    page, _ = _page(browser, app)
-    page.get_by_role("tab", name="Recordings").click()
-    page.locator("#cm-analyse").wait_for(timeout=30000)
-    page.locator("#cm-upload input[type=file]").set_input_files(str(bad))
-    expect(page.locator("#cm-upload")).to_contain_text("broken.mp4", timeout=60000)
-    page.locator("#cm-analyse").click()
+    page = _analyse_upload(browser, app, bad)
     page.get_by_text("not a video OpenCV can open").first.wait_for(timeout=60000)
     assert "Traceback" not in page.content()
     page.screenshot(path=str(ARTIFACTS / "corrupt-upload.png"), full_page=True)
