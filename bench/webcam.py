@@ -28,7 +28,6 @@ def main() -> int:
 
     warnings.simplefilter("ignore")
     import cv2
-    import numpy as np
 
     from bot.synthetic import detectable_faces
     from training.data import default_fer2013_path, load_npz

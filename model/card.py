@@ -15,6 +15,10 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def sha256_bytes(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 def card_path(weights: str | Path) -> Path:
     return Path(weights).with_suffix(".json")
 

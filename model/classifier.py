@@ -1,18 +1,35 @@
-"""`EmotionClassifier`: load the bundled (or a given) `.keras` file once, classify many faces per call."""
+"""`EmotionClassifier`: load the bundled (or a given) `.keras` file once, classify many faces per call.
+
+The `.keras` file is the source of truth. Where its model card names a LiteRT form beside it (weights
+quantised to int8, activations quantised per face at run time; made and scored against the `.keras`
+file by `python -m training.litert`), that form serves: about four times faster on a CPU. Without
+one, or without a LiteRT interpreter, the `.keras` file serves through TensorFlow.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from model.card import read_card, sha256_file
+from model.card import read_card, sha256_bytes, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "classmood_fer_2026nov_kd4x32.keras"
+BACKENDS = ("auto", "litert", "keras")
+# Test-time augmentation: each face is classified as it is, mirrored, zoomed in 8% and zoomed in and
+# mirrored; the four answers are averaged. Chosen on FER2013 val (two random halves agreed): +1.7
+# points over a single view, +1.1 over the mirror alone.
+TTA_ZOOM = 1.08
+TTA_VIEWS = ("as is", "mirrored", f"zoomed {TTA_ZOOM}x", f"zoomed {TTA_ZOOM}x, mirrored")
+
+log = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
@@ -29,19 +46,31 @@ class EmotionClassifier:
 
     >>> clf = EmotionClassifier.load()
     >>> probs = clf.predict(faces)          # (N, 7) float32, rows sum to 1
+
+    `backend` says what serves: "litert" (the card's LiteRT file) or "keras" (TensorFlow).
     """
 
-    def __init__(self, keras_model, path: Path, card: dict | None = None):
+    def __init__(self, keras_model, path: Path, card: dict | None = None, runtime=None, tta: bool = True):
         self.model = keras_model
         self.path = Path(path)
         self.card = card or {}
+        self.tta = bool(tta)
+        self.backend = "litert" if runtime is not None else "keras"
         self._lock = threading.Lock()
-        self._fn = _compile_inference(keras_model)
+        self._fn = runtime if runtime is not None else _compile_inference(keras_model)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "EmotionClassifier":
+    def load(cls, path: str | Path | None = None, backend: str = "auto", tta: bool = True,
+             threads: int | None = None) -> "EmotionClassifier":
         """Read the bundled weights (or `path`), checking the model card's sha256 where there is one.
-        Raises `ModelLoadError` naming the file and the reason."""
+        Raises `ModelLoadError` naming the file and the reason.
+
+        `backend="auto"` serves the card's LiteRT form where there is a sound one and falls back to
+        the `.keras` file (with a warning) where it is missing or corrupt; "litert" insists on it;
+        "keras" never uses it. `tta` is `predict`'s default. `threads`: CPU threads for LiteRT
+        (default: all this process may use)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         p = Path(path) if path is not None else DEFAULT_WEIGHTS
         if not p.exists():
             raise ModelLoadError(p, "no such file")
@@ -67,7 +96,16 @@ class EmotionClassifier:
         shape = tuple(model.input_shape[1:])
         if shape != (INPUT_SIZE, INPUT_SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
             raise ModelLoadError(p, f"expected input (48, 48, 1) and 7 outputs, got {shape} -> {model.output_shape}")
-        return cls(model, p, card)
+        runtime = None
+        if backend != "keras":
+            try:
+                runtime = LiteRTRunner.from_card(p, card, threads)
+            except ModelLoadError as e:
+                if backend == "litert":
+                    raise
+                if (card or {}).get("serving"):  # a card without a LiteRT form is no news
+                    log.warning("%s; serving the .keras file with TensorFlow instead", e)
+        return cls(model, p, card, runtime, tta)
 
     @staticmethod
     def preprocess(faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
@@ -84,24 +122,113 @@ class EmotionClassifier:
             out[i, ..., 0] = _to_gray48(face, i)
         return out
 
-    def predict(self, faces: np.ndarray | Sequence[np.ndarray], tta: bool = False) -> np.ndarray:
+    def predict(self, faces: np.ndarray | Sequence[np.ndarray], tta: bool | None = None) -> np.ndarray:
         """Probabilities (N, 7) float32 in `EMOTIONS` order, one batched call for all faces.
-        `tta=True` averages with the mirrored faces (twice the work)."""
+        With `tta` (default: the classifier's, on unless loaded with `tta=False`) each face's
+        answer is the mean over `TTA_VIEWS` (four times the work, in the same call)."""
         x = self.preprocess(faces)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
-        if tta:
-            x = np.concatenate([x, x[:, :, ::-1]])
+        views = tta_views(x) if (self.tta if tta is None else tta) else [x]
+        batch = np.concatenate(views).astype(np.float32)
         with self._lock:
-            probs = np.asarray(self._fn(x.astype(np.float32)), dtype=np.float32)
-        if tta:
-            probs = (probs[: len(probs) // 2] + probs[len(probs) // 2:]) / 2
+            probs = np.asarray(self._fn(batch), dtype=np.float32)
+        probs = probs.reshape(len(views), len(x), len(EMOTIONS)).mean(axis=0)
         probs = np.clip(probs, 0.0, None)
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
+    @property
+    def val_report(self) -> dict:
+        """The card's FER2013 val figures for the way this classifier serves (backend, default TTA);
+        the `.keras` file's one-view figures where the card has no closer match; {} without them."""
+        figures = self.card.get("serving", {}) if self.backend == "litert" else self.card
+        return figures.get("val_tta" if self.tta else "val") or self.card.get("val") or {}
+
     def __repr__(self) -> str:
-        acc = self.card.get("val", {}).get("accuracy")
-        return f"EmotionClassifier({self.path.name}, val_accuracy={acc})"
+        acc = self.val_report.get("accuracy")
+        return f"EmotionClassifier({self.path.name}, backend={self.backend}, tta={self.tta}, val_accuracy={acc})"
+
+
+def tta_views(x: np.ndarray) -> list[np.ndarray]:
+    """The `TTA_VIEWS` of uint8 faces `(N, 48, 48, 1)`, each the same shape."""
+    import cv2
+
+    c = (INPUT_SIZE - 1) / 2
+    m = cv2.getRotationMatrix2D((c, c), 0, TTA_ZOOM)
+    zoomed = np.stack([cv2.warpAffine(f[..., 0], m, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REFLECT_101) for f in x])[..., None]
+    return [x, x[:, :, ::-1], zoomed, zoomed[:, :, ::-1]]
+
+
+class LiteRTRunner:
+    """The LiteRT form of a model: `runner(x)` maps float32 `(N, 48, 48, 1)` to `(N, 7)`.
+    Activations are quantised per face, so a face's answer does not depend on its batch."""
+
+    def __init__(self, content: bytes, path: Path, threads: int | None = None):
+        self.path = Path(path)
+        interpreter_cls = _interpreter_class()
+        if interpreter_cls is None:
+            raise ModelLoadError(path, "no LiteRT interpreter here (ai_edge_litert or tensorflow.lite)")
+        try:
+            with warnings.catch_warnings():  # tf.lite.Interpreter warns that it moved to ai_edge_litert
+                warnings.simplefilter("ignore")
+                self._it = interpreter_cls(model_content=content, num_threads=threads or _cpu_threads())
+            self._in = self._it.get_input_details()[0]
+            self._out = self._it.get_output_details()[0]
+            self._it.allocate_tensors()
+        except Exception as e:  # the interpreter raises ValueError/RuntimeError for bad flatbuffers
+            raise ModelLoadError(path, f"not a readable LiteRT model ({type(e).__name__}: {e})") from e
+        shape = tuple(int(v) for v in self._in["shape_signature"][1:])
+        if shape != (INPUT_SIZE, INPUT_SIZE, 1) or int(self._out["shape"][-1]) != len(EMOTIONS):
+            raise ModelLoadError(path, f"expected input (48, 48, 1) and 7 outputs, got {shape} -> "
+                                       f"{tuple(self._out['shape'])}")
+        self._shape = None
+
+    @classmethod
+    def from_card(cls, weights: Path, card: dict | None, threads: int | None = None) -> "LiteRTRunner":
+        """The LiteRT file the card of `weights` names, checked against the card's sha256."""
+        serving = (card or {}).get("serving") or {}
+        if not serving.get("file"):
+            raise ModelLoadError(weights, "its model card names no LiteRT form")
+        f = weights.parent / serving["file"]
+        try:
+            content = f.read_bytes()
+        except OSError as e:
+            raise ModelLoadError(f, f"the LiteRT form is unreadable ({e.strerror or e})") from e
+        if serving.get("sha256") and serving["sha256"] != sha256_bytes(content):
+            raise ModelLoadError(f, "sha256 differs from the model card: the file is corrupt or was replaced")
+        return cls(content, f, threads)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self._shape:
+            self._it.resize_tensor_input(self._in["index"], x.shape)
+            self._it.allocate_tensors()
+            self._shape = x.shape
+        self._it.set_tensor(self._in["index"], np.ascontiguousarray(x, dtype=np.float32))
+        self._it.invoke()
+        return self._it.get_tensor(self._out["index"])
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # LiteRT's own package, where installed
+
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter
+    except (ImportError, AttributeError):
+        return None
+
+
+def _cpu_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def _compile_inference(model):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from model import EMOTIONS, EmotionClassifier, ModelLoadError
-from model.classifier import DEFAULT_WEIGHTS
+from model.classifier import DEFAULT_WEIGHTS, tta_views
 from model.card import read_card, sha256_file
 
 
@@ -94,10 +94,30 @@ def test_batch_equals_single_predictions(clf):
     np.testing.assert_allclose(batch, singles, atol=1e-5)
 
 
-def test_tta_averages_with_mirror(clf):
+def test_tta_views_are_the_face_mirrored_and_zoomed():
+    face = np.zeros((1, 48, 48, 1), np.uint8)
+    face[0, 14:34, 14:34] = 200  # a centred 20-pixel square
+    face[0, 20:28, 4:8] = 90     # a mark on the left
+    plain, mirrored, zoomed, zoomed_mirrored = tta_views(face)
+    np.testing.assert_array_equal(plain, face)
+    np.testing.assert_array_equal(mirrored[0, :, ::-1], face[0])
+    np.testing.assert_array_equal(zoomed_mirrored[0, :, ::-1], zoomed[0])
+    width = lambda img: int((img[0, 24, :, 0] > 100).sum())  # noqa: E731
+    assert width(face) == 20 and width(zoomed) == 22  # zoomed in 8% about the centre
+    assert zoomed[0, 24, 24, 0] == 200 and face[0, 24, 3, 0] == 0 and zoomed[0, 24, 3, 0] == 90  # moved out
+    assert zoomed[0, 24, 1, 0] == 0
+
+
+def test_tta_is_the_mean_over_the_views_and_on_by_default(clf, random_model_path):
     faces = np.random.default_rng(4).integers(0, 256, (3, 48, 48), dtype=np.uint8)
-    expected = (clf.predict(faces) + clf.predict(faces[:, :, ::-1].copy())) / 2
+    views = tta_views(faces[..., None])
+    expected = np.mean([clf.predict(v, tta=False) for v in views], axis=0)
+    assert clf.tta
     np.testing.assert_allclose(clf.predict(faces, tta=True), expected, atol=1e-5)
+    np.testing.assert_allclose(clf.predict(faces), expected, atol=1e-5)
+    assert np.abs(clf.predict(faces, tta=False) - expected).max() > 1e-4  # the views do differ
+    one_view = EmotionClassifier.load(random_model_path, tta=False)
+    np.testing.assert_allclose(one_view.predict(faces), clf.predict(faces, tta=False), atol=1e-6)
 
 
 def test_bad_faces_give_clear_errors(clf):
@@ -109,14 +129,99 @@ def test_bad_faces_give_clear_errors(clf):
 
 def test_bundled_weights_and_card():
     assert DEFAULT_WEIGHTS.exists(), f"bundled weights missing: {DEFAULT_WEIGHTS}"
-    assert DEFAULT_WEIGHTS.stat().st_size <= 8 * 1024 * 1024
+    assert sum(f.stat().st_size for f in DEFAULT_WEIGHTS.parent.iterdir()) <= 8 * 1024 * 1024
     card = read_card(DEFAULT_WEIGHTS)
     for key in ("classes", "input", "preprocessing", "data", "recipe", "seed", "epochs", "val", "date",
                 "sha256", "command"):
         assert key in card, key
     assert card["classes"] == list(EMOTIONS)
     assert card["sha256"] == sha256_file(DEFAULT_WEIGHTS)
+    serving = card["serving"]
+    assert serving["sha256"] == sha256_file(DEFAULT_WEIGHTS.parent / serving["file"])
+    assert serving["val_tta"]["accuracy"] >= card["val_tta"]["accuracy"] - 0.005  # checked at conversion
     clf = EmotionClassifier.load()
-    assert clf.path == DEFAULT_WEIGHTS
+    assert clf.path == DEFAULT_WEIGHTS and clf.backend == "litert" and clf.tta
+    assert clf.val_report == serving["val_tta"]  # what the app shows teachers is what serves
+    assert EmotionClassifier.load(backend="keras", tta=False).val_report == card["val"]
     p = clf.predict(np.full((2, 48, 48), 128, np.uint8))
     assert p.shape == (2, 7)
+
+
+@pytest.fixture(scope="module")
+def served():
+    return EmotionClassifier.load()
+
+
+@pytest.fixture(scope="module")
+def on_keras():
+    return EmotionClassifier.load(backend="keras")
+
+
+def test_litert_form_answers_like_the_keras_file(served, on_keras):
+    faces = _face_like(32, seed=5)
+    for tta in (False, True):
+        a, b = served.predict(faces, tta=tta), on_keras.predict(faces, tta=tta)
+        diff = np.abs(a - b).max()
+        assert 0 < diff < 0.06, diff  # int8 weights: close to the .keras file, yet a different program
+        assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.9
+
+
+def test_litert_answer_does_not_depend_on_the_batch(served):
+    faces = _face_like(9, seed=6)
+    batch = served.predict(faces, tta=False)
+    singles = np.concatenate([served.predict(faces[i:i + 1], tta=False) for i in range(len(faces))])
+    np.testing.assert_allclose(batch, singles, atol=1e-6)
+    darker = faces.copy()
+    darker[1:] //= 4  # activations are quantised per face, not per batch
+    np.testing.assert_allclose(served.predict(darker, tta=False)[0], batch[0], atol=1e-6)
+
+
+@pytest.fixture
+def bundled_copy(tmp_path):
+    for f in DEFAULT_WEIGHTS.parent.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    return tmp_path / DEFAULT_WEIGHTS.name
+
+
+def test_missing_litert_file_falls_back_to_keras_with_a_warning(bundled_copy, caplog, on_keras):
+    lite = bundled_copy.with_suffix(".tflite")
+    lite.unlink()
+    with caplog.at_level("WARNING", logger="model.classifier"):
+        clf = EmotionClassifier.load(bundled_copy)
+    assert clf.backend == "keras"
+    assert str(lite) in caplog.text and "serving the .keras file" in caplog.text
+    faces = _face_like(3, seed=7)
+    np.testing.assert_allclose(clf.predict(faces), on_keras.predict(faces), atol=1e-6)
+    with pytest.raises(ModelLoadError, match="LiteRT form is unreadable") as e:
+        EmotionClassifier.load(bundled_copy, backend="litert")
+    assert str(lite) in str(e.value)
+
+
+def test_corrupt_litert_file_is_refused(bundled_copy, caplog):
+    import json
+
+    lite = bundled_copy.with_suffix(".tflite")
+    lite.write_bytes(b"\x00not a flatbuffer" * 64)
+    with caplog.at_level("WARNING", logger="model.classifier"):
+        assert EmotionClassifier.load(bundled_copy).backend == "keras"
+    assert "sha256 differs" in caplog.text
+    card_file = bundled_copy.with_suffix(".json")
+    card = json.loads(card_file.read_text())
+    card["serving"]["sha256"] = sha256_file(lite)  # a card that vouches for the bad file
+    card_file.write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match="not a readable LiteRT model"):
+        EmotionClassifier.load(bundled_copy, backend="litert")
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend"):
+        EmotionClassifier.load(backend="onnx")
+
+
+def _face_like(n: int, seed: int) -> np.ndarray:
+    """Smooth, face-sized gray images (not FER2013: these tests run without the dataset)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 12, 12)).astype(np.uint8)
+    return np.stack([cv2.resize(f, (48, 48), interpolation=cv2.INTER_CUBIC) for f in x])

@@ -2,7 +2,6 @@ import json
 
 import cv2
 import numpy as np
-import pytest
 
 from tests.conftest import run_cli
 from training.metrics import classification_report

@@ -1,7 +1,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from model import EmotionClassifier
 from tests.conftest import run_cli

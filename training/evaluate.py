@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model import EMOTIONS, EmotionClassifier, ModelLoadError
+from model.classifier import BACKENDS
 from training.data import DatasetError, default_fer2013_path, load_dataset, stratified_sample
 from training.metrics import classification_report
 
@@ -26,7 +27,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--split", default="val", choices=["train", "val", "test"])
     ap.add_argument("--limit", type=int, default=0, help="a stratified, seeded sample of this many faces")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--tta", action="store_true", help="average with mirrored faces")
+    ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                    help="average over the test-time views (as is, mirrored, zoomed, both); "
+                         "default: as served, on")
+    ap.add_argument("--backend", choices=BACKENDS, default="auto",
+                    help="what serves: the card's LiteRT form (litert), the .keras file on TensorFlow "
+                         "(keras), or the LiteRT form where there is one (auto, as served)")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--out", default="runs/eval", help="folder for metrics.json and confusion.png")
     return ap.parse_args(argv)
@@ -55,11 +61,12 @@ def evaluate(args: argparse.Namespace) -> dict:
     if args.limit:
         idx = stratified_sample(y, args.limit, seed=args.seed)
         x, y = x[idx], y[idx]
-    clf = EmotionClassifier.load(args.model)
-    probs = np.concatenate([clf.predict(x[i:i + args.batch_size], tta=args.tta)
+    clf = EmotionClassifier.load(args.model, backend=args.backend)
+    tta = clf.tta if args.tta is None else args.tta
+    probs = np.concatenate([clf.predict(x[i:i + args.batch_size], tta=tta)
                             for i in range(0, len(x), args.batch_size)] or [np.zeros((0, 7), np.float32)])
     report = classification_report(y, probs)
-    report.update(model=str(clf.path), data=str(data_path), split=args.split, tta=bool(args.tta),
+    report.update(model=str(clf.path), backend=clf.backend, data=str(data_path), split=args.split, tta=tta,
                   limit=args.limit or None, seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,8 +76,8 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 
 def format_report(r: dict) -> str:
-    lines = [f"{r['split']} n={r['n']}  accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}"
-             + ("  (flip TTA)" if r.get("tta") else ""),
+    served = f"  ({r['backend']}{', TTA' if r.get('tta') else ', one view'})" if "backend" in r else ""
+    lines = [f"{r['split']} n={r['n']}  accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}{served}",
              f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
     for name, m in r["per_class"].items():
         lines.append(f"{name:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9d}")

@@ -15,24 +15,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import json
 import os
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from model import EMOTIONS
-from training.augment import AugmentConfig, augment_batch, mixup_batch
+from training.augment import AugmentConfig
 from training.data import DatasetError, default_fer2013_path, load_dataset, stratified_sample
-
-RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
-               "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
-               "teachers", "kd_alpha", "kd_temperature", "teacher_flip", "backend", "keras")
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="classmood-train", description=__doc__.split("\n")[0])
@@ -122,6 +115,7 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
                   augment=None if args.no_augment else dataclasses.asdict(AugmentConfig()),
                   command="classmood-train " + " ".join(shlex.quote(a) for a in argv))
     from training import distill  # registers the distiller's layers and loss (for --resume too)
+    from training.loop import Batches, Saver
 
     if args.teachers:
         config["teachers"] = [_teacher_summary(t) for t in args.teachers]
@@ -188,149 +182,6 @@ def _teacher_summary(path: str) -> dict:
     card = read_card(path) or {}
     return {"file": str(Path(path).resolve()), "sha256": sha256_file(path),
             "val_accuracy": card.get("val", {}).get("accuracy"), "command": card.get("command")}
-
-
-def _keras():
-    import keras
-
-    return keras
-
-
-class Batches:
-    """Shuffled, augmented (optionally mixed-up) training batches: a keras PyDataset. Keras is
-    imported when the first one is built, so that importing this module stays light."""
-
-    def __new__(cls, x, y, batch_size, seed, augment=True, steps=0, mixup=0.0, mixup_alpha=0.4, workers=1):
-        keras = _keras()
-
-        class _Batches(keras.utils.PyDataset):
-            def __init__(self):
-                super().__init__(workers=workers, use_multiprocessing=False)
-                self.seed = seed
-                self.epoch = 0
-                self.order = np.random.default_rng([seed, 0]).permutation(len(y))
-
-            def __len__(self):
-                n = int(np.ceil(len(y) / batch_size))
-                return min(n, steps) if steps else n
-
-            def __getitem__(self, i):
-                # One generator per (epoch, batch): the same batches whatever the thread order.
-                rng = np.random.default_rng([self.seed, self.epoch, i + 1])
-                idx = self.order[i * batch_size:(i + 1) * batch_size]
-                xb = augment_batch(x[idx], rng) if augment else x[idx].astype(np.float32)
-                yb = np.eye(len(EMOTIONS), dtype=np.float32)[y[idx]]
-                if mixup:
-                    xb, yb = mixup_batch(xb, yb, rng, alpha=mixup_alpha, p=mixup)
-                return xb[..., None], yb
-
-            def on_epoch_end(self):
-                self.epoch += 1
-                self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(y))
-
-        return _Batches()
-
-
-class Saver:
-    """Keras callback: after each epoch, score the served network on val, append to history.csv,
-    save last.keras + state.json, and on a new best val accuracy save best.keras (no optimizer
-    state) with its model card."""
-
-    def __new__(cls, out, config, state, x_val, y_val):
-        keras = _keras()
-        from training.distill import student_of
-        from training.metrics import classification_report
-
-        xv = x_val[..., None].astype(np.float32)
-
-        class _Saver(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.state = dict(state)
-                self.t0 = time.time()
-
-            def on_epoch_end(self, epoch, logs=None):
-                served = student_of(self.model)
-                probs = served.predict(xv, batch_size=512, verbose=0)
-                report = classification_report(y_val, probs)
-                val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
-                acc = report["accuracy"]
-                row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
-                       "val_loss": round(val_loss, 5), "val_accuracy": acc, "val_macro_f1": report["macro_f1"],
-                       "seconds": round(time.time() - self.t0, 1)}
-                print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
-                hist = out / "history.csv"
-                if not hist.exists():
-                    hist.write_text(",".join(row) + "\n")
-                with open(hist, "a") as f:
-                    f.write(",".join(str(v) for v in row.values()) + "\n")
-                self.t0 = time.time()
-                if acc > self.state["best_val_accuracy"]:
-                    self.state.update(best_val_accuracy=acc, best_epoch=epoch + 1)
-                    export_serving(served, out / "best.keras", config, epoch + 1, report)
-                self.state["epoch"] = epoch + 1
-                if (epoch + 1) % config["save_every"] == 0 or epoch + 1 == config["epochs"]:
-                    self.model.save(out / "last.tmp.keras")
-                    os.replace(out / "last.tmp.keras", out / "last.keras")
-                    (out / "state.json").write_text(json.dumps(self.state) + "\n")
-
-        return _Saver()
-
-
-def export_serving(model, path: Path, config: dict, epoch: int, report: dict) -> None:
-    """Save `model` without optimizer state to `path`, with a model card holding its val metrics."""
-    keras = _keras()
-    from model.card import write_card
-    from model.network import custom_objects
-
-    # A fresh, uncompiled, all-float32 copy: saving it leaves the optimizer state (3x the weights)
-    # behind, and a network trained in mixed precision is served in float32 (CPUs lack bfloat16).
-    serving = keras.Model.from_config(float32_config(model.get_config()), custom_objects=custom_objects())
-    serving.set_weights(model.get_weights())
-    tmp = path.with_suffix(".tmp.keras")
-    serving.save(tmp)
-    os.replace(tmp, path)
-    write_card(path, model_card(config, epoch, report))
-
-
-def float32_config(config):
-    """`config` with every layer's dtype policy set to float32 (weights are float32 either way)."""
-    if isinstance(config, dict):
-        if config.get("class_name") == "DTypePolicy":
-            return {**config, "config": {**config.get("config", {}), "name": "float32"}}
-        return {k: float32_config(v) for k, v in config.items()}
-    if isinstance(config, list):
-        return [float32_config(v) for v in config]
-    return config
-
-
-def model_card(config: dict, epoch: int, report: dict) -> dict:
-    optimizer = ("SGD with Nesterov momentum" if config.get("optimizer") == "sgd" else "AdamW")
-    loss = "label-smoothed cross-entropy"
-    if config.get("teachers"):
-        loss = (f"distillation: {config['kd_alpha']} x cross-entropy with the labels + "
-                f"{round(1 - config['kd_alpha'], 4)} x T^2 KL to the teachers' flip-averaged mean at "
-                f"T={config['kd_temperature']}")
-    return {
-        "name": "classmood-fer",
-        "classes": list(EMOTIONS),
-        "input": {"shape": [48, 48, 1], "dtype": "uint8 grayscale pixels 0-255 (float32 accepted)",
-                  "layout": "NHWC"},
-        "preprocessing": "none outside the graph: the model standardises each face "
-                         "((x - mean) / std) in its first layer; crop the face square and loosely "
-                         "(FER2013 framing), convert to gray, resize to 48x48",
-        "data": {"name": "FER2013", "train": "Training split", "select": "PublicTest (val) split",
-                 "file": config.get("data"), "train_size": config.get("train_size"),
-                 "val_size": config.get("val_size")},
-        "recipe": {k: config.get(k) for k in RECIPE_KEYS if k in config},
-        "optimizer": f"{optimizer}, linear warmup then cosine decay; {loss}",
-        "seed": config.get("seed"),
-        "epochs": config.get("epochs"),
-        "best_epoch": epoch,
-        "command": config.get("command"),
-        "val": report,
-        "date": dt.date.today().isoformat(),
-    }
 
 
 if __name__ == "__main__":

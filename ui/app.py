@@ -194,8 +194,7 @@ class App:
     def model_card_table(self):
         import pandas as pd
 
-        card = self.analyzer.classifier.card or {}
-        val = card.get("val", {})
+        val = self.analyzer.classifier.val_report
         rows = [{"expression": k, "recall (found when shown)": f"{v['recall']:.0%}",
                  "precision (right when said)": f"{v['precision']:.0%}", "validation faces": v["support"]}
                 for k, v in val.get("per_class", {}).items()]

@@ -1,0 +1,70 @@
+"""The LiteRT serving form: made from a `.keras` file, checked against it, recorded in the card."""
+
+import json
+
+import numpy as np
+
+from model import EmotionClassifier
+from model.card import read_card, sha256_file
+from tests.conftest import run_cli
+
+
+def _copy(src, tmp_path):
+    dst = tmp_path / "m.keras"
+    dst.write_bytes(src.read_bytes())
+    dst.with_suffix(".json").write_text(src.with_suffix(".json").read_text())
+    return dst
+
+
+def test_litert_cli_converts_scores_and_records_in_the_card(random_model_path, small_npz, tmp_path):
+    weights = _copy(random_model_path, tmp_path)
+    r = run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--max-drop", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "m.tflite" in r.stdout and "same answer as the .keras file" in r.stdout
+    card = read_card(weights)
+    serving = card["serving"]
+    lite = weights.with_suffix(".tflite")
+    assert serving["file"] == "m.tflite" and serving["sha256"] == sha256_file(lite)
+    assert serving["bytes"] == lite.stat().st_size and len(serving["tta_views"]) == 4
+    assert serving["val"]["n"] == serving["val_tta"]["n"] == card["val"]["n"] == 70
+    assert 0 <= serving["agreement_with_keras"] <= 1
+    assert card["sha256"] == sha256_file(weights) and card["note"]  # the card's own fields kept
+    clf = EmotionClassifier.load(weights)
+    assert clf.backend == "litert"
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    keras_probs = EmotionClassifier.load(weights, backend="keras").predict(faces)
+    assert np.abs(clf.predict(faces) - keras_probs).max() < 0.1
+
+
+def test_litert_form_that_loses_accuracy_is_not_kept(random_model_path, small_npz, tmp_path):
+    weights = _copy(random_model_path, tmp_path)
+    r = run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--max-drop", "-1")
+    assert r.returncode == 2 and "was not kept" in r.stderr and "Traceback" not in r.stderr
+    assert not weights.with_suffix(".tflite").exists()
+    assert "serving" not in read_card(weights)
+    assert EmotionClassifier.load(weights).backend == "keras"
+
+
+def test_litert_cli_clear_errors(tmp_path, small_npz):
+    r = run_cli("python", "-m", "training.litert", str(tmp_path / "none.keras"), "--data", str(small_npz))
+    assert r.returncode == 2 and "none.keras" in r.stderr and "no such file" in r.stderr
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"junk" * 10)
+    r = run_cli("python", "-m", "training.litert", str(bad), "--data", str(small_npz))
+    assert r.returncode == 2 and "not a readable Keras model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_evaluate_cli_backend_and_tta_options(random_model_path, small_npz, tmp_path):
+    weights = _copy(random_model_path, tmp_path)
+    assert run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz),
+                   "--max-drop", "1").returncode == 0
+    card = read_card(weights)
+    for args, backend, tta, expected in ((["--backend", "keras", "--no-tta"], "keras", False, card["val"]),
+                                         (["--backend", "litert"], "litert", True, card["serving"]["val_tta"])):
+        out = tmp_path / backend
+        r = run_cli("classmood-evaluate", "--model", str(weights), "--data", str(small_npz), *args,
+                    "--out", str(out))
+        assert r.returncode == 0, r.stderr[-2000:]
+        m = json.loads((out / "metrics.json").read_text())
+        assert (m["backend"], m["tta"]) == (backend, tta) and backend in r.stdout
+        assert m["accuracy"] == expected["accuracy"] and m["confusion_matrix"] == expected["confusion_matrix"]

@@ -1,0 +1,143 @@
+"""The Keras side of `classmood-train`: the batch source, the per-epoch scorer and saver, and the
+serving export with its model card. Imported by `training.train` once a run starts (it loads Keras)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from model import EMOTIONS
+from model.card import write_card
+from model.network import custom_objects
+from training.augment import augment_batch, mixup_batch
+from training.distill import student_of
+from training.metrics import classification_report
+
+RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
+               "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
+               "teachers", "kd_alpha", "kd_temperature", "teacher_flip", "backend", "keras")
+
+
+class Batches(keras.utils.PyDataset):
+    """Shuffled, augmented (optionally mixed-up) training batches."""
+
+    def __init__(self, x, y, batch_size, seed, augment=True, steps=0, mixup=0.0, mixup_alpha=0.4, workers=1):
+        super().__init__(workers=workers, use_multiprocessing=False)
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.augment, self.steps, self.mixup, self.mixup_alpha = augment, steps, mixup, mixup_alpha
+        self.epoch = 0
+        self.order = np.random.default_rng([seed, 0]).permutation(len(y))
+
+    def __len__(self):
+        n = int(np.ceil(len(self.y) / self.batch_size))
+        return min(n, self.steps) if self.steps else n
+
+    def __getitem__(self, i):
+        # One generator per (epoch, batch): the same batches whatever the thread order.
+        rng = np.random.default_rng([self.seed, self.epoch, i + 1])
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        xb = augment_batch(self.x[idx], rng) if self.augment else self.x[idx].astype(np.float32)
+        yb = np.eye(len(EMOTIONS), dtype=np.float32)[self.y[idx]]
+        if self.mixup:
+            xb, yb = mixup_batch(xb, yb, rng, alpha=self.mixup_alpha, p=self.mixup)
+        return xb[..., None], yb
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
+
+
+class Saver(keras.callbacks.Callback):
+    """Keras callback: after each epoch, score the served network on val, append to history.csv,
+    save last.keras + state.json, and on a new best val accuracy save best.keras (no optimizer
+    state) with its model card."""
+
+    def __init__(self, out: Path, config: dict, state: dict, x_val, y_val):
+        super().__init__()
+        self.out, self.config, self.state = out, config, dict(state)
+        self.xv, self.y_val = x_val[..., None].astype(np.float32), y_val
+        self.t0 = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        out, y_val = self.out, self.y_val
+        served = student_of(self.model)
+        probs = served.predict(self.xv, batch_size=512, verbose=0)
+        report = classification_report(y_val, probs)
+        val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
+        acc = report["accuracy"]
+        row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
+               "val_loss": round(val_loss, 5), "val_accuracy": acc, "val_macro_f1": report["macro_f1"],
+               "seconds": round(time.time() - self.t0, 1)}
+        print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+        hist = out / "history.csv"
+        if not hist.exists():
+            hist.write_text(",".join(row) + "\n")
+        with open(hist, "a") as f:
+            f.write(",".join(str(v) for v in row.values()) + "\n")
+        self.t0 = time.time()
+        if acc > self.state["best_val_accuracy"]:
+            self.state.update(best_val_accuracy=acc, best_epoch=epoch + 1)
+            export_serving(served, out / "best.keras", self.config, epoch + 1, report)
+        self.state["epoch"] = epoch + 1
+        if (epoch + 1) % self.config["save_every"] == 0 or epoch + 1 == self.config["epochs"]:
+            self.model.save(out / "last.tmp.keras")
+            os.replace(out / "last.tmp.keras", out / "last.keras")
+            (out / "state.json").write_text(json.dumps(self.state) + "\n")
+
+
+def export_serving(model, path: Path, config: dict, epoch: int, report: dict) -> None:
+    """Save `model` without optimizer state to `path`, with a model card holding its val metrics."""
+    # A fresh, uncompiled, all-float32 copy: saving it leaves the optimizer state (3x the weights)
+    # behind, and a network trained in mixed precision is served in float32 (CPUs lack bfloat16).
+    serving = keras.Model.from_config(float32_config(model.get_config()), custom_objects=custom_objects())
+    serving.set_weights(model.get_weights())
+    tmp = path.with_suffix(".tmp.keras")
+    serving.save(tmp)
+    os.replace(tmp, path)
+    write_card(path, model_card(config, epoch, report))
+
+
+def float32_config(config):
+    """`config` with every layer's dtype policy set to float32 (weights are float32 either way)."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy":
+            return {**config, "config": {**config.get("config", {}), "name": "float32"}}
+        return {k: float32_config(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [float32_config(v) for v in config]
+    return config
+
+
+def model_card(config: dict, epoch: int, report: dict) -> dict:
+    optimizer = ("SGD with Nesterov momentum" if config.get("optimizer") == "sgd" else "AdamW")
+    loss = "label-smoothed cross-entropy"
+    if config.get("teachers"):
+        loss = (f"distillation: {config['kd_alpha']} x cross-entropy with the labels + "
+                f"{round(1 - config['kd_alpha'], 4)} x T^2 KL to the teachers' flip-averaged mean at "
+                f"T={config['kd_temperature']}")
+    return {
+        "name": "classmood-fer",
+        "classes": list(EMOTIONS),
+        "input": {"shape": [48, 48, 1], "dtype": "uint8 grayscale pixels 0-255 (float32 accepted)",
+                  "layout": "NHWC"},
+        "preprocessing": "none outside the graph: the model standardises each face "
+                         "((x - mean) / std) in its first layer; crop the face square and loosely "
+                         "(FER2013 framing), convert to gray, resize to 48x48",
+        "data": {"name": "FER2013", "train": "Training split", "select": "PublicTest (val) split",
+                 "file": config.get("data"), "train_size": config.get("train_size"),
+                 "val_size": config.get("val_size")},
+        "recipe": {k: config.get(k) for k in RECIPE_KEYS if k in config},
+        "optimizer": f"{optimizer}, linear warmup then cosine decay; {loss}",
+        "seed": config.get("seed"),
+        "epochs": config.get("epochs"),
+        "best_epoch": epoch,
+        "command": config.get("command"),
+        "val": report,
+        "date": dt.date.today().isoformat(),
+    }
