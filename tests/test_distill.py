@@ -113,3 +113,56 @@ def test_mixed_precision_run_is_served_in_float32(small_npz, tmp_path):
         assert "bfloat16" not in z.read("config.json").decode()
     probs = EmotionClassifier.load(out / "best.keras").predict(np.full((3, 48, 48), 128, np.uint8))
     assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_teacher_zoom_view_is_the_served_zoom_view():
+    from model.classifier import TTA_ZOOM, tta_views
+    from training.distill import CentreZoom
+
+    faces = np.random.default_rng(8).integers(0, 256, (4, 48, 48, 1)).astype(np.uint8)
+    served = tta_views(faces)[2].astype("float32")  # uint8 there: differs by rounding only
+    ours = np.asarray(CentreZoom(TTA_ZOOM)(faces.astype("float32")))
+    assert np.abs(served - ours).max() <= 0.5 + 1e-3
+    assert np.abs(ours - faces).mean() > 10  # it is not the identity
+
+
+def test_distiller_with_zoom_averages_the_four_views(teacher_files):
+    import keras
+
+    from training import distill
+
+    teacher = distill.load_teacher(teacher_files[0], 0)
+    x = _faces(6, seed=3)
+    zoomed = np.asarray(distill.CentreZoom(1.08)(x))
+    views = (x, zoomed, x[:, :, ::-1], zoomed[:, :, ::-1])
+    expected = np.mean([teacher.predict(v, verbose=0) for v in views], axis=0)
+    distiller = distill.build_distiller(make_model(width=8, blocks=2, seed=5), [teacher], zoom=1.08)
+    out = keras.ops.convert_to_numpy(distiller(x, training=True))
+    np.testing.assert_allclose(out[:, 7:], expected, atol=1e-5)
+    assert np.abs(expected - np.mean([teacher.predict(v, verbose=0) for v in views[::2]], axis=0)).max() > 1e-4
+
+
+def test_init_starts_from_a_model_and_refuses_another_shape(small_npz, teacher_files, tmp_path):
+    import keras
+
+    start = make_model(width=8, blocks=2, seed=9)
+    start_file = tmp_path / "start.keras"
+    start.save(start_file)
+    out = tmp_path / "ft"
+    r = run_cli("classmood-train", "--data", str(small_npz), "--out", str(out), "--epochs", "1", "--lr", "0",
+                "--warmup-epochs", "0", "--init", str(start_file), "--teachers", str(teacher_files[0]),
+                "--teacher-zoom", "1.08", *TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    config = json.loads((out / "config.json").read_text())
+    assert config["init"]["sha256"] and config["teacher_zoom"] == 1.08
+    assert "zoomed, mirrored" in json.loads((out / "best.json").read_text())["optimizer"]
+    # learning rate 0: the served weights are the starting weights (batch-norm statistics aside)
+    trained = keras.saving.load_model(out / "best.keras", compile=False)
+    convs = [(a, b) for a, b in zip(start.weights, trained.weights) if "kernel" in a.path]
+    assert convs and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in convs)
+
+    other = tmp_path / "other.keras"
+    make_model(width=16, blocks=2, seed=9).save(other)
+    bad = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "bad"),
+                  "--init", str(other), *TINY)
+    assert bad.returncode == 2 and "same --width" in bad.stderr and "Traceback" not in bad.stderr

@@ -25,6 +25,28 @@ class HorizontalFlip(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="classmood")
+class CentreZoom(keras.layers.Layer):
+    """Zoom NHWC images in by `factor` about their centre, bilinear (the served test-time zoom view,
+    `model.classifier.TTA_ZOOM`, the way `cv2.warpAffine` draws it there)."""
+
+    def __init__(self, factor: float, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = float(factor)
+
+    def call(self, x):
+        n, h, w = ops.shape(x)[0], x.shape[1], x.shape[2]
+        k = 1.0 / self.factor  # output pixel (u, v) samples the input at centre + (u - centre) / factor
+        row = ops.convert_to_tensor([k, 0.0, (w - 1) / 2 * (1 - k), 0.0, k, (h - 1) / 2 * (1 - k), 0.0, 0.0],
+                                    dtype=x.dtype)
+        transform = ops.broadcast_to(row[None, :], (n, 8))
+        return ops.image.affine_transform(x, transform, interpolation="bilinear", fill_mode="reflect",
+                                          data_format="channels_last")
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="classmood")
 class MeanOf(keras.layers.Layer):
     """The element-wise mean of a list of same-shape tensors."""
 
@@ -89,12 +111,18 @@ def load_teacher(path, index: int):
     return teacher
 
 
-def build_distiller(student, teachers, flip: bool = True):
-    """The training-only model `pixels -> concat(student probs, mean teacher probs)`."""
+def build_distiller(student, teachers, flip: bool = True, zoom: float | None = None):
+    """The training-only model `pixels -> concat(student probs, mean teacher probs)`. Teachers
+    answer for the batch, its mirror image (`flip`) and, with `zoom`, the batch zoomed in by that
+    factor (and its mirror): the served test-time views, so the student learns their mean."""
     if not teachers:
         raise ValueError("distillation needs at least one teacher")
     inputs = keras.Input(shape=student.input_shape[1:], name="pixels")
-    views = [inputs, HorizontalFlip(name="mirror")(inputs)] if flip else [inputs]
+    views = [inputs]
+    if zoom:
+        views.append(CentreZoom(zoom, name="zoom")(inputs))
+    if flip:
+        views += [HorizontalFlip(name=f"mirror{i}")(v) for i, v in enumerate(views)]
     outs = [t(v) for t in teachers for v in views]  # load_teacher made them deterministic
     teacher = outs[0] if len(outs) == 1 else MeanOf(name="teachers")(outs)
     joined = keras.layers.Concatenate(name="student_and_teachers")([student(inputs), teacher])
@@ -112,12 +140,13 @@ def student_of(model):
     return inner[0]
 
 
-def teacher_accuracy(teachers, x, y, flip: bool = True, batch_size: int = 512) -> float:
+def teacher_accuracy(teachers, x, y, flip: bool = True, zoom: float | None = None, batch_size: int = 512) -> float:
     """Val accuracy of the teacher ensemble as the distiller uses it (for the log and the card)."""
     xs = x[..., None].astype("float32")
-    probs = 0
-    for t in teachers:
-        probs = probs + t.predict(xs, batch_size=batch_size, verbose=0)
-        if flip:
-            probs = probs + t.predict(xs[:, :, ::-1], batch_size=batch_size, verbose=0)
+    views = [xs]
+    if zoom:
+        views.append(keras.ops.convert_to_numpy(CentreZoom(zoom)(xs)))
+    if flip:
+        views += [v[:, :, ::-1] for v in views]
+    probs = sum(t.predict(v, batch_size=batch_size, verbose=0) for t in teachers for v in views)
     return float((np.argmax(probs, axis=1) == y).mean())

@@ -21,7 +21,7 @@ from training.metrics import classification_report
 
 RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
                "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
-               "teachers", "kd_alpha", "kd_temperature", "teacher_flip", "backend", "keras")
+               "teachers", "kd_alpha", "kd_temperature", "teacher_flip", "teacher_zoom", "init", "backend", "keras")
 
 
 class Batches(keras.utils.PyDataset):
@@ -118,8 +118,10 @@ def model_card(config: dict, epoch: int, report: dict) -> dict:
     optimizer = ("SGD with Nesterov momentum" if config.get("optimizer") == "sgd" else "AdamW")
     loss = "label-smoothed cross-entropy"
     if config.get("teachers"):
+        views = "the batch" + (", zoomed" if config.get("teacher_zoom") else "") + \
+            (", mirrored" if config.get("teacher_flip", True) else "")
         loss = (f"distillation: {config['kd_alpha']} x cross-entropy with the labels + "
-                f"{round(1 - config['kd_alpha'], 4)} x T^2 KL to the teachers' flip-averaged mean at "
+                f"{round(1 - config['kd_alpha'], 4)} x T^2 KL to the teachers' mean over views ({views}) at "
                 f"T={config['kd_temperature']}")
     return {
         "name": "classmood-fer",

@@ -53,6 +53,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--kd-temperature", type=float, default=2.0)
     ap.add_argument("--no-teacher-flip", dest="teacher_flip", action="store_false",
                     help="teachers see only the batch, not also its mirror image")
+    ap.add_argument("--teacher-zoom", type=float, default=0.0, metavar="FACTOR",
+                    help="teachers also see the batch zoomed in by FACTOR (and its mirror): with 1.08, "
+                         "the student learns the mean of the served test-time views")
+    ap.add_argument("--init", metavar="KERAS",
+                    help="start from this model's weights (same width, blocks and convs), e.g. to fine-tune")
     ap.add_argument("--mixed-precision", action="store_true",
                     help="compute in bfloat16 with float32 weights (GPU); best.keras is saved in float32")
     ap.add_argument("--seed", type=int, default=1)
@@ -86,6 +91,8 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
     missing = [t for t in args.teachers if not Path(t).is_file()]
     if missing:
         raise DatasetError(f"teacher model not found: {', '.join(missing)}")
+    if args.init and not Path(args.init).is_file():
+        raise DatasetError(f"--init model not found: {args.init}")
     data = load_dataset(data_path)
     if "train" not in data or "val" not in data:
         raise DatasetError(f"{data_path}: need both a training and a validation (PublicTest) split")
@@ -130,6 +137,9 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"nothing to resume in {out}: starting afresh")
         model = make_model(width=args.width, blocks=args.blocks, convs=args.convs, dropout=args.dropout,
                            seed=args.seed)
+        if args.init:
+            _load_weights(model, args.init)
+            config["init"] = _teacher_summary(args.init)
         steps_per_epoch = args.steps or int(np.ceil(len(y_train) / args.batch_size))
         warmup = int(args.warmup_epochs * steps_per_epoch)
         schedule = keras.optimizers.schedules.CosineDecay(
@@ -142,10 +152,11 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
             optimizer = keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay)
         if args.teachers:
             teachers = [_load_teacher(distill, t, i) for i, t in enumerate(args.teachers)]
+            zoom = args.teacher_zoom or None
             config["teacher_ensemble_val_accuracy"] = round(
-                distill.teacher_accuracy(teachers, x_val, y_val, flip=args.teacher_flip), 4)
+                distill.teacher_accuracy(teachers, x_val, y_val, flip=args.teacher_flip, zoom=zoom), 4)
             print(f"teacher ensemble val accuracy {config['teacher_ensemble_val_accuracy']:.4f}")
-            model = distill.build_distiller(model, teachers, flip=args.teacher_flip)
+            model = distill.build_distiller(model, teachers, flip=args.teacher_flip, zoom=zoom)
             model.compile(optimizer=optimizer,
                           loss=distill.DistillLoss(args.kd_alpha, args.kd_temperature, args.label_smoothing),
                           metrics=[distill.student_accuracy])
@@ -174,6 +185,19 @@ def _load_teacher(distill, path: str, index: int):
         raise DatasetError(f"teacher {path}: expected input (48, 48, 1) and {len(EMOTIONS)} outputs, "
                            f"got {teacher.input_shape} -> {teacher.output_shape}")
     return teacher
+
+
+def _load_weights(model, path: str) -> None:
+    import keras
+
+    from model.network import custom_objects
+
+    try:
+        source = keras.saving.load_model(path, custom_objects=custom_objects(), compile=False)
+        model.set_weights(source.get_weights())
+    except Exception as e:  # unreadable file, or another architecture (set_weights: ValueError)
+        raise DatasetError(f"--init {path}: cannot start from it ({type(e).__name__}: {e}); it must be "
+                           "a readable .keras file of the same --width, --blocks and --convs") from e
 
 
 def _teacher_summary(path: str) -> dict:
