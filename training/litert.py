@@ -78,7 +78,10 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005) -> 
     data = data or default_fer2013_path()
     if data is None:
         raise DatasetError("checking the LiteRT form needs FER2013 val: pass --data or set CLASSMOOD_FER2013")
-    x, y = load_dataset(data)["val"]
+    splits = load_dataset(data)
+    if "val" not in splits:
+        raise DatasetError(f"{data}: no val (PublicTest) split to check the LiteRT form on")
+    x, y = splits["val"]
     card = {k: v for k, v in (read_card(weights) or {"classes": list(EMOTIONS)}).items()
             if k not in ("serving", "val_flip_tta")}
     lite = convert(weights)

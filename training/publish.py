@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from model.card import read_card, write_card
-from model.classifier import DEFAULT_WEIGHTS
+from model.classifier import DEFAULT_WEIGHTS, ModelLoadError
 from training.data import DatasetError
 from training.litert import attach
 
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     data = Path(card["data"]["file"] or "")
     try:  # the LiteRT serving form, and every figure scored as served on this machine's TensorFlow
         card = attach(dst, data if data.is_file() else None)
-    except (DatasetError, ValueError) as e:
+    except (DatasetError, ModelLoadError, ValueError) as e:
         print(f"publish: {e}; the .keras file alone will serve", file=sys.stderr)
     print(f"published {dst} (val accuracy {card['val']['accuracy']}, epoch {card['best_epoch']})")
     print(json.dumps({k: v["recall"] for k, v in card["val"]["per_class"].items()}))
