@@ -18,6 +18,9 @@ def _parse(ap: argparse.ArgumentParser, argv) -> argparse.Namespace:
     """Add the options both commands share, parse, and set up logging."""
     ap.add_argument("--exclude", default="",
                     help="names never analysed or stored (the teacher, students who opted out), comma-separated")
+    ap.add_argument("--keep-faces", action="store_true",
+                    help="opt in to keeping each participant's face image (96x96 JPEG) in the session database; "
+                         "only with the participants' informed consent. Off by default: no images are kept")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     _setup_logging(args.verbose)
@@ -63,10 +66,13 @@ def analyze_main(argv=None) -> int:
 
     if args.every <= 0:
         ap.error("--every must be positive")
+    if args.keep_faces and not args.db:
+        ap.error("--keep-faces keeps images in a session database: give --db too")
     bar = ProgressBar()
     try:
         store = Store(args.db) if args.db else None
-        sid = store.start_session(Path(args.path).name, str(args.path)) if store else None
+        sid = store.start_session(Path(args.path).name, str(args.path), keep_faces=args.keep_faces) \
+            if store else None
         try:
             result = analyze_path(args.path, every=args.every, progress=bar, store=store, session_id=sid,
                                   tracker=Tracker(exclude=_names(args.exclude)))
@@ -86,7 +92,8 @@ def analyze_main(argv=None) -> int:
     if args.json_out:
         print(f"wrote {args.json_out}")
     if sid is not None:
-        print(f"stored as session {sid} in {store.path}")
+        kept = f", with {int(store.session(sid)['face_images'])} face images" if args.keep_faces else ""
+        print(f"stored as session {sid} in {store.path}{kept}")
     return 0
 
 
@@ -128,7 +135,8 @@ def bot_main(argv=None) -> int:
     engine = AlertEngine(rules)
     name = args.session or time.strftime("class %Y-%m-%d %H:%M")
     try:
-        sid = store.start_session(name, f"screen:{args.region or 'monitor ' + str(args.monitor)}", args.interval)
+        sid = store.start_session(name, f"screen:{args.region or 'monitor ' + str(args.monitor)}", args.interval,
+                                  keep_faces=args.keep_faces)
     except StoreError as e:
         print(f"classmood-bot: {e}", file=sys.stderr)
         return 2
@@ -140,12 +148,14 @@ def bot_main(argv=None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("session %d %r: capturing every %gs into %s", sid, name, args.interval, store.path)
+    if args.keep_faces:
+        log.warning("keeping participants' face images in %s (--keep-faces): only with their consent", store.path)
     frames = 0
     try:
         for t, frame in source:
             try:
                 d = tracker.update(analyzer.analyze(frame, time_s=t), frame)
-                store.add_frame(sid, d)
+                store.add_frame(sid, d, image=frame)
                 for a in engine.update(d):
                     store.add_alert(sid, a.rule, a.message, a.time_s, a.participant)
                     log.warning("ALERT %s", a.message)

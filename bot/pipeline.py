@@ -30,7 +30,7 @@ def analyze_path(path: str | Path, every: float = 2.0, progress: Progress | None
 
     Returns {"source", "frames", "summary"} (the `classmood-analyze --json` shape). `progress(done,
     total)` is called after each frame. With `store` and `session_id` (from `store.start_session`),
-    frames are also stored.
+    frames are also stored (with face images only where that session was started with `keep_faces`).
     A frame that fails is logged and left out; the run goes on. Images of a folder are unrelated
     pictures: each gets a fresh tracker (no smoothing across them)."""
     from bot.analyzer import GalleryAnalyzer
@@ -54,7 +54,7 @@ def analyze_path(path: str | Path, every: float = 2.0, progress: Progress | None
             continue
         frames.append(d)
         if store is not None and session_id is not None:
-            store.add_frame(session_id, d)
+            store.add_frame(session_id, d, image=frame)
         done += 1
         if progress:
             progress(done, max(total, done))

@@ -4,11 +4,15 @@ SQLite (WAL) at `$CLASSMOOD_DB`, else the user's data folder (`~/.local/share/cl
 on Linux, `~/Library/Application Support/ClassMood` on macOS, `%LOCALAPPDATA%\\ClassMood` on
 Windows). One transaction per frame: a killed writer loses at most the frame in flight, and readers
 never block the writer. Stored: sessions, per-frame counts, per-face expressions (participant id,
-box, the 7 scores) and alerts. No images.
+box, the 7 scores) and alerts. No images, unless a session is started with `keep_faces=True` (the
+user opted in, with the participants' consent): then each participant's face crop (96x96 JPEG, the
+FER-style square the model saw, in colour) is kept beside its observation, and nobody else's. Deleted
+rows are overwritten on disk (`secure_delete`), not just unlinked.
 
 Reads return pandas DataFrames with these columns:
 - `sessions()`: id, name, source, started, ended, last_heartbeat (datetimes, UTC), interval_s,
-  live (heartbeat within three intervals and not ended), frames, observations
+  live (heartbeat within three intervals and not ended), frames, observations, keep_faces,
+  face_images
 - `observations(id)`: time_s, participant, tile, role, emotion, confidence, uncertain,
   x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, valence
 - `timeline(id, window_s=60)`: window_start, window_end, frames, faces, participants, engagement,
@@ -16,10 +20,12 @@ Reads return pandas DataFrames with these columns:
 - `participants(id)`: participant, first_seen, last_seen, observations, time_on_camera_s,
   latest_emotion, dominant_emotion, valence
 - `alerts(id)`: id, time_s, created (datetime), rule, participant, message
+- `face_images(id)`: time_s, participant, emotion, jpeg (bytes)
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import sys
@@ -32,11 +38,14 @@ import pandas as pd
 from bot.mood import valence_of, valence_sql
 from model import EMOTIONS
 
+log = logging.getLogger("classmood.store")
 DEFAULT_RETENTION_DAYS = 30
+FACE_IMAGE_PX = 96
+FACE_IMAGE_QUALITY = 90
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, source TEXT, started REAL NOT NULL, ended REAL,
-    last_heartbeat REAL, interval_s REAL);
+    last_heartbeat REAL, interval_s REAL, keep_faces INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS frames (
     id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     time_s REAL NOT NULL, created REAL NOT NULL, file TEXT, tiles INTEGER NOT NULL,
@@ -56,6 +65,11 @@ CREATE TABLE IF NOT EXISTS alerts (
     message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_session ON alerts(session_id, time_s);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS face_images (
+    id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    observation_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE, jpeg BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS face_images_session ON face_images(session_id);
+CREATE INDEX IF NOT EXISTS face_images_observation ON face_images(observation_id);
 """
 
 
@@ -89,7 +103,9 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
+            _add_keep_faces(self._db)
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"cannot open the session database {self.path}: {e}") from e
 
@@ -116,16 +132,29 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(f"cannot write to the session database {self.path}: {e}") from e
 
-    def start_session(self, name: str, source: str = "", interval_s: float | None = None) -> int:
+    def start_session(self, name: str, source: str = "", interval_s: float | None = None,
+                      keep_faces: bool = False) -> int:
+        """A new session; `keep_faces=True` is the opt-in to keep participants' face images."""
         now = time.time()
         return self._write(lambda db: db.execute(
-            "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s) VALUES (?,?,?,?,?)",
-            (name, source, now, now, interval_s)).lastrowid)
+            "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces)"
+            " VALUES (?,?,?,?,?,?)", (name, source, now, now, interval_s, int(bool(keep_faces)))).lastrowid)
 
-    def add_frame(self, session_id: int, frame: dict) -> int:
+    def keeps_faces(self, session_id: int) -> bool:
+        """Whether the session still keeps face images (read each time: another process may have
+        withdrawn it with `delete_face_images`)."""
+        row = self._read_one("SELECT keep_faces FROM sessions WHERE id=?", (session_id,))
+        return bool(row and row[0])
+
+    def add_frame(self, session_id: int, frame: dict, image: np.ndarray | None = None) -> int:
         """Store one frame dict (an element of `analyze_path(...)["frames"]`, after tracking) in one
-        transaction. Returns the frame's id."""
+        transaction. Returns the frame's id.
+
+        `image` is the analysed picture (BGR). Only in a session that keeps faces is each
+        participant's face cut out of it and stored with its observation; otherwise it is ignored."""
         faces = frame.get("faces", [])
+        jpegs = _face_jpegs(image, faces) if image is not None and faces and self.keeps_faces(session_id) \
+            else [None] * len(faces)
         tiles = frame.get("tiles", [])
         participants = frame.get("participants_present")
         if participants is None:
@@ -142,9 +171,17 @@ class Store:
             rows = [(session_id, fid, float(frame.get("time_s", 0.0)), f.get("participant"), f.get("tile"),
                      f.get("role", "participant"), f["emotion"], f.get("confidence"), int(bool(f.get("uncertain"))),
                      *[int(v) for v in f["box"]], *[float(f["scores"][e]) for e in EMOTIONS]) for f in faces]
-            db.executemany(f"INSERT INTO observations(session_id, frame_id, time_s, participant, tile, role, emotion,"
-                           f" confidence, uncertain, x, y, w, h, {', '.join(EMOTIONS)})"
-                           f" VALUES ({', '.join('?' * (13 + len(EMOTIONS)))})", rows)
+            sql = (f"INSERT INTO observations(session_id, frame_id, time_s, participant, tile, role, emotion,"
+                   f" confidence, uncertain, x, y, w, h, {', '.join(EMOTIONS)})"
+                   f" VALUES ({', '.join('?' * (13 + len(EMOTIONS)))})")
+            if any(j is not None for j in jpegs):
+                for row, jpeg in zip(rows, jpegs):
+                    oid = db.execute(sql, row).lastrowid
+                    if jpeg is not None:
+                        db.execute("INSERT INTO face_images(session_id, observation_id, jpeg) VALUES (?,?,?)",
+                                   (session_id, oid, jpeg))
+            else:
+                db.executemany(sql, rows)
             db.execute("UPDATE sessions SET last_heartbeat=? WHERE id=?", (now, session_id))
             return fid
 
@@ -165,7 +202,29 @@ class Store:
                                           (time.time(), session_id)))
 
     def delete_session(self, session_id: int) -> bool:
-        return self._write(lambda db: db.execute("DELETE FROM sessions WHERE id=?", (session_id,)).rowcount) > 0
+        gone = self._write(lambda db: db.execute("DELETE FROM sessions WHERE id=?", (session_id,)).rowcount) > 0
+        self._scrub()
+        return gone
+
+    def delete_face_images(self, session_id: int) -> int:
+        """Delete a session's face images, keep its expressions, and stop keeping new ones (a live
+        bot stops at its next frame). Returns how many images went."""
+        def calls(db):
+            db.execute("UPDATE sessions SET keep_faces=0 WHERE id=?", (session_id,))
+            return db.execute("DELETE FROM face_images WHERE session_id=?", (session_id,)).rowcount
+
+        n = self._write(calls)
+        self._scrub()
+        return n
+
+    def _scrub(self) -> None:
+        """After a delete: copy the WAL (which still holds the deleted rows' old pages) into the
+        database, where `secure_delete` has zeroed them, and truncate it. Best effort: a reader that
+        is mid-query keeps the pages it reads until the next scrub or checkpoint."""
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as e:
+            log.warning("could not checkpoint %s after a delete: %s", self.path, e)
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         row = self._read_one("SELECT value FROM settings WHERE key=?", (key,))
@@ -182,7 +241,10 @@ class Store:
     def purge(self, now: float | None = None) -> int:
         """Delete sessions started more than `retention_days` ago; returns how many went."""
         cutoff = (now if now is not None else time.time()) - self.retention_days * 86400
-        return self._write(lambda db: db.execute("DELETE FROM sessions WHERE started < ?", (cutoff,)).rowcount)
+        n = self._write(lambda db: db.execute("DELETE FROM sessions WHERE started < ?", (cutoff,)).rowcount)
+        if n:
+            self._scrub()
+        return n
 
     # -- reading -------------------------------------------------------------------------------
     def _read_one(self, sql, params=()):
@@ -201,15 +263,17 @@ class Store:
         df = self._frame(
             "SELECT s.id, s.name, s.source, s.started, s.ended, s.last_heartbeat, s.interval_s,"
             " (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id) AS frames,"
-            " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) AS observations"
+            " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) AS observations,"
+            " s.keep_faces, (SELECT COUNT(*) FROM face_images i WHERE i.session_id = s.id) AS face_images"
             " FROM sessions s ORDER BY s.started DESC")
         now = time.time()
         interval = df["interval_s"].fillna(10.0).clip(lower=1.0)
         df["live"] = df["ended"].isna() & ((now - df["last_heartbeat"]) <= 3 * interval)
+        df["keep_faces"] = df["keep_faces"].astype(bool)
         for col in ("started", "ended", "last_heartbeat"):
             df[col] = pd.to_datetime(df[col], unit="s", utc=True)
         return df[["id", "name", "source", "started", "ended", "last_heartbeat", "interval_s", "live",
-                   "frames", "observations"]]
+                   "frames", "observations", "keep_faces", "face_images"]]
 
     def session(self, session_id: int) -> dict | None:
         df = self.sessions()
@@ -300,3 +364,39 @@ class Store:
                          " WHERE session_id=? ORDER BY time_s, id", (session_id,))
         df["created"] = pd.to_datetime(df["created"], unit="s", utc=True)
         return df
+
+    def face_images(self, session_id: int) -> pd.DataFrame:
+        """The kept face images of a session (none unless it was started with `keep_faces=True`)."""
+        return self._frame("SELECT o.time_s, o.participant, o.emotion, i.jpeg FROM face_images i"
+                           " JOIN observations o ON o.id = i.observation_id WHERE i.session_id=?"
+                           " ORDER BY o.time_s, o.id", (session_id,))
+
+
+def _add_keep_faces(db: sqlite3.Connection) -> None:
+    """Bring a database from before the face-image opt-in up to date: its sessions kept none."""
+    if "keep_faces" in {r[1] for r in db.execute("PRAGMA table_info(sessions)")}:
+        return
+    try:
+        db.execute("ALTER TABLE sessions ADD COLUMN keep_faces INTEGER NOT NULL DEFAULT 0")
+    except sqlite3.OperationalError as e:
+        if "duplicate column" not in str(e):  # another process added it first: fine
+            raise
+
+
+def _face_jpegs(image: np.ndarray, faces: list[dict]) -> list[bytes | None]:
+    """A JPEG of each participant's face (FER-style square, `FACE_IMAGE_PX` a side); None for
+    faces of anyone else in a tile."""
+    import cv2
+
+    from model.crop import crop_faces
+
+    keep = [k for k, f in enumerate(faces) if f.get("role", "participant") == "participant"]
+    out: list[bytes | None] = [None] * len(faces)
+    if not keep:
+        return out
+    image = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    crops = crop_faces(image[:, :, :3], [faces[k]["box"] for k in keep], size=FACE_IMAGE_PX, color=True)
+    for k, crop in zip(keep, crops):
+        ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, FACE_IMAGE_QUALITY])
+        out[k] = buf.tobytes() if ok else None
+    return out

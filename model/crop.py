@@ -32,13 +32,15 @@ def fer_square(box: Sequence[float]) -> tuple[float, float, float]:
     return x + w / 2 + CENTER_DX * w, y + h / 2 + CENTER_DY * h, side
 
 
-def crop_faces(frame: np.ndarray, boxes: Sequence[Sequence[float]], size: int = INPUT_SIZE) -> np.ndarray:
+def crop_faces(frame: np.ndarray, boxes: Sequence[Sequence[float]], size: int = INPUT_SIZE,
+               color: bool = False) -> np.ndarray:
     """Gray uint8 crops (N, size, size) of `frame` (BGR or gray) for detector boxes (x, y, w, h),
-    framed like FER2013; parts outside the frame are filled by replicating its edge."""
+    framed like FER2013; parts outside the frame are filled by replicating its edge. With
+    `color=True` a BGR `frame` gives BGR crops (N, size, size, 3)."""
     import cv2
 
-    gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    out = np.empty((len(boxes), size, size), dtype=np.uint8)
+    src = frame if frame.ndim == 2 or color else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    out = np.empty((len(boxes), size, size) + src.shape[2:], dtype=np.uint8)
     for i, box in enumerate(boxes):
         cx, cy, side = fer_square(box)
         scale = size / max(side, 1e-3)
@@ -46,5 +48,5 @@ def crop_faces(frame: np.ndarray, boxes: Sequence[Sequence[float]], size: int = 
         # is unnecessary for the 1-3x downscales gallery faces need.
         m = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]], np.float32)
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        out[i] = cv2.warpAffine(gray, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+        out[i] = cv2.warpAffine(src, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
     return out

@@ -74,7 +74,7 @@ def test_bot_records_a_session_from_the_screen(screen, tmp_path):
     db = tmp_path / "bot.db"
     g = screen["gallery"]
     p = _bot(screen, db, "--interval", "2", "--duration", "9", "--session", "xvfb class",
-             "--exclude", g.names[0])
+             "--exclude", g.names[0], "--keep-faces")
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err[-3000:]
     s = Store(db)
@@ -90,6 +90,8 @@ def test_bot_records_a_session_from_the_screen(screen, tmp_path):
     part = obs[obs["role"] == "participant"]
     assert part.groupby("time_s").size().min() >= 4  # 5 faces on camera, one of them excluded
     assert not any(g.names[0] in str(p) for p in obs["participant"])
+    imgs = s.face_images(sid)  # kept, as asked, for every participant stored and for nobody excluded
+    assert len(imgs) == len(part) and set(imgs["participant"]) == set(part["participant"])
     assert "session" in err and "ended" in err
 
 

@@ -109,7 +109,26 @@ def test_analyze_cli_video_json_and_db(video, tmp_path):
     s = Store(db)
     sid = int(s.sessions().loc[0, "id"])
     assert len(s.frames(sid)) == 3 and len(s.observations(sid)) >= 6
-    assert "stored as session" in r.stdout
+    assert "stored as session" in r.stdout and "face images" not in r.stdout
+    assert s.face_images(sid).empty  # no images without the opt-in
+
+
+def test_analyze_cli_keeps_faces_only_when_asked(video, tmp_path):
+    db = tmp_path / "faces.db"
+    r = run_cli("classmood-analyze", str(video), "--every", "4", "--keep-faces")
+    assert r.returncode == 2 and "--keep-faces keeps images in a session database: give --db too" in r.stderr
+    r = run_cli("classmood-analyze", str(video), "--every", "4", "--db", str(db), "--keep-faces")
+    assert r.returncode == 0, r.stderr[-2000:]
+    from bot.store import Store
+
+    s = Store(db)
+    sid = int(s.sessions().loc[0, "id"])
+    obs, imgs = s.observations(sid), s.face_images(sid)
+    assert len(imgs) == (obs["role"] == "participant").sum() == 6  # two faces in each of three frames
+    assert f"with {len(imgs)} face images" in r.stdout
+    for jpeg in imgs["jpeg"]:
+        pic = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert pic.shape == (96, 96, 3) and pic.std() > 10  # a picture, not a blank
 
 
 def test_analyze_cli_folder_paths(real_galleries, tmp_path):

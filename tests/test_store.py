@@ -4,7 +4,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -186,3 +189,103 @@ def test_sigkill_leaves_a_readable_store(tmp_path):
     frames = s.frames(sid)
     assert len(frames) >= written + 1  # every frame reported written is there
     assert len(s.observations(sid)) == 5 * len(frames)  # no half-written frame
+
+
+def _picture():
+    """A 200x300 BGR picture: noise, with a red square where the participant's face is and a blue
+    one where someone else's is."""
+    img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    img[10:50, 10:50] = (0, 0, 255)
+    img[10:50, 100:140] = (255, 0, 0)
+    return img
+
+
+def _faces():
+    other = face("ana", "happy", role="other")
+    other["box"] = [100, 10, 40, 40]
+    return [face("ana", "sad"), other]
+
+
+def test_no_face_images_without_the_opt_in(store):
+    sid = store.start_session("default", "t")
+    store.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    assert store.face_images(sid).empty
+    s = store.sessions().iloc[0]
+    assert not s["keep_faces"] and s["face_images"] == 0
+    assert sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM face_images").fetchone()[0] == 0
+
+
+def test_opted_in_session_keeps_participant_faces_only(store):
+    sid = store.start_session("consented", "t", keep_faces=True)
+    store.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    store.add_frame(sid, frame(5.0, _faces()))  # no picture given: expressions only
+    imgs = store.face_images(sid)
+    assert list(imgs.columns) == ["time_s", "participant", "emotion", "jpeg"]
+    assert len(imgs) == 1 and imgs.loc[0, "participant"] == "ana" and imgs.loc[0, "emotion"] == "sad"
+    pic = cv2.imdecode(np.frombuffer(imgs.loc[0, "jpeg"], np.uint8), cv2.IMREAD_COLOR)
+    assert pic.shape == (96, 96, 3)
+    b, g, r = pic[40:56, 40:56].reshape(-1, 3).mean(0)  # the red face, in colour, not the blue one
+    assert r > 200 and b < 60 and g < 60
+    s = store.sessions().iloc[0]
+    assert s["keep_faces"] and s["face_images"] == 1
+    assert len(store.observations(sid)) == 4
+
+
+def _on_disk(path) -> bytes:
+    wal = Path(str(path) + "-wal")
+    return Path(path).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_deleting_face_images_keeps_expressions_withdraws_consent_and_scrubs_the_file(store):
+    sid = store.start_session("consented", "t", keep_faces=True)
+    store.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    jpeg = store.face_images(sid).loc[0, "jpeg"]
+    marker = jpeg[len(jpeg) // 2: len(jpeg) // 2 + 48]
+    assert marker in _on_disk(store.path)
+    other = Store(store.path)  # the UI's connection, while the bot keeps writing through `store`
+    assert other.delete_face_images(sid) == 1
+    other.close()
+    assert store.face_images(sid).empty and len(store.observations(sid)) == 2
+    assert marker not in _on_disk(store.path)
+    store.add_frame(sid, frame(5.0, _faces()), image=_picture())  # consent withdrawn: nothing new kept
+    assert store.face_images(sid).empty and not store.keeps_faces(sid)
+
+
+def test_the_disk_check_sees_rows_deleted_without_secure_delete(tmp_path):
+    """Control for the two tests above: where deleted rows are only unlinked, `_on_disk` finds them."""
+    con = sqlite3.connect(tmp_path / "plain.db", isolation_level=None)
+    con.execute("PRAGMA secure_delete=0")
+    con.execute("CREATE TABLE t (b BLOB)")
+    blob = np.random.default_rng(1).bytes(6000)
+    con.execute("INSERT INTO t VALUES (?)", (blob,))
+    con.execute("DELETE FROM t")
+    con.close()
+    assert blob[3000:3048] in _on_disk(tmp_path / "plain.db")
+
+
+def test_deleting_a_session_deletes_its_face_images_from_disk(store):
+    sid = store.start_session("consented", "t", keep_faces=True)
+    store.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    jpeg = store.face_images(sid).loc[0, "jpeg"]
+    marker = jpeg[len(jpeg) // 2: len(jpeg) // 2 + 48]
+    assert store.delete_session(sid)
+    assert sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM face_images").fetchone()[0] == 0
+    assert marker not in _on_disk(store.path)
+
+
+def test_a_database_from_before_the_opt_in_is_upgraded(tmp_path):
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY, name TEXT NOT NULL, source TEXT, started REAL NOT NULL,"
+                " ended REAL, last_heartbeat REAL, interval_s REAL)")
+    con.execute("INSERT INTO sessions(name, source, started) VALUES ('old class', 't', 1.0)")
+    con.commit()
+    con.close()
+    s = Store(db)
+    old = s.sessions()
+    assert list(old["name"]) == ["old class"] and not old.loc[0, "keep_faces"]
+    sid = s.start_session("new", "t", keep_faces=True)
+    s.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    assert len(s.face_images(sid)) == 1
+    s.close()
+    Store(db).close()  # opening it again changes nothing

@@ -141,11 +141,14 @@ def test_class_tab_shows_the_stored_session(browser, app):
     page.screenshot(path=str(ARTIFACTS / "class-session.png"), full_page=True)
 
 
-def _analyse_upload(browser, app, video: Path):
-    """Open the Recordings tab, upload `video` and press Analyse; returns the page."""
+def _analyse_upload(browser, app, video: Path, keep_faces: bool = False):
+    """Open the Recordings tab, upload `video` (ticking *Keep face images* if asked) and press
+    Analyse; returns the page."""
     page, _ = _page(browser, app)
     page.get_by_role("tab", name="Recordings").click()
     page.locator("#cm-analyse").wait_for(timeout=30000)
+    if keep_faces:
+        page.locator("#cm-keep-faces input[type=checkbox]").check()
     page.locator("#cm-upload input[type=file]").set_input_files(str(video))
     expect(page.locator("#cm-upload")).to_contain_text(video.name, timeout=60000)
     page.locator("#cm-analyse").click()
@@ -168,6 +171,32 @@ def test_recording_upload_gives_timeline_and_downloads(browser, app, fer_faces, 
     html = bodies[".html"].decode()
     assert "<svg" in html and "data:image/jpeg;base64" in html and "http" not in html.split("<body>")[1].replace("http://www.w3.org", "")
     page.screenshot(path=str(ARTIFACTS / "recording-report.png"), full_page=True)
+
+
+def test_face_images_are_kept_only_when_ticked_and_can_be_deleted(browser, app, fer_faces, tmp_path):
+    import io
+    import zipfile
+
+    video = face_video(tmp_path / "consented.mp4", fer_faces[300:], seconds=4, fps=5)
+    page = _analyse_upload(browser, app, video, keep_faces=True)
+    links = page.locator("#cm-downloads a")
+    links.nth(3).wait_for(timeout=180000)
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    zips = [h for h in hrefs if h.split("?")[0].endswith("-faces.zip")]
+    assert len(zips) == 1, hrefs
+    body = page.request.get(zips[0] if zips[0].startswith("http") else app + zips[0]).body()
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        names = z.namelist()
+        assert len(names) == 4 and all(n.endswith(".jpg") for n in names)  # two faces, frames at 0 and 2 s
+        pic = cv2.imdecode(np.frombuffer(z.read(names[0]), np.uint8), cv2.IMREAD_COLOR)
+        assert pic.shape == (96, 96, 3)
+    page.get_by_role("tab", name="Privacy & about").click()
+    page.get_by_label("Session to delete").click()
+    page.get_by_role("option", name=re.compile(r"consented\.mp4 .* - face images kept")).click()
+    page.locator("#cm-delete-faces").click()
+    page.get_by_text("4 face image(s) deleted; this session keeps no more.").wait_for(timeout=30000)
+    expect(page.get_by_label("Session to delete")).to_have_value(re.compile(r"consented\.mp4 \(#\d+\)$"))
+    page.screenshot(path=str(ARTIFACTS / "face-images-deleted.png"), full_page=True)
 
 
 def test_corrupt_upload_gives_a_readable_error(browser, app, tmp_path):

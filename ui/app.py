@@ -76,7 +76,9 @@ class App:
     # -- sessions -----------------------------------------------------------------------------
     def session_choices(self) -> tuple[list[tuple[str, int]], int | None]:
         s = self.store.sessions()
-        choices = [(f"{r.name} (#{r.id})" + (" - live" if r.live else ""), int(r.id)) for r in s.itertuples()]
+        choices = [(f"{r.name} (#{r.id})" + (" - live" if r.live else "")
+                    + (" - face images kept" if r.keep_faces or r.face_images else ""), int(r.id))
+                   for r in s.itertuples()]
         live = s[s["live"]]
         default = int(live.iloc[0]["id"]) if len(live) else (int(s.iloc[0]["id"]) if len(s) else None)
         return choices, default
@@ -109,15 +111,32 @@ class App:
         self.store.observations(sid).to_csv(csv_path, index=False)
         html_path = out / f"classmood-session-{sid}.html"
         html_path.write_text(report_html(build_report(self.store, sid, self.config.recent_minutes)))
-        return [str(csv_path), str(html_path)]
+        faces = self.face_zip(sid, out)
+        return [str(csv_path), str(html_path)] + ([str(faces)] if faces else [])
+
+    def face_zip(self, session_id: int, out: Path) -> Path | None:
+        """A zip of a session's kept face images (`<participant>/<time>s_<emotion>.jpg`); None
+        where the session kept none."""
+        import zipfile
+
+        df = self.store.face_images(int(session_id))
+        if df.empty:
+            return None
+        path = out / f"classmood-session-{int(session_id)}-faces.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:  # JPEGs do not compress further
+            for k, r in enumerate(df.itertuples(index=False)):
+                who = "".join(c if c.isalnum() or c in "-_ " else "_" for c in str(r.participant or "unknown"))
+                z.writestr(f"{who}/{r.time_s:09.1f}s_{r.emotion}_{k}.jpg", r.jpeg)
+        return path
 
     def _out_dir(self, name: str) -> Path:
         d = Path(tempfile.mkdtemp(prefix=name + "-", dir=self.work))
         return d
 
     # -- recordings ---------------------------------------------------------------------------
-    def analyze_upload(self, files, every: float, progress=None):
-        """Analyse uploaded files (one video, or images) -> (report, key frames, downloads, session id)."""
+    def analyze_upload(self, files, every: float, progress=None, keep_faces: bool = False):
+        """Analyse uploaded files (one video, or images) -> (report, downloads, session id).
+        `keep_faces`: the opt-in to keep participants' face images with the session."""
         from bot import analyze_path
         from bot.sources import SourceError
         from bot.tracker import Tracker
@@ -142,7 +161,7 @@ class App:
             for p in paths:
                 shutil.copy(p, target / p.name)
             name = paths[0].name if len(paths) == 1 else f"{len(paths)} images"
-        sid = self.store.start_session(name, f"upload:{name}")
+        sid = self.store.start_session(name, f"upload:{name}", keep_faces=keep_faces)
         try:
             result = analyze_path(target, every=float(every), analyzer=self.analyzer, tracker=Tracker(),
                                   store=self.store, session_id=sid,
@@ -161,7 +180,8 @@ class App:
         json_path.write_text(json.dumps(result, ensure_ascii=False, indent=1))
         self.store.observations(sid).to_csv(csv_path, index=False)
         html_path.write_text(report_html(report))
-        return report, [str(csv_path), str(json_path), str(html_path)], sid
+        faces = self.face_zip(sid, work)
+        return report, [str(csv_path), str(json_path), str(html_path)] + ([str(faces)] if faces else []), sid
 
     def key_frames(self, target: Path, result: dict, n: int = 3) -> list[tuple[str, np.ndarray]]:
         """Annotated frames at the lowest mood (frames with faces), then the highest."""
@@ -288,6 +308,9 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                                      file_types=VIDEO_TYPES + IMAGE_TYPES, type="filepath", elem_id="cm-upload")
                     with gr.Column():
                         every = gr.Slider(0.5, 30, value=2, step=0.5, label="Analyse one frame every (seconds)")
+                        keep = gr.Checkbox(value=False, elem_id="cm-keep-faces",
+                                           label="Keep face images with this session (only with the "
+                                                 "participants' consent)")
                         go = gr.Button("Analyse", variant="primary", elem_id="cm-analyse")
                 rec_head = gr.HTML(elem_id="cm-rec-headline")
                 rec_charts = gr.HTML(elem_id="cm-rec-charts")
@@ -295,22 +318,22 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                     rec_people = gr.Dataframe(label="Participants", interactive=False)
                     rec_alerts = gr.Dataframe(label="Alerts", interactive=False)
                 keyframes = gr.Gallery(label="Key frames", columns=2, height="auto")
-                downloads = gr.File(label="Downloads: CSV, JSON, HTML report", file_count="multiple",
-                                    interactive=False, elem_id="cm-downloads")
+                downloads = gr.File(label="Downloads: CSV, JSON, HTML report (and face images, if kept)",
+                                    file_count="multiple", interactive=False, elem_id="cm-downloads")
 
-                def analyse(files, every_s, progress=gr.Progress()):
+                def analyse(files, every_s, keep_faces, progress=gr.Progress()):
                     from ui.report import alerts_table, charts_html, headline_html, participants_table
 
-                    report, files_out, sid = state.analyze_upload(files, every_s, progress)
+                    report, files_out, sid = state.analyze_upload(files, every_s, progress, keep_faces=keep_faces)
                     ch, _ = state.session_choices()
                     frames = [(img[:, :, ::-1], cap) for cap, img in report.key_frames]
                     return (headline_html(report), charts_html(report), participants_table(report),
                             alerts_table(report), frames, files_out, gr.update(choices=ch))
 
-                go.click(_guard(analyse), inputs=[upload, every],
+                go.click(_guard(analyse), inputs=[upload, every, keep],
                          outputs=[rec_head, rec_charts, rec_people, rec_alerts, keyframes, downloads, session])
 
-            with gr.Tab("Privacy & about", id="privacy"):
+            with gr.Tab("Privacy & about", id="privacy") as privacy_tab:
                 gr.Markdown(f"### What is recorded\n{STORED}\n\nThe bot never records the tiles of excluded "
                             "names (`classmood-bot --exclude`). Sessions older than the retention period are "
                             "deleted when you press *Save and apply retention now* and whenever the app starts.\n\n"
@@ -323,6 +346,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                 with gr.Row():
                     del_session = gr.Dropdown(choices=choices, value=None, label="Session to delete")
                     del_btn = gr.Button("Delete session and all its data", variant="stop")
+                    del_faces_btn = gr.Button("Delete its face images only", elem_id="cm-delete-faces")
                 del_msg = gr.Markdown()
                 table, acc, f1 = state.model_card_table()
                 gr.Markdown("### How reliable is the model?\n"
@@ -346,7 +370,21 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                     return ("Session deleted." if ok else "That session was already gone.",
                             gr.update(choices=ch, value=None), gr.update(choices=ch, value=d))
 
+                def delete_faces(sid):
+                    if sid is None:
+                        raise ValueError("choose a session first")
+                    n = state.store.delete_face_images(int(sid))
+                    return f"{n} face image(s) deleted; this session keeps no more.", reload_deletable(sid)
+
+                def reload_deletable(sid):
+                    """Choices as stored now: sessions started since the page loaded (an upload, the
+                    bot) can be deleted too; a session that is gone is no longer selected."""
+                    ch, _ = state.session_choices()
+                    return gr.update(choices=ch, value=sid if sid in {c[1] for c in ch} else None)
+
                 save_ret.click(_guard(save_retention), inputs=retention, outputs=ret_msg)
+                privacy_tab.select(_guard(reload_deletable), inputs=del_session, outputs=del_session)
+                del_faces_btn.click(_guard(delete_faces), inputs=del_session, outputs=[del_msg, del_session])
                 del_btn.click(_guard(delete), inputs=del_session, outputs=[del_msg, del_session, session])
     demo.classmood = state
     return demo

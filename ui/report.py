@@ -18,7 +18,10 @@ NOTICE = ("Emotion inference in workplaces and education institutions is prohibi
           "observed. Expression estimates are uncertain: never judge a person by them.")
 STORED = ("ClassMood stores, per session: its name and source, per analysed frame the number of tiles, "
           "faces and camera-off tiles, per face the participant's name or tile number, box, the seven "
-          "expression scores and the top expression, and the alerts raised. It stores no images.")
+          "expression scores and the top expression, and the alerts raised. It stores no images unless you "
+          "opt in for a session (*Keep face images* below a recording, `--keep-faces` for the bot): then "
+          "each participant's face is kept as a small 96x96 picture beside its expression, and only then. "
+          "Opt in only with the participants' informed consent.")
 
 
 @dataclass
