@@ -1,8 +1,17 @@
 """Participant names from tile name strips with Debian's `tesseract-ocr` (optional: without it,
-`read_names` returns None for every tile and participants stay `tile-<i>`)."""
+`read_names` returns None for every tile and participants stay `tile-<i>`).
+
+Languages: `$CLASSMOOD_OCR_LANG` where set (Tesseract's codes, e.g. "kor+eng"), else every language
+pack installed beside English, English last (e.g. with `tesseract-ocr-kor`: "kor+eng"). On two
+real Zoom screenshots with Korean names (38 tiles), "kor+eng" read 21 names exactly, "eng+kor" 2
+and "eng" none; on one with 16 Latin names, "kor+eng" and "eng" agreed on 15 tiles (on the
+sixteenth both were wrong). With more than `MAX_AUTO_LANGS` other packs (e.g. `tesseract-ocr-all`)
+each call would get slow, so English alone is used unless the variable says otherwise.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -14,10 +23,37 @@ import numpy as np
 
 log = logging.getLogger("classmood.ocr")
 _CLEAN = re.compile(r"[^\w .'()\-]+", re.UNICODE)
+MAX_AUTO_LANGS = 3
+_NOT_LANGUAGES = {"eng", "osd", "equ"}  # English goes last; orientation and equation models are no language
 
 
 def available() -> bool:
     return shutil.which("tesseract") is not None
+
+
+@functools.lru_cache(maxsize=1)
+def installed_langs() -> tuple[str, ...]:
+    """Tesseract's installed language packs (`tesseract --list-langs`); () where it cannot run."""
+    try:
+        out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    lines = (out.stdout + "\n" + out.stderr).splitlines()
+    return tuple(ln.strip() for ln in lines if re.fullmatch(r"[A-Za-z_]+(/[A-Za-z_]+)?", ln.strip()))
+
+
+def default_lang() -> str:
+    """`$CLASSMOOD_OCR_LANG`, else the installed language packs with English last (see above)."""
+    env = os.environ.get("CLASSMOOD_OCR_LANG", "").strip()
+    if env:
+        return env
+    langs = installed_langs()
+    others = [lang for lang in langs if lang not in _NOT_LANGUAGES and "/" not in lang]
+    if len(others) > MAX_AUTO_LANGS:
+        log.info("%d Tesseract language packs installed: reading names in English only; set "
+                 "CLASSMOOD_OCR_LANG (e.g. kor+eng) to choose", len(others))
+        others = []
+    return "+".join(others + (["eng"] if "eng" in langs or not others else []))
 
 
 def name_strip(frame: np.ndarray, box, camera_off: bool = False) -> np.ndarray:
@@ -92,11 +128,11 @@ def clean_name(text: str) -> str | None:
 
 
 def read_names(frame: np.ndarray, tiles, lang: str | None = None) -> list[str | None]:
-    """A name per tile (None where nothing legible or without Tesseract). `lang` (default
-    `$CLASSMOOD_OCR_LANG` or "eng") takes Tesseract's codes, e.g. "eng+kor" with tesseract-ocr-kor."""
-    lang = lang or os.environ.get("CLASSMOOD_OCR_LANG", "eng")
+    """A name per tile (None where nothing legible or without Tesseract). `lang` takes
+    Tesseract's codes, e.g. "kor+eng" (default: `default_lang()`)."""
     if not available():
         return [None] * len(tiles)
+    lang = lang or default_lang()
 
     def one(t):
         box, off = (t["box"], t.get("camera_off", False)) if isinstance(t, dict) else (t.box, t.camera_off)

