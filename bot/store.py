@@ -174,14 +174,11 @@ class Store:
             sql = (f"INSERT INTO observations(session_id, frame_id, time_s, participant, tile, role, emotion,"
                    f" confidence, uncertain, x, y, w, h, {', '.join(EMOTIONS)})"
                    f" VALUES ({', '.join('?' * (13 + len(EMOTIONS)))})")
-            if any(j is not None for j in jpegs):
-                for row, jpeg in zip(rows, jpegs):
-                    oid = db.execute(sql, row).lastrowid
-                    if jpeg is not None:
-                        db.execute("INSERT INTO face_images(session_id, observation_id, jpeg) VALUES (?,?,?)",
-                                   (session_id, oid, jpeg))
-            else:
-                db.executemany(sql, rows)
+            for row, jpeg in zip(rows, jpegs):
+                oid = db.execute(sql, row).lastrowid
+                if jpeg is not None:
+                    db.execute("INSERT INTO face_images(session_id, observation_id, jpeg) VALUES (?,?,?)",
+                               (session_id, oid, jpeg))
             db.execute("UPDATE sessions SET last_heartbeat=? WHERE id=?", (now, session_id))
             return fid
 

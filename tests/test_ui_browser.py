@@ -98,13 +98,22 @@ def browser():
         b.close()
 
 
+GRADIO_CACHE: dict[str, Path] = {}  # app url -> the Gradio cache folder it was started with
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     db = tmp_path_factory.mktemp("ui") / "classmood.db"
     seed_store(db)
-    p, url = start_app(db)
+    cache = tmp_path_factory.mktemp("gradio-cache")
+    p, url = start_app(db, {"GRADIO_TEMP_DIR": str(cache)})
+    GRADIO_CACHE[url] = cache
     yield url
     stop_app(p)
+
+
+def _cached_files(url: str) -> set[Path]:
+    return {p for p in GRADIO_CACHE[url].rglob("*") if p.is_file()}
 
 
 def _page(browser, url, **ctx):
@@ -195,6 +204,8 @@ def test_face_images_are_kept_only_when_ticked_and_can_be_deleted(browser, app, 
     page.get_by_role("option", name=re.compile(r"consented\.mp4 .* - face images kept")).click()
     page.locator("#cm-delete-faces").click()
     page.get_by_text("4 face image(s) deleted; this session keeps no more.").wait_for(timeout=30000)
+    # the download went with them (ours and the copy Gradio served)
+    assert page.request.get(zips[0] if zips[0].startswith("http") else app + zips[0]).status in (403, 404)
     expect(page.get_by_label("Session to delete")).to_have_value(re.compile(r"consented\.mp4 \(#\d+\)$"))
     page.screenshot(path=str(ARTIFACTS / "face-images-deleted.png"), full_page=True)
 
@@ -231,12 +242,15 @@ def test_webcam_tab_annotates_the_fake_camera(browser, app, fer_faces, tmp_path)
         context.grant_permissions(["camera"], origin=app)
         page = context.new_page()
         page.goto(app)
+        before = _cached_files(app)
         page.get_by_text("Click to Access Webcam").first.click(timeout=60000)
         page.locator("button").filter(has_text=re.compile(r"^\W*Record\W*$")).first.click(timeout=60000)
         page.locator("#cm-annotated img").first.wait_for(timeout=90000)
         page.locator("#cm-scores").get_by_text("%").first.wait_for(timeout=60000)
         text = page.locator("#cm-scores").inner_text()
         assert any(e in text for e in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
+        time.sleep(2)  # several more frames streamed and answered
+        assert _cached_files(app) == before  # camera frames and their annotations never reach the disk
         page.screenshot(path=str(ARTIFACTS / "tab-webcam-live.png"), full_page=True)
     finally:
         b.close()
@@ -261,6 +275,25 @@ def test_password_is_required_and_wrong_one_refused(browser, tmp_path):
         page.get_by_role("tab", name="Class mood").wait_for(timeout=60000)
     finally:
         stop_app(p)
+
+
+def test_stopping_the_app_deletes_its_cached_uploads(tmp_path):
+    cache = tmp_path / "cache"
+    p, url = start_app(tmp_path / "c.db", {"GRADIO_TEMP_DIR": str(cache)})
+    try:
+        photo = tmp_path / "student.jpg"
+        cv2.imwrite(str(photo), np.full((64, 64, 3), 128, np.uint8))
+        boundary = "classmood-test"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"student.jpg\"\r\n"
+                f"Content-Type: image/jpeg\r\n\r\n").encode() + photo.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        req = urllib.request.Request(url + "/gradio_api/upload", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        stored = json.loads(urllib.request.urlopen(req, timeout=30).read())
+        assert len(stored) == 1 and Path(stored[0]).is_file() and cache in Path(stored[0]).parents
+    finally:
+        stop_app(p)  # SIGTERM, as docker stop and systemd send
+    assert p.returncode == 0
+    assert [f for f in cache.rglob("*") if f.is_file()] == []
 
 
 def test_refuses_public_bind_without_password(tmp_path):

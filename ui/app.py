@@ -8,10 +8,12 @@ Tabs: live webcam test; class mood (a live or stored session, auto-refreshing, a
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -54,6 +56,8 @@ class App:
         self.analyzer = analyzer or GalleryAnalyzer()
         self.work = Path(config.work_dir or tempfile.mkdtemp(prefix="classmood-ui-"))
         self.work.mkdir(parents=True, exist_ok=True)
+        if config.work_dir is None:  # our own temporary folder of generated downloads: gone at exit
+            atexit.register(shutil.rmtree, self.work, ignore_errors=True)
 
     # -- webcam -------------------------------------------------------------------------------
     def webcam(self, rgb: np.ndarray | None):
@@ -76,8 +80,8 @@ class App:
     # -- sessions -----------------------------------------------------------------------------
     def session_choices(self) -> tuple[list[tuple[str, int]], int | None]:
         s = self.store.sessions()
-        choices = [(f"{r.name} (#{r.id})" + (" - live" if r.live else "")
-                    + (" - face images kept" if r.keep_faces or r.face_images else ""), int(r.id))
+        marks = {"live": " - live", "keep_faces": " - face images kept"}
+        choices = [(f"{r.name} (#{r.id})" + "".join(m for k, m in marks.items() if getattr(r, k)), int(r.id))
                    for r in s.itertuples()]
         live = s[s["live"]]
         default = int(live.iloc[0]["id"]) if len(live) else (int(s.iloc[0]["id"]) if len(s) else None)
@@ -114,6 +118,28 @@ class App:
         faces = self.face_zip(sid, out)
         return [str(csv_path), str(html_path)] + ([str(faces)] if faces else [])
 
+    def delete_session(self, session_id: int) -> bool:
+        """Delete a session with all its data, and any face-image downloads made of it."""
+        gone = self.store.delete_session(int(session_id))
+        self._drop_face_zips(int(session_id))
+        return gone
+
+    def delete_face_images(self, session_id: int) -> int:
+        """Delete a session's face images (see `Store.delete_face_images`) and their downloads."""
+        n = self.store.delete_face_images(int(session_id))
+        self._drop_face_zips(int(session_id))
+        return n
+
+    def _drop_face_zips(self, session_id: int) -> None:
+        """Remove the session's face-image zips from our downloads folder and from Gradio's cache,
+        which keeps a copy of every file it served."""
+        from gradio.utils import get_upload_folder
+
+        name = _face_zip_name(session_id)
+        for folder in (self.work, Path(get_upload_folder())):
+            for p in folder.rglob(name) if folder.is_dir() else ():
+                p.unlink(missing_ok=True)
+
     def face_zip(self, session_id: int, out: Path) -> Path | None:
         """A zip of a session's kept face images (`<participant>/<time>s_<emotion>.jpg`); None
         where the session kept none."""
@@ -122,7 +148,7 @@ class App:
         df = self.store.face_images(int(session_id))
         if df.empty:
             return None
-        path = out / f"classmood-session-{int(session_id)}-faces.zip"
+        path = out / _face_zip_name(int(session_id))
         with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:  # JPEGs do not compress further
             for k, r in enumerate(df.itertuples(index=False)):
                 who = "".join(c if c.isalnum() or c in "-_ " else "_" for c in str(r.participant or "unknown"))
@@ -221,6 +247,10 @@ class App:
         return pd.DataFrame(rows), val.get("accuracy"), val.get("macro_f1")
 
 
+def _face_zip_name(session_id: int) -> str:
+    return f"classmood-session-{session_id}-faces.zip"
+
+
 def _video_frame(path: Path, t: float) -> np.ndarray:
     import cv2
 
@@ -245,24 +275,33 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
     state = app or App(config)
     choices, default = state.session_choices()
 
-    with gr.Blocks(title="ClassMood") as demo:
+    # Gradio keeps a copy of every upload and download in its cache folder: delete each an hour
+    # after it was made (checked every 10 minutes), and all of them when the app stops.
+    with gr.Blocks(title="ClassMood", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# ClassMood\nHow is the class doing? Expression estimates from the meeting gallery.")
         gr.HTML(f'<div class="cm-notice">{NOTICE}</div>')
         with gr.Tabs():
             with gr.Tab("Live webcam", id="webcam"):
                 gr.Markdown("Test the expression model on your own camera (frames are analysed in memory and "
-                            "never stored), or upload a photo.")
+                            "never written to disk), or upload a photo (its copy is deleted an hour later, or when "
+                            "the app stops).")
                 with gr.Row():
                     with gr.Column():
                         cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam")
                         photo = gr.Image(sources=["upload"], type="numpy", label="Or a photo")
                     with gr.Column():
-                        annotated = gr.Image(label="Annotated", type="numpy", interactive=False,
-                                             elem_id="cm-annotated")
+                        # Inline HTML, not gr.Image: Gradio writes every output image to its cache.
+                        annotated = gr.HTML(label="Annotated", elem_id="cm-annotated")
                         scores = gr.Label(num_top_classes=7, label="Expression scores", elem_id="cm-scores")
-                cam.stream(_guard(state.webcam), inputs=cam, outputs=[annotated, scores], stream_every=0.2,
+                def webcam(rgb):
+                    from ui.report import img_tag
+
+                    out, probs = state.webcam(rgb)
+                    return (img_tag(out[:, :, ::-1], "annotated frame") if out is not None else ""), probs
+
+                cam.stream(_guard(webcam), inputs=cam, outputs=[annotated, scores], stream_every=0.2,
                            concurrency_limit=2, show_progress="hidden")
-                photo.upload(_guard(state.webcam), inputs=photo, outputs=[annotated, scores])
+                photo.upload(_guard(webcam), inputs=photo, outputs=[annotated, scores])
 
             with gr.Tab("Class mood", id="class"):
                 with gr.Row():
@@ -317,16 +356,16 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                 with gr.Row():
                     rec_people = gr.Dataframe(label="Participants", interactive=False)
                     rec_alerts = gr.Dataframe(label="Alerts", interactive=False)
-                keyframes = gr.Gallery(label="Key frames", columns=2, height="auto")
+                keyframes = gr.HTML(elem_id="cm-keyframes")
                 downloads = gr.File(label="Downloads: CSV, JSON, HTML report (and face images, if kept)",
                                     file_count="multiple", interactive=False, elem_id="cm-downloads")
 
                 def analyse(files, every_s, keep_faces, progress=gr.Progress()):
-                    from ui.report import alerts_table, charts_html, headline_html, participants_table
+                    from ui.report import alerts_table, charts_html, figures_html, headline_html, participants_table
 
                     report, files_out, sid = state.analyze_upload(files, every_s, progress, keep_faces=keep_faces)
                     ch, _ = state.session_choices()
-                    frames = [(img[:, :, ::-1], cap) for cap, img in report.key_frames]
+                    frames = ("<h3>Key frames</h3>" + figures_html(report.key_frames)) if report.key_frames else ""
                     return (headline_html(report), charts_html(report), participants_table(report),
                             alerts_table(report), frames, files_out, gr.update(choices=ch))
 
@@ -365,7 +404,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                 def delete(sid):
                     if sid is None:
                         raise ValueError("choose a session to delete")
-                    ok = state.store.delete_session(int(sid))
+                    ok = state.delete_session(int(sid))
                     ch, d = state.session_choices()
                     return ("Session deleted." if ok else "That session was already gone.",
                             gr.update(choices=ch, value=None), gr.update(choices=ch, value=d))
@@ -373,7 +412,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                 def delete_faces(sid):
                     if sid is None:
                         raise ValueError("choose a session first")
-                    n = state.store.delete_face_images(int(sid))
+                    n = state.delete_face_images(int(sid))
                     return f"{n} face image(s) deleted; this session keeps no more.", reload_deletable(sid)
 
                 def reload_deletable(sid):
@@ -416,6 +455,10 @@ def _guard(fn):
             raise gr.Error(f"Something went wrong ({type(e).__name__}); the details are in the app's log.") from None
 
     return wrapped
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def read_auth(auth_file: str | None) -> tuple[str, str] | None:
@@ -465,6 +508,9 @@ def main(argv=None) -> int:
         return 2
     import gradio as gr
 
+    # `docker stop`, systemd and `kill` send SIGTERM: stop as on Ctrl-C, so that Gradio's shutdown
+    # deletes its cached uploads and downloads and ours go at exit.
+    signal.signal(signal.SIGTERM, _interrupt)
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     demo.queue(default_concurrency_limit=2).launch(
         server_name=args.host, server_port=args.port, auth=auth, auth_message="ClassMood: sign in",

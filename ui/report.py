@@ -112,17 +112,25 @@ def _duration(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def report_html(r: Report) -> str:
-    """The whole report as one HTML file: no scripts, no external resources."""
+def img_tag(img_bgr: np.ndarray, alt: str = "", quality: int = 85) -> str:
+    """An <img> holding the picture itself (a JPEG data URI): shown without being written to disk."""
     import cv2
 
-    imgs = []
-    for caption, img in r.key_frames:
-        ok, png = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
-        if ok:
-            imgs.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/jpeg;base64,'
-                        f'{base64.b64encode(png.tobytes()).decode()}"/><figcaption>{html.escape(caption)}'
-                        f'</figcaption></figure>')
+    ok, jpg = cv2.imencode(".jpg", img_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        return ""
+    return (f'<img alt="{html.escape(alt)}" style="max-width:100%" '
+            f'src="data:image/jpeg;base64,{base64.b64encode(jpg.tobytes()).decode()}"/>')
+
+
+def figures_html(key_frames: list[tuple[str, np.ndarray]]) -> str:
+    """Captioned key frames, inline."""
+    return "".join(f"<figure>{img_tag(img, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+                   for caption, img in key_frames)
+
+
+def report_html(r: Report) -> str:
+    """The whole report as one HTML file: no scripts, no external resources."""
     started = r.session.get("started")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ClassMood report: {html.escape(str(r.session['name']))}</title>
@@ -141,6 +149,6 @@ started {html.escape(str(started)[:19])} UTC; windows of {r.window_s:g} s. Gener
 <h2>Timeline</h2>{charts_html(r)}
 <h2>Participants</h2>{participants_table(r).to_html(index=False, escape=True)}
 <h2>Alerts</h2>{alerts_table(r).to_html(index=False, escape=True) if len(r.alerts) else '<p>No alerts.</p>'}
-{'<h2>Key frames</h2>' + ''.join(imgs) if imgs else ''}
+{'<h2>Key frames</h2>' + figures_html(r.key_frames) if r.key_frames else ''}
 <h2>What is recorded</h2><p>{html.escape(STORED)}</p>
 </body></html>"""
