@@ -1,5 +1,5 @@
 """Webcam handler speed: 640x480 RGB frames with one face through the live-webcam tab's handler
-(analysis, annotation, scores). Target: <= 100 ms a frame (>= 5 frames/s on 2 cores). Also times
+(analysis, annotation as served, scores). Target: <= 100 ms a frame (>= 5 frames/s on 2 cores). Also times
 a 10-minute 720p upload at 2 s sampling (target: <= 1 minute) with --upload.
 
     python bench/webcam.py [--repeats 30] [--upload]

@@ -61,16 +61,18 @@ class App:
 
     # -- webcam -------------------------------------------------------------------------------
     def webcam(self, rgb: np.ndarray | None):
-        """One webcam (or uploaded) frame, RGB -> (annotated RGB, {emotion: probability})."""
+        """One webcam (or uploaded) frame, RGB -> (the annotated frame as an inline <img>,
+        {emotion: probability}). Inline, not a gr.Image: Gradio writes each output image to disk."""
         import cv2
 
         from ui.annotate import annotate
+        from ui.report import img_tag
 
         if rgb is None or not isinstance(rgb, np.ndarray) or rgb.size == 0:
-            return None, {}
+            return "", {}
         bgr = cv2.cvtColor(rgb[..., :3], cv2.COLOR_RGB2BGR)
         frame = self.analyzer.analyze(bgr).to_dict()
-        out = cv2.cvtColor(annotate(bgr, frame, tiles=False), cv2.COLOR_BGR2RGB)
+        out = img_tag(annotate(bgr, frame, tiles=False), "annotated frame")
         faces = [f for f in frame["faces"] if f["role"] == "participant"] or frame["faces"]
         if not faces:
             return out, {}
@@ -290,18 +292,11 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                         cam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam")
                         photo = gr.Image(sources=["upload"], type="numpy", label="Or a photo")
                     with gr.Column():
-                        # Inline HTML, not gr.Image: Gradio writes every output image to its cache.
                         annotated = gr.HTML(label="Annotated", elem_id="cm-annotated")
                         scores = gr.Label(num_top_classes=7, label="Expression scores", elem_id="cm-scores")
-                def webcam(rgb):
-                    from ui.report import img_tag
-
-                    out, probs = state.webcam(rgb)
-                    return (img_tag(out[:, :, ::-1], "annotated frame") if out is not None else ""), probs
-
-                cam.stream(_guard(webcam), inputs=cam, outputs=[annotated, scores], stream_every=0.2,
+                cam.stream(_guard(state.webcam), inputs=cam, outputs=[annotated, scores], stream_every=0.2,
                            concurrency_limit=2, show_progress="hidden")
-                photo.upload(_guard(webcam), inputs=photo, outputs=[annotated, scores])
+                photo.upload(_guard(state.webcam), inputs=photo, outputs=[annotated, scores])
 
             with gr.Tab("Class mood", id="class"):
                 with gr.Row():
