@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ log = logging.getLogger("classmood.ui")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 VIDEO_TYPES = [".mp4", ".webm", ".mkv", ".avi", ".mov"]
 IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"]
+DOWNLOAD_MAX_AGE_S = 3600  # generated downloads and Gradio's cached copies live this long
 CSS = """
 .cm-head{margin:4px 0 8px}.cm-title{font-size:20px;font-weight:600;margin-bottom:6px}
 .cm-cards{display:flex;gap:12px;flex-wrap:wrap}.cm-card{border:1px solid #ddd;border-radius:8px;padding:8px 18px}
@@ -158,8 +160,17 @@ class App:
         return path
 
     def _out_dir(self, name: str) -> Path:
-        d = Path(tempfile.mkdtemp(prefix=name + "-", dir=self.work))
-        return d
+        """A new folder for one set of downloads; folders older than an hour go first."""
+        self._sweep()
+        return Path(tempfile.mkdtemp(prefix=name + "-", dir=self.work))
+
+    def _sweep(self, max_age_s: float = DOWNLOAD_MAX_AGE_S) -> None:
+        """Delete our download folders (reports, face-image zips, copies of uploaded images) older
+        than `max_age_s`, as Gradio does with its own copies."""
+        cutoff = time.time() - max_age_s
+        for d in self.work.iterdir():
+            if d.is_dir() and d.stat().st_mtime < cutoff:
+                shutil.rmtree(d, ignore_errors=True)
 
     # -- recordings ---------------------------------------------------------------------------
     def analyze_upload(self, files, every: float, progress=None, keep_faces: bool = False):
@@ -279,7 +290,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
 
     # Gradio keeps a copy of every upload and download in its cache folder: delete each an hour
     # after it was made (checked every 10 minutes), and all of them when the app stops.
-    with gr.Blocks(title="ClassMood", delete_cache=(600, 3600)) as demo:
+    with gr.Blocks(title="ClassMood", delete_cache=(600, DOWNLOAD_MAX_AGE_S)) as demo:
         gr.Markdown("# ClassMood\nHow is the class doing? Expression estimates from the meeting gallery.")
         gr.HTML(f'<div class="cm-notice">{NOTICE}</div>')
         with gr.Tabs():
