@@ -1,5 +1,6 @@
 """Class-tab refresh time on a big session: 50 participants x 8 hours, one observation per 5 s
-(~290k rows). Target: the class tab's data and figures in <= 1 s.
+(~290k rows). Target: the class tab's data and figures in <= 1 s. Also the store's cost per frame
+of 49 faces with its 1080p picture, without and with the face-image opt-in.
 
     python bench/dashboard.py [--participants 50] [--hours 8] [--repeats 5]
 """
@@ -58,7 +59,29 @@ def main() -> int:
             times.append(time.perf_counter() - t)
         print(f"class tab refresh (headline, 2 charts, participants, alerts): median {statistics.median(times) * 1000:.0f} ms "
               f"over {args.repeats} (min {min(times) * 1000:.0f} ms); {len(people)} participant rows")
+        write_cost(store)
     return 0
+
+
+def write_cost(store, frames: int = 100) -> None:
+    """Median `add_frame` time for 49 faces with a 1080p picture, in sessions without and with
+    `keep_faces` (measured alternately, side by side)."""
+    from model import EMOTIONS
+
+    picture = np.random.default_rng(1).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
+    faces = [{"box": [40 + 270 * (k % 7), 20 + 150 * (k // 7), 70, 80], "tile": k, "participant": f"p{k}",
+              "role": "participant", "confidence": 0.9, "uncertain": False, "emotion": "happy",
+              "scores": {e: 1 / 7 for e in EMOTIONS}} for k in range(49)]
+    sids = {keep: store.start_session(f"bench: keep_faces={keep}", "bench", keep_faces=keep) for keep in (False, True)}
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for i in range(frames):
+        for keep, sid in sids.items():
+            t = time.perf_counter()
+            store.add_frame(sid, {"time_s": float(i), "tiles": [], "faces": faces}, image=picture)
+            times[keep].append(time.perf_counter() - t)
+    size = store.face_images(sids[True])["jpeg"].map(len).median()
+    print(f"store, one frame of 49 faces: median {statistics.median(times[False]) * 1000:.2f} ms; with face images "
+          f"kept {statistics.median(times[True]) * 1000:.2f} ms ({size / 1024:.1f} KB a face)")
 
 
 class _NoAnalyzer:
