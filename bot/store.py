@@ -97,7 +97,11 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 10.0):
         self.path = Path(path) if path is not None else default_db_path()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Names and expressions are personal data: a new database (and a folder we make for
+                # it) is readable by its owner only; SQLite gives its -wal and -shm files the same mode.
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False,
                                        isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -42,6 +42,17 @@ def test_default_path_honours_env(monkeypatch, tmp_path):
         assert default_db_path() == tmp_path / "data" / "classmood" / "classmood.db"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+def test_a_new_database_is_private_to_its_owner(tmp_path):
+    s = Store(tmp_path / "data" / "classmood.db")
+    sid = s.start_session("x", "t")
+    s.add_frame(sid, frame(0.0, [face("ana", "sad")]))
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    for suffix in ("", "-wal", "-shm"):
+        assert (tmp_path / "data" / f"classmood.db{suffix}").stat().st_mode & 0o777 == 0o600, suffix
+    s.close()
+
+
 def test_wal_and_tables(store):
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
