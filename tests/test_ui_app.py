@@ -44,3 +44,26 @@ def test_download_folders_older_than_an_hour_are_swept(tmp_path):
     os.utime(old, (past, past))
     new = app._out_dir("new")
     assert not old.exists() and fresh.exists() and new.exists()
+
+
+def test_a_locked_database_is_a_readable_message_in_the_page(tmp_path):
+    import sqlite3
+
+    import gradio as gr
+    import pytest
+
+    from bot.store import Store
+    from ui.app import _guard
+
+    app = _app(tmp_path)
+    app.store.close()
+    app.store = Store(tmp_path / "a.db", timeout=0.2)
+    sid = app.store.start_session("x", "t", keep_faces=True)
+    blocker = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        with pytest.raises(gr.Error, match=r"cannot write to the session database .*a\.db: database is locked"):
+            _guard(app.delete_face_images)(sid)
+    finally:
+        blocker.execute("ROLLBACK")
+    assert app.store.keeps_faces(sid)  # nothing half-done

@@ -448,13 +448,16 @@ def _guard(fn):
 
     import gradio as gr
 
+    from bot.store import StoreError
+    from model import ModelLoadError
+
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (ValueError, KeyError, OSError) as e:
+        except (ValueError, KeyError, OSError, StoreError, ModelLoadError) as e:  # their messages say what to do
             raise gr.Error(str(e).strip("'\"")) from None
         except Exception as e:
             log.exception("handler %s failed", getattr(fn, "__name__", fn))
