@@ -71,6 +71,8 @@ def analyze_main(argv=None) -> int:
     bar = ProgressBar()
     try:
         store = Store(args.db) if args.db else None
+        if store:
+            _apply_retention(store)
         sid = store.start_session(Path(args.path).name, str(args.path), keep_faces=args.keep_faces) \
             if store else None
         try:
@@ -95,6 +97,14 @@ def analyze_main(argv=None) -> int:
         kept = f", with {int(store.session(sid)['face_images'])} face images" if args.keep_faces else ""
         print(f"stored as session {sid} in {store.path}{kept}")
     return 0
+
+
+def _apply_retention(store) -> None:
+    """Delete sessions older than the retention setting, as the app does when it starts: a school
+    that runs only the bot keeps no more than it said it would."""
+    n = store.purge()
+    if n:
+        log.info("retention (%g days): deleted %d old session(s) from %s", store.retention_days, n, store.path)
 
 
 def _names(text: str) -> list[str]:
@@ -127,6 +137,7 @@ def bot_main(argv=None) -> int:
         region = parse_region(args.region) if args.region else None
         source = ScreenSource(monitor=args.monitor, region=region, interval=args.interval, duration=args.duration)
         store = Store(args.db)
+        _apply_retention(store)
         analyzer = GalleryAnalyzer()
     except (AlertConfigError, SourceError, StoreError, ModelLoadError) as e:
         print(f"classmood-bot: {e}", file=sys.stderr)

@@ -113,6 +113,27 @@ def test_analyze_cli_video_json_and_db(video, tmp_path):
     assert s.face_images(sid).empty  # no images without the opt-in
 
 
+def test_analyze_cli_applies_the_retention_setting(real_galleries, tmp_path):
+    import sqlite3
+
+    from bot.store import Store
+
+    db = tmp_path / "r.db"
+    s = Store(db)
+    s.set_setting("retention_days", 7)
+    old, recent = s.start_session("old class", "t"), s.start_session("last week's class", "t")
+    s.close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE sessions SET started = started - 8 * 86400 WHERE id = ?", (old,))
+    con.execute("UPDATE sessions SET started = started - 6 * 86400 WHERE id = ?", (recent,))
+    con.commit()
+    con.close()
+    r = run_cli("classmood-analyze", str(real_galleries[0]["path"]), "--db", str(db))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "deleted 1 old session(s)" in r.stderr
+    assert sorted(Store(db).sessions()["name"]) == ["last week's class", real_galleries[0]["path"].name]
+
+
 def test_analyze_cli_keeps_faces_only_when_asked(video, tmp_path):
     db = tmp_path / "faces.db"
     r = run_cli("classmood-analyze", str(video), "--every", "4", "--keep-faces")

@@ -381,7 +381,8 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
             with gr.Tab("Privacy & about", id="privacy") as privacy_tab:
                 gr.Markdown(f"### What is recorded\n{STORED}\n\nThe bot never records the tiles of excluded "
                             "names (`classmood-bot --exclude`). Sessions older than the retention period are "
-                            "deleted when you press *Save and apply retention now* and whenever the app starts.\n\n"
+                            "deleted when you press *Save and apply retention now* and whenever the app or the "
+                            "bot starts.\n\n"
                             f"### The law\n{NOTICE}")
                 with gr.Row():
                     retention = gr.Number(value=state.store.retention_days, label="Keep sessions for (days)",
