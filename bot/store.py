@@ -393,8 +393,8 @@ def _face_jpegs(image: np.ndarray, faces: list[dict]) -> list[bytes | None]:
 
     keep = [k for k, f in enumerate(faces) if f.get("role", "participant") == "participant"]
     out: list[bytes | None] = [None] * len(faces)
-    if not keep:
-        return out
+    if not keep or not isinstance(image, np.ndarray) or image.size == 0 or image.ndim not in (2, 3):
+        return out  # no usable picture: the expressions are stored all the same
     image = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     crops = crop_faces(image[:, :, :3], [faces[k]["box"] for k in keep], size=FACE_IMAGE_PX, color=True)
     for k, crop in zip(keep, crops):

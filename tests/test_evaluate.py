@@ -40,3 +40,14 @@ def test_evaluate_cli_bad_model_and_split(small_npz, tmp_path):
     assert r.returncode == 2 and "none.keras" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("classmood-evaluate", "--data", str(small_npz), "--split", "test", "--out", str(tmp_path / "e"))
     assert r.returncode == 2 and "no 'test' split" in r.stderr
+
+
+def test_probe_views_are_the_named_transforms():
+    from training.probe import SERVED, views
+
+    x = np.random.default_rng(0).integers(0, 255, (5, 48, 48), dtype=np.uint8)
+    v = views(x)
+    assert len(v) == 20 and set(SERVED) <= set(v)
+    assert np.array_equal(v["as is"], x) and np.array_equal(v["as is, mirrored"], x[:, :, ::-1])
+    assert np.array_equal(v["right 2"][:, :, 2:], x[:, :, :-2])  # content moved two pixels right
+    assert not np.array_equal(v["zoom 1.08"], x)

@@ -242,6 +242,12 @@ def test_opted_in_session_keeps_participant_faces_only(store):
     assert len(store.observations(sid)) == 4
 
 
+def test_an_empty_picture_stores_the_expressions_without_images(store):
+    sid = store.start_session("consented", "t", keep_faces=True)
+    store.add_frame(sid, frame(0.0, _faces()), image=np.zeros((0, 0, 3), np.uint8))
+    assert len(store.observations(sid)) == 2 and store.face_images(sid).empty
+
+
 def _on_disk(path) -> bytes:
     wal = Path(str(path) + "-wal")
     return Path(path).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
