@@ -51,6 +51,14 @@ class ProgressBar:
 
 
 def analyze_main(argv=None) -> int:
+    try:
+        return _analyze(argv)
+    except KeyboardInterrupt:  # before or after the session: the finally blocks have run
+        print("classmood-analyze: interrupted", file=sys.stderr)
+        return 130
+
+
+def _analyze(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="classmood-analyze",
                                  description="Analyse a meeting screenshot, a folder of them or a recording.")
     ap.add_argument("path", help="an image, a folder of images (recursive) or a video file")
@@ -58,17 +66,22 @@ def analyze_main(argv=None) -> int:
     ap.add_argument("--every", type=float, default=2.0, metavar="S", help="video sampling interval (s)")
     ap.add_argument("--db", help="also store the frames as a session in this database")
     args = _parse(ap, argv)
-    from bot.pipeline import analyze_path
-    from bot.sources import SourceError
+    from bot.pipeline import analyze_path, open_path
+    from bot.sources import SourceError, check_seconds
     from bot.store import Store, StoreError
     from bot.tracker import Tracker
     from model import ModelLoadError
 
-    if args.every <= 0:
-        ap.error("--every must be positive")
     if args.keep_faces and not args.db:
         ap.error("--keep-faces keeps images in a session database: give --db too")
+    try:  # every check that can fail comes before a session is created
+        check_seconds(args.every, "the sampling interval (--every)")
+        open_path(args.path, args.every)
+    except SourceError as e:
+        print(f"classmood-analyze: {e}", file=sys.stderr)
+        return 2
     bar = ProgressBar()
+    store = None
     try:
         store = Store(args.db) if args.db else None
         if store:
@@ -112,6 +125,14 @@ def _names(text: str) -> list[str]:
 
 
 def bot_main(argv=None) -> int:
+    try:
+        return _bot(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up, before the handler below is installed
+        print("classmood-bot: interrupted", file=sys.stderr)
+        return 130
+
+
+def _bot(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="classmood-bot",
                                  description="Watch the meeting gallery on screen and record the class's mood.")
     where = ap.add_mutually_exclusive_group()
@@ -123,8 +144,6 @@ def bot_main(argv=None) -> int:
     ap.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     ap.add_argument("--alerts", metavar="FILE", help="TOML file overriding the default alert rules")
     args = _parse(ap, argv)
-    if args.interval <= 0:
-        ap.error("--interval must be positive")
     from bot.alerts import AlertConfigError, AlertEngine, load_rules
     from bot.analyzer import GalleryAnalyzer
     from bot.sources import ScreenSource, SourceError, parse_region
@@ -132,7 +151,7 @@ def bot_main(argv=None) -> int:
     from bot.tracker import Tracker
     from model import ModelLoadError
 
-    try:
+    try:  # every check that can fail comes before a session is created
         rules = load_rules(args.alerts)
         region = parse_region(args.region) if args.region else None
         source = ScreenSource(monitor=args.monitor, region=region, interval=args.interval, duration=args.duration)

@@ -16,6 +16,8 @@ Progress = Callable[[int, int], None]
 
 def open_path(path: str | Path, every: float = 2.0):
     """An ImageSource for an image or a folder, a VideoSource for anything else OpenCV can open."""
+    if not str(path).strip():
+        raise SourceError("no path given (an empty path is not taken to mean the current folder)")
     p = Path(path)
     if not p.exists():
         raise SourceError(f"{p}: no such file or folder")

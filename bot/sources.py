@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,19 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpe
 
 
 class SourceError(RuntimeError):
-    """The source cannot be read at all (missing file, no display, undecodable video)."""
+    """The source cannot be read at all (missing file, no display, undecodable video), or the
+    options asked of it make no sense (a sampling interval that is not a positive number)."""
+
+
+def check_seconds(value: float, what: str) -> float:
+    """`value` as a float when it is a finite number of seconds above 0, else a SourceError."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SourceError(f"{what} must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise SourceError(f"{what} must be a finite number of seconds above 0, got {value}")
+    return v
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -84,9 +97,7 @@ class VideoSource:
         self.path = Path(path)
         if not self.path.is_file():
             raise SourceError(f"{self.path}: no such file")
-        if every <= 0:
-            raise SourceError(f"sampling interval must be positive, got {every}")
-        self.every = float(every)
+        self.every = check_seconds(every, "the sampling interval (--every)")
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             raise SourceError(f"{self.path}: not a video OpenCV can open (corrupt or unsupported format)")
@@ -99,6 +110,9 @@ class VideoSource:
         if not 0 < self.fps < 1000:
             self.fps = 25.0
             log.warning("%s: no usable frame rate in the file, assuming 25 fps", self.path)
+        if self.every < 1 / self.fps - 1e-9:
+            raise SourceError(f"the sampling interval (--every) must be at least one frame of {self.path.name} "
+                              f"(1/{self.fps:g} fps = {1 / self.fps:.3g} s), got {every}")
 
     @property
     def duration_s(self) -> float:
@@ -153,12 +167,19 @@ def parse_region(text: str) -> tuple[int, int, int, int]:
 
 class ScreenSource:
     """The screen through mss: monitor `monitor` (1 = the first; 0 = all monitors together) or a
-    `region` (x, y, w, h) in screen coordinates. On HiDPI screens mss returns physical pixels: `scale`
-    tells the ratio of captured pixels to screen coordinates. Yields frames every `interval` seconds
-    (wall clock) for `duration` seconds (None: until stopped)."""
+    `region` (x, y, w, h) in screen coordinates, which must lie on the screen. On HiDPI screens mss
+    returns physical pixels: `scale` tells the ratio of captured pixels to screen coordinates.
+
+    Captures stay on a grid of `interval` seconds from the start (wall clock): after a slow frame the
+    ticks it missed are skipped, never made up in a burst, so `time_s` strictly increases and lies
+    on the grid. With `duration`, no capture starts at or after `duration` seconds, and the source
+    ends as soon as the next tick would. `clock` and `sleep` are for tests."""
 
     def __init__(self, monitor: int = 1, region: tuple[int, int, int, int] | None = None,
-                 interval: float = 5.0, duration: float | None = None, display: str | None = None):
+                 interval: float = 5.0, duration: float | None = None, display: str | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.interval = check_seconds(interval, "the capture interval (--interval)")
+        self.duration = None if duration is None else check_seconds(duration, "the duration (--duration)")
         import mss
 
         try:
@@ -170,15 +191,22 @@ class ScreenSource:
         if region is not None:
             x, y, w, h = region
             self.area = {"left": x, "top": y, "width": w, "height": h}
+            screen = monitors[0]
+            if (x < screen["left"] or y < screen["top"] or x + w > screen["left"] + screen["width"]
+                    or y + h > screen["top"] + screen["height"]):
+                self.close()
+                raise SourceError(f"region {x},{y},{w},{h} is not on the screen (x {screen['left']}.."
+                                  f"{screen['left'] + screen['width']}, y {screen['top']}.."
+                                  f"{screen['top'] + screen['height']})")
         else:
             if not 0 <= monitor < len(monitors):
+                self.close()
                 raise SourceError(f"monitor {monitor} does not exist: {len(monitors) - 1} monitor(s), "
                                   "1 is the first, 0 all together")
             self.area = dict(monitors[monitor])
-        self.interval = float(interval)
-        self.duration = duration
         self.scale = 1.0
         self.stopped = False
+        self._clock, self._sleep = clock, sleep
 
     def grab(self) -> np.ndarray:
         """One capture as a BGR array."""
@@ -191,10 +219,10 @@ class ScreenSource:
         self.stopped = True
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
-        t0 = time.monotonic()
-        k = 0
+        t0 = self._clock()
+        k = 0  # the tick being captured: time k * interval
         while not self.stopped:
-            now = time.monotonic() - t0
+            now = self._clock() - t0
             if self.duration is not None and now >= self.duration:
                 return
             try:
@@ -204,13 +232,15 @@ class ScreenSource:
                 frame = None
             if frame is not None:
                 yield round(now, 3), frame
-            k += 1
-            wait = t0 + k * self.interval - time.monotonic()
-            if self.duration is not None:
-                wait = min(wait, t0 + self.duration - time.monotonic())
-            while wait > 0 and not self.stopped:  # sleep in slices so stop() is prompt
-                time.sleep(min(wait, 0.2))
-                wait = t0 + k * self.interval - time.monotonic()
+            # The next tick strictly after now: ticks missed while the frame was analysed are skipped.
+            k = max(k + 1, math.floor((self._clock() - t0) / self.interval) + 1)
+            if self.duration is not None and k * self.interval >= self.duration:
+                return
+            while not self.stopped:  # sleep in slices so stop() is prompt
+                wait = t0 + k * self.interval - self._clock()
+                if wait <= 0:
+                    break
+                self._sleep(min(wait, 0.2))
 
     def close(self) -> None:
         try:

@@ -9,6 +9,12 @@ user opted in, with the participants' consent): then each participant's face cro
 FER-style square the model saw, in colour) is kept beside its observation, and nobody else's. Deleted
 rows are overwritten on disk (`secure_delete`), not just unlinked.
 
+Session ids are integers: a Python `int` or a numpy integer (as `sessions()["id"]` holds) alike;
+anything else (a string, a float, a bool) raises `TypeError`. An unknown id is no error: `session()`
+returns None, `delete_session()` False, `delete_face_images()` 0, `keeps_faces()` False, and reads
+return empty DataFrames with their columns; writes to it raise `StoreError` (no such session).
+`StoreError` means that the database cannot be opened, read or written.
+
 Reads return pandas DataFrames with these columns:
 - `sessions()`: id, name, source, started, ended, last_heartbeat (datetimes, UTC), interval_s,
   live (heartbeat within three intervals and not ended), frames, observations, keep_faces,
@@ -25,7 +31,9 @@ Reads return pandas DataFrames with these columns:
 
 from __future__ import annotations
 
+import functools
 import logging
+import numbers
 import os
 import sqlite3
 import sys
@@ -71,6 +79,21 @@ CREATE TABLE IF NOT EXISTS face_images (
 CREATE INDEX IF NOT EXISTS face_images_session ON face_images(session_id);
 CREATE INDEX IF NOT EXISTS face_images_observation ON face_images(observation_id);
 """
+
+
+def session_id_of(value) -> int:
+    """`value` as a session id: any integer (Python or numpy) as an int; anything else a TypeError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"a session id is an integer, not {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def _takes_session_id(method):
+    """Store methods whose first argument is a session id accept any integer (see the module)."""
+    @functools.wraps(method)
+    def wrapper(self, session_id, *args, **kwargs):
+        return method(self, session_id_of(session_id), *args, **kwargs)
+    return wrapper
 
 
 class StoreError(RuntimeError):
@@ -133,6 +156,10 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        except sqlite3.IntegrityError as e:
+            if "FOREIGN KEY" in str(e):
+                raise StoreError(f"{self.path}: no such session (it was never started or has been deleted)") from e
+            raise StoreError(f"cannot write to the session database {self.path}: {e}") from e
         except sqlite3.Error as e:
             raise StoreError(f"cannot write to the session database {self.path}: {e}") from e
 
@@ -144,12 +171,14 @@ class Store:
             "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces)"
             " VALUES (?,?,?,?,?,?)", (name, source, now, now, interval_s, int(bool(keep_faces)))).lastrowid)
 
+    @_takes_session_id
     def keeps_faces(self, session_id: int) -> bool:
         """Whether the session still keeps face images (read each time: another process may have
         withdrawn it with `delete_face_images`)."""
         row = self._read_one("SELECT keep_faces FROM sessions WHERE id=?", (session_id,))
         return bool(row and row[0])
 
+    @_takes_session_id
     def add_frame(self, session_id: int, frame: dict, image: np.ndarray | None = None) -> int:
         """Store one frame dict (an element of `analyze_path(...)["frames"]`, after tracking) in one
         transaction. Returns the frame's id.
@@ -188,25 +217,30 @@ class Store:
 
         return self._write(calls)
 
+    @_takes_session_id
     def add_alert(self, session_id: int, rule: str, message: str, time_s: float = 0.0,
                   participant: str | None = None) -> int:
         return self._write(lambda db: db.execute(
             "INSERT INTO alerts(session_id, time_s, created, rule, participant, message) VALUES (?,?,?,?,?,?)",
             (session_id, float(time_s), time.time(), rule, participant, message)).lastrowid)
 
+    @_takes_session_id
     def heartbeat(self, session_id: int) -> None:
         self._write(lambda db: db.execute("UPDATE sessions SET last_heartbeat=? WHERE id=?",
                                           (time.time(), session_id)))
 
+    @_takes_session_id
     def end_session(self, session_id: int) -> None:
         self._write(lambda db: db.execute("UPDATE sessions SET ended=? WHERE id=? AND ended IS NULL",
                                           (time.time(), session_id)))
 
+    @_takes_session_id
     def delete_session(self, session_id: int) -> bool:
         gone = self._write(lambda db: db.execute("DELETE FROM sessions WHERE id=?", (session_id,)).rowcount) > 0
         self._scrub()
         return gone
 
+    @_takes_session_id
     def delete_face_images(self, session_id: int) -> int:
         """Delete a session's face images, keep its expressions, and stop keeping new ones (a live
         bot stops at its next frame). Returns how many images went."""
@@ -276,11 +310,13 @@ class Store:
         return df[["id", "name", "source", "started", "ended", "last_heartbeat", "interval_s", "live",
                    "frames", "observations", "keep_faces", "face_images"]]
 
+    @_takes_session_id
     def session(self, session_id: int) -> dict | None:
         df = self.sessions()
         df = df[df["id"] == session_id]
         return None if df.empty else df.iloc[0].to_dict()
 
+    @_takes_session_id
     def observations(self, session_id: int) -> pd.DataFrame:
         df = self._frame(f"SELECT time_s, participant, tile, role, emotion, confidence, uncertain, x, y, w, h,"
                          f" {', '.join(EMOTIONS)} FROM observations WHERE session_id=? ORDER BY time_s, id",
@@ -289,10 +325,12 @@ class Store:
         df["valence"] = valence_of(df[list(EMOTIONS)].to_numpy()) if len(df) else pd.Series(dtype=float)
         return df
 
+    @_takes_session_id
     def frames(self, session_id: int) -> pd.DataFrame:
         return self._frame("SELECT time_s, file, tiles, camera_off, faces, participants FROM frames"
                            " WHERE session_id=? ORDER BY time_s, id", (session_id,))
 
+    @_takes_session_id
     def timeline(self, session_id: int, window_s: float = 60.0) -> pd.DataFrame:
         """Per window of `window_s` seconds: counts, engagement (faces visible / participants
         present), valence and the share of participants' faces showing each emotion. Aggregated in
@@ -321,6 +359,7 @@ class Store:
         out["window_end"] = out["window_start"] + w
         return out[cols]
 
+    @_takes_session_id
     def participants(self, session_id: int) -> pd.DataFrame:
         """Per participant: first and last seen, observations, time on camera (each observation
         stands for the gap to the next frame, capped at 3x the median gap), latest and dominant
@@ -350,6 +389,7 @@ class Store:
                         on="participant", how="left")
         return out[cols]
 
+    @_takes_session_id
     def recent_dominant(self, session_id: int, since_s: float) -> pd.Series:
         """Each participant's commonest top emotion since video/session time `since_s`."""
         df = self._frame("SELECT participant, emotion, COUNT(*) AS n FROM observations WHERE session_id=?"
@@ -360,12 +400,14 @@ class Store:
         return df.sort_values("n", ascending=False).drop_duplicates("participant").set_index("participant")[
             "emotion"].rename("dominant")
 
+    @_takes_session_id
     def alerts(self, session_id: int) -> pd.DataFrame:
         df = self._frame("SELECT id, time_s, created, rule, participant, message FROM alerts"
                          " WHERE session_id=? ORDER BY time_s, id", (session_id,))
         df["created"] = pd.to_datetime(df["created"], unit="s", utc=True)
         return df
 
+    @_takes_session_id
     def face_images(self, session_id: int) -> pd.DataFrame:
         """The kept face images of a session (none unless it was started with `keep_faces=True`)."""
         return self._frame("SELECT o.time_s, o.participant, o.emotion, i.jpeg FROM face_images i"

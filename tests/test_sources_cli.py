@@ -200,3 +200,122 @@ def test_bot_cli_bad_alerts_file(tmp_path):
     (tmp_path / "a.toml").write_text("[nope]\n")
     r = run_cli("classmood-bot", "--alerts", str(tmp_path / "a.toml"), "--db", str(tmp_path / "b.db"))
     assert r.returncode == 2 and "unknown rule" in r.stderr
+
+
+# -- true time -------------------------------------------------------------------------------------
+class _FakeMSS:
+    monitors = [{"left": 0, "top": 0, "width": 160, "height": 90}, {"left": 0, "top": 0, "width": 160, "height": 90}]
+
+    def grab(self, area):
+        return np.zeros((area["height"], area["width"], 4), np.uint8)
+
+    def close(self):
+        pass
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, s):
+        assert s > 0
+        self.now += s
+
+
+def _run_screen(monkeypatch, interval, duration, work):
+    """Captures of a ScreenSource on a fake screen and clock; `work(i)` is the time the pipeline
+    spends on frame i. Returns the capture times and the clock when the source ended."""
+    import mss
+
+    from bot import ScreenSource
+
+    monkeypatch.setattr(mss, "MSS", lambda *a, **k: _FakeMSS())
+    clock = _Clock()
+    src = ScreenSource(interval=interval, duration=duration, clock=clock, sleep=clock.sleep)
+    times = []
+    for i, (t, frame) in enumerate(src):
+        assert frame.shape == (90, 160, 3)
+        times.append(t)
+        clock.now += work(i)
+    return times, clock.now - 1000.0
+
+
+def test_screen_source_skips_missed_ticks_instead_of_bursting(monkeypatch):
+    # a slow first frame (3.4 s), then 0.34 s a frame, at --interval 1 for 10 s
+    times, ended = _run_screen(monkeypatch, 1.0, 10.0, lambda i: 3.4 if i == 0 else 0.34)
+    assert times == [0.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]  # ticks 1-3 skipped, none made up
+    assert all(b > a for a, b in zip(times, times[1:]))
+    assert 10.0 - 1.0 <= ended <= 10.0 + 1.0
+    # --interval 2 with 2.1 s frames: never two frames with the same time
+    times, _ = _run_screen(monkeypatch, 2.0, 20.0, lambda i: 2.1)
+    assert times == [0.0, 4.0, 8.0, 12.0, 16.0]
+
+
+@pytest.mark.parametrize("interval", [0.5, 1.0, 7.0, 40.0, 60.0])
+def test_screen_source_keeps_the_duration_whatever_the_interval(monkeypatch, interval):
+    times, ended = _run_screen(monkeypatch, interval, 5.0, lambda i: 0.3)
+    assert times[0] == 0.0 and all(t < 5.0 for t in times)
+    assert all(abs(t / interval - round(t / interval)) * interval < 1e-6 for t in times)  # on the grid
+    assert abs(ended - 5.0) <= 1.0 or (interval >= 5.0 and ended <= 1.0)  # never 40 s for --duration 5
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"interval": float("nan")}, "interval"), ({"interval": float("inf")}, "interval"),
+    ({"interval": 0}, "interval"), ({"interval": -1}, "interval"),
+    ({"duration": -5}, "duration"), ({"duration": float("inf")}, "duration"), ({"duration": float("nan")}, "duration"),
+    ({"region": (100, 50, 300, 200)}, "not on the screen"), ({"region": (-10, 0, 50, 50)}, "not on the screen"),
+])
+def test_screen_source_refuses_bad_times_and_regions(monkeypatch, kwargs, message):
+    import mss
+
+    from bot import ScreenSource
+
+    monkeypatch.setattr(mss, "MSS", lambda *a, **k: _FakeMSS())
+    with pytest.raises(SourceError, match=message):
+        ScreenSource(**kwargs)
+
+
+def test_video_source_refuses_steps_below_one_frame(video):
+    with pytest.raises(SourceError, match="at least one frame"):
+        VideoSource(video, every=1e-9)
+    for bad in (float("nan"), float("inf"), 0.0, -2.0):
+        with pytest.raises(SourceError, match="finite number of seconds above 0"):
+            VideoSource(video, every=bad)
+    assert len(list(VideoSource(video, every=0.2))) == 60  # exactly one frame period: every frame
+
+
+def _one_line_error(r, prog):
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"{prog}: "), r.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--every", "nan"], "--every"), (["--every", "inf"], "--every"), (["--every", "-1"], "--every"),
+    (["--every", "1e-9"], "at least one frame"),
+])
+def test_analyze_cli_bad_times_are_one_line_errors_and_store_nothing(video, tmp_path, args, message):
+    db = tmp_path / "a.db"
+    r = run_cli("classmood-analyze", str(video), "--db", str(db), *args, timeout=60)
+    assert message in _one_line_error(r, "classmood-analyze")
+    assert not db.exists()  # no session created
+
+
+def test_analyze_cli_empty_path_is_not_the_current_folder(tmp_path):
+    r = run_cli("classmood-analyze", "", "--db", str(tmp_path / "a.db"), timeout=60)
+    assert "no path given" in _one_line_error(r, "classmood-analyze")
+    assert not (tmp_path / "a.db").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--interval", "nan"], "--interval"), (["--interval", "inf"], "--interval"), (["--interval", "0"], "--interval"),
+    (["--duration", "-5"], "--duration"), (["--duration", "nan"], "--duration"),
+])
+def test_bot_cli_bad_times_are_one_line_errors_and_store_nothing(tmp_path, args, message):
+    db = tmp_path / "b.db"
+    r = run_cli("classmood-bot", "--db", str(db), *args, timeout=60)
+    assert message in _one_line_error(r, "classmood-bot")
+    assert not db.exists()

@@ -306,3 +306,63 @@ def test_a_database_from_before_the_opt_in_is_upgraded(tmp_path):
     assert len(s.face_images(sid)) == 1
     s.close()
     Store(db).close()  # opening it again changes nothing
+
+
+# -- ids ---------------------------------------------------------------------------------------------
+READS = ("observations", "frames", "timeline", "participants", "alerts", "face_images")
+
+
+@pytest.mark.parametrize("as_id", [int, np.int64, np.int32, np.uint16], ids=["int", "int64", "int32", "uint16"])
+def test_every_method_honours_any_integer_id(tmp_path, as_id):
+    s = Store(tmp_path / "ids.db")
+    sid = s.start_session("c", keep_faces=True)
+    other = s.start_session("other")
+    given = as_id(s.sessions().set_index("name").loc["c", "id"])  # the DataFrame's own id, as the app passes it
+    assert s.keeps_faces(given)
+    s.add_frame(given, frame(0.0, _faces()), image=_picture())
+    s.add_frame(given, frame(1.0, _faces()), image=_picture())
+    s.add_alert(given, "class_valence", "low", 1.0)
+    s.heartbeat(given)
+    assert s.session(given)["frames"] == 2
+    for read in READS:
+        assert len(getattr(s, read)(given)) > 0, read
+    assert len(s.recent_dominant(given, 0.0)) > 0
+    assert s.delete_face_images(given) == len(_faces())
+    assert not s.keeps_faces(given)
+    s.end_session(given)
+    assert s.delete_session(given) and s.session(sid) is None
+    assert s.session(other) is not None  # only that session went
+    s.close()
+
+
+@pytest.mark.parametrize("bad", ["1", 1.0, True, None, np.float64(1), [1]])
+def test_a_non_integer_id_is_a_type_error(store, bad):
+    sid = store.start_session("c")
+    store.add_frame(sid, frame(0.0, [face("Ann", "happy")]))
+    for name in ("session", "keeps_faces", "delete_session", "delete_face_images", "heartbeat", "end_session",
+                 *READS):
+        with pytest.raises(TypeError, match="session id is an integer"):
+            getattr(store, name)(bad)
+    with pytest.raises(TypeError):
+        store.add_frame(bad, frame(1.0, []))
+    with pytest.raises(TypeError):
+        store.add_alert(bad, "r", "m")
+    assert store.session(sid)["frames"] == 1  # nothing happened to the real session
+
+
+def test_an_unknown_id_keeps_the_documented_contract(store):
+    sid = store.start_session("c")
+    store.add_frame(sid, frame(0.0, [face("Ann", "happy")]))
+    unknown = sid + 100
+    assert store.session(unknown) is None
+    assert store.delete_session(unknown) is False
+    assert store.delete_face_images(unknown) == 0
+    assert store.keeps_faces(unknown) is False
+    for read in READS:
+        df = getattr(store, read)(unknown)
+        assert df.empty and len(df.columns) > 0, read
+    with pytest.raises(StoreError, match="no such session"):
+        store.add_frame(unknown, frame(0.0, [face("Ann", "happy")]))
+    with pytest.raises(StoreError, match="no such session"):
+        store.add_alert(unknown, "r", "m")
+    assert len(store.observations(sid)) == 1
