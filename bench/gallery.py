@@ -83,7 +83,9 @@ def speed(analyzer, faces, repeats):
     g = render_gallery(faces, 49, size=(1920, 1080), camera_off=0, seed=49)
     frame = g.image
     scale = min(1.0, analyzer.options.frame_max_side / max(frame.shape[:2]))
-    model = analyzer.classifier.model
+    from model.network import load_keras
+
+    model = load_keras(analyzer.classifier.path)  # the original approach: Keras on TensorFlow
 
     def original():  # whole-frame detection, then one Keras predict call per face
         dets = analyzer.detector.detect(frame, scale=scale)

@@ -117,9 +117,15 @@ class GalleryAnalyzer:
             s = min(opts.max_second_look_scale, opts.second_look_height / max(th, 1))
             if s <= scale * 1.2:  # the first pass already saw this tile at this scale
                 continue
-            for d in self.detector.detect(frame[y:y + th, x:x + tw], scale=s):
-                bx, by, bw, bh = d.box
-                dets.append(((bx + x, by + y, bw, bh), d.confidence))
+            # YuNet's score for a face moves with the scale: where the first size finds nothing,
+            # a larger one gets a second chance (only tiles still without a face pay for it).
+            for look in (s, min(opts.max_second_look_scale, s * 1.5)):
+                found = self.detector.detect(frame[y:y + th, x:x + tw], scale=look)
+                for d in found:
+                    bx, by, bw, bh = d.box
+                    dets.append(((bx + x, by + y, bw, bh), d.confidence))
+                if found or look >= opts.max_second_look_scale:
+                    break
         return _nms(dets, opts.nms_iou)
 
 

@@ -1,9 +1,11 @@
-"""`EmotionClassifier`: load the bundled (or a given) `.keras` file once, classify many faces per call.
+"""`EmotionClassifier`: load the bundled (or a given) model once, classify many faces per call.
 
-The `.keras` file is the source of truth. Where its model card names a LiteRT form beside it (weights
-quantised to int8, activations quantised per face at run time; made and scored against the `.keras`
-file by `python -m training.litert`), that form serves: about four times faster on a CPU. Without
-one, or without a LiteRT interpreter, the `.keras` file serves through TensorFlow.
+The `.keras` file is the source of truth; its model card (`model.card.ModelCard`) names the LiteRT
+form made from it (`python -m training.litert`: weights int8, activations quantised per face at run
+time), which serves through the small `ai-edge-litert` interpreter: neither TensorFlow nor Keras is
+imported. Without a usable LiteRT form, the `.keras` file serves through Keras on TensorFlow (the
+fallback, with a warning). The card also gives the contrast step before the network, the number of
+test-time views served by default and the temperature that calibrates the probabilities.
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from model.card import read_card, sha256_bytes, sha256_file
+from model import contrast as contrast_steps
+from model.card import ModelCard, sha256_bytes, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "classmood_fer_2026nov_kd4x32.keras"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "classmood_fer_2026nov_orig4x32.keras"
 BACKENDS = ("auto", "litert", "keras")
-# Test-time augmentation: each face is classified as it is, mirrored, zoomed in 8% and zoomed in and
-# mirrored; the four answers are averaged. Chosen on FER2013 val (two random halves agreed): +1.7
-# points over a single view, +1.1 over the mirror alone.
+# Test-time augmentation (`tta=True`): each face is classified as it is, mirrored, zoomed in 8% and
+# zoomed in and mirrored; the four answers are averaged (four times the multiply-adds).
 TTA_ZOOM = 1.08
 TTA_VIEWS = ("as is", "mirrored", f"zoomed {TTA_ZOOM}x", f"zoomed {TTA_ZOOM}x, mirrored")
 
@@ -45,30 +47,32 @@ class EmotionClassifier:
     """Seven-class facial-expression classifier (FER2013 classes, in `EMOTIONS` order).
 
     >>> clf = EmotionClassifier.load()
-    >>> probs = clf.predict(faces)          # (N, 7) float32, rows sum to 1
+    >>> probs = clf.predict(faces)          # (N, 7) float32, calibrated, rows sum to 1
 
     `backend` says what serves: "litert" (the card's LiteRT file) or "keras" (TensorFlow).
     """
 
-    def __init__(self, keras_model, path: Path, card: dict | None = None, runtime=None, tta: bool = True):
-        self.model = keras_model
+    def __init__(self, runner, path: Path, card: ModelCard | None = None, backend: str = "litert",
+                 tta: bool | None = None):
         self.path = Path(path)
-        self.card = card or {}
-        self.tta = bool(tta)
-        self.backend = "litert" if runtime is not None else "keras"
+        self.card = card or ModelCard()
+        self.backend = backend
+        self.tta = bool(self.card.views > 1) if tta is None else bool(tta)
+        self.contrast = self.card.contrast
+        self.temperature = float(self.card.temperature)
         self._lock = threading.Lock()
-        self._fn = runtime if runtime is not None else _compile_inference(keras_model)
+        self._fn = runner
 
     @classmethod
-    def load(cls, path: str | Path | None = None, backend: str = "auto", tta: bool = True,
+    def load(cls, path: str | Path | None = None, backend: str = "auto", tta: bool | None = None,
              threads: int | None = None) -> "EmotionClassifier":
         """Read the bundled weights (or `path`), checking the model card's sha256 where there is one.
         Raises `ModelLoadError` naming the file and the reason.
 
         `backend="auto"` serves the card's LiteRT form where there is a sound one and falls back to
-        the `.keras` file (with a warning) where it is missing or corrupt; "litert" insists on it;
-        "keras" never uses it. `tta` is `predict`'s default. `threads`: CPU threads for LiteRT
-        (default: all this process may use)."""
+        the `.keras` file on TensorFlow (with a warning) where it is missing or corrupt; "litert"
+        insists on it; "keras" never uses it. `tta`: `predict`'s default (None: the card's served
+        views). `threads`: CPU threads for LiteRT (default: all this process may use)."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         p = Path(path) if path is not None else DEFAULT_WEIGHTS
@@ -77,35 +81,36 @@ class EmotionClassifier:
         if not p.is_file():
             raise ModelLoadError(p, "not a file")
         try:
-            card = read_card(p)
-        except (OSError, ValueError) as e:
+            card = ModelCard.read(p)
+        except (OSError, ValueError, TypeError) as e:
             raise ModelLoadError(p, f"model card {p.with_suffix('.json').name} is unreadable ({e})") from e
         if card is not None:
-            if card.get("sha256") and card["sha256"] != sha256_file(p):
+            if card.sha256 and card.sha256 != sha256_file(p):
                 raise ModelLoadError(p, "sha256 differs from the model card: the file is corrupt or was replaced")
-            if "classes" in card and tuple(card["classes"]) != EMOTIONS:
-                raise ModelLoadError(p, f"model card classes {card['classes']} differ from {list(EMOTIONS)}")
-        try:
-            import keras
-
-            from model.network import custom_objects
-
-            model = keras.saving.load_model(p, custom_objects=custom_objects(), compile=False)
-        except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
-            raise ModelLoadError(p, f"not a readable Keras model ({type(e).__name__}: {e})") from e
-        shape = tuple(model.input_shape[1:])
-        if shape != (INPUT_SIZE, INPUT_SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
-            raise ModelLoadError(p, f"expected input (48, 48, 1) and 7 outputs, got {shape} -> {model.output_shape}")
-        runtime = None
+            if tuple(card.classes) != EMOTIONS:
+                raise ModelLoadError(p, f"model card classes {card.classes} differ from {list(EMOTIONS)}")
+            if card.contrast not in contrast_steps.CONTRASTS:
+                raise ModelLoadError(p, f"model card names an unknown contrast step {card.contrast!r}")
         if backend != "keras":
             try:
-                runtime = LiteRTRunner.from_card(p, card, threads)
+                return cls(LiteRTRunner.from_card(p, card, threads), p, card, "litert", tta)
             except ModelLoadError as e:
                 if backend == "litert":
                     raise
-                if (card or {}).get("serving"):  # a card without a LiteRT form is no news
+                if card is not None and card.serving:  # a card without a LiteRT form is no news
                     log.warning("%s; serving the .keras file with TensorFlow instead", e)
-        return cls(model, p, card, runtime, tta)
+                    litert_error = e
+                else:
+                    litert_error = None
+        else:
+            litert_error = None
+        try:
+            runner = _keras_runner(p)
+        except ModelLoadError as e:
+            if litert_error is not None:
+                raise ModelLoadError(p, f"{litert_error.reason}, and the fallback failed too: {e.reason}") from e
+            raise
+        return cls(runner, p, card, "keras", tta)
 
     @staticmethod
     def preprocess(faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
@@ -122,11 +127,14 @@ class EmotionClassifier:
             out[i, ..., 0] = _to_gray48(face, i)
         return out
 
-    def predict(self, faces: np.ndarray | Sequence[np.ndarray], tta: bool | None = None) -> np.ndarray:
+    def predict(self, faces: np.ndarray | Sequence[np.ndarray], tta: bool | None = None,
+                calibrated: bool = True) -> np.ndarray:
         """Probabilities (N, 7) float32 in `EMOTIONS` order, one batched call for all faces.
-        With `tta` (default: the classifier's, on unless loaded with `tta=False`) each face's
-        answer is the mean over `TTA_VIEWS` (four times the work, in the same call)."""
-        x = self.preprocess(faces)
+
+        Faces go through the card's contrast step, then the network in one view (or, with `tta`,
+        the mean over `TTA_VIEWS`: four times the work, in the same call); `calibrated` applies the
+        card's temperature."""
+        x = contrast_steps.apply(self.preprocess(faces), self.contrast)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
         views = tta_views(x) if (self.tta if tta is None else tta) else [x]
@@ -134,19 +142,38 @@ class EmotionClassifier:
         with self._lock:
             probs = np.asarray(self._fn(batch), dtype=np.float32)
         probs = probs.reshape(len(views), len(x), len(EMOTIONS)).mean(axis=0)
-        probs = np.clip(probs, 0.0, None)
+        probs = np.clip(probs, 1e-12, None)
+        if calibrated and self.temperature != 1.0:
+            return softmax(np.log(probs) / self.temperature)
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
     @property
+    def views(self) -> int:
+        """Views each face is classified in by default."""
+        return len(TTA_VIEWS) if self.tta else 1
+
+    @property
+    def multiply_adds(self) -> int | None:
+        """Multiply-adds a face as served by default (all views), from the card; None without it."""
+        per_view = self.card.multiply_adds.get("per_view")
+        return int(per_view) * self.views if per_view else None
+
+    @property
     def val_report(self) -> dict:
-        """The card's FER2013 val figures for the way this classifier serves (backend, default TTA);
-        the `.keras` file's one-view figures where the card has no closer match; {} without them."""
-        figures = self.card.get("serving", {}) if self.backend == "litert" else self.card
-        return figures.get("val_tta" if self.tta else "val") or self.card.get("val") or {}
+        """The card's FER2013 val figures for the way this classifier serves (backend, views);
+        {} without them."""
+        return self.card.figures(self.backend, self.views)
 
     def __repr__(self) -> str:
         acc = self.val_report.get("accuracy")
-        return f"EmotionClassifier({self.path.name}, backend={self.backend}, tta={self.tta}, val_accuracy={acc})"
+        return (f"EmotionClassifier({self.path.name}, backend={self.backend}, views={self.views}, "
+                f"val_accuracy={acc})")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def tta_views(x: np.ndarray) -> list[np.ndarray]:
@@ -168,7 +195,7 @@ class LiteRTRunner:
         self.path = Path(path)
         interpreter_cls = _interpreter_class()
         if interpreter_cls is None:
-            raise ModelLoadError(path, "no LiteRT interpreter here (ai_edge_litert or tensorflow.lite)")
+            raise ModelLoadError(path, "no LiteRT interpreter here (pip install ai-edge-litert)")
         try:
             with warnings.catch_warnings():  # tf.lite.Interpreter warns that it moved to ai_edge_litert
                 warnings.simplefilter("ignore")
@@ -185,9 +212,9 @@ class LiteRTRunner:
         self._shape = None
 
     @classmethod
-    def from_card(cls, weights: Path, card: dict | None, threads: int | None = None) -> "LiteRTRunner":
+    def from_card(cls, weights: Path, card: ModelCard | None, threads: int | None = None) -> "LiteRTRunner":
         """The LiteRT file the card of `weights` names, checked against the card's sha256."""
-        serving = (card or {}).get("serving") or {}
+        serving = card.serving if card is not None else {}
         if not serving.get("file"):
             raise ModelLoadError(weights, "its model card names no LiteRT form")
         f = weights.parent / serving["file"]
@@ -229,6 +256,24 @@ def _cpu_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
+
+
+def _keras_runner(path: Path):
+    """The `.keras` file as a function float32 (N, 48, 48, 1) -> (N, 7): the fallback, on TensorFlow."""
+    try:
+        from model.network import load_keras
+    except ImportError as e:  # keras itself missing
+        raise ModelLoadError(path, f"Keras is not installed, so the .keras file cannot serve ({e})") from e
+    try:
+        model = load_keras(path)
+    except ImportError as e:
+        raise ModelLoadError(path, f"TensorFlow or Keras is not installed, so the .keras file cannot serve ({e})") from e
+    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
+        raise ModelLoadError(path, f"not a readable Keras model ({type(e).__name__}: {e})") from e
+    shape = tuple(model.input_shape[1:])
+    if shape != (INPUT_SIZE, INPUT_SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
+        raise ModelLoadError(path, f"expected input (48, 48, 1) and 7 outputs, got {shape} -> {model.output_shape}")
+    return _compile_inference(model)
 
 
 def _compile_inference(model):

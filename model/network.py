@@ -7,6 +7,8 @@ Keras is imported inside functions only: importing `model` must stay cheap.
 
 from __future__ import annotations
 
+import numpy as np
+
 from model.emotions import INPUT_SIZE, NUM_CLASSES
 
 _CUSTOM_OBJECTS: dict | None = None
@@ -39,6 +41,32 @@ def custom_objects() -> dict:
 
         _CUSTOM_OBJECTS = {"classmood>PerImageStandardize": PerImageStandardize}
     return _CUSTOM_OBJECTS
+
+
+def load_keras(path, compile: bool = False):
+    """Load a `.keras` file of ours with Keras (imports Keras and its backend: training and the
+    serving fallback only)."""
+    import keras
+
+    return keras.saving.load_model(path, custom_objects=custom_objects(), compile=compile)
+
+
+def multiply_adds(model) -> int:
+    """Multiply-adds of one forward pass of one face through a Keras model (convolutions and dense
+    layers; element-wise work is not counted)."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += multiply_adds(layer)
+        elif isinstance(layer, keras.layers.Conv2D):
+            k = layer.kernel.shape
+            out = layer.output.shape
+            total += int(np.prod(out[1:3])) * int(np.prod(k))
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total
 
 
 def make_model(

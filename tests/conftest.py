@@ -31,7 +31,7 @@ def fer2013_path() -> Path:
 
     p = default_fer2013_path()
     require(p is not None, "FER2013 not found: set CLASSMOOD_FER2013 to the npz file or place it at "
-                           "../shared/data/fer2013/fer2013_trainval.npz")
+                           "../shared/data/fer2013/fer2013_original_trainval.npz")
     return p
 
 
@@ -62,14 +62,34 @@ def small_npz(tmp_path_factory) -> Path:
     order, order_v = np.argsort(y, kind="stable"), np.argsort(yv, kind="stable")
     p = tmp_path_factory.mktemp("data") / "small.npz"
     np.savez_compressed(p, x_train=x[order], y_train=y[order], x_val=xv[order_v], y_val=yv[order_v],
-                        classes=np.array(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]))
+                        votes_train=make_votes(y[order], seed=3), votes_val=make_votes(yv[order_v], seed=4),
+                        row_train=np.arange(len(y), dtype=np.int32) * 3 + 1,
+                        row_val=np.arange(len(yv), dtype=np.int32) * 3 + 2,
+                        classes=np.array(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]),
+                        vote_columns=np.array(VOTE_COLUMNS))
     return p
+
+
+VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+_OUR_VOTE_COLUMN = (4, 5, 6, 1, 3, 2, 0)  # EMOTIONS order -> FER+ column
+
+
+def make_votes(y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Ten annotators a face: most vote for the label, some for another class or contempt/unknown/NF."""
+    rng = np.random.default_rng(seed)
+    votes = np.zeros((len(y), 10), np.uint8)
+    for i, c in enumerate(y):
+        for _ in range(10):
+            col = _OUR_VOTE_COLUMN[int(c)] if rng.random() < 0.7 else int(rng.integers(0, 10))
+            votes[i, col] += 1
+    return votes
 
 
 @pytest.fixture(scope="session")
 def random_model_path(tmp_path_factory) -> Path:
     """A randomly initialised network of the shipped architecture, saved as a .keras file with a card."""
-    from model import EMOTIONS, make_model
+    from model import EMOTIONS
+    from model.network import make_model
     from model.card import write_card
 
     p = tmp_path_factory.mktemp("model") / "random.keras"

@@ -15,7 +15,7 @@ def clf(random_model_path):
 
 
 def test_import_loads_neither_tensorflow_nor_keras():
-    code = ("import sys, model; from model import EmotionClassifier, EMOTIONS, ModelLoadError, make_model; "
+    code = ("import sys, model; from model import EmotionClassifier, EMOTIONS, ModelLoadError; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -41,7 +41,7 @@ def test_checksum_mismatch_raises(tmp_path, random_model_path):
     data = bytearray(random_model_path.read_bytes())
     copy.write_bytes(bytes(data))
     card = read_card(random_model_path)
-    (tmp_path / "tampered.json").write_text(__import__("json").dumps({**card, "sha256": "0" * 64}))
+    (tmp_path / "tampered.json").write_text(__import__("json").dumps({**card.to_dict(), "sha256": "0" * 64}))
     with pytest.raises(ModelLoadError, match="sha256"):
         EmotionClassifier.load(copy)
 
@@ -108,16 +108,53 @@ def test_tta_views_are_the_face_mirrored_and_zoomed():
     assert zoomed[0, 24, 1, 0] == 0
 
 
-def test_tta_is_the_mean_over_the_views_and_on_by_default(clf, random_model_path):
+def test_tta_is_the_mean_over_the_views_and_follows_the_card(clf, random_model_path):
     faces = np.random.default_rng(4).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     views = tta_views(faces[..., None])
     expected = np.mean([clf.predict(v, tta=False) for v in views], axis=0)
-    assert clf.tta
+    assert not clf.tta and clf.views == 1  # its card names no served views: one
     np.testing.assert_allclose(clf.predict(faces, tta=True), expected, atol=1e-5)
-    np.testing.assert_allclose(clf.predict(faces), expected, atol=1e-5)
-    assert np.abs(clf.predict(faces, tta=False) - expected).max() > 1e-4  # the views do differ
-    one_view = EmotionClassifier.load(random_model_path, tta=False)
-    np.testing.assert_allclose(one_view.predict(faces), clf.predict(faces, tta=False), atol=1e-6)
+    assert np.abs(clf.predict(faces) - expected).max() > 1e-4  # the views do differ
+    four = EmotionClassifier.load(random_model_path, tta=True)
+    assert four.views == 4
+    np.testing.assert_allclose(four.predict(faces), expected, atol=1e-5)
+
+
+def _with_card(src, tmp_path, **fields):
+    import json
+
+    dst = tmp_path / "m.keras"
+    dst.write_bytes(src.read_bytes())
+    card = {**read_card(src).to_dict(), **fields}
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    return dst
+
+
+def test_card_contrast_step_applies_before_the_network(tmp_path, random_model_path):
+    from model.contrast import equalize
+
+    faces = _face_like(4, seed=9) // 3 + 40  # dull, low-contrast faces
+    plain = EmotionClassifier.load(random_model_path)
+    eq = EmotionClassifier.load(_with_card(random_model_path, tmp_path, input={"contrast": "equalize"}))
+    assert eq.contrast == "equalize" and plain.contrast == "none"
+    np.testing.assert_allclose(eq.predict(faces), plain.predict(equalize(faces)), atol=1e-6)
+    assert np.abs(eq.predict(faces) - plain.predict(faces)).max() > 1e-4
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    with pytest.raises(ModelLoadError, match="contrast"):
+        EmotionClassifier.load(_with_card(random_model_path, bad, input={"contrast": "sepia"}))
+
+
+def test_card_temperature_calibrates_the_probabilities(tmp_path, random_model_path):
+    faces = _face_like(6, seed=10)
+    plain = EmotionClassifier.load(random_model_path)
+    hot = EmotionClassifier.load(_with_card(random_model_path, tmp_path, temperature=2.5))
+    p, q = plain.predict(faces), hot.predict(faces)
+    expected = np.exp(np.log(p) / 2.5)
+    np.testing.assert_allclose(q, expected / expected.sum(1, keepdims=True), atol=1e-5)
+    np.testing.assert_array_equal(p.argmax(1), q.argmax(1))  # calibration never changes the answer
+    assert q.max() < p.max()
+    np.testing.assert_allclose(hot.predict(faces, calibrated=False), p, atol=1e-6)
 
 
 def test_bad_faces_give_clear_errors(clf):
@@ -130,18 +167,22 @@ def test_bad_faces_give_clear_errors(clf):
 def test_bundled_weights_and_card():
     assert DEFAULT_WEIGHTS.exists(), f"bundled weights missing: {DEFAULT_WEIGHTS}"
     assert sum(f.stat().st_size for f in DEFAULT_WEIGHTS.parent.iterdir()) <= 8 * 1024 * 1024
-    card = read_card(DEFAULT_WEIGHTS)
+    card = read_card(DEFAULT_WEIGHTS).to_dict()
     for key in ("classes", "input", "preprocessing", "data", "recipe", "seed", "epochs", "val", "date",
-                "sha256", "command"):
+                "sha256", "command", "temperature", "calibration", "multiply_adds"):
         assert key in card, key
     assert card["classes"] == list(EMOTIONS)
     assert card["sha256"] == sha256_file(DEFAULT_WEIGHTS)
+    assert card["data"]["val_size"] == 3579 or card["val"]["n"] == 3579  # original-pixel val
     serving = card["serving"]
     assert serving["sha256"] == sha256_file(DEFAULT_WEIGHTS.parent / serving["file"])
-    assert serving["val_tta"]["accuracy"] >= card["val_tta"]["accuracy"] - 0.005  # checked at conversion
+    assert serving["val"]["accuracy"] >= card["val"]["accuracy"] - 0.005  # checked at conversion
+    assert card["multiply_adds"]["per_face"] == card["multiply_adds"]["per_view"] * serving["views"] <= 120e6
+    assert card["calibration"]["held_out"]["ece_after"] <= card["calibration"]["held_out"]["ece_before"]
     clf = EmotionClassifier.load()
-    assert clf.path == DEFAULT_WEIGHTS and clf.backend == "litert" and clf.tta
-    assert clf.val_report == serving["val_tta"]  # what the app shows teachers is what serves
+    assert clf.path == DEFAULT_WEIGHTS and clf.backend == "litert" and clf.views == serving["views"]
+    assert clf.multiply_adds == card["multiply_adds"]["per_face"]
+    assert clf.val_report == serving["served"]  # what the app shows teachers is what serves
     assert EmotionClassifier.load(backend="keras", tta=False).val_report == card["val"]
     p = clf.predict(np.full((2, 48, 48), 128, np.uint8))
     assert p.shape == (2, 7)
@@ -211,6 +252,39 @@ def test_corrupt_litert_file_is_refused(bundled_copy, caplog):
     card_file.write_text(json.dumps(card))
     with pytest.raises(ModelLoadError, match="not a readable LiteRT model"):
         EmotionClassifier.load(bundled_copy, backend="litert")
+
+
+def test_serving_imports_neither_tensorflow_nor_keras():
+    """A fresh process that loads the bundled model and classifies 49 faces never imports them."""
+    code = ("import sys, numpy as np; from model import EmotionClassifier; clf = EmotionClassifier.load(); "
+            "p = clf.predict(np.random.default_rng(0).integers(0, 256, (49, 48, 48), dtype=np.uint8)); "
+            "assert p.shape == (49, 7) and clf.backend == 'litert'; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]
+
+
+def test_corrupt_litert_without_tensorflow_is_a_clear_error(bundled_copy):
+    """No usable LiteRT form and no TensorFlow to fall back on: a ModelLoadError that says both."""
+    import json
+
+    lite = bundled_copy.with_suffix(".tflite")
+    lite.write_bytes(b"\x00not a flatbuffer" * 64)
+    card_file = bundled_copy.with_suffix(".json")
+    card = json.loads(card_file.read_text())
+    card["serving"]["sha256"] = sha256_file(lite)
+    card_file.write_text(json.dumps(card))
+    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+            "from model import EmotionClassifier, ModelLoadError\n"
+            "try:\n"
+            f"    EmotionClassifier.load({str(bundled_copy)!r})\n"
+            "except ModelLoadError as e:\n"
+            "    print('ModelLoadError:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    msg = out.stdout
+    assert msg.startswith("ModelLoadError:") and str(bundled_copy) in msg
+    assert "not a readable LiteRT model" in msg and "not installed" in msg
 
 
 def test_unknown_backend_is_refused():

@@ -113,3 +113,82 @@ def test_stratified_sample_is_seeded_and_keeps_proportions():
     counts = np.bincount(y[a], minlength=7)
     assert counts.tolist() == [99, 10, 99, 173, 119, 77, 124]
     assert not np.all(np.diff(y[a]) >= 0)  # shuffled, not sorted
+
+
+def test_votes_and_rows_have_their_own_accessors(small_npz):
+    from tests.conftest import make_votes
+    from training.data import load_rows, load_votes
+
+    votes, rows = load_votes(small_npz), load_rows(small_npz)
+    (_, y), (_, yv) = load_npz(small_npz)["train"], load_npz(small_npz)["val"]  # (x, y) tuples as before
+    assert set(votes) == set(rows) == {"train", "val"}
+    assert votes["train"].shape == (210, 10) and votes["train"].dtype == np.uint8
+    assert (votes["train"].sum(1) == 10).all()
+    np.testing.assert_array_equal(votes["val"], make_votes(yv, seed=4))
+    assert rows["train"][:3].tolist() == [1, 4, 7] and rows["val"].dtype == np.int64
+
+
+def test_votes_accessors_on_files_without_votes(tmp_path):
+    from training.data import load_rows, load_votes
+
+    p = tmp_path / "plain.npz"
+    np.savez(p, x_train=np.zeros((2, 48, 48), np.uint8), y_train=np.zeros(2, np.uint8))
+    assert load_votes(p) == {} and load_rows(p) == {}
+    assert load_votes(tmp_path / "fer.csv") == {}
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x_train=np.zeros((2, 48, 48), np.uint8), y_train=np.zeros(2, np.uint8),
+             votes_train=np.zeros((3, 10), np.uint8))
+    with pytest.raises(DatasetError, match="votes_train has 3 rows"):
+        load_votes(bad)
+    cols = tmp_path / "cols.npz"
+    np.savez(cols, x_train=np.zeros((2, 48, 48), np.uint8), y_train=np.zeros(2, np.uint8),
+             votes_train=np.zeros((2, 10), np.uint8), vote_columns=np.array(list("abcdefghij")))
+    with pytest.raises(DatasetError, match="vote columns"):
+        load_votes(cols)
+
+
+def test_vote_distribution_drops_contempt_unknown_and_not_a_face():
+    from training.data import vote_distribution
+
+    #                  neu hap sur sad ang dis fea con unk NF
+    votes = np.array([[0, 6, 0, 0, 0, 0, 0, 2, 1, 1],     # happy 6 of 6 of ours
+                      [2, 0, 0, 2, 0, 0, 0, 0, 0, 0],     # neutral / sad
+                      [0, 0, 0, 0, 0, 0, 0, 4, 3, 3]])    # nothing of ours
+    dist, valid = vote_distribution(votes)
+    assert valid.tolist() == [True, True, False]
+    np.testing.assert_allclose(dist[0], np.eye(7)[3])
+    np.testing.assert_allclose(dist[1], [0, 0, 0, 0, 0.5, 0, 0.5])  # EMOTIONS order: sad 4, neutral 6
+    assert dist[2].sum() == 0
+
+
+def test_ferplus_plurality_follows_the_issue_definition():
+    from training.data import ferplus_plurality
+
+    #                  neu hap sur sad ang dis fea con unk NF
+    votes = np.array([[1, 7, 0, 0, 0, 0, 0, 0, 1, 1],     # happy
+                      [0, 0, 0, 0, 0, 0, 0, 6, 2, 2],     # contempt most voted: none
+                      [3, 0, 0, 3, 0, 0, 0, 0, 4, 0],     # unknown (4) beats the tie: none
+                      [4, 0, 0, 4, 0, 0, 0, 0, 2, 0],     # tie neutral/sad, FER2013 label sad: sad
+                      [4, 0, 0, 4, 0, 0, 0, 0, 2, 0],     # same tie, label angry: first tied = sad (4 < 6)
+                      [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]])   # not a face: none
+    y = np.array([3, 0, 0, 4, 0, 6])
+    label, valid = ferplus_plurality(votes, y)
+    assert valid.tolist() == [True, False, False, True, True, False]
+    assert label[valid].tolist() == [3, 4, 4]
+
+
+def test_default_data_file_is_the_original_pixels():
+    from training.data import DEFAULT_SHARED
+
+    assert DEFAULT_SHARED.name == "fer2013_original_trainval.npz"
+
+
+def test_original_pixel_file_has_votes_for_every_face(fer2013_path):
+    from training.data import ferplus_plurality, load_rows, load_votes
+
+    d, votes, rows = load_npz(fer2013_path), load_votes(fer2013_path), load_rows(fer2013_path)
+    assert len(d["train"][1]) == len(votes["train"]) == len(rows["train"]) == 28560
+    assert len(d["val"][1]) == len(votes["val"]) == 3579
+    label, valid = ferplus_plurality(votes["val"], d["val"][1])
+    agree = (label[valid] == d["val"][1][valid]).mean()
+    assert valid.mean() > 0.95 and 0.6 < agree < 0.7  # the README's "about 62%" of faces, near enough

@@ -22,13 +22,20 @@ def test_litert_cli_converts_scores_and_records_in_the_card(random_model_path, s
     assert r.returncode == 0, r.stderr[-2000:]
     assert "m.tflite" in r.stdout and "same answer as the .keras file" in r.stdout
     card = read_card(weights)
-    serving = card["serving"]
+    serving = card.serving
     lite = weights.with_suffix(".tflite")
     assert serving["file"] == "m.tflite" and serving["sha256"] == sha256_file(lite)
-    assert serving["bytes"] == lite.stat().st_size and len(serving["tta_views"]) == 4
-    assert serving["val"]["n"] == serving["val_tta"]["n"] == card["val"]["n"] == 70
+    assert serving["bytes"] == lite.stat().st_size and serving["views"] == 1
+    assert serving["val"]["n"] == serving["val_tta"]["n"] == card.val["n"] == 70
+    assert serving["served"] == serving["val"]
     assert 0 <= serving["agreement_with_keras"] <= 1
-    assert card["sha256"] == sha256_file(weights) and card["note"]  # the card's own fields kept
+    assert 0 <= serving["val"]["ferplus_plurality_agreement"] <= 1  # small_npz carries votes
+    assert card.sha256 == sha256_file(weights) and card.extra["note"]  # the card's own fields kept
+    from model.network import load_keras, multiply_adds
+
+    assert card.multiply_adds["per_view"] == multiply_adds(load_keras(weights)) == card.multiply_adds["per_face"]
+    assert card.temperature == card.calibration["temperature"] > 0
+    assert set(card.calibration["held_out"]) == {"nll_before", "nll_after", "ece_before", "ece_after"}
     clf = EmotionClassifier.load(weights)
     assert clf.backend == "litert"
     faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
@@ -41,8 +48,16 @@ def test_litert_form_that_loses_accuracy_is_not_kept(random_model_path, small_np
     r = run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--max-drop", "-1")
     assert r.returncode == 2 and "was not kept" in r.stderr and "Traceback" not in r.stderr
     assert not weights.with_suffix(".tflite").exists()
-    assert "serving" not in read_card(weights)
+    assert not read_card(weights).serving
     assert EmotionClassifier.load(weights).backend == "keras"
+
+
+def test_litert_refuses_a_form_over_the_multiply_add_budget(random_model_path, small_npz, tmp_path):
+    weights = _copy(random_model_path, tmp_path)
+    r = run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--views", "4",
+                "--max-multiply-adds", "1e6")
+    assert r.returncode == 2 and "over the budget" in r.stderr and "Traceback" not in r.stderr
+    assert not weights.with_suffix(".tflite").exists()
 
 
 def test_litert_cli_clear_errors(tmp_path, small_npz):
@@ -59,8 +74,8 @@ def test_evaluate_cli_backend_and_tta_options(random_model_path, small_npz, tmp_
     assert run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz),
                    "--max-drop", "1").returncode == 0
     card = read_card(weights)
-    for args, backend, tta, expected in ((["--backend", "keras", "--no-tta"], "keras", False, card["val"]),
-                                         (["--backend", "litert"], "litert", True, card["serving"]["val_tta"])):
+    for args, backend, tta, expected in ((["--backend", "keras", "--tta"], "keras", True, card.val_tta),
+                                         (["--backend", "litert"], "litert", False, card.serving["val"])):
         out = tmp_path / backend
         r = run_cli("classmood-evaluate", "--model", str(weights), "--data", str(small_npz), *args,
                     "--out", str(out))

@@ -48,11 +48,20 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = 
         cv2.warpAffine(src[i], maps[i], (w, h), dst=out[i],
                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
-    erase = rng.random(b) < cfg.erase
+    erase_batch(out, rng, cfg.erase, cfg.erase_size)
+    return np.clip(out, 0, 255, out=out)
+
+
+def erase_batch(out: np.ndarray, rng: np.random.Generator, p: float = AugmentConfig.erase,
+                size: tuple[float, float] = AugmentConfig.erase_size) -> np.ndarray:
+    """Random erasing in place on a float32 batch `(B, H, W)`: with probability `p` a face gets one
+    rectangle of uniform noise, each side a fraction `size` of the image's."""
+    b, h, w = out.shape
+    erase = rng.random(b) < p
     if erase.any():
         idx = np.flatnonzero(erase)
-        eh = (rng.uniform(*cfg.erase_size, idx.size) * h).astype(int)
-        ew = (rng.uniform(*cfg.erase_size, idx.size) * w).astype(int)
+        eh = (rng.uniform(*size, idx.size) * h).astype(int)
+        ew = (rng.uniform(*size, idx.size) * w).astype(int)
         y0 = rng.integers(0, h - eh + 1)
         x0 = rng.integers(0, w - ew + 1)
         rows = np.arange(h)[None, :, None]
@@ -61,7 +70,7 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = 
                 & (cols >= x0[:, None, None]) & (cols < (x0 + ew)[:, None, None]))
         noise = rng.uniform(0, 255, (idx.size, h, w)).astype(np.float32)
         out[idx] = np.where(mask, noise, out[idx])
-    return np.clip(out, 0, 255, out=out)
+    return out
 
 
 def mixup_batch(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, alpha: float = 0.4,

@@ -6,7 +6,9 @@
   after the emotions. Folder labels are mapped through `EMOTIONS` by name, never by sorted order.
 
 Every loader returns a `Dataset`: a dict of split name ("train", "val", "test") to `(x, y)` with
-`x` uint8 `(N, 48, 48)` and `y` uint8 `(N,)`.
+`x` uint8 `(N, 48, 48)` and `y` uint8 `(N,)`. The FER+ votes (ten annotators a face) and each face's
+row in Kaggle's `fer2013.csv`, where an npz carries them, have their own accessors: `load_votes`,
+`load_rows`; `vote_distribution` and `ferplus_plurality` turn votes into targets and labels.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ _FOLDER_SPLITS = {"train": "train", "training": "train", "val": "val", "validati
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 SIDE = 48
 
-DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / "fer2013_trainval.npz"
+DEFAULT_NAME = "fer2013_original_trainval.npz"  # FER2013's original pixels, with FER+ votes
+DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / DEFAULT_NAME
+# FER+'s vote columns (its order, not ours) and where each of our classes is among them; contempt,
+# unknown and not-a-face (NF) have no class of ours.
+VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+                "unknown", "NF")
 
 
 class DatasetError(ValueError):
@@ -91,6 +98,45 @@ def load_npz(path: str | os.PathLike) -> Dataset:
     if not out:
         raise DatasetError(f"{p}: no x_train/y_train, x_val/y_val or x_test/y_test arrays")
     return out
+
+
+def load_votes(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The FER+ votes of an npz, split name -> uint8 `(N, 10)` in `VOTE_COLUMNS` order, rows aligned
+    with `load_npz`'s faces; {} when the file has none."""
+    return _load_extra(path, "votes", lambda a, p: _check_votes(a, p))
+
+
+def load_rows(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Each face's row in Kaggle's `fer2013.csv` (int64, the key of saved teacher answers), split
+    name -> `(N,)`; {} when the file has none."""
+    return _load_extra(path, "row", lambda a, p: np.asarray(a).reshape(-1).astype(np.int64))
+
+
+def vote_distribution(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """FER+ votes `(N, 10)` as a distribution over `EMOTIONS` `(N, 7)` float32, and a mask of the faces
+    that have any vote for one of our classes. Votes for contempt, unknown and not-a-face are
+    dropped and the rest renormalised; a face with no vote left gets all zeros (mask False)."""
+    votes = np.asarray(votes, dtype=np.float32)
+    ours = votes[:, [VOTE_COLUMNS.index(c) for c in _VOTE_NAMES]]
+    total = ours.sum(axis=1, keepdims=True)
+    valid = total[:, 0] > 0
+    return np.where(valid[:, None], ours / np.maximum(total, 1), 0).astype(np.float32), valid
+
+
+def ferplus_plurality(votes: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The FER+ plurality label of each face `(N,)` and a mask of the faces that have one.
+
+    The emotion with the most votes among our seven; faces whose most-voted column (of all ten) is
+    contempt, unknown or not-a-face have none; on a tie the FER2013 label `y` wins where it is among
+    the tied, else the first tied emotion in `EMOTIONS` order."""
+    votes = np.asarray(votes, dtype=np.int64)
+    y = np.asarray(y).reshape(-1)
+    ours = votes[:, [VOTE_COLUMNS.index(c) for c in _VOTE_NAMES]]
+    top = ours.max(axis=1)
+    valid = (top > 0) & (top >= votes.max(axis=1))
+    tied = ours == top[:, None]
+    label = np.where(tied[np.arange(len(y)), y], y, np.argmax(tied, axis=1))
+    return label.astype(np.uint8), valid
 
 
 def load_csv(path: str | os.PathLike) -> Dataset:
@@ -164,6 +210,36 @@ def stratified_sample(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     picks = [rng.choice(np.flatnonzero(y == c), size=min(q, cnt), replace=False)
              for c, q, cnt in zip(classes, quota, counts)]
     return rng.permutation(np.concatenate(picks))
+
+
+_VOTE_NAMES = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")  # EMOTIONS order
+
+
+def _load_extra(path, prefix: str, check) -> dict[str, np.ndarray]:
+    p = Path(path)
+    if p.suffix != ".npz":
+        return {}
+    try:
+        with np.load(p, allow_pickle=False) as d:
+            if "vote_columns" in d.files and prefix == "votes" and \
+                    tuple(str(c) for c in d["vote_columns"]) != VOTE_COLUMNS:
+                raise DatasetError(f"{p}: vote columns {list(d['vote_columns'])} differ from {list(VOTE_COLUMNS)}")
+            out = {s: check(d[f"{prefix}_{s}"], p) for s in ("train", "val", "test") if f"{prefix}_{s}" in d.files}
+            for s, a in out.items():
+                if f"y_{s}" in d.files and len(a) != len(d[f"y_{s}"]):
+                    raise DatasetError(f"{p}: {prefix}_{s} has {len(a)} rows, y_{s} {len(d[f'y_{s}'])}")
+            return out
+    except (OSError, ValueError) as e:
+        if isinstance(e, DatasetError):
+            raise
+        raise DatasetError(f"{p}: not a readable npz file ({e})") from e
+
+
+def _check_votes(v: np.ndarray, p: Path) -> np.ndarray:
+    v = np.asarray(v)
+    if v.ndim != 2 or v.shape[1] != len(VOTE_COLUMNS) or (v.size and v.min() < 0):
+        raise DatasetError(f"{p}: votes must be (N, {len(VOTE_COLUMNS)}) non-negative counts, got {v.shape}")
+    return v.astype(np.uint8)
 
 
 def _check_x(x: np.ndarray, p: Path) -> np.ndarray:

@@ -15,7 +15,8 @@ import numpy as np
 
 from model import EMOTIONS, EmotionClassifier, ModelLoadError
 from model.classifier import BACKENDS
-from training.data import DatasetError, default_fer2013_path, load_dataset, stratified_sample
+from training.data import (DatasetError, default_fer2013_path, ferplus_plurality, load_dataset, load_votes,
+                           stratified_sample)
 from training.metrics import classification_report
 
 
@@ -23,13 +24,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="classmood-evaluate", description=__doc__.split("\n")[0])
     ap.add_argument("--model", help="a .keras file (default: the bundled weights)")
     ap.add_argument("--data", help="FER2013 npz, csv or image folder (default: $CLASSMOOD_FER2013 "
-                                   "or ../shared/data/fer2013/fer2013_trainval.npz)")
+                                   "or ../shared/data/fer2013/fer2013_original_trainval.npz)")
     ap.add_argument("--split", default="val", choices=["train", "val", "test"])
     ap.add_argument("--limit", type=int, default=0, help="a stratified, seeded sample of this many faces")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                    help="average over the test-time views (as is, mirrored, zoomed, both); "
-                         "default: as served, on")
+                    help="average over the four test-time views (as is, mirrored, zoomed, both); "
+                         "default: as served (the card's views)")
     ap.add_argument("--backend", choices=BACKENDS, default="auto",
                     help="what serves: the card's LiteRT form (litert), the .keras file on TensorFlow "
                          "(keras), or the LiteRT form where there is one (auto, as served)")
@@ -61,11 +62,18 @@ def evaluate(args: argparse.Namespace) -> dict:
     if args.limit:
         idx = stratified_sample(y, args.limit, seed=args.seed)
         x, y = x[idx], y[idx]
+    else:
+        idx = None
     clf = EmotionClassifier.load(args.model, backend=args.backend)
     tta = clf.tta if args.tta is None else args.tta
     probs = np.concatenate([clf.predict(x[i:i + args.batch_size], tta=tta)
                             for i in range(0, len(x), args.batch_size)] or [np.zeros((0, 7), np.float32)])
     report = classification_report(y, probs)
+    votes = load_votes(data_path).get(args.split)
+    if votes is not None:
+        votes = votes[idx] if args.limit else votes
+        label, ok = ferplus_plurality(votes, y)
+        report["ferplus_plurality_agreement"] = round(float((probs.argmax(1)[ok] == label[ok]).mean()), 4)
     report.update(model=str(clf.path), backend=clf.backend, data=str(data_path), split=args.split, tta=tta,
                   limit=args.limit or None, seed=args.seed)
     out = Path(args.out)
@@ -77,7 +85,9 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 def format_report(r: dict) -> str:
     served = f"  ({r['backend']}{', TTA' if r.get('tta') else ', one view'})" if "backend" in r else ""
-    lines = [f"{r['split']} n={r['n']}  accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}{served}",
+    plural = (f"  FER+ plurality agreement {r['ferplus_plurality_agreement']:.4f}"
+              if "ferplus_plurality_agreement" in r else "")
+    lines = [f"{r['split']} n={r['n']}  accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}{served}{plural}",
              f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
     for name, m in r["per_class"].items():
         lines.append(f"{name:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9d}")

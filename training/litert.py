@@ -1,13 +1,16 @@
-"""Make the LiteRT serving form of a `.keras` file and check it against that file on FER2013 val.
+"""Make the LiteRT serving form of a `.keras` file, check it against that file on FER2013 val,
+calibrate it and record it all in the model card.
 
-    python -m training.litert model/weights/classmood_fer_2026nov_kd4x32.keras [--data NPZ]
+    python -m training.litert model/weights/classmood_fer_2026nov_orig4x32.keras [--data NPZ] [--views 1]
 
 Converts the network with dynamic-range quantisation (weights stored as int8, activations quantised
 per face at run time) into `<stem>.tflite` beside it, then scores both forms on the val split, with
 one view and with the four test-time views. The card gets the `.keras` file's own figures (`val`,
-`val_tta`) and, under `serving`, the LiteRT file, its sha256 and its figures. A LiteRT form that
-loses more than `--max-drop` accuracy against the `.keras` file is refused: the file is deleted
-and the card keeps no `serving` entry, so `EmotionClassifier` goes on serving the `.keras` file.
+`val_tta`), under `serving` the LiteRT file, its sha256, the views it serves by default and its
+figures, `multiply_adds` (a view, and a face as served), and a `temperature` fitted on val
+(`training.calibrate`: fitted on one seeded half and reported on the other, then refitted on all).
+A LiteRT form that loses more than `--max-drop` accuracy against the `.keras` file, or a served
+form over `--max-multiply-adds`, is refused: the file is deleted and the card keeps no `serving`.
 """
 
 from __future__ import annotations
@@ -19,45 +22,54 @@ from pathlib import Path
 
 import numpy as np
 
-from model.card import read_card, sha256_file, write_card
+from model.card import ModelCard, sha256_file
 from model.classifier import TTA_VIEWS, EmotionClassifier, ModelLoadError
-from model.emotions import EMOTIONS
-from training.data import DatasetError, default_fer2013_path, load_dataset
+from model.contrast import CONTRASTS
+from training.calibrate import calibrate
+from training.data import DatasetError, default_fer2013_path, ferplus_plurality, load_dataset, load_votes
 from training.metrics import classification_report
 
 FORMAT = "LiteRT flatbuffer, dynamic-range quantised (int8 weights, activations quantised per face)"
+BUDGET = 120_000_000  # multiply-adds a face as served, all views included
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.litert", description=__doc__.split("\n")[0])
     ap.add_argument("weights", help="a .keras file")
     ap.add_argument("--data", help="FER2013 npz, csv or image folder with a val split (default: "
-                                   "$CLASSMOOD_FER2013 or ../shared/data/fer2013/fer2013_trainval.npz)")
+                                   "$CLASSMOOD_FER2013 or ../shared/data/fer2013/fer2013_original_trainval.npz)")
+    ap.add_argument("--views", type=int, choices=(1, len(TTA_VIEWS)), default=1,
+                    help="test-time views served by default (1, or the four TTA views)")
+    ap.add_argument("--contrast", choices=CONTRASTS, help="set the card's contrast step (default: keep it)")
     ap.add_argument("--max-drop", type=float, default=0.005,
                     help="largest val accuracy loss against the .keras file that is accepted (default 0.005)")
+    ap.add_argument("--max-multiply-adds", type=float, default=BUDGET,
+                    help=f"largest multiply-adds a face as served (default {BUDGET:,})")
     args = ap.parse_args(argv)
     try:
-        card = attach(Path(args.weights), Path(args.data) if args.data else None, args.max_drop)
+        card = attach(Path(args.weights), Path(args.data) if args.data else None, args.max_drop,
+                      views=args.views, contrast=args.contrast, budget=args.max_multiply_adds)
     except (DatasetError, ModelLoadError, ValueError) as e:
         print(f"litert: {e}", file=sys.stderr)
         return 2
-    s = card["serving"]
-    print(f"{s['file']}: {s['bytes'] / 1e6:.2f} MB; val {s['val']['accuracy']:.4f} "
-          f"(.keras {card['val']['accuracy']:.4f}), with TTA {s['val_tta']['accuracy']:.4f} "
-          f"(.keras {card['val_tta']['accuracy']:.4f}); same answer as the .keras file on "
-          f"{s['agreement_with_keras']:.2%} of val faces")
+    s, c = card.serving, card.calibration["held_out"]
+    print(f"{s['file']}: {s['bytes'] / 1e6:.2f} MB, {s['views']} view(s), "
+          f"{card.multiply_adds['per_face'] / 1e6:.1f} M multiply-adds a face; val as served "
+          f"{s['served']['accuracy']:.4f} (one view {s['val']['accuracy']:.4f}, .keras {card.val['accuracy']:.4f}; "
+          f"four views {s['val_tta']['accuracy']:.4f}); same answer as the .keras file on "
+          f"{s['agreement_with_keras']:.2%} of val faces; temperature {card.temperature} "
+          f"(held-out ECE {c['ece_before']} -> {c['ece_after']}, NLL {c['nll_before']} -> {c['nll_after']})")
     return 0
 
 
 def convert(weights: Path, out: Path | None = None) -> Path:
     """Write the dynamic-range quantised LiteRT form of `weights` (default: beside it, `.tflite`)."""
-    import keras
     import tensorflow as tf
 
-    from model.network import custom_objects
+    from model.network import load_keras
 
     try:
-        model = keras.saving.load_model(weights, custom_objects=custom_objects(), compile=False)
+        model = load_keras(weights)
     except Exception as e:
         raise ModelLoadError(weights, f"not a readable Keras model ({type(e).__name__}: {e})") from e
     out = out or weights.with_suffix(".tflite")
@@ -69,9 +81,12 @@ def convert(weights: Path, out: Path | None = None) -> Path:
     return out
 
 
-def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005) -> dict:
-    """Convert `weights`, score both forms on val and record them in its card; returns the card."""
+def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, views: int = 1,
+           contrast: str | None = None, budget: float = BUDGET) -> ModelCard:
+    """Convert `weights`, score both forms on val, calibrate, and record it all in its card."""
     import tensorflow as tf
+
+    from model.network import load_keras, multiply_adds
 
     if not weights.is_file():
         raise ModelLoadError(weights, "no such file")
@@ -82,37 +97,65 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005) -> 
     if "val" not in splits:
         raise DatasetError(f"{data}: no val (PublicTest) split to check the LiteRT form on")
     x, y = splits["val"]
-    card = {k: v for k, v in (read_card(weights) or {"classes": list(EMOTIONS)}).items()
-            if k not in ("serving", "val_flip_tta")}
+    card = ModelCard.read(weights) or ModelCard()
+    card.extra.pop("val_flip_tta", None)
+    if contrast:
+        card.input = {**card.input, "contrast": contrast}
+    try:
+        per_view = multiply_adds(load_keras(weights))
+    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
+        raise ModelLoadError(weights, f"not a readable Keras model ({type(e).__name__}: {e})") from e
+    card.multiply_adds = {"per_view": per_view, "views": views, "per_face": per_view * views,
+                          "counted": "convolutions and dense layers, one face"}
+    if per_view * views > budget:
+        raise ValueError(f"{weights.name} costs {per_view * views / 1e6:.1f} M multiply-adds a face in {views} "
+                         f"view(s), over the budget of {budget / 1e6:.0f} M")
+    card.temperature, card.calibration = 1.0, {}
     lite = convert(weights)
-    card["serving"] = {"format": FORMAT, "file": lite.name, "sha256": sha256_file(lite),
-                       "bytes": lite.stat().st_size, "converted_with": f"tensorflow {tf.__version__}",
-                       "tta_views": list(TTA_VIEWS)}
-    write_card(weights, card)
+    card.serving = {"format": FORMAT, "file": lite.name, "sha256": sha256_file(lite),
+                    "bytes": lite.stat().st_size, "converted_with": f"tensorflow {tf.__version__}",
+                    "views": views, "view_names": list(TTA_VIEWS[:views]) if views == len(TTA_VIEWS) else ["as is"]}
+    card.write(weights)
     by_backend = {}
     for backend in ("keras", "litert"):
         clf = EmotionClassifier.load(weights, backend=backend)
-        by_backend[backend] = {tta: _probs(clf, x, tta) for tta in (False, True)}
-    card.update(val=classification_report(y, by_backend["keras"][False]),
-                val_tta=classification_report(y, by_backend["keras"][True]), val_scored_on=str(data))
-    card["serving"].update(val=classification_report(y, by_backend["litert"][False]),
-                           val_tta=classification_report(y, by_backend["litert"][True]),
-                           agreement_with_keras=round(float(np.mean(
-                               by_backend["litert"][True].argmax(1) == by_backend["keras"][True].argmax(1))), 4))
-    drop = max(card["val"]["accuracy"] - card["serving"]["val"]["accuracy"],
-               card["val_tta"]["accuracy"] - card["serving"]["val_tta"]["accuracy"])
+        by_backend[backend] = {tta: probs_of(clf, x, tta, calibrated=False) for tta in (False, True)}
+    votes = load_votes(data).get("val")
+    report = lambda p: _report(y, p, votes)  # noqa: E731
+    card.val, card.val_tta = report(by_backend["keras"][False]), report(by_backend["keras"][True])
+    card.extra["val_scored_on"] = Path(data).name
+    served = by_backend["litert"][views > 1]
+    card.serving.update(val=report(by_backend["litert"][False]), val_tta=report(by_backend["litert"][True]),
+                        served=report(served),
+                        agreement_with_keras=round(float(np.mean(
+                            served.argmax(1) == by_backend["keras"][views > 1].argmax(1))), 4))
+    drop = max(card.val["accuracy"] - card.serving["val"]["accuracy"],
+               card.val_tta["accuracy"] - card.serving["val_tta"]["accuracy"])
     if drop > max_drop:
-        card.pop("serving")
-        write_card(weights, card)
+        card.serving = {}
+        card.write(weights)
         lite.unlink()
         raise ValueError(f"the LiteRT form loses {drop:.4f} val accuracy against {weights.name} "
                          f"(more than --max-drop {max_drop}); it was not kept")
-    write_card(weights, card)
+    card.calibration = calibrate(served, y)
+    card.temperature = card.calibration["temperature"]
+    card.write(weights)
     return card
 
 
-def _probs(clf: EmotionClassifier, x: np.ndarray, tta: bool, batch: int = 256) -> np.ndarray:
-    return np.concatenate([clf.predict(x[i:i + batch], tta=tta) for i in range(0, len(x), batch)])
+def probs_of(clf: EmotionClassifier, x: np.ndarray, tta: bool, calibrated: bool = True,
+             batch: int = 256) -> np.ndarray:
+    return np.concatenate([clf.predict(x[i:i + batch], tta=tta, calibrated=calibrated)
+                           for i in range(0, len(x), batch)])
+
+
+def _report(y: np.ndarray, probs: np.ndarray, votes: np.ndarray | None) -> dict:
+    r = classification_report(y, probs)
+    if votes is not None:
+        label, ok = ferplus_plurality(votes, y)
+        r["ferplus_plurality_agreement"] = round(float((probs.argmax(1)[ok] == label[ok]).mean()), 4)
+        r["ferplus_plurality_faces"] = int(ok.sum())
+    return r
 
 
 if __name__ == "__main__":

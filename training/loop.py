@@ -13,24 +13,36 @@ import keras
 import numpy as np
 
 from model import EMOTIONS
-from model.card import write_card
+from model import contrast
+from model.card import ModelCard
 from model.network import custom_objects
-from training.augment import augment_batch, mixup_batch
+from training import views as fixed_views
+from training.augment import augment_batch, erase_batch, mixup_batch
 from training.distill import student_of
 from training.metrics import classification_report
 
 RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
                "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
-               "teachers", "kd_alpha", "kd_temperature", "teacher_flip", "teacher_zoom", "init", "backend", "keras")
+               "teachers", "teacher_file", "kd_alpha", "kd_temperature", "teacher_flip", "teacher_zoom", "votes_mix",
+               "erase", "time_limit", "contrast", "init", "backend", "keras")
 
 
 class Batches(keras.utils.PyDataset):
-    """Shuffled, augmented (optionally mixed-up) training batches."""
+    """Shuffled, augmented (optionally mixed-up) training batches.
 
-    def __init__(self, x, y, batch_size, seed, augment=True, steps=0, mixup=0.0, mixup_alpha=0.4, workers=1):
+    Targets are `targets` (N, 7) where given (e.g. labels mixed with FER+ votes), else one-hot `y`.
+    With `teacher` (V, N, 7), saved teachers' answers under `training.views`, each face is drawn in
+    one of those V views (`rows` locate it) and its target is `kd_alpha * target + (1 - kd_alpha) *
+    teacher[view]`; random erasing (`erase`) still applies on top."""
+
+    def __init__(self, x, y, batch_size, seed, augment=True, steps=0, mixup=0.0, mixup_alpha=0.4, workers=1,
+                 targets=None, teacher=None, rows=None, kd_alpha=0.2, erase=0.25, contrast="none"):
         super().__init__(workers=workers, use_multiprocessing=False)
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
         self.augment, self.steps, self.mixup, self.mixup_alpha = augment, steps, mixup, mixup_alpha
+        self.targets = targets if targets is not None else np.eye(len(EMOTIONS), dtype=np.float32)[y]
+        self.teacher, self.rows, self.kd_alpha, self.erase = teacher, rows, kd_alpha, erase
+        self.contrast = contrast
         self.epoch = 0
         self.order = np.random.default_rng([seed, 0]).permutation(len(y))
 
@@ -42,15 +54,65 @@ class Batches(keras.utils.PyDataset):
         # One generator per (epoch, batch): the same batches whatever the thread order.
         rng = np.random.default_rng([self.seed, self.epoch, i + 1])
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        xb = augment_batch(self.x[idx], rng) if self.augment else self.x[idx].astype(np.float32)
-        yb = np.eye(len(EMOTIONS), dtype=np.float32)[self.y[idx]]
+        yb = self.targets[idx]
+        if self.teacher is not None:
+            v = rng.integers(0, len(self.teacher), len(idx)) if self.augment else np.zeros(len(idx), int)
+            xb = fixed_views.render(self.x[idx], self.rows[idx], v)
+            if self.contrast != "none":
+                xb = contrast.apply(xb, self.contrast).astype(np.float32)
+            if self.augment and self.erase:
+                erase_batch(xb, rng, self.erase)
+            yb = self.kd_alpha * yb + (1 - self.kd_alpha) * self.teacher[v, idx]
+        else:
+            xb = augment_batch(self.x[idx], rng) if self.augment else self.x[idx].astype(np.float32)
+            if self.contrast != "none":
+                xb = contrast.apply(xb, self.contrast).astype(np.float32)
         if self.mixup:
             xb, yb = mixup_batch(xb, yb, rng, alpha=self.mixup_alpha, p=self.mixup)
-        return xb[..., None], yb
+        return xb[..., None], yb.astype(np.float32)
 
     def on_epoch_end(self):
         self.epoch += 1
         self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.y))
+
+
+class TimedCosine(keras.callbacks.Callback):
+    """A cosine learning-rate schedule over as many epochs as fit in `seconds` (at most `epochs`):
+    per-epoch linear warm-up, then cosine decay to zero over the planned epochs; the plan is
+    re-estimated each epoch from the median duration of the recent epochs after the first two
+    (compilation), and training stops at its end. The time a GPU gives is used to the full
+    without guessing an epoch count that a slower or busier machine would cut off mid-schedule."""
+
+    def __init__(self, peak: float, warmup_epochs: float, epochs: int, seconds: float, start_epoch: int = 0):
+        super().__init__()
+        self.peak, self.warmup, self.planned, self.seconds = peak, max(warmup_epochs, 0.0), epochs, seconds
+        self.max_epochs = epochs
+        self.t0 = time.time()
+        self.start_epoch = start_epoch
+        self.durations: list[float] = []
+        self._t = None
+
+    def lr_at(self, epoch: int) -> float:
+        if epoch < self.warmup:
+            return self.peak * (epoch + 1) / (self.warmup + 1)
+        span = max(1.0, self.planned - self.warmup)
+        return 0.5 * self.peak * (1 + np.cos(np.pi * min(1.0, (epoch - self.warmup) / span)))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if len(self.durations) >= 3:  # the first two may hold compilations (training, then validation)
+            per = float(np.median(self.durations[2:][-8:]))
+            left = self.seconds - (time.time() - self.t0)
+            self.planned = min(self.max_epochs, epoch + max(1, int(left / per)))
+        self.model.optimizer.learning_rate = float(self.lr_at(epoch))
+        self._t = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.durations.append(time.time() - self._t)
+        if logs is not None:
+            logs["lr"] = float(self.lr_at(epoch))
+            logs["planned_epochs"] = self.planned
+        if epoch + 1 >= self.planned:
+            self.model.stop_training = True
 
 
 class Saver(keras.callbacks.Callback):
@@ -61,6 +123,7 @@ class Saver(keras.callbacks.Callback):
     def __init__(self, out: Path, config: dict, state: dict, x_val, y_val):
         super().__init__()
         self.out, self.config, self.state = out, config, dict(state)
+        x_val = contrast.apply(x_val, config.get("contrast", "none"))
         self.xv, self.y_val = x_val[..., None].astype(np.float32), y_val
         self.t0 = time.time()
 
@@ -100,7 +163,7 @@ def export_serving(model, path: Path, config: dict, epoch: int, report: dict) ->
     tmp = path.with_suffix(".tmp.keras")
     serving.save(tmp)
     os.replace(tmp, path)
-    write_card(path, model_card(config, epoch, report))
+    model_card(config, epoch, report).write(path)
 
 
 def float32_config(config):
@@ -114,32 +177,39 @@ def float32_config(config):
     return config
 
 
-def model_card(config: dict, epoch: int, report: dict) -> dict:
+def model_card(config: dict, epoch: int, report: dict) -> ModelCard:
     optimizer = ("SGD with Nesterov momentum" if config.get("optimizer") == "sgd" else "AdamW")
     loss = "label-smoothed cross-entropy"
+    labels = "the FER2013 label" + (f" mixed {config['votes_mix']} with the FER+ vote distribution"
+                                    if config.get("votes_mix") else "")
+    if config.get("teacher_file"):
+        loss = (f"cross-entropy with {config['kd_alpha']} x {labels} + {round(1 - config['kd_alpha'], 4)} x "
+                f"the saved teachers' answers on the view drawn (softened at T={config['kd_temperature']})")
+    elif config.get("votes_mix"):
+        loss = f"label-smoothed cross-entropy with {labels}"
     if config.get("teachers"):
         views = "the batch" + (", zoomed" if config.get("teacher_zoom") else "") + \
             (", mirrored" if config.get("teacher_flip", True) else "")
         loss = (f"distillation: {config['kd_alpha']} x cross-entropy with the labels + "
                 f"{round(1 - config['kd_alpha'], 4)} x T^2 KL to the teachers' mean over views ({views}) at "
                 f"T={config['kd_temperature']}")
-    return {
-        "name": "classmood-fer",
-        "classes": list(EMOTIONS),
-        "input": {"shape": [48, 48, 1], "dtype": "uint8 grayscale pixels 0-255 (float32 accepted)",
-                  "layout": "NHWC"},
-        "preprocessing": "none outside the graph: the model standardises each face "
-                         "((x - mean) / std) in its first layer; crop the face square and loosely "
-                         "(FER2013 framing), convert to gray, resize to 48x48",
-        "data": {"name": "FER2013", "train": "Training split", "select": "PublicTest (val) split",
-                 "file": config.get("data"), "train_size": config.get("train_size"),
-                 "val_size": config.get("val_size")},
-        "recipe": {k: config.get(k) for k in RECIPE_KEYS if k in config},
-        "optimizer": f"{optimizer}, linear warmup then cosine decay; {loss}",
-        "seed": config.get("seed"),
-        "epochs": config.get("epochs"),
-        "best_epoch": epoch,
-        "command": config.get("command"),
-        "val": report,
-        "date": dt.date.today().isoformat(),
-    }
+    return ModelCard(
+        name="classmood-fer",
+        classes=list(EMOTIONS),
+        input={"shape": [48, 48, 1], "dtype": "uint8 grayscale pixels 0-255 (float32 accepted)",
+               "layout": "NHWC", "contrast": config.get("contrast", "none")},
+        preprocessing="crop the face square and loosely (FER2013 framing), convert to gray, resize to "
+                      "48x48, then the contrast step named in input.contrast (model.contrast); the "
+                      "model standardises each face ((x - mean) / std) in its first layer",
+        data={"name": "FER2013", "train": "Training split", "select": "PublicTest (val) split",
+              "file": config.get("data"), "train_size": config.get("train_size"),
+              "val_size": config.get("val_size")},
+        recipe={k: config.get(k) for k in RECIPE_KEYS if k in config},
+        optimizer=f"{optimizer}, linear warmup then cosine decay; {loss}",
+        seed=config.get("seed"),
+        epochs=config.get("epochs"),
+        best_epoch=epoch,
+        command=config.get("command"),
+        val=report,
+        date=dt.date.today().isoformat(),
+    )

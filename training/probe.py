@@ -39,10 +39,14 @@ def views(x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def probabilities(path: str, faces: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    from model import EmotionClassifier
+    from model import contrast
+    from model.card import ModelCard
+    from model.network import load_keras
 
-    model = EmotionClassifier.load(path, backend="keras").model
-    return {k: model.predict(v[..., None], batch_size=512, verbose=0) for k, v in faces.items()}
+    card = ModelCard.read(path) or ModelCard()
+    model = load_keras(path)
+    return {k: model.predict(contrast.apply(v, card.contrast)[..., None], batch_size=512, verbose=0)
+            for k, v in faces.items()}
 
 
 def report(name: str, p: np.ndarray, y: np.ndarray, halves) -> None:

@@ -8,6 +8,8 @@ Selects on the validation split (PublicTest) only. Writes into `--out`:
   history.csv   one row per epoch
 With `--teachers A.keras B.keras ...` the network is a student: it learns from the labels and from
 the frozen teachers' flip-averaged ensemble on the same augmented batch (see training/distill.py).
+With `--teacher-file training/teachers/NAME.npz` it learns from teachers' saved answers instead (no
+teacher runs: a CPU is enough); `--votes-mix` mixes the FER+ votes into the labels.
 Runs on Keras 3 with whatever backend KERAS_BACKEND names (TensorFlow on CPU, JAX on GPU).
 """
 
@@ -25,12 +27,13 @@ import numpy as np
 
 from model import EMOTIONS
 from training.augment import AugmentConfig
-from training.data import DatasetError, default_fer2013_path, load_dataset, stratified_sample
+from training.data import (DatasetError, default_fer2013_path, load_dataset, load_rows, load_votes,
+                           stratified_sample, vote_distribution)
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="classmood-train", description=__doc__.split("\n")[0])
     ap.add_argument("--data", help="FER2013 npz, csv or image folder (default: $CLASSMOOD_FER2013 "
-                                   "or ../shared/data/fer2013/fer2013_trainval.npz)")
+                                   "or ../shared/data/fer2013/fer2013_original_trainval.npz)")
     ap.add_argument("--out", default="runs/train", help="output folder (default: runs/train)")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -56,6 +59,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--teacher-zoom", type=float, default=0.0, metavar="FACTOR",
                     help="teachers also see the batch zoomed in by FACTOR (and its mirror): with 1.08, "
                          "the student learns the mean of the served test-time views")
+    ap.add_argument("--votes-mix", type=float, default=0.0, metavar="BETA",
+                    help="targets (1 - BETA) x the FER2013 label + BETA x the FER+ vote distribution "
+                         "(contempt, unknown, not-a-face dropped; faces without votes keep their label)")
+    ap.add_argument("--teacher-file", metavar="NPZ",
+                    help="distil from saved teachers' answers (training/teachers/*.npz, made by "
+                         "python -m training.teachers): each face in one of the file's views")
+    ap.add_argument("--erase", type=float, default=0.25,
+                    help="with --teacher-file: probability of random erasing on top of the view")
+    ap.add_argument("--contrast", choices=("none", "equalize"), default="none",
+                    help="contrast step before the network, in training, validation and serving "
+                         "(model.contrast; recorded in the card)")
+    ap.add_argument("--time-limit", type=float, default=0.0, metavar="SECONDS",
+                    help="plan a per-epoch cosine schedule over as many epochs as fit in SECONDS "
+                         "(at most --epochs) and stop at its end")
     ap.add_argument("--init", metavar="KERAS",
                     help="start from this model's weights (same width, blocks and convs), e.g. to fine-tune")
     ap.add_argument("--mixed-precision", action="store_true",
@@ -93,14 +110,21 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
         raise DatasetError(f"teacher model not found: {', '.join(missing)}")
     if args.init and not Path(args.init).is_file():
         raise DatasetError(f"--init model not found: {args.init}")
+    if args.teachers and args.teacher_file:
+        raise DatasetError("--teachers and --teacher-file exclude each other")
+    if not 0 <= args.votes_mix <= 1 or not 0 <= args.kd_alpha <= 1:
+        raise DatasetError("--votes-mix and --kd-alpha must lie in [0, 1]")
     data = load_dataset(data_path)
     if "train" not in data or "val" not in data:
         raise DatasetError(f"{data_path}: need both a training and a validation (PublicTest) split")
     x_train, y_train = data["train"]
     x_val, y_val = data["val"]
+    targets, teacher, rows = _targets(args, data_path, y_train)
     if args.limit:
         idx = stratified_sample(y_train, args.limit, seed=args.seed)
-        x_train, y_train = x_train[idx], y_train[idx]
+        x_train, y_train, targets = x_train[idx], y_train[idx], targets[idx]
+        if teacher is not None:
+            teacher, rows = teacher[:, idx], rows[idx]
     if args.val_limit:
         idx = stratified_sample(y_val, args.val_limit, seed=args.seed)
         x_val, y_val = x_val[idx], y_val[idx]
@@ -126,6 +150,8 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.teachers:
         config["teachers"] = [_teacher_summary(t) for t in args.teachers]
+    if args.teacher_file:
+        config["teacher_file"] = _teacher_file_summary(args.teacher_file)
     state_path, last_path = out / "state.json", out / "last.keras"
     state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": None}
     if args.resume and last_path.exists():
@@ -145,6 +171,8 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=args.lr / 20, warmup_target=args.lr, warmup_steps=warmup,
             decay_steps=max(1, args.epochs * steps_per_epoch - warmup))
+        if args.time_limit:
+            schedule = args.lr / 20  # a variable that TimedCosine sets each epoch
         if args.optimizer == "sgd":
             optimizer = keras.optimizers.SGD(schedule, momentum=args.momentum, nesterov=True,
                                              weight_decay=args.weight_decay)
@@ -168,12 +196,44 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
 
     batches = Batches(x_train, y_train, args.batch_size, seed=args.seed + state["epoch"],
                       augment=not args.no_augment, steps=args.steps, mixup=args.mixup,
-                      mixup_alpha=args.mixup_alpha, workers=args.workers)
+                      mixup_alpha=args.mixup_alpha, workers=args.workers, targets=targets,
+                      teacher=teacher, rows=rows, kd_alpha=args.kd_alpha, erase=args.erase,
+                      contrast=args.contrast)
     saver = Saver(out, config, state, x_val, y_val)
-    model.fit(batches, epochs=args.epochs, initial_epoch=state["epoch"], callbacks=[saver], verbose=2)
+    callbacks = [saver]
+    if args.time_limit:  # after the saver, so that an epoch's time includes its validation
+        from training.loop import TimedCosine
+
+        callbacks.append(TimedCosine(args.lr, args.warmup_epochs, args.epochs, args.time_limit))
+    model.fit(batches, epochs=args.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=2)
     print(f"best val accuracy {saver.state['best_val_accuracy']:.4f} at epoch {saver.state['best_epoch']}; "
           f"weights in {out / 'best.keras'}")
     return 0
+
+
+def _targets(args, data_path: Path, y_train: np.ndarray):
+    """Training targets (N, 7): the labels, mixed with the FER+ votes by `--votes-mix`; with
+    `--teacher-file`, the saved teachers' answers (V, N, 7) aligned to the training faces and the
+    faces' rows; else None, None."""
+    targets = np.eye(len(EMOTIONS), dtype=np.float32)[y_train]
+    if args.votes_mix:
+        votes = load_votes(data_path).get("train")
+        if votes is None:
+            raise DatasetError(f"{data_path}: --votes-mix needs FER+ votes (votes_train), and it has none")
+        dist, valid = vote_distribution(votes)
+        targets[valid] = (1 - args.votes_mix) * targets[valid] + args.votes_mix * dist[valid]
+    if not args.teacher_file:
+        return targets, None, None
+    from training.teachers import load_teacher_file
+
+    rows = load_rows(data_path).get("train")
+    if rows is None:
+        raise DatasetError(f"{data_path}: --teacher-file needs each face's row (row_train), and it has none")
+    probs = load_teacher_file(args.teacher_file, rows)
+    if args.kd_temperature != 1:  # soften the saved answers as a temperature on their logits would
+        probs = np.power(np.clip(probs, 1e-6, 1), 1 / args.kd_temperature)
+        probs /= probs.sum(axis=-1, keepdims=True)
+    return targets, probs.astype(np.float32), rows
 
 
 def _load_teacher(distill, path: str, index: int):
@@ -200,12 +260,21 @@ def _load_weights(model, path: str) -> None:
                            "a readable .keras file of the same --width, --blocks and --convs") from e
 
 
-def _teacher_summary(path: str) -> dict:
-    from model.card import read_card, sha256_file
+def _teacher_file_summary(path: str) -> dict:
+    from model.card import sha256_file
 
-    card = read_card(path) or {}
+    with np.load(path, allow_pickle=False) as d:
+        meta = json.loads(str(d["meta"])) if "meta" in d.files else {}
+    return {"file": Path(path).name, "sha256": sha256_file(path), "ensemble": meta.get("ensemble"),
+            "teachers": len(meta.get("teachers", []))}
+
+
+def _teacher_summary(path: str) -> dict:
+    from model.card import ModelCard, sha256_file
+
+    card = ModelCard.read(path) or ModelCard()
     return {"file": str(Path(path).resolve()), "sha256": sha256_file(path),
-            "val_accuracy": card.get("val", {}).get("accuracy"), "command": card.get("command")}
+            "val_accuracy": card.val.get("accuracy"), "command": card.command}
 
 
 if __name__ == "__main__":
