@@ -20,9 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported anywhere
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 log = logging.getLogger("classmood.ui")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -42,7 +40,11 @@ class AppConfig:
     db_path: str | None = None          # None: $CLASSMOOD_DB or the user data folder (as classmood-bot)
     refresh_s: float = 5.0
     recent_minutes: float = 5.0
-    max_upload_mb: int = 1024
+    max_upload_bytes: int = 2 * 1024 ** 3        # one upload (--max-upload)
+    max_upload_total_bytes: int = 4 * 1024 ** 3  # all uploads on disk together (--max-upload-total)
+    allowed_origins: tuple[str, ...] = ()        # besides the app's own (--allowed-origin, for a reverse proxy)
+    login_window_s: float = 60.0                 # failed sign-ins: at most 5 per address in this window
+    login_max_failures: int = 5
     work_dir: str | None = None         # where generated downloads go (default: a temp folder)
 
 
@@ -290,7 +292,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
 
     # Gradio keeps a copy of every upload and download in its cache folder: delete each an hour
     # after it was made (checked every 10 minutes), and all of them when the app stops.
-    with gr.Blocks(title="ClassMood", delete_cache=(600, DOWNLOAD_MAX_AGE_S)) as demo:
+    with gr.Blocks(title="ClassMood", delete_cache=(600, DOWNLOAD_MAX_AGE_S), analytics_enabled=False) as demo:
         gr.Markdown("# ClassMood\nHow is the class doing? Expression estimates from the meeting gallery.")
         gr.HTML(f'<div class="cm-notice">{NOTICE}</div>')
         with gr.Tabs():
@@ -492,10 +494,28 @@ def main(argv=None) -> int:
     ap.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this computer only)")
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--auth-file", help="file holding user:password (default: $CLASSMOOD_AUTH)")
+    ap.add_argument("--allowed-origin", action="append", default=[], metavar="URL",
+                    help="another origin allowed to call the app (e.g. a reverse proxy's https://host); "
+                         "requests from any other origin but the app's own are refused")
+    ap.add_argument("--max-upload", default="2GB", metavar="SIZE", help="largest upload (default 2GB)")
+    ap.add_argument("--max-upload-total", default="4GB", metavar="SIZE",
+                    help="what all uploads may hold on disk together (default 4GB)")
+    ap.add_argument("--login-window", type=float, default=60.0, metavar="S",
+                    help="after 5 failed sign-ins from one address within S seconds, sign-ins from it are "
+                         "refused until S seconds have passed (default 60)")
     args = ap.parse_args(argv)
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # and analytics_enabled=False on the Blocks
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from ui.security import SecuritySettings, normalise_origin, outermost_lifespan, parse_size
+
     try:
         auth = read_auth(args.auth_file)
+        max_upload, max_total = parse_size(args.max_upload), parse_size(args.max_upload_total)
+        bad = [o for o in args.allowed_origin if normalise_origin(o) is None]
+        if bad:
+            raise ValueError(f"--allowed-origin must be a URL such as https://classmood.school.org, got {bad[0]!r}")
+        if not 0 < args.login_window < float("inf"):
+            raise ValueError(f"--login-window must be a positive number of seconds, got {args.login_window}")
     except (OSError, ValueError) as e:
         print(f"classmood-ui: {e}", file=sys.stderr)
         return 2
@@ -507,7 +527,8 @@ def main(argv=None) -> int:
     from model import ModelLoadError
 
     try:
-        config = AppConfig(db_path=args.db)
+        config = AppConfig(db_path=args.db, max_upload_bytes=max_upload, max_upload_total_bytes=max_total,
+                           allowed_origins=tuple(args.allowed_origin), login_window_s=args.login_window)
         state = App(config)
         purged = state.store.purge()
         if purged:
@@ -522,9 +543,13 @@ def main(argv=None) -> int:
     # deletes its cached uploads and downloads and ours go at exit.
     signal.signal(signal.SIGTERM, _interrupt)
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    security = SecuritySettings(allowed_origins=config.allowed_origins, max_upload_bytes=config.max_upload_bytes,
+                                max_upload_total_bytes=config.max_upload_total_bytes,
+                                login_max_failures=config.login_max_failures, login_window_s=config.login_window_s)
     demo.queue(default_concurrency_limit=2).launch(
         server_name=args.host, server_port=args.port, auth=auth, auth_message="ClassMood: sign in",
-        max_file_size=f"{config.max_upload_mb}mb", show_error=False, theme=theme, css=CSS, ssr_mode=False,
+        max_file_size=config.max_upload_bytes, show_error=False, theme=theme, css=CSS, ssr_mode=False,
+        app_kwargs={"lifespan": outermost_lifespan(security, password=auth is not None)},
         footer_links=[], quiet=False)
     return 0
 
