@@ -172,8 +172,8 @@ class ScreenSource:
 
     Captures stay on a grid of `interval` seconds from the start (wall clock): after a slow frame the
     ticks it missed are skipped, never made up in a burst, so `time_s` strictly increases and lies
-    on the grid. With `duration`, no capture starts at or after `duration` seconds, and the source
-    ends as soon as the next tick would. `clock` and `sleep` are for tests."""
+    on the grid. With `duration`, no capture starts at or after `duration` seconds and the source
+    ends at `duration` (or, after a frame that ran past it, at once). `clock` and `sleep` are for tests."""
 
     def __init__(self, monitor: int = 1, region: tuple[int, int, int, int] | None = None,
                  interval: float = 5.0, duration: float | None = None, display: str | None = None,
@@ -234,10 +234,11 @@ class ScreenSource:
                 yield round(now, 3), frame
             # The next tick strictly after now: ticks missed while the frame was analysed are skipped.
             k = max(k + 1, math.floor((self._clock() - t0) / self.interval) + 1)
-            if self.duration is not None and k * self.interval >= self.duration:
-                return
+            wake = k * self.interval
+            if self.duration is not None and wake >= self.duration:
+                wake = self.duration  # no capture left: the session still lasts its duration
             while not self.stopped:  # sleep in slices so stop() is prompt
-                wait = t0 + k * self.interval - self._clock()
+                wait = t0 + wake - self._clock()
                 if wait <= 0:
                     break
                 self._sleep(min(wait, 0.2))
