@@ -26,7 +26,7 @@ GALLERIES = Path(os.environ.get("CLASSMOOD_GALLERIES", Path(__file__).resolve().
 
 
 def faces_for_galleries(n=700):
-    from bot.synthetic import detectable_faces
+    from tests.synthetic import detectable_faces
     from training.data import default_fer2013_path, load_npz, stratified_sample
 
     path = default_fer2013_path()
@@ -44,7 +44,7 @@ def quality(analyzer, faces):
 
     from bot.analyzer import center_in as _inside
     from bot.analyzer import iou as _iou
-    from bot.synthetic import render_gallery
+    from tests.synthetic import render_gallery
 
     hits = total = false = dets = tiles_ok = tiles = 0
     configs = [(n, off, sb, size) for n, off, sb, size in
@@ -77,7 +77,7 @@ def quality(analyzer, faces):
 
 
 def speed(analyzer, faces, repeats):
-    from bot.synthetic import render_gallery
+    from tests.synthetic import render_gallery
     from model.crop import crop_faces
 
     g = render_gallery(faces, 49, size=(1920, 1080), camera_off=0, seed=49)
@@ -111,7 +111,7 @@ def video(analyzer, faces, minutes=5.0, every=2.0, fps=10):
     import cv2
 
     from bot.pipeline import analyze_path
-    from bot.synthetic import render_gallery
+    from tests.synthetic import render_gallery
     from bot.tracker import Tracker
 
     g = render_gallery(faces, 25, size=(1920, 1080), camera_off=2, seed=5)
@@ -134,9 +134,10 @@ def video(analyzer, faces, minutes=5.0, every=2.0, fps=10):
 def memory(analyzer, faces, n=1000):
     import resource
 
+    from bot.pipeline import run
     from bot.store import Store
-    from bot.synthetic import render_gallery
     from bot.tracker import Tracker
+    from tests.synthetic import render_gallery
 
     def rss_mb(pid="self"):
         try:
@@ -158,13 +159,17 @@ def memory(analyzer, faces, n=1000):
         tracker = Tracker(ocr=False)
         at, peak = {}, 0.0
         t0 = time.perf_counter()
-        for i in range(n):
-            frame = frames[(i // 50) % len(frames)]  # layout changes every 50 frames
-            store.add_frame(sid, tracker.update(analyzer.analyze(frame, time_s=i * 5.0), frame))
+        source = ((i * 5.0, frames[(i // 50) % len(frames)]) for i in range(n))  # layout changes every 50 frames
+
+        def measure(record):
+            i = int(record.time_s / 5.0)
+            nonlocal peak
             if (i + 1) % 10 == 0:
                 peak = max(peak, total_mb())
             if i + 1 in (200, n):
                 at[i + 1] = total_mb()
+
+        run(source, analyzer, tracker, store, sid, keep=False, on_frame=measure)  # the bot's own loop
         store.close()
     print(f"bot loop, {n} frames (25 tiles, 1080p) in {time.perf_counter() - t0:.0f} s: resident memory "
           f"(bot + detector worker) {at[200]:.0f} MB at frame 200, {at[n]:.0f} MB at frame {n} "

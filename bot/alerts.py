@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.mood import negativity_of, valence_of
+from bot.records import FrameResult
 from model import EMOTIONS
 
 DEFAULTS_FILE = Path(__file__).with_name("alerts.toml")
@@ -55,7 +56,7 @@ def load_rules(path: str | Path | None = None) -> dict:
 
 
 class AlertEngine:
-    """`update(frame_dict) -> [Alert]` for each tracked frame, in time order."""
+    """`update(frame) -> [Alert]` for each tracked `FrameResult`, in time order."""
 
     def __init__(self, rules: dict | None = None):
         self.rules = rules or load_rules()
@@ -64,11 +65,11 @@ class AlertEngine:
         self._window: deque = deque()                            # (t, valences, faces, present)
         self._seen: dict[str, float] = {}                        # participant -> last time on camera
 
-    def update(self, frame: dict) -> list[Alert]:
-        t = float(frame.get("time_s", 0.0))
-        faces = [f for f in frame.get("faces", []) if f.get("role") == "participant" and f.get("participant")]
-        scores = np.array([[f["scores"][e] for e in EMOTIONS] for f in faces]).reshape(-1, len(EMOTIONS))
-        present = len(frame.get("tiles", [])) or len(faces)
+    def update(self, frame: FrameResult) -> list[Alert]:
+        t = float(frame.time_s)
+        faces = [f for f in frame.participant_faces if f.participant]
+        scores = np.array([f.scores for f in faces], dtype=np.float64).reshape(-1, len(EMOTIONS))
+        present = len(frame.tiles) or len(faces)
         self._window.append((t, valence_of(scores), len(faces), present))
         alerts: list[Alert] = []
 
@@ -91,7 +92,7 @@ class AlertEngine:
 
         r = self.rules["participant_negative"]
         if r["enabled"]:
-            neg = dict(zip((f["participant"] for f in faces), negativity_of(scores)))
+            neg = dict(zip((f.participant for f in faces), negativity_of(scores)))
             for pid in set(neg) | {k[1] for k in self._since if k[0] == "participant_negative"}:
                 p = neg.get(pid)
                 alerts += self._check("participant_negative", pid, p is not None and p > r["threshold"], t, r,
@@ -101,7 +102,7 @@ class AlertEngine:
         r = self.rules["participant_absent"]
         if r["enabled"]:
             for f in faces:
-                self._seen[f["participant"]] = t
+                self._seen[f.participant] = t
             for pid in self._seen:
                 away = self._seen[pid] < t
                 alerts += self._check("participant_absent", pid, away, t, r,

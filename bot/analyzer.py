@@ -8,14 +8,15 @@ FER-style and classified in one batch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from bot.layout import LayoutOptions, find_tiles
+from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS
 
-Box = tuple[int, int, int, int]
+__all__ = ["AnalyzerOptions", "Box", "FaceResult", "FrameResult", "GalleryAnalyzer", "TileResult"]
 
 
 @dataclass(frozen=True)
@@ -28,45 +29,6 @@ class AnalyzerOptions:
     low_score: float = 0.4            # top class probability below this is uncertain
     nms_iou: float = 0.3
     layout: LayoutOptions = field(default_factory=LayoutOptions)
-
-
-@dataclass
-class TileResult:
-    box: Box
-    name: str | None = None
-    camera_off: bool = False
-
-    def to_dict(self) -> dict:
-        return {"box": list(self.box), "name": self.name, "camera_off": self.camera_off}
-
-
-@dataclass
-class FaceResult:
-    box: Box
-    tile: int | None
-    participant: str | None
-    role: str                      # "participant" or "other"
-    confidence: float              # detector score in [0, 1]
-    uncertain: bool
-    emotion: str
-    scores: dict[str, float]
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["box"] = list(self.box)
-        return d
-
-
-@dataclass
-class FrameResult:
-    time_s: float
-    tiles: list[TileResult]
-    faces: list[FaceResult]
-    file: str | None = None
-
-    def to_dict(self) -> dict:
-        return {"time_s": round(float(self.time_s), 3), "file": self.file,
-                "tiles": [t.to_dict() for t in self.tiles], "faces": [f.to_dict() for f in self.faces]}
 
 
 class GalleryAnalyzer:
@@ -91,14 +53,9 @@ class GalleryAnalyzer:
         assigned = _assign(dets, [t.box for t in layout])
         probs = self.classifier.predict(crop_faces(frame, [d[0] for d in assigned])) if assigned else \
             np.zeros((0, len(EMOTIONS)), np.float32)
-        faces = []
-        for (box, conf, tile, role), p in zip(assigned, probs):
-            top = int(p.argmax())
-            faces.append(FaceResult(
-                box=box, tile=tile, participant=f"tile-{tile}" if tile is not None else None, role=role,
-                confidence=round(float(conf), 3),
-                uncertain=bool(min(box[2], box[3]) < opts.tiny_face_px or p[top] < opts.low_score),
-                emotion=EMOTIONS[top], scores={e: round(float(v), 4) for e, v in zip(EMOTIONS, p)}))
+        faces = [FaceResult(box=box, tile=tile, participant=None, role=role, confidence=round(float(conf), 3),
+                            uncertain=is_uncertain(box, p, opts), scores=p)
+                 for (box, conf, tile, role), p in zip(assigned, probs)]
         with_face = {f.tile for f in faces if f.role == "participant"}
         tiles = [TileResult(t.box, None, t.camera_off and i not in with_face) for i, t in enumerate(layout)]
         return FrameResult(time_s=float(time_s), tiles=tiles, faces=faces, file=file)
@@ -127,6 +84,11 @@ class GalleryAnalyzer:
                 if found or look >= opts.max_second_look_scale:
                     break
         return _nms(dets, opts.nms_iou)
+
+
+def is_uncertain(box: Box, scores: np.ndarray, opts: AnalyzerOptions) -> bool:
+    """A face too small to read, or whose (calibrated) top score is low."""
+    return bool(min(box[2], box[3]) < opts.tiny_face_px or float(np.max(scores)) < opts.low_score)
 
 
 def _as_bgr(frame: np.ndarray) -> np.ndarray:

@@ -146,6 +146,7 @@ def _bot(argv=None) -> int:
     args = _parse(ap, argv)
     from bot.alerts import AlertConfigError, AlertEngine, load_rules
     from bot.analyzer import GalleryAnalyzer
+    from bot.pipeline import run
     from bot.sources import ScreenSource, SourceError, parse_region
     from bot.store import Store, StoreError
     from bot.tracker import Tracker
@@ -181,23 +182,14 @@ def _bot(argv=None) -> int:
     if args.keep_faces:
         log.warning("keeping participants' face images in %s (--keep-faces): only with their consent", store.path)
     frames = 0
+
+    def logged(record) -> None:
+        nonlocal frames
+        frames += 1
+        log.info("t=%.0fs tiles=%d faces=%d", record.time_s, len(record.tiles), len(record.participant_faces))
+
     try:
-        for t, frame in source:
-            try:
-                d = tracker.update(analyzer.analyze(frame, time_s=t), frame)
-                store.add_frame(sid, d, image=frame)
-                for a in engine.update(d):
-                    store.add_alert(sid, a.rule, a.message, a.time_s, a.participant)
-                    log.warning("ALERT %s", a.message)
-                frames += 1
-                faces = sum(f["role"] == "participant" for f in d["faces"])
-                log.info("t=%.0fs tiles=%d faces=%d", t, len(d["tiles"]), faces)
-            except Exception as e:  # a crash in one frame never ends the session
-                log.error("frame at %.1fs failed: %s: %s", t, type(e).__name__, e)
-                try:
-                    store.heartbeat(sid)
-                except StoreError:
-                    pass
+        run(source, analyzer, tracker, store, sid, alerts=engine, keep=False, on_frame=logged)
     finally:
         try:
             store.end_session(sid)

@@ -41,14 +41,16 @@ def shares(labels: Iterable[str]) -> dict[str, float]:
     return {e: (round(labels.count(e) / n, 4) if n else 0.0) for e in EMOTIONS}
 
 
-def summarize(frames: list[dict]) -> dict:
-    """Summary of frame dicts (the `frames` of `analyze_path`): frames, faces, emotion shares and
-    valence over the participants' faces (faces with role "other" are left out)."""
-    faces = [f for fr in frames for f in fr.get("faces", []) if f.get("role", "participant") == "participant"]
-    scores = np.array([[f["scores"][e] for e in EMOTIONS] for f in faces], dtype=np.float64).reshape(-1, 7)
+def summarize(frames) -> dict:
+    """Summary of frames (`FrameResult`s, or their `to_dict()` shape): frames, faces, emotion
+    shares and valence over the participants' faces (faces with role "other" are left out)."""
+    from bot.records import as_record
+
+    faces = [f for fr in frames for f in as_record(fr).participant_faces]
+    scores = np.array([f.scores for f in faces], dtype=np.float64).reshape(-1, len(EMOTIONS))
     return {
         "frames": len(frames),
         "faces": len(faces),
-        "emotion_shares": shares(f["emotion"] for f in faces),
+        "emotion_shares": shares(f.emotion for f in faces),
         "valence": round(float(valence_of(scores).mean()), 4) if len(faces) else 0.0,
     }

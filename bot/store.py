@@ -38,18 +38,18 @@ import os
 import sqlite3
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bot.mood import valence_of, valence_sql
+from bot.records import FrameResult, as_record
 from model import EMOTIONS
 
 log = logging.getLogger("classmood.store")
 DEFAULT_RETENTION_DAYS = 30
-FACE_IMAGE_PX = 96
-FACE_IMAGE_QUALITY = 90
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, source TEXT, started REAL NOT NULL, ended REAL,
@@ -179,31 +179,32 @@ class Store:
         return bool(row and row[0])
 
     @_takes_session_id
-    def add_frame(self, session_id: int, frame: dict, image: np.ndarray | None = None) -> int:
-        """Store one frame dict (an element of `analyze_path(...)["frames"]`, after tracking) in one
-        transaction. Returns the frame's id.
+    def add_frame(self, session_id: int, frame: FrameResult | dict,
+                  face_images: Sequence[bytes | None] | None = None) -> int:
+        """Store one tracked frame (a `FrameResult`, or its `to_dict()` shape, e.g. replayed JSON) in
+        one transaction. Returns the frame's id.
 
-        `image` is the analysed picture (BGR). Only in a session that keeps faces is each
-        participant's face cut out of it and stored with its observation; otherwise it is ignored."""
-        faces = frame.get("faces", [])
-        jpegs = _face_jpegs(image, faces) if image is not None and faces and self.keeps_faces(session_id) \
-            else [None] * len(faces)
-        tiles = frame.get("tiles", [])
-        participants = frame.get("participants_present")
-        if participants is None:
-            participants = len(tiles) if tiles else sum(f.get("role") == "participant" for f in faces)
-        visible = sum(f.get("role") == "participant" for f in faces)
+        `face_images`: a JPEG (or None) per face of the frame, made by the pipeline; kept only in a
+        session that keeps faces, and only for participants; otherwise ignored."""
+        frame = as_record(frame)
+        faces, tiles = frame.faces, frame.tiles
+        jpegs = list(face_images) if face_images is not None and self.keeps_faces(session_id) else [None] * len(faces)
+        if len(jpegs) != len(faces):
+            raise ValueError(f"{len(jpegs)} face images for {len(faces)} faces")
+        jpegs = [j if f.role == "participant" else None for f, j in zip(faces, jpegs)]
+        participants = len(tiles) if tiles else len(frame.participant_faces)
+        visible = len(frame.participant_faces)
         now = time.time()
 
         def calls(db):
             fid = db.execute(
                 "INSERT INTO frames(session_id, time_s, created, file, tiles, camera_off, faces, participants)"
                 " VALUES (?,?,?,?,?,?,?,?)",
-                (session_id, float(frame.get("time_s", 0.0)), now, frame.get("file"), len(tiles),
-                 sum(bool(t.get("camera_off")) for t in tiles), visible, int(participants))).lastrowid
-            rows = [(session_id, fid, float(frame.get("time_s", 0.0)), f.get("participant"), f.get("tile"),
-                     f.get("role", "participant"), f["emotion"], f.get("confidence"), int(bool(f.get("uncertain"))),
-                     *[int(v) for v in f["box"]], *[float(f["scores"][e]) for e in EMOTIONS]) for f in faces]
+                (session_id, float(frame.time_s), now, frame.file, len(tiles),
+                 sum(bool(t.camera_off) for t in tiles), visible, int(participants))).lastrowid
+            rows = [(session_id, fid, float(frame.time_s), f.participant, f.tile, f.role, f.emotion,
+                     float(f.confidence), int(bool(f.uncertain)), *[int(v) for v in f.box],
+                     *[float(v) for v in f.scores]) for f in faces]
             sql = (f"INSERT INTO observations(session_id, frame_id, time_s, participant, tile, role, emotion,"
                    f" confidence, uncertain, x, y, w, h, {', '.join(EMOTIONS)})"
                    f" VALUES ({', '.join('?' * (13 + len(EMOTIONS)))})")
@@ -424,22 +425,3 @@ def _add_keep_faces(db: sqlite3.Connection) -> None:
     except sqlite3.OperationalError as e:
         if "duplicate column" not in str(e):  # another process added it first: fine
             raise
-
-
-def _face_jpegs(image: np.ndarray, faces: list[dict]) -> list[bytes | None]:
-    """A JPEG of each participant's face (FER-style square, `FACE_IMAGE_PX` a side); None for
-    faces of anyone else in a tile."""
-    import cv2
-
-    from model.crop import crop_faces
-
-    keep = [k for k, f in enumerate(faces) if f.get("role", "participant") == "participant"]
-    out: list[bytes | None] = [None] * len(faces)
-    if not keep or not isinstance(image, np.ndarray) or image.size == 0 or image.ndim not in (2, 3):
-        return out  # no usable picture: the expressions are stored all the same
-    image = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    crops = crop_faces(image[:, :, :3], [faces[k]["box"] for k in keep], size=FACE_IMAGE_PX, color=True)
-    for k, crop in zip(keep, crops):
-        ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, FACE_IMAGE_QUALITY])
-        out[k] = buf.tobytes() if ok else None
-    return out

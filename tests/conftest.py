@@ -126,7 +126,7 @@ def real_galleries() -> list[dict]:
 @pytest.fixture(scope="session")
 def fer_faces(fer2013) -> np.ndarray:
     """Seeded FER2013 val faces for synthetic galleries (stratified: every expression)."""
-    from bot.synthetic import detectable_faces
+    from tests.synthetic import detectable_faces
     from training.data import stratified_sample
 
     x, y = fer2013["val"]
@@ -145,7 +145,7 @@ def face_video(path: Path, faces: np.ndarray, seconds: float, fps: float = 10.0,
     top row as 8 bits, one black or white 16x16 square each (survives lossy compression)."""
     import cv2
 
-    from bot.synthetic import render_gallery
+    from tests.synthetic import render_gallery
 
     g = render_gallery(faces, 2, size=size, seed=3)
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)

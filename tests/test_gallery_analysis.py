@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from model import EMOTIONS
+
 from bot.analyzer import center_in as _inside
 from bot.analyzer import iou as _iou
-from bot.synthetic import render_gallery
+from tests.synthetic import render_gallery
 from tests.conftest import require
 
 
@@ -30,7 +32,7 @@ def test_real_galleries_tiles_faces_camera_off(real_galleries, analyzer):
             assert b.box[0] > a.box[0] or b.box[1] > a.box[1] + a.box[3] / 2, g["file"]
         d = r.to_dict()
         assert set(d) == {"time_s", "file", "tiles", "faces"}
-        assert all(f["participant"] == f"tile-{f['tile']}" for f in d["faces"] if f["tile"] is not None)
+        assert all(f["participant"] is None for f in d["faces"])  # participants are the tracker's to name
 
 
 @pytest.mark.parametrize("n,off,sidebar", [(49, 4, False), (25, 3, True), (9, 1, False), (36, 2, True),
@@ -70,7 +72,10 @@ def test_webcam_like_frame_is_one_tile(fer_faces, analyzer):
     r = analyzer.analyze(frame)
     assert len(r.tiles) == 1 and r.tiles[0].box == (0, 0, 640, 480)
     assert len(r.faces) == 1 and r.faces[0].role == "participant" and r.faces[0].tile == 0
-    assert abs(sum(r.faces[0].scores.values()) - 1) < 1e-3
+    face = r.faces[0]
+    assert face.scores.shape == (7,) and abs(face.scores.sum() - 1) < 1e-3  # an array in EMOTIONS order
+    assert face.emotion == EMOTIONS[int(face.scores.argmax())]
+    assert face.to_dict()["scores"] == {e: round(float(v), 4) for e, v in zip(EMOTIONS, face.scores)}
 
 
 def test_empty_and_bad_frames(analyzer):

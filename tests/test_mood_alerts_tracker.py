@@ -3,25 +3,25 @@ import pytest
 
 from bot.alerts import AlertConfigError, AlertEngine, load_rules
 from bot.mood import NEGATIVE, summarize, valence_of
+from bot.records import FaceResult, FrameResult, TileResult
 from bot.tracker import Tracker
 from model import EMOTIONS
 
 
 def scores(**kw):
     rest = (1 - sum(kw.values())) / (7 - len(kw))
-    return {e: kw.get(e, rest) for e in EMOTIONS}
+    return np.array([kw.get(e, rest) for e in EMOTIONS])
 
 
-def face(tile, emotion="neutral", role="participant", box=(10, 10, 40, 40), **kw):
+def face(tile, emotion="neutral", role="participant", box=(10, 10, 40, 40), participant="tile", **kw):
+    """A face as the tracker hands it on (participant `tile-<i>`); participant=None as the analyser does."""
     s = scores(**kw) if kw else scores(**{emotion: 0.7})
-    return {"box": list(box), "tile": tile, "participant": f"tile-{tile}", "role": role, "confidence": 0.9,
-            "uncertain": False, "emotion": max(s, key=s.get), "scores": s}
+    pid = f"tile-{tile}" if participant == "tile" else participant
+    return FaceResult(tuple(box), tile, pid, role, 0.9, False, s)
 
 
-def frame(t, faces, n_tiles=2):
-    return {"time_s": float(t), "file": None,
-            "tiles": [{"box": [i * 100, 0, 90, 50], "name": None, "camera_off": False} for i in range(n_tiles)],
-            "faces": faces}
+def frame(t, faces, n_tiles=2, width=100):
+    return FrameResult(float(t), [TileResult((i * width, 0, width - 10, 50)) for i in range(n_tiles)], faces)
 
 
 def test_valence_and_negative_set():
@@ -110,22 +110,30 @@ def names_ocr(names):
     return ocr, calls
 
 
-def test_tracker_names_exclusion_smoothing_time_on_camera():
+def test_tracker_names_exclusion_smoothing_and_uncertain_after_smoothing():
     ocr, calls = names_ocr(["Ana P", "Mr Teacher", None])
     tr = Tracker(exclude=["mr teacher"], smoothing=0.5, ocr=ocr)
     img = np.zeros((100, 400, 3), np.uint8)
-    d1 = tr.update(frame(0, [face(0, happy=1.0), face(1, sad=1.0), face(2, angry=1.0)], n_tiles=3), img)
-    d2 = tr.update(frame(10, [face(0, sad=1.0), face(1, sad=1.0)], n_tiles=3), img)
+    raw1 = frame(0, [face(0, angry=0.45, participant=None), face(1, sad=1.0, participant=None),
+                     face(2, angry=1.0, participant=None)], n_tiles=3)
+    d1 = tr.update(raw1, img)
+    d2 = tr.update(frame(10, [face(0, sad=0.45, participant=None), face(1, sad=1.0, participant=None)], n_tiles=3),
+                   img)
+    assert isinstance(d1, FrameResult) and d1 is not raw1 and raw1.faces[0].participant is None  # a new record
     assert calls == [3]  # OCR only when the layout changes
-    assert [t["name"] for t in d1["tiles"]] == ["Ana P", None]  # the teacher's tile is gone
-    assert [f["participant"] for f in d1["faces"]] == ["Ana P", "tile-2"]
-    assert [f["tile"] for f in d1["faces"]] == [0, 1]  # indices point at the kept tiles
-    assert all("Teacher" not in str(f) for f in d2["faces"])
-    sm = d2["faces"][0]["scores"]
-    assert sm["happy"] == pytest.approx(0.5) and sm["sad"] == pytest.approx(0.5)
-    assert tr.time_on_camera["Ana P"] == 10.0 and tr.time_on_camera["tile-2"] == 0.0
-    tr.update(frame(20, [], n_tiles=3), img)
-    assert tr.time_on_camera["Ana P"] == 10.0 and tr.last_seen["Ana P"] == 20.0
+    assert [t.name for t in d1.tiles] == ["Ana P", None]  # the teacher's tile is gone
+    assert [f.participant for f in d1.faces] == ["Ana P", "tile-2"]
+    assert [f.tile for f in d1.faces] == [0, 1]  # indices point at the kept tiles
+    assert all("Teacher" not in str(f.participant) for f in d2.faces)
+    sm = d2.faces[0].scores
+    assert isinstance(sm, np.ndarray) and sm.shape == (7,)
+    rest = 0.55 / 6
+    assert sm[EMOTIONS.index("angry")] == pytest.approx(0.5 * 0.45 + 0.5 * rest)
+    assert sm[EMOTIONS.index("sad")] == pytest.approx(0.5 * rest + 0.5 * 0.45)
+    # each raw face was sure enough (top 0.45 >= 0.4); smoothed, torn between angry and sad, it is not
+    assert not d1.faces[0].uncertain and d2.faces[0].uncertain
+    assert d2.faces[0].emotion in ("angry", "sad")
+    assert d2.to_dict()["faces"][0]["scores"]["sad"] == round(float(sm[EMOTIONS.index("sad")]), 4)
 
 
 def test_tracker_rematches_unnamed_tiles_by_face_after_layout_change():
@@ -134,13 +142,33 @@ def test_tracker_rematches_unnamed_tiles_by_face_after_layout_change():
     a, b = rng.integers(0, 255, (40, 40, 3)), rng.integers(0, 255, (40, 40, 3))
     img[10:50, 10:50], img[10:50, 210:250] = a, b
     tr = Tracker(ocr=False)
-    d = tr.update(frame(0, [face(0, box=(10, 10, 40, 40)), face(1, box=(210, 10, 40, 40))]), img)
-    assert [f["participant"] for f in d["faces"]] == ["tile-0", "tile-1"]
+    d = tr.update(frame(0, [face(0, box=(10, 10, 40, 40), participant=None),
+                            face(1, box=(210, 10, 40, 40), participant=None)]), img)
+    assert [f.participant for f in d.faces] == ["tile-0", "tile-1"]
     # the two swap places and a third tile appears: ids follow the faces, not the positions
     img2 = np.zeros((200, 600, 3), np.uint8)
     img2[10:50, 10:50], img2[10:50, 210:250] = b, a
-    d = tr.update({"time_s": 5.0, "tiles": [{"box": [i * 200, 0, 190, 100], "name": None, "camera_off": False}
-                                            for i in range(3)],
-                   "faces": [face(0, box=(10, 10, 40, 40)), face(1, box=(210, 10, 40, 40))]}, img2)
-    assert [f["participant"] for f in d["faces"]] == ["tile-1", "tile-0"]
-    assert tr.layout_changes == 2
+    d = tr.update(frame(5, [face(0, box=(10, 10, 40, 40), participant=None),
+                            face(1, box=(210, 10, 40, 40), participant=None)], n_tiles=3, width=200), img2)
+    assert [f.participant for f in d.faces] == ["tile-1", "tile-0"]
+
+
+def test_one_record_through_tracker_store_and_alerts(tmp_path):
+    """The analyser's record, tracked, stored and alerted on: the same numbers everywhere."""
+    from bot.store import Store
+
+    rules = load_rules()
+    rules["participant_negative"]["minutes"] = 0.0
+    eng, store, tr = AlertEngine(rules), Store(tmp_path / "r.db"), Tracker(ocr=False, smoothing=1.0)
+    sid = store.start_session("c")
+    record = tr.update(frame(0, [face(0, sad=0.9, participant=None), face(1, happy=0.9, participant=None)]))
+    store.add_frame(sid, record)
+    alerts = eng.update(record)
+    assert [(a.rule, a.participant) for a in alerts] == [("participant_negative", "tile-0")]
+    obs = store.observations(sid)
+    assert list(obs["participant"]) == ["tile-0", "tile-1"] and list(obs["emotion"]) == ["sad", "happy"]
+    np.testing.assert_allclose(obs[list(EMOTIONS)].to_numpy(), np.stack([f.scores for f in record.faces]), atol=1e-9)
+    typed, replayed = summarize([record]), summarize([record.to_dict()])  # the JSON shape reads back the same
+    assert typed == replayed | {"valence": pytest.approx(typed["valence"], abs=1e-3)}
+    store.add_frame(sid, record.to_dict() | {"time_s": 1.0})  # replayed JSON is accepted
+    assert len(store.observations(sid)) == 4

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bot.synthetic import render_gallery
+from tests.synthetic import render_gallery
 from bot.store import Store
 from tests.conftest import REPO, require
 

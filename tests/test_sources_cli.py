@@ -79,7 +79,8 @@ def test_screen_source_without_display(monkeypatch):
 
 
 def _check_shape(result, n_frames=None):
-    assert set(result) == {"source", "frames", "summary"}
+    assert set(result) == {"source", "frames", "summary", "alerts"}  # the keys of old, and the alerts raised
+    assert all(set(a) == {"time_s", "rule", "participant", "message"} for a in result["alerts"])
     assert set(result["summary"]) == {"frames", "faces", "emotion_shares", "valence"}
     for fr in result["frames"]:
         assert set(fr) == {"time_s", "file", "tiles", "faces"}
@@ -319,3 +320,23 @@ def test_bot_cli_bad_times_are_one_line_errors_and_store_nothing(tmp_path, args,
     r = run_cli("classmood-bot", "--db", str(db), *args, timeout=60)
     assert message in _one_line_error(r, "classmood-bot")
     assert not db.exists()
+
+
+def test_a_recording_raises_alerts_on_its_own_clock(video, tmp_path):
+    from bot import analyze_path
+    from bot.alerts import AlertEngine, load_rules
+    from bot.store import Store
+
+    rules = load_rules()
+    rules["participant_negative"].update(threshold=-1.0, minutes=0.1, cooldown_minutes=60)  # fires after 6 s
+    store = Store(tmp_path / "a.db")
+    sid = store.start_session("recording", "t")
+    res = analyze_path(video, every=2.0, store=store, session_id=sid, alerts=AlertEngine(rules))
+    fired = [a for a in res["alerts"] if a["rule"] == "participant_negative"]
+    people = sorted(set(store.observations(sid)["participant"]))
+    assert len(people) == 2 and sorted(a["participant"] for a in fired) == people
+    assert all(a["time_s"] == 6.0 for a in fired)  # video time, not the wall clock
+    stored = store.alerts(sid)
+    assert sorted(stored.loc[stored["rule"] == "participant_negative", "participant"]) == people
+    default = analyze_path(video, every=4.0)  # the default rules run on recordings too
+    assert "alerts" in default and isinstance(default["alerts"], list)

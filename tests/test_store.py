@@ -202,6 +202,15 @@ def test_sigkill_leaves_a_readable_store(tmp_path):
     assert len(s.observations(sid)) == 5 * len(frames)  # no half-written frame
 
 
+def add_with_picture(store, sid, fr, picture):
+    """As the pipeline stores a frame: each participant's face cut from the picture once, as JPEG
+    bytes (the store receives bytes, never the picture)."""
+    from bot.pipeline import face_images
+    from bot.records import as_record
+
+    return store.add_frame(sid, fr, face_images(picture, as_record(fr)))
+
+
 def _picture():
     """A 200x300 BGR picture: noise, with a red square where the participant's face is and a blue
     one where someone else's is."""
@@ -219,7 +228,7 @@ def _faces():
 
 def test_no_face_images_without_the_opt_in(store):
     sid = store.start_session("default", "t")
-    store.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    add_with_picture(store, sid, frame(0.0, _faces()), _picture())
     assert store.face_images(sid).empty
     s = store.sessions().iloc[0]
     assert not s["keep_faces"] and s["face_images"] == 0
@@ -228,7 +237,7 @@ def test_no_face_images_without_the_opt_in(store):
 
 def test_opted_in_session_keeps_participant_faces_only(store):
     sid = store.start_session("consented", "t", keep_faces=True)
-    store.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    add_with_picture(store, sid, frame(0.0, _faces()), _picture())
     store.add_frame(sid, frame(5.0, _faces()))  # no picture given: expressions only
     imgs = store.face_images(sid)
     assert list(imgs.columns) == ["time_s", "participant", "emotion", "jpeg"]
@@ -244,7 +253,7 @@ def test_opted_in_session_keeps_participant_faces_only(store):
 
 def test_an_empty_picture_stores_the_expressions_without_images(store):
     sid = store.start_session("consented", "t", keep_faces=True)
-    store.add_frame(sid, frame(0.0, _faces()), image=np.zeros((0, 0, 3), np.uint8))
+    add_with_picture(store, sid, frame(0.0, _faces()), np.zeros((0, 0, 3), np.uint8))
     assert len(store.observations(sid)) == 2 and store.face_images(sid).empty
 
 
@@ -255,7 +264,7 @@ def _on_disk(path) -> bytes:
 
 def test_deleting_face_images_keeps_expressions_withdraws_consent_and_scrubs_the_file(store):
     sid = store.start_session("consented", "t", keep_faces=True)
-    store.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    add_with_picture(store, sid, frame(0.0, _faces()), _picture())
     jpeg = store.face_images(sid).loc[0, "jpeg"]
     marker = jpeg[len(jpeg) // 2: len(jpeg) // 2 + 48]
     assert marker in _on_disk(store.path)
@@ -264,7 +273,7 @@ def test_deleting_face_images_keeps_expressions_withdraws_consent_and_scrubs_the
     other.close()
     assert store.face_images(sid).empty and len(store.observations(sid)) == 2
     assert marker not in _on_disk(store.path)
-    store.add_frame(sid, frame(5.0, _faces()), image=_picture())  # consent withdrawn: nothing new kept
+    add_with_picture(store, sid, frame(5.0, _faces()), _picture())  # consent withdrawn: nothing new kept
     assert store.face_images(sid).empty and not store.keeps_faces(sid)
 
 
@@ -282,7 +291,7 @@ def test_the_disk_check_sees_rows_deleted_without_secure_delete(tmp_path):
 
 def test_deleting_a_session_deletes_its_face_images_from_disk(store):
     sid = store.start_session("consented", "t", keep_faces=True)
-    store.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    add_with_picture(store, sid, frame(0.0, _faces()), _picture())
     jpeg = store.face_images(sid).loc[0, "jpeg"]
     marker = jpeg[len(jpeg) // 2: len(jpeg) // 2 + 48]
     assert store.delete_session(sid)
@@ -302,7 +311,7 @@ def test_a_database_from_before_the_opt_in_is_upgraded(tmp_path):
     old = s.sessions()
     assert list(old["name"]) == ["old class"] and not old.loc[0, "keep_faces"]
     sid = s.start_session("new", "t", keep_faces=True)
-    s.add_frame(sid, frame(0.0, _faces()), image=_picture())
+    add_with_picture(s, sid, frame(0.0, _faces()), _picture())
     assert len(s.face_images(sid)) == 1
     s.close()
     Store(db).close()  # opening it again changes nothing
@@ -319,8 +328,8 @@ def test_every_method_honours_any_integer_id(tmp_path, as_id):
     other = s.start_session("other")
     given = as_id(s.sessions().set_index("name").loc["c", "id"])  # the DataFrame's own id, as the app passes it
     assert s.keeps_faces(given)
-    s.add_frame(given, frame(0.0, _faces()), image=_picture())
-    s.add_frame(given, frame(1.0, _faces()), image=_picture())
+    add_with_picture(s, given, frame(0.0, _faces()), _picture())
+    add_with_picture(s, given, frame(1.0, _faces()), _picture())
     s.add_alert(given, "class_valence", "low", 1.0)
     s.heartbeat(given)
     assert s.session(given)["frames"] == 2
@@ -366,3 +375,19 @@ def test_an_unknown_id_keeps_the_documented_contract(store):
     with pytest.raises(StoreError, match="no such session"):
         store.add_alert(unknown, "r", "m")
     assert len(store.observations(sid)) == 1
+
+
+def test_the_store_takes_bytes_and_imports_no_image_code():
+    import subprocess
+    import sys
+
+    code = "import sys, bot.store; print(sorted(m for m in ('cv2', 'model.crop') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_face_images_must_match_the_faces(store):
+    sid = store.start_session("consented", "t", keep_faces=True)
+    with pytest.raises(ValueError, match="1 face images for 2 faces"):
+        store.add_frame(sid, frame(0.0, _faces()), [b"x"])
+    assert store.observations(sid).empty  # nothing half-written

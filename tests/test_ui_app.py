@@ -4,7 +4,7 @@ import os
 import time
 import zipfile
 
-from tests.test_store import _faces, _picture, frame
+from tests.test_store import _faces, _picture, add_with_picture, frame
 
 
 def _app(tmp_path):
@@ -19,11 +19,11 @@ def _app(tmp_path):
 def test_export_zips_kept_faces_and_deleting_them_removes_the_zip(tmp_path):
     app = _app(tmp_path)
     plain = app.store.start_session("no opt-in", "t")
-    app.store.add_frame(plain, frame(0.0, _faces()), image=_picture())
+    add_with_picture(app.store, plain, frame(0.0, _faces()), _picture())
     assert [os.path.basename(p).rsplit(".", 1)[1] for p in app.export(plain)] == ["csv", "html"]
     sid = app.store.start_session("consented", "t", keep_faces=True)
     for t in (0.0, 5.0):
-        app.store.add_frame(sid, frame(t, _faces()), image=_picture())
+        add_with_picture(app.store, sid, frame(t, _faces()), _picture())
     files = app.export(sid)
     faces_zip = next(p for p in files if p.endswith("-faces.zip"))
     with zipfile.ZipFile(faces_zip) as z:

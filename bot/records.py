@@ -1,0 +1,84 @@
+"""The one typed record of a frame, from the analyser through the tracker to the store and alerts.
+
+`FrameResult` holds `TileResult`s and `FaceResult`s; a face's `scores` is an array in `EMOTIONS`
+order and its `emotion` the top class of those scores. `to_dict()` is for the JSON edge only
+(`classmood-analyze --json`, the app's report); `FrameResult.from_dict` reads that shape back (stored
+or replayed JSON). No image code here: the store imports this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.emotions import EMOTIONS
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class TileResult:
+    box: Box
+    name: str | None = None
+    camera_off: bool = False
+
+    def to_dict(self) -> dict:
+        return {"box": [int(v) for v in self.box], "name": self.name, "camera_off": bool(self.camera_off)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TileResult":
+        return cls(tuple(int(v) for v in d["box"]), d.get("name"), bool(d.get("camera_off", False)))
+
+
+@dataclass
+class FaceResult:
+    box: Box
+    tile: int | None
+    participant: str | None        # set by the tracker (None straight out of the analyser)
+    role: str                      # "participant" (the tile's main face) or "other"
+    confidence: float              # detector score in [0, 1]
+    uncertain: bool                # tiny face or low top score (set again after smoothing)
+    scores: np.ndarray = field(repr=False)  # (7,) float probabilities in EMOTIONS order
+
+    @property
+    def emotion(self) -> str:
+        return EMOTIONS[int(np.argmax(self.scores))]
+
+    def to_dict(self) -> dict:
+        return {"box": [int(v) for v in self.box], "tile": self.tile, "participant": self.participant,
+                "role": self.role, "confidence": round(float(self.confidence), 3), "uncertain": bool(self.uncertain),
+                "emotion": self.emotion, "scores": {e: round(float(v), 4) for e, v in zip(EMOTIONS, self.scores)}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FaceResult":
+        scores = d["scores"]
+        scores = np.array([scores[e] for e in EMOTIONS] if isinstance(scores, dict) else scores, dtype=np.float64)
+        return cls(tuple(int(v) for v in d["box"]), d.get("tile"), d.get("participant"),
+                   d.get("role", "participant"), float(d.get("confidence") or 0.0), bool(d.get("uncertain")), scores)
+
+
+@dataclass
+class FrameResult:
+    time_s: float
+    tiles: list[TileResult]
+    faces: list[FaceResult]
+    file: str | None = None
+
+    @property
+    def participant_faces(self) -> list[FaceResult]:
+        return [f for f in self.faces if f.role == "participant"]
+
+    def to_dict(self) -> dict:
+        return {"time_s": round(float(self.time_s), 3), "file": self.file,
+                "tiles": [t.to_dict() for t in self.tiles], "faces": [f.to_dict() for f in self.faces]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FrameResult":
+        return cls(float(d.get("time_s", 0.0)), [TileResult.from_dict(t) for t in d.get("tiles", [])],
+                   [FaceResult.from_dict(f) for f in d.get("faces", [])], d.get("file"))
+
+
+def as_record(frame: "FrameResult | dict") -> FrameResult:
+    """A FrameResult as it is, or the `to_dict()` shape read back."""
+    return frame if isinstance(frame, FrameResult) else FrameResult.from_dict(frame)
