@@ -91,6 +91,7 @@ class EmotionClassifier:
                 raise ModelLoadError(p, f"model card classes {card.classes} differ from {list(EMOTIONS)}")
             if card.contrast not in contrast_steps.CONTRASTS:
                 raise ModelLoadError(p, f"model card names an unknown contrast step {card.contrast!r}")
+        litert_error = None
         if backend != "keras":
             try:
                 return cls(LiteRTRunner.from_card(p, card, threads), p, card, "litert", tta)
@@ -100,10 +101,6 @@ class EmotionClassifier:
                 if card is not None and card.serving:  # a card without a LiteRT form is no news
                     log.warning("%s; serving the .keras file with TensorFlow instead", e)
                     litert_error = e
-                else:
-                    litert_error = None
-        else:
-            litert_error = None
         try:
             runner = _keras_runner(p)
         except ModelLoadError as e:

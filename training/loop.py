@@ -83,12 +83,11 @@ class TimedCosine(keras.callbacks.Callback):
     (compilation), and training stops at its end. The time a GPU gives is used to the full
     without guessing an epoch count that a slower or busier machine would cut off mid-schedule."""
 
-    def __init__(self, peak: float, warmup_epochs: float, epochs: int, seconds: float, start_epoch: int = 0):
+    def __init__(self, peak: float, warmup_epochs: float, epochs: int, seconds: float):
         super().__init__()
         self.peak, self.warmup, self.planned, self.seconds = peak, max(warmup_epochs, 0.0), epochs, seconds
         self.max_epochs = epochs
         self.t0 = time.time()
-        self.start_epoch = start_epoch
         self.durations: list[float] = []
         self._t = None
 

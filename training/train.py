@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from model import EMOTIONS
+from model.contrast import CONTRASTS
 from training.augment import AugmentConfig
 from training.data import (DatasetError, default_fer2013_path, load_dataset, load_rows, load_votes,
                            stratified_sample, vote_distribution)
@@ -67,7 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "python -m training.teachers): each face in one of the file's views")
     ap.add_argument("--erase", type=float, default=0.25,
                     help="with --teacher-file: probability of random erasing on top of the view")
-    ap.add_argument("--contrast", choices=("none", "equalize"), default="none",
+    ap.add_argument("--contrast", choices=CONTRASTS, default="none",
                     help="contrast step before the network, in training, validation and serving "
                          "(model.contrast; recorded in the card)")
     ap.add_argument("--time-limit", type=float, default=0.0, metavar="SECONDS",
