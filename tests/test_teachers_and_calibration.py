@@ -181,3 +181,30 @@ def test_ece_uses_fifteen_equal_width_bins():
     y = np.array([0, 0, 0, 1])
     # bin 14: confidence 0.95, accuracy 1 -> 0.05; bin 8: confidence 0.55, accuracy 0.5 -> 0.05
     assert ece(probs, y) == pytest.approx(0.5 * 0.05 + 0.5 * 0.05)
+
+
+def test_teachers_command_reports_bad_input(tmp_path, small_npz):
+    r = run_cli("python", "-m", "training.teachers", "--name", "x", "--data", str(small_npz),
+                "--models", str(tmp_path / "gone.keras"), "--dest", str(tmp_path))
+    assert r.returncode == 2 and "gone.keras" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    r = run_cli("python", "-m", "training.teachers", "--name", "x", "--data", str(tmp_path / "bad.npz"),
+                "--models", str(tmp_path / "gone.keras"), "--dest", str(tmp_path))
+    assert r.returncode == 2 and "bad.npz" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_teachers_command_saves_answers_for_every_training_face(tmp_path, small_npz, random_model_path):
+    r = run_cli("python", "-m", "training.teachers", "--name", "tiny", "--data", str(small_npz),
+                "--models", str(random_model_path), str(random_model_path), "--dest", str(tmp_path),
+                env={"KERAS_BACKEND": "tensorflow"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    from training.data import load_rows
+    from training.teachers import load_teacher_file
+
+    probs = load_teacher_file(tmp_path / "tiny.npz", load_rows(small_npz)["train"])
+    assert probs.shape == (views.NUM_VIEWS, 210, 7) and np.allclose(probs.sum(-1), 1, atol=0.02)
+    with np.load(tmp_path / "tiny.npz") as d:
+        meta = json.loads(str(d["meta"]))
+        assert d["val_probs"].shape == (70, 7)
+    assert len(meta["teachers"]) == 2 and 0 <= meta["ensemble"]["val_accuracy_4views"] <= 1

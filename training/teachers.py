@@ -102,7 +102,12 @@ def dump(args, models: list[Path], seconds: float | None) -> Path:
     rows = load_rows(args.data).get("train")
     if rows is None:
         raise DatasetError(f"{args.data}: no row_train: teacher answers are keyed by it")
-    teachers = [keras.saving.load_model(m, custom_objects=custom_objects(), compile=False) for m in models]
+    teachers = []
+    for m in models:
+        try:
+            teachers.append(keras.saving.load_model(m, custom_objects=custom_objects(), compile=False))
+        except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
+            raise DatasetError(f"teacher {m}: not a readable Keras model ({type(e).__name__}: {e})") from e
     served = [0, 1, 2, 3]
     val_rows = np.arange(len(y_val)) % views.MAX_ROW  # served views 0-3 do not depend on the row
     t0 = time.time()
