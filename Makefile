@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/classifier.py
+	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/gallery.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/webcam.py --upload

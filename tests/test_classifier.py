@@ -178,7 +178,8 @@ def test_bundled_weights_and_card():
     assert serving["sha256"] == sha256_file(DEFAULT_WEIGHTS.parent / serving["file"])
     assert serving["val"]["accuracy"] >= card["val"]["accuracy"] - 0.005  # checked at conversion
     assert card["multiply_adds"]["per_face"] == card["multiply_adds"]["per_view"] * serving["views"] <= 120e6
-    assert card["calibration"]["held_out"]["ece_after"] <= card["calibration"]["held_out"]["ece_before"]
+    held = card["calibration"]["held_out"]  # the temperature minimises NLL: on the held-out half too
+    assert held["nll_after"] <= held["nll_before"] and 0 < held["ece_after"] < 0.1
     clf = EmotionClassifier.load()
     assert clf.path == DEFAULT_WEIGHTS and clf.backend == "litert" and clf.views == serving["views"]
     assert clf.multiply_adds == card["multiply_adds"]["per_face"]
