@@ -38,14 +38,19 @@ def open_path(path: str | Path, every: float = 2.0):
 
 def run(source, analyzer, tracker, store=None, session_id: int | None = None, alerts=None,
         progress: Progress | None = None, *, keep: bool = True,
-        on_frame: Callable[[FrameResult], None] | None = None) -> tuple[list[FrameResult], list]:
+        on_frame: Callable[[FrameResult], None] | None = None,
+        stop_on_store_error: bool = False) -> tuple[list[FrameResult], list]:
     """Analyse every frame of `source` (an iterable of `(time_s, frame)`; an `ImageSource` gives
     each image's path too), track it, store it in `store` under `session_id` (with the opted-in
     participants' face images, cropped here once and encoded), and feed `alerts` (an `AlertEngine`),
     storing what it raises. Images of a folder are unrelated pictures: each gets a fresh tracker.
 
     Returns the tracked frames (none with `keep=False`: a live bot runs for hours) and the alerts
-    raised. `progress(done, total)` after each frame; `on_frame(record)` too."""
+    raised. `progress(done, total)` after each frame; `on_frame(record)` too. A store that cannot
+    be written is one more failed frame for a live bot (the lock may pass), and ends the run with
+    its `StoreError` where `stop_on_store_error` (a recording: nothing would be kept)."""
+    from bot.store import StoreError
+
     folder = isinstance(source, ImageSource) and source.path.is_dir()
     items = source.items() if isinstance(source, ImageSource) else ((t, f, None) for t, f in source)
     total = len(source) if hasattr(source, "__len__") else 0
@@ -65,6 +70,8 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
                 if store is not None and session_id is not None:
                     store.add_alert(session_id, a.rule, a.message, a.time_s, a.participant)
         except Exception as e:  # a crash in one frame never ends the run
+            if stop_on_store_error and isinstance(e, StoreError):
+                raise
             log.error("frame at %.1fs failed: %s: %s", t, type(e).__name__, e)
             if store is not None and session_id is not None:
                 try:
@@ -116,7 +123,7 @@ def analyze_path(path: str | Path, every: float = 2.0, progress: Progress | None
 
     source = open_path(path, every)
     frames, raised = run(source, analyzer or GalleryAnalyzer(), tracker or Tracker(), store, session_id,
-                         alerts if alerts is not None else AlertEngine(), progress)
+                         alerts if alerts is not None else AlertEngine(), progress, stop_on_store_error=True)
     if not frames:
         raise SourceError(f"{path}: no frame could be analysed")
     return {"source": str(path), "frames": [f.to_dict() for f in frames], "summary": summarize(frames),

@@ -340,3 +340,24 @@ def test_a_recording_raises_alerts_on_its_own_clock(video, tmp_path):
     assert sorted(stored.loc[stored["rule"] == "participant_negative", "participant"]) == people
     default = analyze_path(video, every=4.0)  # the default rules run on recordings too
     assert "alerts" in default and isinstance(default["alerts"], list)
+
+
+def test_a_recording_stops_with_the_stores_error_when_it_cannot_be_written(video, tmp_path):
+    """A live bot logs a locked database and goes on (the lock may pass); a recording whose frames
+    cannot be kept ends with the store's own message, not 'no frame could be analysed'."""
+    import sqlite3
+
+    from bot import analyze_path
+    from bot.store import Store, StoreError
+
+    store = Store(tmp_path / "locked.db", timeout=0.2)
+    sid = store.start_session("recording", "t")
+    other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            analyze_path(video, every=4.0, store=store, session_id=sid)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert store.frames(sid).empty
