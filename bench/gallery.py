@@ -1,9 +1,12 @@
-"""Observer benchmarks: detection quality, frame speed vs the original approach, video throughput,
-bot memory. Needs FER2013 (faces for synthetic galleries); uses ../shared/data/galleries when there.
+"""Observer benchmarks: detection quality, time by stage (previous pipeline and today's, side by
+side), frame speed vs the original approach, recordings (a desktop screen recording and a gallery
+video), bot memory. Needs FER2013 (faces for synthetic galleries); uses ../shared/data/galleries
+when there (the stages run on its real 25-tile 1080p gallery).
 
-    python bench/gallery.py [--part quality,speed,video,memory] [--repeats 15]
+    python bench/gallery.py [--part quality,stages,speed,recording,video,memory] [--repeats 15]
 
-Prints medians; run on an otherwise idle machine for absolute figures (ratios are side by side).
+Prints medians and the CPU's vector extensions; the previous pipeline and today's run interleaved
+in one process, so their ratio holds on a noisy machine.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu import vector_extensions  # noqa: E402
 
 GALLERIES = Path(os.environ.get("CLASSMOOD_GALLERIES", Path(__file__).resolve().parents[2] / "shared/data/galleries"))
 
@@ -76,6 +82,85 @@ def quality(analyzer, faces):
                   f"{row['partial_faces']} partial)")
 
 
+def previous_analyzer(analyzer):
+    """The pipeline as it was before the stage budgets: layout on every frame at full resolution,
+    detection on the whole frame, two second looks on every empty tile, nothing reused, a spinning
+    OpenMP pool in the detector's worker. Same model and detector code."""
+    from bot.analyzer import AnalyzerOptions, GalleryAnalyzer
+    from bot.layout import LayoutOptions
+    from model.detector import FaceDetector
+
+    det = FaceDetector(workers=1)
+    det.worker_env = {}  # OpenMP's defaults: all cores, spinning between calls
+    opts = AnalyzerOptions(second_look_height=224, roi=False, larger_look="always", reuse_layout=False,
+                           reuse_detections=False, layout=LayoutOptions(pool_above=10 ** 9))
+    return GalleryAnalyzer(opts, classifier=analyzer.classifier, detector=det)
+
+
+def _noisy(frame, rng, level=3, tiles=None):
+    """The same gallery a moment later: camera noise on every pixel of the video tiles (`tiles`:
+    boxes; None: the whole frame). The meeting app draws its background and gutters itself: flat."""
+    out = frame.copy()
+    for x, y, w, h in tiles or [(0, 0, frame.shape[1], frame.shape[0])]:
+        part = out[y:y + h, x:x + w].astype(np.int16) + rng.integers(-level, level + 1, (h, w, frame.shape[2]))
+        out[y:y + h, x:x + w] = np.clip(part, 0, 255).astype(np.uint8)
+    return out
+
+
+def stages(analyzer, faces, repeats):
+    import cv2
+
+    from bot.layout import find_tiles
+    from tests.synthetic import render_gallery
+
+    real = GALLERIES / "zoom4_korean_5x5.png"
+    if real.exists():
+        frame, what = cv2.imread(str(real)), f"{real.name} (real, 25 tiles, 1920x1027)"
+    else:
+        frame, what = render_gallery(faces, 25, size=(1920, 1080), camera_off=3, seed=25).image, \
+            "synthetic 25-tile 1920x1080 gallery (../shared/data/galleries absent)"
+    g49 = render_gallery(faces, 49, size=(1920, 1080), camera_off=0, seed=49).image
+    video = [t.box for t in find_tiles(frame) if not t.camera_off]
+    old = previous_analyzer(analyzer)
+    rng = np.random.default_rng(0)
+    names = ("layout", "detection", "classification")
+    runs = {k: {n: [] for n in names + ("total",)} for k in ("previous", "first", "steady", "prev49", "first49")}
+
+    def one(a, key, img, forget):
+        if forget:
+            a.forget()
+        t = time.perf_counter()
+        r = a.analyze(img)
+        total = (time.perf_counter() - t) * 1000
+        for n in names:
+            runs[key][n].append(a.stage_ms[n])
+        runs[key]["total"].append(total)
+        return r
+
+    one(old, "previous", frame, True), one(analyzer, "first", frame, True)
+    runs = {k: {n: [] for n in v} for k, v in runs.items()}
+    for _ in range(repeats):  # interleaved: both see the same machine load
+        noisy = _noisy(frame, rng, tiles=video)
+        one(old, "previous", noisy, True)
+        one(analyzer, "first", noisy, True)       # a frame seen for the first time
+        one(analyzer, "steady", _noisy(frame, rng, tiles=video), False)  # the next frame of the same meeting
+        one(old, "prev49", g49, True)
+        one(analyzer, "first49", g49, True)
+    med = {k: {n: statistics.median(v) for n, v in d.items()} for k, d in runs.items()}
+    budget = {"layout": 15, "detection": 60, "classification": 60, "total": 150}
+    print(f"time by stage, median of {repeats} ({vector_extensions()}):")
+    print(f"  {what}")
+    print(f"  {'stage':<16}{'previous':>10}{'now: 1st frame':>16}{'next frames':>13}{'budget':>8}")
+    for n in names + ("total",):
+        print(f"  {n:<16}{med['previous'][n]:>8.0f}ms{med['first'][n]:>14.0f}ms{med['steady'][n]:>11.0f}ms"
+              f"{budget[n]:>6}ms")
+    print(f"  49 tiles 1920x1080 (synthetic), total: previous {med['prev49']['total']:.0f} ms, "
+          f"now {med['first49']['total']:.0f} ms (budget 250 ms); detection {med['prev49']['detection']:.0f} "
+          f"-> {med['first49']['detection']:.0f} ms, layout {med['prev49']['layout']:.0f} -> "
+          f"{med['first49']['layout']:.0f} ms")
+    old.detector.close()
+
+
 def speed(analyzer, faces, repeats):
     from tests.synthetic import render_gallery
     from model.crop import crop_faces
@@ -93,7 +178,8 @@ def speed(analyzer, faces, repeats):
             model.predict(crop_faces(frame, [d.box])[..., None].astype(np.float32), verbose=0)
         return dets
 
-    def ours():
+    def ours():  # a first frame each time: nothing reused from the last call
+        analyzer.forget()
         return analyzer.analyze(frame)
 
     ours(), original()
@@ -107,28 +193,101 @@ def speed(analyzer, faces, repeats):
           f"original approach median {mb:.0f} ms ({len(o)} faces); {mb / mo:.1f}x faster")
 
 
+def desktop_recording(path, faces, seconds=120, fps=25, keyframe_s=10, size=(1920, 1080)):
+    """A screen recording as a teacher's screen recorder makes it: H.264 (libx264, veryfast, B
+    frames), 1920x1080, 25 fps, a keyframe every 10 s; a desktop (wallpaper, a notes window, a
+    taskbar) with a webcam window showing a real face that moves."""
+    import av
+    import cv2
+
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    desk = np.zeros((h, w, 3), np.uint8)
+    desk[..., 0] = (120 + 60 * xx / w).astype(np.uint8)
+    desk[..., 1] = (80 + 40 * yy / h).astype(np.uint8)
+    desk[..., 2] = 60
+    cv2.rectangle(desk, (0, h - 48), (w, h), (40, 40, 40), -1)
+    cv2.rectangle(desk, (80, 80), (900, 700), (235, 235, 235), -1)
+    cv2.rectangle(desk, (80, 80), (900, 112), (200, 120, 60), -1)
+    for i in range(20):
+        cv2.putText(desk, f"Lesson notes, line {i}: fractions and decimals", (100, 150 + i * 26),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 1, cv2.LINE_AA)
+    face = cv2.resize(faces[3], (220, 220), interpolation=cv2.INTER_CUBIC)
+    face = face[..., None] if face.ndim == 2 else face
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=fps)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.codec_context.options = {"preset": "veryfast", "crf": "23", "keyint": str(fps * keyframe_s),
+                                    "min-keyint": str(fps * keyframe_s), "sc_threshold": "0"}
+        for i in range(int(seconds * fps)):
+            img = desk.copy()
+            wx, wy = 1200, 300
+            cv2.rectangle(img, (wx, wy), (wx + 560, wy + 420), (50, 50, 50), -1)
+            ox, oy = int(170 + 120 * np.sin(i / 40)), int(100 + 40 * np.cos(i / 55))
+            img[wy + oy:wy + oy + 220, wx + ox:wx + ox + 220] = face
+            for packet in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    return path
+
+
+def _analyse_recording(path, analyzer, every, backend):
+    from bot.pipeline import run
+    from bot.sources import VideoSource
+    from bot.tracker import Tracker
+
+    analyzer.forget()
+    source = VideoSource(path, every=every, backend=backend, prefetch=2 if backend == "pyav" else 0)
+    t = time.perf_counter()
+    frames, _ = run(source, analyzer, Tracker(ocr=False), keep=True)
+    return time.perf_counter() - t, frames
+
+
+def recording(analyzer, faces, every=2.0, repeats=3):
+    old = previous_analyzer(analyzer)
+    with tempfile.TemporaryDirectory() as d:
+        path = desktop_recording(Path(d) / "desktop.mp4", faces)
+        _analyse_recording(path, analyzer, every, "pyav")  # warm both up
+        t_old, t_new = [], []
+        for _ in range(repeats):
+            dt, f_old = _analyse_recording(path, old, every, "opencv")
+            t_old.append(dt)
+            dt, f_new = _analyse_recording(path, analyzer, every, "pyav")
+            t_new.append(dt)
+    mo, mn = statistics.median(t_old), statistics.median(t_new)
+    print(f"2-minute 1920x1080 25 fps H.264 desktop recording (keyframe every 10 s, a webcam window with a "
+          f"moving face), --every {every:g}, median of {repeats} ({vector_extensions()}):")
+    print(f"  previous (OpenCV decode and seeks, no reuse): {mo:.1f} s = {120 / mo:.1f}x real time, "
+          f"{sum(len(f.faces) for f in f_old)} faces in {len(f_old)} frames")
+    print(f"  now (PyAV, decode ahead, reuse):              {mn:.1f} s = {120 / mn:.1f}x real time, "
+          f"{sum(len(f.faces) for f in f_new)} faces in {len(f_new)} frames (target >= 20x)")
+    old.detector.close()
+
+
 def video(analyzer, faces, minutes=5.0, every=2.0, fps=10):
     import cv2
 
-    from bot.pipeline import analyze_path
     from tests.synthetic import render_gallery
-    from bot.tracker import Tracker
 
+    old = previous_analyzer(analyzer)
     g = render_gallery(faces, 25, size=(1920, 1080), camera_off=2, seed=5)
+    video = [b for b, off in zip(g.tiles, g.camera_off) if not off]
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "class.mp4"
         w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (1920, 1080))
         rng = np.random.default_rng(0)
         for i in range(int(minutes * 60 * fps)):
-            img = g.image.copy()
+            img = _noisy(g.image, rng, 2, video)  # camera noise in every video tile
             img[40:60, 20 + (i % 400):40 + (i % 400)] = rng.integers(0, 255, 3)  # something moves
             w.write(img)
         w.release()
-        t = time.perf_counter()
-        res = analyze_path(path, every=every, analyzer=analyzer, tracker=Tracker(ocr=False))
-        dt = time.perf_counter() - t
-    print(f"{minutes:g}-minute 1080p video at {every:g} s sampling: {len(res['frames'])} frames in {dt:.1f} s = "
-          f"{minutes * 60 / dt:.1f}x real time")
+        t_old, f_old = _analyse_recording(path, old, every, "opencv")
+        t_new, f_new = _analyse_recording(path, analyzer, every, "pyav")
+    print(f"{minutes:g}-minute 1080p 25-tile gallery video (mp4v, {fps} fps) at {every:g} s sampling "
+          f"({vector_extensions()}): previous {len(f_old)} frames in {t_old:.1f} s = {minutes * 60 / t_old:.1f}x "
+          f"real time; now {len(f_new)} frames in {t_new:.1f} s = {minutes * 60 / t_new:.1f}x (target >= 8x)")
+    old.detector.close()
 
 
 def memory(analyzer, faces, n=1000):
@@ -150,7 +309,7 @@ def memory(analyzer, faces, n=1000):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     def total_mb():  # the bot's process plus its face-detector worker
-        return rss_mb() + (rss_mb(analyzer.detector.worker_pid) if analyzer.detector.worker_pid else 0.0)
+        return rss_mb() + sum(rss_mb(pid) for pid in analyzer.detector.worker_pids)
 
     frames = [render_gallery(faces[k * 20:], 25, size=(1920, 1080), camera_off=2, seed=k).image for k in range(4)]
     with tempfile.TemporaryDirectory() as d:
@@ -181,7 +340,7 @@ def memory(analyzer, faces, n=1000):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", default="quality,speed,video,memory")
+    ap.add_argument("--part", default="quality,stages,speed,recording,video,memory")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--frames", type=int, default=1000)
     args = ap.parse_args()
@@ -195,8 +354,12 @@ def main() -> int:
     parts = args.part.split(",")
     if "quality" in parts:
         quality(analyzer, faces)
+    if "stages" in parts:
+        stages(analyzer, faces, args.repeats)
     if "speed" in parts:
         speed(analyzer, faces, args.repeats)
+    if "recording" in parts:
+        recording(analyzer, faces)
     if "video" in parts:
         video(analyzer, faces)
     if "memory" in parts:

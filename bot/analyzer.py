@@ -1,18 +1,21 @@
-"""`GalleryAnalyzer`: one frame in, tiles and classified faces out (stateless, no OCR).
+"""`GalleryAnalyzer`: one frame in, tiles and classified faces out (no OCR, no participants).
 
-Per frame: tiles from the layout; faces by YuNet on the whole frame at a reduced scale, then a
-second, upscaled look only at tiles that show video but no face yet; faces assigned to tiles (the
-largest central face of a tile is its participant, any other face is "other"); all faces cropped
-FER-style and classified in one batch.
+Per frame: tiles from the layout; faces by YuNet around the video tiles at a reduced scale, then
+a second, upscaled look only at tiles that show video but no face yet (and a larger one where that
+look saw a weak candidate); faces assigned to tiles (the largest central face of a tile is its
+participant, any other face is "other"); all faces cropped FER-style and classified in one batch.
+Between frames of one meeting, the layout and the detections of unchanged areas are reused.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.layout import LayoutOptions, find_tiles
+from bot.layout import LayoutMemory, LayoutOptions, find_tiles
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS
 
@@ -22,18 +25,28 @@ __all__ = ["AnalyzerOptions", "Box", "FaceResult", "FrameResult", "GalleryAnalyz
 @dataclass(frozen=True)
 class AnalyzerOptions:
     frame_max_side: int = 960         # whole-frame pass: longest side resized down to this
-    second_look_height: int = 224     # tiles without a face are looked at again, upscaled to this height
+    second_look_height: int = 256     # tiles without a face are looked at again, upscaled to this height
     max_second_look_scale: float = 3.0
     min_confidence: float = 0.5       # detector score below which a detection is dropped
+    hint_confidence: float = 0.2      # a weaker candidate in a tile earns that tile a larger second look
     tiny_face_px: int = 24            # faces smaller than this (shorter side, source pixels) are uncertain
     low_score: float = 0.4            # top class probability below this is uncertain
     nms_iou: float = 0.3
+    roi: bool = True                  # whole-frame pass only around the video tiles (False: the whole frame)
+    reuse_layout: bool = True         # search the layout again only when it changes (`LayoutMemory`)
+    reuse_detections: bool = True     # look again only where the picture changed since the last frame
+    full_pass_every: int = 30         # ... and look at everything again at least every this many frames
+    larger_look: str = "hinted"       # "hinted": only tiles where a look saw a weak candidate; "always"
     layout: LayoutOptions = field(default_factory=LayoutOptions)
 
 
 class GalleryAnalyzer:
     """`GalleryAnalyzer()` loads the bundled model and detector with default options;
-    `.analyze(frame_bgr, time_s=0.0) -> FrameResult`."""
+    `.analyze(frame_bgr, time_s=0.0) -> FrameResult`.
+
+    Successive frames of one meeting share work: the layout is searched again only when it changes
+    and faces are looked for again only where the picture changed (`reuse_layout`,
+    `reuse_detections`). Unrelated pictures are each analysed in full; `forget()` starts afresh."""
 
     def __init__(self, options: AnalyzerOptions | None = None, classifier=None, detector=None):
         from model import EmotionClassifier
@@ -42,17 +55,26 @@ class GalleryAnalyzer:
         self.options = options or AnalyzerOptions()
         self.classifier = classifier or EmotionClassifier.load()
         self.detector = detector or FaceDetector(min_confidence=self.options.min_confidence)
+        self.layouts = LayoutMemory(self.options.layout) if self.options.reuse_layout else None
+        self._seen: _Seen | None = None
+        self._seen_lock = threading.Lock()
+        self.stage_ms: dict[str, float] = {}  # the last frame's time in each stage (crop and classify together)
 
     def analyze(self, frame: np.ndarray, time_s: float = 0.0, file: str | None = None) -> FrameResult:
         from model.crop import crop_faces
 
         frame = _as_bgr(frame)
         opts = self.options
-        layout = find_tiles(frame, opts.layout)
+        t0 = time.perf_counter()
+        layout = self.layouts.tiles(frame) if self.layouts else find_tiles(frame, opts.layout)
+        t1 = time.perf_counter()
         dets = self._detect(frame, layout)
+        t2 = time.perf_counter()
         assigned = _assign(dets, [t.box for t in layout])
         probs = self.classifier.predict(crop_faces(frame, [d[0] for d in assigned])) if assigned else \
             np.zeros((0, len(EMOTIONS)), np.float32)
+        t3 = time.perf_counter()
+        self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}
         faces = [FaceResult(box=box, tile=tile, participant=None, role=role, confidence=round(float(conf), 3),
                             uncertain=is_uncertain(box, p, opts), scores=p)
                  for (box, conf, tile, role), p in zip(assigned, probs)]
@@ -60,30 +82,226 @@ class GalleryAnalyzer:
         tiles = [TileResult(t.box, None, t.camera_off and i not in with_face) for i, t in enumerate(layout)]
         return FrameResult(time_s=float(time_s), tiles=tiles, faces=faces, file=file)
 
+    @property
+    def detector_workers(self) -> int:
+        return int(getattr(self.detector, "workers", 1))
+
+    def forget(self) -> None:
+        """Drop what was remembered of earlier frames (layout, detections): the next frame is
+        analysed as if it were the first."""
+        if self.layouts:
+            self.layouts = LayoutMemory(self.options.layout)
+        with self._seen_lock:
+            self._seen = None
+
     def _detect(self, frame: np.ndarray, layout) -> list[tuple[Box, float]]:
+        """Faces as (box, confidence). One pass over the frame (around the video tiles, reduced to
+        `frame_max_side`); then, for tiles that show video but no face, an upscaled second look, and
+        a larger one only where a look saw a face-like candidate it could not confirm (a score
+        between `hint_confidence` and `min_confidence`): an empty room costs one look, not two.
+
+        With `reuse_detections`, what did not change since the previous frame is not looked at
+        again (see `_Seen`)."""
         opts = self.options
         h, w = frame.shape[:2]
         scale = min(1.0, opts.frame_max_side / max(h, w))
-        dets = [(d.box, d.confidence) for d in self.detector.detect(frame, scale=scale)]
-        for t in layout:
-            if t.camera_off:
-                continue
-            x, y, tw, th = t.box
-            if any(center_in(b, t.box) for b, _ in dets):
-                continue
-            s = min(opts.max_second_look_scale, opts.second_look_height / max(th, 1))
-            if s <= scale * 1.2:  # the first pass already saw this tile at this scale
-                continue
-            # YuNet's score for a face moves with the scale: where the first size finds nothing,
-            # a larger one gets a second chance (only tiles still without a face pay for it).
-            for look in (s, min(opts.max_second_look_scale, s * 1.5)):
-                found = self.detector.detect(frame[y:y + th, x:x + tw], scale=look)
-                for d in found:
-                    bx, by, bw, bh = d.box
-                    dets.append(((bx + x, by + y, bw, bh), d.confidence))
-                if found or look >= opts.max_second_look_scale:
+        roi = detection_roi(layout, w, h) if opts.roi else (0, 0, w, h)
+        with self._seen_lock:
+            memory = self._seen if opts.reuse_detections else None
+            changed = memory.changes(frame, roi, scale, opts.full_pass_every) if memory else None
+            if changed is None:
+                parts = bands(roi, layout, self.detector_workers)
+                seen = self._first_pass(frame, [b for b, _ in parts], scale, [c for _, c in parts])
+                memory = _Seen(frame, roi, scale, seen) if opts.reuse_detections else None
+            else:
+                regions = memory.regions(changed, roi)
+                seen = [d for d in memory.seen if not any(_overlap(d[0], r) for r in regions)]
+                seen += self._first_pass(frame, regions, scale)
+                memory.update(changed, seen)
+            dets = [d for d in seen if d[1] >= opts.min_confidence]
+            pending = []
+            for t in layout:
+                if t.camera_off or any(center_in(b, t.box) for b, _ in dets):
+                    continue
+                if memory is not None and memory.still_empty(t.box):
+                    continue  # looked at closely before, nothing there, and nothing has changed since
+                s = min(opts.max_second_look_scale, opts.second_look_height / max(t.box[3], 1))
+                if s > scale * 1.2:  # else the first pass already saw this tile at this scale
+                    pending.append((t.box, s))
+            looked = [box for box, _ in pending]
+            for step in (0, 1):
+                if step:  # the larger look: tiles with a hint of a face, unless already at the largest scale
+                    pending = [(box, min(opts.max_second_look_scale, s * 1.5)) for box, s in pending
+                               if s < opts.max_second_look_scale
+                               and (opts.larger_look == "always" or any(center_in(b, box) for b, _ in seen))]
+                if not pending:
                     break
+                found = self._look(frame, pending)
+                seen += found
+                sure = [d for d in found if d[1] >= opts.min_confidence]
+                dets += sure
+                pending = [(box, s) for box, s in pending if not any(center_in(b, box) for b, _ in sure)]
+            if memory is not None:  # all candidates, those of second looks too, stand until their area changes
+                memory.seen = list(seen)
+                memory.looked_empty([box for box in looked if not any(center_in(b, box) for b, _ in dets)])
+            self._seen = memory
         return _nms(dets, opts.nms_iou)
+
+    def _first_pass(self, frame: np.ndarray, regions: list[Box], scale: float,
+                    cores: list[Box] | None = None) -> list[tuple[Box, float]]:
+        """Detections in each region; where `cores` are given, only those centred in the region's core."""
+        jobs = [(frame[y:y + h, x:x + w], scale) for x, y, w, h in regions]
+        out = []
+        found_all = self.detector.detect_many(jobs, self.options.hint_confidence)
+        for k, ((x, y, _, _), found) in enumerate(zip(regions, found_all)):
+            boxes = [((d.box[0] + x, d.box[1] + y, d.box[2], d.box[3]), d.confidence) for d in found]
+            out += [b for b in boxes if cores is None or center_in(b[0], cores[k])]
+        return out
+
+    def _look(self, frame: np.ndarray, looks: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
+        """Detections (down to `hint_confidence`) in the tiles `looks` (box, scale), each resized by
+        its scale, shared out among the detector's workers. One image a tile: a mosaic of the tiles
+        in one image was measured slower (YuNet's time per pixel grows on large images), and a trip
+        to a worker costs 0.3 ms."""
+        jobs = [(frame[y:y + th, x:x + tw], s) for (x, y, tw, th), s in looks]
+        out = []
+        for ((x, y, _, _), _), found in zip(looks, self.detector.detect_many(jobs, self.options.hint_confidence)):
+            out += [((d.box[0] + x, d.box[1] + y, d.box[2], d.box[3]), d.confidence) for d in found]
+        return out
+
+
+class _Seen:
+    """What the detector saw on the last frames, to skip what has not changed since.
+
+    A grey thumbnail (1/`CELL` of the frame a side) is kept of the pixels the detections were made
+    on. On the next frame, cells whose mean grey moved by more than `LEVELS` have changed (camera
+    noise and compression averaged out over a cell do not). Only boxes around the changed cells
+    (with a margin, grown to cover any earlier detection they touch) are looked at again, at the
+    same scale; detections elsewhere are kept. Tiles whose second looks found nothing are not
+    looked at again until something in them changes. Everything is looked at again when the frame
+    size, the region looked at or the scale change, when over half the region changed (another
+    picture), and every `full_pass_every` frames."""
+
+    CELL = 8
+    LEVELS = 6
+    MARGIN = 6  # cells around a change that are looked at again with it
+
+    def __init__(self, frame: np.ndarray, roi: Box, scale: float, seen: list[tuple[Box, float]]):
+        self.shape, self.roi, self.scale = frame.shape, roi, scale
+        self.ref = self._thumb(frame)
+        self.seen = list(seen)
+        self.empty: set[Box] = set()
+        self.age = 0
+        self._changed: np.ndarray | None = None
+
+    def _thumb(self, frame: np.ndarray) -> np.ndarray:
+        import cv2
+
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        h, w = gray.shape[:2]
+        return cv2.resize(gray, (max(1, w // self.CELL), max(1, h // self.CELL)), interpolation=cv2.INTER_AREA)
+
+    def changes(self, frame: np.ndarray, roi: Box, scale: float, full_every: int) -> np.ndarray | None:
+        """The changed cells (uint8 mask), or None when everything must be looked at again."""
+        import cv2
+
+        if frame.shape != self.shape or roi != self.roi or scale != self.scale or self.age + 1 >= full_every:
+            return None
+        thumb = self._thumb(frame)
+        changed = (cv2.absdiff(thumb, self.ref) > self.LEVELS).astype(np.uint8)
+        x0, y0, rw, rh = (v // self.CELL for v in roi)
+        if changed[y0:y0 + rh + 1, x0:x0 + rw + 1].mean() > 0.5:
+            return None
+        self._thumb_now = thumb
+        return changed
+
+    def regions(self, changed: np.ndarray, roi: Box) -> list[Box]:
+        """Boxes (frame pixels, inside `roi`) around the changed cells, to look at again."""
+        import cv2
+
+        c = self.CELL
+        grown = cv2.dilate(changed, np.ones((2 * self.MARGIN + 1, 2 * self.MARGIN + 1), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+        boxes = [(int(x) * c, int(y) * c, int(w) * c, int(h) * c) for x, y, w, h, _ in stats[1:n]]
+        for _ in range(2):  # grow each box over earlier detections it touches: no face is cut in two
+            boxes = [_union([b] + [d for d, _ in self.seen if _overlap(d, b)]) for b in boxes]
+        rx, ry, rw, rh = roi
+        out = []
+        for x, y, w, h in boxes:
+            x1, y1 = max(x, rx), max(y, ry)
+            x2, y2 = min(x + w, rx + rw), min(y + h, ry + rh)
+            if x2 - x1 >= 8 and y2 - y1 >= 8:
+                out.append((x1, y1, x2 - x1, y2 - y1))
+        self._regions = out
+        return out
+
+    def update(self, changed: np.ndarray, seen: list[tuple[Box, float]]) -> None:
+        c = self.CELL
+        grown = np.zeros_like(changed)
+        for x, y, w, h in self._regions:  # the cells looked at again now show what was seen
+            grown[y // c:(y + h) // c + 1, x // c:(x + w) // c + 1] = 1
+        self.ref[grown > 0] = self._thumb_now[grown > 0]
+        self.seen = list(seen)
+        self.empty = {t for t in self.empty if not grown[t[1] // c:(t[1] + t[3]) // c + 1,
+                                                          t[0] // c:(t[0] + t[2]) // c + 1].any()}
+        self.age += 1
+
+    def still_empty(self, tile: Box) -> bool:
+        return tile in self.empty
+
+    def looked_empty(self, tiles: list[Box]) -> None:
+        self.empty.update(tiles)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _union(boxes: list[Box]) -> Box:
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def bands(roi: Box, layout, parts: int) -> list[Box]:
+    """`roi` cut into horizontal bands at gutters between rows of tiles (no face is cut: a face
+    lies inside its tile), one band a detector worker, each about the same height and reaching a
+    little past its cut (YuNet scores a face by an image's edge lower). Returns (band, core) pairs:
+    a band's detections count where their centre lies in its core (the part between its cuts; the
+    rest belongs to the neighbour, who sees those faces whole); `[(roi, roi)]` where there is no
+    grid or one worker."""
+    x0, y0, w, h = roi
+    if parts < 2 or len(layout) < 2:
+        return [(roi, roi)]
+    tops = sorted({t.box[1] for t in layout})
+    bottoms = sorted({t.box[1] + t.box[3] for t in layout})
+    gutters = [(b + t) // 2 for b in bottoms for t in tops if 0 <= t - b <= 64]  # between stacked rows
+    cuts: list[int] = []
+    for k in range(1, parts):
+        want = y0 + h * k // parts
+        best = min(gutters, key=lambda g: abs(g - want), default=None)
+        if best is not None and y0 < best < y0 + h and best not in cuts and abs(best - want) < h // (2 * parts):
+            cuts.append(best)
+    edges = [y0] + sorted(cuts) + [y0 + h]
+    m = max(8, h // 25)  # each band reaches a little past its cut: tiles beside it keep their context
+    return [((x0, max(y0, a - m), w, min(y0 + h, b + m) - max(y0, a - m)), (x0, a, w, b - a))
+            for a, b in zip(edges, edges[1:]) if b > a]
+
+
+def detection_roi(layout, width: int, height: int) -> Box:
+    """Where the whole-frame pass looks: the box around the tiles that show video, with a margin
+    (side panels, toolbars, the taskbar and camera-off tiles at the grid's end are skipped; faces
+    in the gutters or in a tile the layout missed inside the grid are still seen). The whole frame
+    where there is no grid, or where every tile looks camera-off."""
+    video = [t.box for t in layout if not t.camera_off] or [t.box for t in layout]
+    if len(layout) < 2 or not video:
+        return 0, 0, width, height
+    m = int(0.02 * max(width, height))
+    x0 = max(0, min(b[0] for b in video) - m)
+    y0 = max(0, min(b[1] for b in video) - m)
+    x1 = min(width, max(b[0] + b[2] for b in video) + m)
+    y1 = min(height, max(b[1] + b[3] for b in video) + m)
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def is_uncertain(box: Box, scores: np.ndarray, opts: AnalyzerOptions) -> bool:

@@ -10,6 +10,7 @@ tiles touch, fill tiles missing inside a row, and order tiles in reading order. 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ Box = tuple[int, int, int, int]
 @dataclass(frozen=True)
 class LayoutOptions:
     work_width: int = 1920         # analyse a copy this wide (speed); boxes come back in source pixels
+    pool_above: int = 1200         # wider working images find regions on 2x2 blocks (4x less work)
     bg_tolerance: int = 7          # grey levels around the background colour that count as background
     min_tile_frac: float = 0.06    # a tile is at least this fraction of the frame's width and height
     size_tolerance: float = 0.07   # tiles of one gallery differ in size by at most this fraction
@@ -34,21 +36,110 @@ class Tile:
 
 def find_tiles(frame: np.ndarray, opts: LayoutOptions = LayoutOptions()) -> list[Tile]:
     """Tiles of a gallery frame (BGR or gray) in reading order."""
+    return _find(_gray(frame), opts)[0]
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
     import cv2
 
-    h0, w0 = frame.shape[:2]
+    return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+
+
+def _find(gray: np.ndarray, opts: LayoutOptions) -> tuple[list[Tile], int | None]:
+    """(tiles, the background level they were found against; None where no grid was found)."""
+    import cv2
+
+    h0, w0 = gray.shape[:2]
     scale = min(1.0, opts.work_width / w0)
-    gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    boxes = _tile_boxes(small, opts)
+    boxes, bg = _tile_boxes(small, opts)
     if not boxes:
-        boxes = [(0, 0, small.shape[1], small.shape[0])]
+        boxes, bg = [(0, 0, small.shape[1], small.shape[0])], None
     tiles = []
     for x, y, w, h in boxes:
         bx = (int(round(x / scale)), int(round(y / scale)), int(round(w / scale)), int(round(h / scale)))
         bx = _clip(bx, w0, h0)
         tiles.append(Tile(bx, _looks_camera_off(gray, bx, opts)))
-    return tiles
+    return tiles, bg
+
+
+class LayoutMemory:
+    """`find_tiles` that searches again only when the layout changes. A meeting's layout stays put
+    for minutes; the search costs more than checking that it still holds. After a search, it keeps
+    a sample of background pixels (gutters and margins around the tiles) and of each tile's inside;
+    a later frame of the same size reuses the tiles when nearly all those background pixels still
+    have the background's level and no tile has turned into background. A moved window, a new grid,
+    a participant who joined or left move the gutters, and the next frame searches again. Camera-off
+    is judged afresh on every frame. `searches` counts full searches (for tests and benchmarks)."""
+
+    SAMPLES = 4000       # background pixels kept for the check
+    HOLD = 0.97          # share of them that must still be background
+    TILE_GONE = 0.9      # a tile this much background has gone
+    NO_GRID_LEVELS = 8   # without a grid: thumbnail pixels (64 x 36) within this many grey levels are
+    NO_GRID_HOLD = 0.95  # unchanged, and this share of them must be; a search at least every
+    NO_GRID_FRAMES = 10  # this many frames all the same
+
+    def __init__(self, opts: LayoutOptions = LayoutOptions(), seed: int = 0):
+        self.opts = opts
+        self.searches = 0
+        self._rng = np.random.default_rng(seed)
+        self._state = None  # (shape, tiles, bg, (ys, xs), [(ys, xs) per tile])
+        self._lock = threading.Lock()
+
+    def tiles(self, frame: np.ndarray) -> list[Tile]:
+        gray = _gray(frame)
+        with self._lock:
+            return self._tiles(gray)
+
+    def _tiles(self, gray: np.ndarray) -> list[Tile]:
+        state = self._state
+        if state is not None and state[0] == gray.shape and self._holds(gray, state):
+            return [Tile(t.box, _looks_camera_off(gray, t.box, self.opts)) for t in state[1]]
+        self.searches += 1
+        tiles, bg = _find(gray, self.opts)
+        self._state = self._remember(gray, tiles, bg)
+        return tiles
+
+    def _remember(self, gray: np.ndarray, tiles: list[Tile], bg: int | None):
+        if bg is None or len(tiles) < 2:  # no grid: the same picture (a desktop, a webcam) has none either
+            return gray.shape, tiles, None, _thumbnail(gray), [0]
+        import cv2
+
+        step = 4  # every 4th pixel each way is plenty to draw samples from
+        sub = gray[::step, ::step]
+        outside = np.full(sub.shape, 255, np.uint8)
+        for x, y, tw, th in (t.box for t in tiles):  # a pixel's margin around each tile is left out
+            outside[max(0, (y - 2) // step):(y + th + 2) // step + 1, max(0, (x - 2) // step):(x + tw + 2) // step + 1] = 0
+        # Clearly background (half the tolerance): noise cannot push a sample across the line.
+        half = self.opts.bg_tolerance // 2
+        clear = cv2.bitwise_and(cv2.inRange(sub, max(0, bg - half), min(255, bg + half)), outside)
+        ys, xs = np.nonzero(clear)
+        if ys.size < 50:
+            return None
+        pick = self._rng.choice(ys.size, size=min(self.SAMPLES, ys.size), replace=False)
+        ys, xs = ys * step, xs * step
+        per_tile = []
+        for x, y, tw, th in (t.box for t in tiles):
+            per_tile.append((self._rng.integers(y, y + th, 64), self._rng.integers(x, x + tw, 64)))
+        return gray.shape, tiles, bg, (ys[pick], xs[pick]), per_tile
+
+    def _holds(self, gray: np.ndarray, state) -> bool:
+        _, tiles, bg, sample, per_tile = state
+        if bg is None:  # no grid last time: still none while the picture as a whole has not changed
+            per_tile[0] += 1  # frames since the search; search again after NO_GRID_FRAMES regardless
+            same = np.mean(np.abs(_thumbnail(gray).astype(np.int16) - sample) <= self.NO_GRID_LEVELS)
+            return same >= self.NO_GRID_HOLD and per_tile[0] < self.NO_GRID_FRAMES
+        ys, xs = sample
+        tol = self.opts.bg_tolerance
+        if np.mean(np.abs(gray[ys, xs].astype(np.int16) - bg) <= tol) < self.HOLD:
+            return False
+        return all(np.mean(np.abs(gray[ty, tx].astype(np.int16) - bg) <= tol) < self.TILE_GONE for ty, tx in per_tile)
+
+
+def _thumbnail(gray: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(gray, (64, 36), interpolation=cv2.INTER_AREA)
 
 
 def background_levels(gray: np.ndarray, k: int = 3) -> list[int]:
@@ -57,11 +148,9 @@ def background_levels(gray: np.ndarray, k: int = 3) -> list[int]:
     import cv2
 
     kernel = np.ones((3, 3), np.uint8)
-    flat = (cv2.dilate(gray, kernel) - cv2.erode(gray, kernel)) <= 2
-    vals = gray[flat]
-    if vals.size < 0.02 * gray.size:
-        vals = gray.ravel()
-    hist = np.bincount(vals, minlength=256).astype(float)
+    flat = cv2.inRange(cv2.subtract(cv2.dilate(gray, kernel), cv2.erode(gray, kernel)), 0, 2)
+    use = flat if cv2.countNonZero(flat) >= 0.02 * gray.size else None
+    hist = cv2.calcHist([np.ascontiguousarray(gray)], [0], use, [256], [0, 256]).ravel().astype(float)
     hist[100:] *= 0.25  # meeting backgrounds are dark; big bright flat areas are walls or panels
     levels: list[int] = []
     for level in np.argsort(-hist):
@@ -72,37 +161,48 @@ def background_levels(gray: np.ndarray, k: int = 3) -> list[int]:
     return levels
 
 
-def _tile_boxes(gray: np.ndarray, opts: LayoutOptions) -> list[Box]:
+def _tile_boxes(gray: np.ndarray, opts: LayoutOptions) -> tuple[list[Box], int | None]:
     """The tiling found against each candidate background level; the one with most tiles (then
     most area) wins: a side panel or camera-off tiles can be as flat and dark as the background,
     but measured against them the gallery falls apart into few regions."""
     best: list[Box] = []
-    score = (0, 0)
-    for bg in background_levels(gray):
-        boxes = _tiles_against(gray, bg, opts)
+    best_bg, score = None, (0, 0)
+    sub = gray[::2, ::2] if gray.shape[1] >= 2 * opts.pool_above else gray  # the histogram needs no more
+    full = None
+    for bg in background_levels(sub):
+        boxes, fg = _tiles_against(gray, bg, opts)
         s = (len(boxes), sum(w * h for _, _, w, h in boxes))
         if s > score:
-            best, score = boxes, s
-    return best
+            best, best_bg, score, full = boxes, bg, s, fg
+    if best and gray.shape[1] >= opts.pool_above:  # found on 2x2 blocks: edges to the pixel
+        best = [_snap(b, full) for b in best]
+    return best, best_bg
 
 
-def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> list[Box]:
+def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list[Box], np.ndarray]:
+    """Tiles against background level `bg` (in `gray`'s pixels, edges within a pixel or two where
+    found on 2x2 blocks), and the full-resolution foreground mask (0/255) they came from."""
     import cv2
 
-    H, W = gray.shape
-    fg = (np.abs(gray.astype(np.int16) - bg) > opts.bg_tolerance).astype(np.uint8)
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    lut = np.where(np.abs(np.arange(256) - bg) > opts.bg_tolerance, 255, 0).astype(np.uint8)
+    full = cv2.morphologyEx(cv2.LUT(gray, lut), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    f = 2 if gray.shape[1] >= opts.pool_above else 1
+    fg = full
+    if f > 1:  # 2x2 blocks that are all foreground: gutters can only widen, never close up
+        h2, w2 = gray.shape[0] // 2, gray.shape[1] // 2
+        fg = cv2.resize(full[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
+    fg = cv2.threshold(fg, 250, 1, cv2.THRESH_BINARY)[1]
+    H, W = fg.shape
     n, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=4)
     min_w, min_h = opts.min_tile_frac * W, opts.min_tile_frac * H
-    cands = []
-    for x, y, w, h, area in stats[1:]:
-        if w >= min_w and h >= min_h and area >= 0.5 * w * h and 0.4 <= w / h <= 4.5:
-            cands.append((int(x), int(y), int(w), int(h)))
+    x, y, w, h, area = stats[1:].T.astype(np.int64)
+    ok = (w >= min_w) & (h >= min_h) & (2 * area >= w * h) & (5 * w >= 2 * h) & (2 * w <= 9 * h)
+    cands = [tuple(int(v) for v in row) for row in stats[1:][ok, :4]]
     if not cands:
-        return []
+        return [], full
     tw, th = _dominant_size(cands, opts.size_tolerance)
     if not 0.8 <= tw / th <= 2.6:
-        return []
+        return [], full
     tiles = []
     for x, y, w, h in cands:
         if abs(h - th) > opts.size_tolerance * th:
@@ -112,20 +212,50 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> list[Box]:
             continue
         step = w / k
         tiles += [(int(round(x + i * step)), y, int(round(step)), h) for i in range(k)]
-    return _fill_rows(tiles, tw, th, fg)
+    tiles = _fill_rows(tiles, tw, th, fg)
+    return [(x * f, y * f, w * f, h * f) for x, y, w, h in tiles], full
+
+
+def _snap(box: Box, fg: np.ndarray, reach: int = 2) -> Box:
+    """A tile found on 2x2 blocks, each edge moved (by at most `reach` pixels) to the last line of
+    full-resolution foreground (0/255) met going outwards from inside the tile, along the middle
+    half of that side; the gutter stops the walk, so a neighbour is never reached."""
+    x, y, w, h = box
+    H, W = fg.shape
+    ys, xs = slice(y + h // 4, y + 3 * h // 4), slice(x + w // 4, x + 3 * w // 4)
+
+    def walk(inner: int, step: int, cols: bool) -> int:
+        """From line `inner` (inside the tile) outwards by `step`: the last foreground line."""
+        limit = W if cols else H
+        edge = inner
+        for k in range(inner, inner + step * (2 * reach + 1), step):
+            if not 0 <= k < limit:
+                break
+            line = fg[ys, k] if cols else fg[k, xs]
+            if line.size == 0 or line.mean() <= 127:
+                break
+            edge = k
+        return edge
+
+    left = walk(min(x + reach, x + w - 1), -1, True)
+    right = walk(max(x + w - 1 - reach, x), 1, True)
+    top = walk(min(y + reach, y + h - 1), -1, False)
+    bottom = walk(max(y + h - 1 - reach, y), 1, False)
+    if right <= left or bottom <= top:
+        return box
+    return left, top, right - left + 1, bottom - top + 1
 
 
 def _dominant_size(cands: list[Box], tol: float) -> tuple[float, float]:
-    best, best_support = None, -1.0
-    for _, _, w, h in cands:
-        members = [(cw, ch) for _, _, cw, ch in cands if abs(ch - h) <= tol * h
-                   and abs(cw / max(1, round(cw / w)) - w) <= tol * w]
-        support = sum(cw * ch for cw, ch in members)
-        if support > best_support:
-            best_support = support
-            best = (float(np.median([cw / max(1, round(cw / w)) for cw, _ in members])),
-                    float(np.median([ch for _, ch in members])))
-    return best
+    """The tile size (w, h) that the most candidate area agrees with; a candidate k tiles wide
+    counts as k tiles of its width / k."""
+    w = np.array([c[2] for c in cands], float)
+    h = np.array([c[3] for c in cands], float)
+    k = np.maximum(1, np.round(w[None, :] / w[:, None]))        # [j, i]: candidate i in tiles of size j
+    per = w[None, :] / k
+    members = (np.abs(h[None, :] - h[:, None]) <= tol * h[:, None]) & (np.abs(per - w[:, None]) <= tol * w[:, None])
+    j = int(np.argmax((members * (w * h)[None, :]).sum(axis=1)))  # the first best, as before
+    return float(np.median(per[j][members[j]])), float(np.median(h[members[j]]))
 
 
 def _fill_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[Box]:

