@@ -167,7 +167,8 @@ def _tile_boxes(gray: np.ndarray, opts: LayoutOptions) -> tuple[list[Box], int |
     but measured against them the gallery falls apart into few regions."""
     best: list[Box] = []
     best_bg, score = None, (0, 0)
-    sub = gray[::2, ::2] if gray.shape[1] >= 2 * opts.pool_above else gray  # the histogram needs no more
+    step = 4 if gray.shape[1] >= opts.pool_above else 1  # the histogram needs no more
+    sub = np.ascontiguousarray(gray[::step, ::step])
     full = None
     for bg in background_levels(sub):
         boxes, fg = _tiles_against(gray, bg, opts)
@@ -185,13 +186,14 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     import cv2
 
     lut = np.where(np.abs(np.arange(256) - bg) > opts.bg_tolerance, 255, 0).astype(np.uint8)
-    full = cv2.morphologyEx(cv2.LUT(gray, lut), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    full = cv2.LUT(gray, lut)
     f = 2 if gray.shape[1] >= opts.pool_above else 1
     fg = full
     if f > 1:  # 2x2 blocks that are all foreground: gutters can only widen, never close up
         h2, w2 = gray.shape[0] // 2, gray.shape[1] // 2
         fg = cv2.resize(full[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
-    fg = cv2.threshold(fg, 250, 1, cv2.THRESH_BINARY)[1]
+    # Thin foreground (text and lines in the gutters) is opened away, on the smaller image.
+    fg = cv2.morphologyEx(cv2.threshold(fg, 250, 1, cv2.THRESH_BINARY)[1], cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     H, W = fg.shape
     n, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=4)
     min_w, min_h = opts.min_tile_frac * W, opts.min_tile_frac * H
