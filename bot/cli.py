@@ -64,7 +64,10 @@ def _analyze(argv=None) -> int:
     ap.add_argument("path", help="an image, a folder of images (recursive) or a video file")
     ap.add_argument("--json", dest="json_out", metavar="OUT", help="write the full result as JSON here")
     ap.add_argument("--every", type=float, default=2.0, metavar="S", help="video sampling interval (s)")
-    ap.add_argument("--db", help="also store the frames as a session in this database")
+    ap.add_argument("--db", help="also store the frames as a session in this database (a path, sqlite:///path "
+                                 "or postgresql://user@host:port/db)")
+    ap.add_argument("--class", dest="class_name", metavar="NAME", help="the class, stored with the session")
+    ap.add_argument("--teacher", metavar="NAME", help="the teacher, stored with the session")
     args = _parse(ap, argv)
     from bot.pipeline import analyze_path, open_path
     from bot.sources import SourceError, check_seconds
@@ -86,8 +89,8 @@ def _analyze(argv=None) -> int:
         store = Store(args.db) if args.db else None
         if store:
             _apply_retention(store)
-        sid = store.start_session(Path(args.path).name, str(args.path), keep_faces=args.keep_faces) \
-            if store else None
+        sid = store.start_session(Path(args.path).name, str(args.path), keep_faces=args.keep_faces,
+                                  class_name=args.class_name, teacher=args.teacher) if store else None
         try:
             result = analyze_path(args.path, every=args.every, progress=bar, store=store, session_id=sid,
                                   tracker=Tracker(exclude=_names(args.exclude)))
@@ -108,7 +111,7 @@ def _analyze(argv=None) -> int:
         print(f"wrote {args.json_out}")
     if sid is not None:
         kept = f", with {int(store.session(sid)['face_images'])} face images" if args.keep_faces else ""
-        print(f"stored as session {sid} in {store.path}{kept}")
+        print(f"stored as session {sid} in {store.location}{kept}")
     return 0
 
 
@@ -117,7 +120,7 @@ def _apply_retention(store) -> None:
     that runs only the bot keeps no more than it said it would."""
     n = store.purge()
     if n:
-        log.info("retention (%g days): deleted %d old session(s) from %s", store.retention_days, n, store.path)
+        log.info("retention (%g days): deleted %d old session(s) from %s", store.retention_days, n, store.location)
 
 
 def _names(text: str) -> list[str]:
@@ -139,8 +142,11 @@ def _bot(argv=None) -> int:
     where.add_argument("--monitor", type=int, default=1, help="monitor number (1 = first, 0 = all)")
     where.add_argument("--region", help="x,y,w,h of the gallery on screen, in pixels")
     ap.add_argument("--interval", type=float, default=5.0, metavar="S", help="seconds between captures")
-    ap.add_argument("--db", help="session database (default: $CLASSMOOD_DB or the user data folder)")
+    ap.add_argument("--db", help="session database: a path, sqlite:///path or postgresql://user@host:port/db "
+                                 "(default: $CLASSMOOD_DB or the user data folder)")
     ap.add_argument("--session", help="session name (default: class <date time>)")
+    ap.add_argument("--class", dest="class_name", metavar="NAME", help="the class, stored with the session")
+    ap.add_argument("--teacher", metavar="NAME", help="the teacher, stored with the session")
     ap.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     ap.add_argument("--alerts", metavar="FILE", help="TOML file overriding the default alert rules")
     args = _parse(ap, argv)
@@ -167,7 +173,7 @@ def _bot(argv=None) -> int:
     name = args.session or time.strftime("class %Y-%m-%d %H:%M")
     try:
         sid = store.start_session(name, f"screen:{args.region or 'monitor ' + str(args.monitor)}", args.interval,
-                                  keep_faces=args.keep_faces)
+                                  keep_faces=args.keep_faces, class_name=args.class_name, teacher=args.teacher)
     except StoreError as e:
         print(f"classmood-bot: {e}", file=sys.stderr)
         return 2
@@ -178,9 +184,9 @@ def _bot(argv=None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("session %d %r: capturing every %gs into %s", sid, name, args.interval, store.path)
+    log.info("session %d %r: capturing every %gs into %s", sid, name, args.interval, store.location)
     if args.keep_faces:
-        log.warning("keeping participants' face images in %s (--keep-faces): only with their consent", store.path)
+        log.warning("keeping participants' face images in %s (--keep-faces): only with their consent", store.location)
     frames = 0
 
     def logged(record) -> None:

@@ -1,24 +1,28 @@
 """The session store: the only way anything reads or writes ClassMood's data.
 
-SQLite (WAL) at `$CLASSMOOD_DB`, else the user's data folder (`~/.local/share/classmood/classmood.db`
-on Linux, `~/Library/Application Support/ClassMood` on macOS, `%LOCALAPPDATA%\\ClassMood` on
-Windows). One transaction per frame: a killed writer loses at most the frame in flight, and readers
-never block the writer. Stored: sessions, per-frame counts, per-face expressions (participant id,
+`Store(target)`: a path or `sqlite:///path` (SQLite, WAL; the default: `$CLASSMOOD_DB`, else the
+user's data folder, `~/.local/share/classmood/classmood.db` on Linux, `~/Library/Application
+Support/ClassMood` on macOS, `%LOCALAPPDATA%\\ClassMood` on Windows), or `postgresql://user@host:port/db`
+(a school's server, many bots at once; see `bot.db` for where the two differ). Same methods, same
+columns, same guarantees on both. One transaction per frame: a killed writer loses at most the frame
+in flight, and readers never block the writer. Stored: sessions, per-frame counts, per-face expressions (participant id,
 box, the 7 scores) and alerts. No images, unless a session is started with `keep_faces=True` (the
 user opted in, with the participants' consent): then each participant's face crop (96x96 JPEG, the
 FER-style square the model saw, in colour) is kept beside its observation, and nobody else's. Deleted
-rows are overwritten on disk (`secure_delete`), not just unlinked.
+rows are overwritten on disk (`secure_delete`), not just unlinked, on SQLite; on PostgreSQL the tables
+concerned are vacuumed after a delete (see the README's "What is recorded" for what each promises).
 
 Session ids are integers: a Python `int` or a numpy integer (as `sessions()["id"]` holds) alike;
 anything else (a string, a float, a bool) raises `TypeError`. An unknown id is no error: `session()`
 returns None, `delete_session()` False, `delete_face_images()` 0, `keeps_faces()` False, and reads
 return empty DataFrames with their columns; writes to it raise `StoreError` (no such session).
-`StoreError` means that the database cannot be opened, read or written.
+`StoreError` means that the database cannot be opened, read or written; its message names the
+database (a PostgreSQL URL without its password) and the reason, on one line.
 
 Reads return pandas DataFrames with these columns:
 - `sessions()`: id, name, source, started, ended, last_heartbeat (datetimes, UTC), interval_s,
   live (heartbeat within three intervals and not ended), frames, observations, keep_faces,
-  face_images
+  face_images, class_name, teacher
 - `observations(id)`: time_s, participant, tile, role, emotion, confidence, uncertain,
   x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, valence
 - `timeline(id, window_s=60)`: window_start, window_end, frames, faces, participants, engagement,
@@ -35,7 +39,6 @@ import functools
 import logging
 import numbers
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -44,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bot import db as backends
 from bot.mood import valence_of, valence_sql
 from bot.records import FrameResult, as_record
 from model import EMOTIONS
@@ -52,33 +56,39 @@ log = logging.getLogger("classmood.store")
 DEFAULT_RETENTION_DAYS = 30
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, source TEXT, started REAL NOT NULL, ended REAL,
-    last_heartbeat REAL, interval_s REAL, keep_faces INTEGER NOT NULL DEFAULT 0);
+    id {{pk}}, name TEXT NOT NULL, source TEXT, started {{real}} NOT NULL, ended {{real}},
+    last_heartbeat {{real}}, interval_s {{real}}, keep_faces INTEGER NOT NULL DEFAULT 0,
+    class_name TEXT, teacher TEXT);
 CREATE TABLE IF NOT EXISTS frames (
-    id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    time_s REAL NOT NULL, created REAL NOT NULL, file TEXT, tiles INTEGER NOT NULL,
+    id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    time_s {{real}} NOT NULL, created {{real}} NOT NULL, file TEXT, tiles INTEGER NOT NULL,
     camera_off INTEGER NOT NULL, faces INTEGER NOT NULL, participants INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS frames_session ON frames(session_id, time_s);
 CREATE TABLE IF NOT EXISTS observations (
-    id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE, time_s REAL NOT NULL,
-    participant TEXT, tile INTEGER, role TEXT NOT NULL, emotion TEXT NOT NULL, confidence REAL,
+    id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE, time_s {{real}} NOT NULL,
+    participant TEXT, tile INTEGER, role TEXT NOT NULL, emotion TEXT NOT NULL, confidence {{real}},
     uncertain INTEGER NOT NULL, x INTEGER, y INTEGER, w INTEGER, h INTEGER,
-    {", ".join(f"{e} REAL NOT NULL" for e in EMOTIONS)});
+    {", ".join(f"{e} {{real}} NOT NULL" for e in EMOTIONS)});
 CREATE INDEX IF NOT EXISTS observations_session ON observations(session_id, time_s);
 CREATE INDEX IF NOT EXISTS observations_frame ON observations(frame_id);
 CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    time_s REAL NOT NULL, created REAL NOT NULL, rule TEXT NOT NULL, participant TEXT,
+    id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    time_s {{real}} NOT NULL, created {{real}} NOT NULL, rule TEXT NOT NULL, participant TEXT,
     message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_session ON alerts(session_id, time_s);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS face_images (
-    id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    observation_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE, jpeg BLOB NOT NULL);
+    id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    observation_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE, jpeg {{blob}} NOT NULL);
 CREATE INDEX IF NOT EXISTS face_images_session ON face_images(session_id);
 CREATE INDEX IF NOT EXISTS face_images_observation ON face_images(observation_id);
 """
+# Columns added after a database may have been created: (table, column, definition). A database
+# from before is upgraded in place when opened; their sessions kept no faces, named no class.
+_ADDED = [("sessions", "keep_faces", "INTEGER NOT NULL DEFAULT 0"), ("sessions", "class_name", "TEXT"),
+          ("sessions", "teacher", "TEXT")]
+_TABLES = ["face_images", "alerts", "observations", "frames", "sessions"]  # vacuumed after deletes
 
 
 def session_id_of(value) -> int:
@@ -100,10 +110,11 @@ class StoreError(RuntimeError):
     """The database cannot be opened or written; the message names the file and the reason."""
 
 
-def default_db_path() -> Path:
+def default_db_path() -> Path | str:
+    """`$CLASSMOOD_DB` (a path or a URL), else the user data folder's classmood.db."""
     env = os.environ.get("CLASSMOOD_DB")
     if env:
-        return Path(env).expanduser()
+        return env.strip() if backends.is_url(env) else Path(env).expanduser()
     home = Path.home()
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "ClassMood"
@@ -115,26 +126,39 @@ def default_db_path() -> Path:
 
 
 class Store:
-    """`Store(path=None)`: open (creating if needed) the database at `path` or `default_db_path()`."""
+    """`Store(target=None)`: open (creating if needed) the database at `target` (a path, a
+    `sqlite:///` URL or a `postgresql://` URL) or `default_db_path()`. `location` names it in
+    messages (a URL without its password); `path` is the SQLite file (None on PostgreSQL)."""
 
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 10.0):
-        self.path = Path(path) if path is not None else default_db_path()
+        target = path if path is not None else default_db_path()
+        self.location = backends.redact(target) if backends.is_url(target) and not str(target).lower().startswith(
+            "sqlite") else str(backends.sqlite_path(target))
+        self._secret = None
         try:
-            if not self.path.exists():
-                # Names and expressions are personal data: a new database (and a folder we make for
-                # it) is readable by its owner only; SQLite gives its -wal and -shm files the same mode.
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            self._db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False,
-                                       isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA secure_delete=ON")
-            self._db.executescript(_SCHEMA)
-            _add_keep_faces(self._db)
-        except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot open the session database {self.path}: {e}") from e
+            self._db = backends.connect(target if not isinstance(target, os.PathLike) else Path(target), timeout)
+            self._secret = getattr(self._db, "secret", None)
+            self.path = self._db.path
+            self.dialect = self._db.dialect
+            self._db.create([stmt.strip() for stmt in _SCHEMA.format(**self._db.types).split(";") if stmt.strip()])
+            self._upgrade()
+        except Exception as e:  # sqlite3, psycopg or OS errors: all mean "cannot open"
+            if isinstance(e, (TypeError, ValueError)) and not _driver_error(e):
+                raise
+            raise StoreError(f"cannot open the session database {self.location}: "
+                             f"{backends.one_line(e, self._secret or _password_in(target))}") from None
+
+    def _upgrade(self) -> None:
+        """Bring a database from an earlier version up to date, in place (see `_ADDED`)."""
+        for table, column, definition in _ADDED:
+            if column in self._db.columns(table):
+                continue
+            try:
+                with self._db.transaction() as tx:
+                    tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            except self._db.Error as e:
+                if "duplicate column" not in str(e) and "already exists" not in str(e):
+                    raise  # else another process added it first: fine
 
     def close(self) -> None:
         self._db.close()
@@ -148,28 +172,26 @@ class Store:
     # -- writing -------------------------------------------------------------------------------
     def _write(self, sql_calls):
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = sql_calls(self._db)
-                self._db.execute("COMMIT")
-                return result
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.IntegrityError as e:
-            if "FOREIGN KEY" in str(e):
-                raise StoreError(f"{self.path}: no such session (it was never started or has been deleted)") from e
-            raise StoreError(f"cannot write to the session database {self.path}: {e}") from e
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot write to the session database {self.path}: {e}") from e
+            with self._db.transaction() as tx:
+                return sql_calls(tx)
+        except self._db.IntegrityError as e:
+            if "foreign key" in str(e).lower():
+                raise StoreError(f"{self.location}: no such session (it was never started or has been deleted)") from None
+            raise StoreError(f"cannot write to the session database {self.location}: "
+                             f"{backends.one_line(e, self._secret)}") from None
+        except self._db.Error as e:
+            raise StoreError(f"cannot write to the session database {self.location}: "
+                             f"{backends.one_line(e, self._secret)}") from None
 
     def start_session(self, name: str, source: str = "", interval_s: float | None = None,
-                      keep_faces: bool = False) -> int:
-        """A new session; `keep_faces=True` is the opt-in to keep participants' face images."""
+                      keep_faces: bool = False, class_name: str | None = None, teacher: str | None = None) -> int:
+        """A new session; `keep_faces=True` is the opt-in to keep participants' face images;
+        `class_name` and `teacher` say whose lesson it is (many bots, one database)."""
         now = time.time()
-        return self._write(lambda db: db.execute(
-            "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces)"
-            " VALUES (?,?,?,?,?,?)", (name, source, now, now, interval_s, int(bool(keep_faces)))).lastrowid)
+        return self._write(lambda db: db.insert(
+            "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces, class_name, teacher)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (name, source, now, now, interval_s, int(bool(keep_faces)), class_name, teacher)))
 
     @_takes_session_id
     def keeps_faces(self, session_id: int) -> bool:
@@ -197,22 +219,25 @@ class Store:
         now = time.time()
 
         def calls(db):
-            fid = db.execute(
+            fid = db.insert(
                 "INSERT INTO frames(session_id, time_s, created, file, tiles, camera_off, faces, participants)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 (session_id, float(frame.time_s), now, frame.file, len(tiles),
-                 sum(bool(t.camera_off) for t in tiles), visible, int(participants))).lastrowid
+                 sum(bool(t.camera_off) for t in tiles), visible, int(participants)))
             rows = [(session_id, fid, float(frame.time_s), f.participant, f.tile, f.role, f.emotion,
                      float(f.confidence), int(bool(f.uncertain)), *[int(v) for v in f.box],
                      *[float(v) for v in f.scores]) for f in faces]
             sql = (f"INSERT INTO observations(session_id, frame_id, time_s, participant, tile, role, emotion,"
                    f" confidence, uncertain, x, y, w, h, {', '.join(EMOTIONS)})"
                    f" VALUES ({', '.join('?' * (13 + len(EMOTIONS)))})")
+            plain = [row for row, jpeg in zip(rows, jpegs) if jpeg is None]
+            if plain:  # one batch: a single round trip to a PostgreSQL server
+                db.executemany(sql, plain)
             for row, jpeg in zip(rows, jpegs):
-                oid = db.execute(sql, row).lastrowid
-                if jpeg is not None:
+                if jpeg is not None:  # the image row needs its observation's id
+                    oid = db.insert(sql, row)
                     db.execute("INSERT INTO face_images(session_id, observation_id, jpeg) VALUES (?,?,?)",
-                               (session_id, oid, jpeg))
+                               (session_id, oid, bytes(jpeg)))
             db.execute("UPDATE sessions SET last_heartbeat=? WHERE id=?", (now, session_id))
             return fid
 
@@ -221,9 +246,9 @@ class Store:
     @_takes_session_id
     def add_alert(self, session_id: int, rule: str, message: str, time_s: float = 0.0,
                   participant: str | None = None) -> int:
-        return self._write(lambda db: db.execute(
+        return self._write(lambda db: db.insert(
             "INSERT INTO alerts(session_id, time_s, created, rule, participant, message) VALUES (?,?,?,?,?,?)",
-            (session_id, float(time_s), time.time(), rule, participant, message)).lastrowid)
+            (session_id, float(time_s), time.time(), rule, participant, message)))
 
     @_takes_session_id
     def heartbeat(self, session_id: int) -> None:
@@ -254,13 +279,14 @@ class Store:
         return n
 
     def _scrub(self) -> None:
-        """After a delete: copy the WAL (which still holds the deleted rows' old pages) into the
-        database, where `secure_delete` has zeroed them, and truncate it. Best effort: a reader that
-        is mid-query keeps the pages it reads until the next scrub or checkpoint."""
+        """After a delete, make the deleted rows unreadable: on SQLite, copy the WAL (which still
+        holds the deleted rows' old pages) into the database, where `secure_delete` has zeroed them,
+        and truncate it; on PostgreSQL, VACUUM the tables concerned. Best effort: a reader that is
+        mid-query keeps what it reads until the next scrub."""
         try:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error as e:
-            log.warning("could not checkpoint %s after a delete: %s", self.path, e)
+            self._db.scrub(_TABLES)
+        except self._db.Error as e:
+            log.warning("could not scrub %s after a delete: %s", self.location, backends.one_line(e, self._secret))
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         row = self._read_one("SELECT value FROM settings WHERE key=?", (key,))
@@ -284,32 +310,37 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------------
     def _read_one(self, sql, params=()):
+        cols, rows = self._query(sql, params)
+        return rows[0] if rows else None
+
+    def _query(self, sql, params=()):
         try:
-            return self._db.execute(sql, params).fetchone()
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot read the session database {self.path}: {e}") from e
+            return self._db.query(sql, params)
+        except self._db.Error as e:
+            raise StoreError(f"cannot read the session database {self.location}: "
+                             f"{backends.one_line(e, self._secret)}") from None
 
     def _frame(self, sql, params=()) -> pd.DataFrame:
-        try:
-            return pd.read_sql_query(sql, self._db, params=params)
-        except (sqlite3.Error, pd.errors.DatabaseError) as e:
-            raise StoreError(f"cannot read the session database {self.path}: {e}") from e
+        cols, rows = self._query(sql, params)
+        return pd.DataFrame.from_records(rows, columns=cols)
 
     def sessions(self) -> pd.DataFrame:
         df = self._frame(
             "SELECT s.id, s.name, s.source, s.started, s.ended, s.last_heartbeat, s.interval_s,"
             " (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id) AS frames,"
             " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) AS observations,"
-            " s.keep_faces, (SELECT COUNT(*) FROM face_images i WHERE i.session_id = s.id) AS face_images"
-            " FROM sessions s ORDER BY s.started DESC")
+            " s.keep_faces, (SELECT COUNT(*) FROM face_images i WHERE i.session_id = s.id) AS face_images,"
+            " s.class_name, s.teacher FROM sessions s ORDER BY s.started DESC")
         now = time.time()
+        for col in ("started", "ended", "last_heartbeat", "interval_s"):  # None -> NaN on an empty result too
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
         interval = df["interval_s"].fillna(10.0).clip(lower=1.0)
         df["live"] = df["ended"].isna() & ((now - df["last_heartbeat"]) <= 3 * interval)
         df["keep_faces"] = df["keep_faces"].astype(bool)
         for col in ("started", "ended", "last_heartbeat"):
             df[col] = pd.to_datetime(df[col], unit="s", utc=True)
         return df[["id", "name", "source", "started", "ended", "last_heartbeat", "interval_s", "live",
-                   "frames", "observations", "keep_faces", "face_images"]]
+                   "frames", "observations", "keep_faces", "face_images", "class_name", "teacher"]]
 
     @_takes_session_id
     def session(self, session_id: int) -> dict | None:
@@ -339,24 +370,27 @@ class Store:
         cols = ["window_start", "window_end", "frames", "faces", "participants", "engagement", "valence",
                 *[f"share_{e}" for e in EMOTIONS]]
         w = float(window_s)
-        fw = self._frame("SELECT CAST(time_s / ? AS INTEGER) AS window, COUNT(*) AS frames, SUM(faces) AS faces,"
-                         " SUM(participants) AS present FROM frames WHERE session_id=? GROUP BY window",
+        bucket = self._db.bucket("time_s")
+        fw = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
+                         f" SUM(participants) AS present FROM frames WHERE session_id=? GROUP BY bucket",
                          (w, session_id))
         if fw.empty:
             return pd.DataFrame(columns=cols)
-        counts = ", ".join(f"SUM(emotion = '{e}') AS n_{e}" for e in EMOTIONS)
-        ow = self._frame(f"SELECT CAST(time_s / ? AS INTEGER) AS window, COUNT(*) AS n,"
+        counts = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e}" for e in EMOTIONS)
+        ow = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS n,"
                          f" COUNT(DISTINCT participant) AS participants, AVG({valence_sql()}) AS valence, {counts}"
-                         f" FROM observations WHERE session_id=? AND role='participant' GROUP BY window",
+                         f" FROM observations WHERE session_id=? AND role='participant' GROUP BY bucket",
                          (w, session_id))
-        out = fw.merge(ow, on="window", how="left")
+        if ow.empty:
+            ow = pd.DataFrame(columns=["bucket", "n", "participants", "valence", *[f"n_{e}" for e in EMOTIONS]])
+        out = fw.merge(ow.astype({"bucket": fw["bucket"].dtype}), on="bucket", how="left")
         n = out["n"].where(out["n"] > 0)
         for e in EMOTIONS:
             out[f"share_{e}"] = (out[f"n_{e}"] / n).fillna(0.0)
         out["engagement"] = (out["faces"] / out["present"].where(out["present"] > 0)).fillna(0.0).clip(0, 1)
         out["valence"] = out["valence"].fillna(0.0)
         out["participants"] = out["participants"].fillna(0).astype(int)
-        out["window_start"] = out["window"] * w
+        out["window_start"] = out["bucket"].astype(float) * w
         out["window_end"] = out["window_start"] + w
         return out[cols]
 
@@ -372,10 +406,11 @@ class Store:
         med = float(np.median(gaps)) if len(gaps) else 0.0
         who = "session_id=? AND role='participant' AND participant IS NOT NULL"
         base = self._frame(
-            f"WITH g AS (SELECT id, MIN(COALESCE(LEAD(time_s) OVER (ORDER BY time_s, id) - time_s, ?), ?) AS gap"
+            f"WITH g AS (SELECT id, {self._db.least('COALESCE(LEAD(time_s) OVER (ORDER BY time_s, id) - time_s, ?)', '?')} AS gap"
             f" FROM frames WHERE session_id=?)"
             f" SELECT participant, MIN(time_s) AS first_seen, MAX(time_s) AS last_seen, COUNT(*) AS observations,"
-            f" ROUND(SUM(g.gap), 1) AS time_on_camera_s, ROUND(AVG({valence_sql()}), 4) AS valence"
+            f" ROUND(CAST(SUM(g.gap) AS NUMERIC), 1) AS time_on_camera_s,"
+            f" ROUND(CAST(AVG({valence_sql()}) AS NUMERIC), 4) AS valence"
             f" FROM observations o JOIN g ON g.id = o.frame_id WHERE {who} GROUP BY participant ORDER BY participant",
             (med, 3 * med if med else 0.0, session_id, session_id))
         if base.empty:
@@ -416,12 +451,18 @@ class Store:
                            " ORDER BY o.time_s, o.id", (session_id,))
 
 
-def _add_keep_faces(db: sqlite3.Connection) -> None:
-    """Bring a database from before the face-image opt-in up to date: its sessions kept none."""
-    if "keep_faces" in {r[1] for r in db.execute("PRAGMA table_info(sessions)")}:
-        return
-    try:
-        db.execute("ALTER TABLE sessions ADD COLUMN keep_faces INTEGER NOT NULL DEFAULT 0")
-    except sqlite3.OperationalError as e:
-        if "duplicate column" not in str(e):  # another process added it first: fine
-            raise
+def _driver_error(e: BaseException) -> bool:
+    """Whether `e` comes from a database driver (sqlite3, psycopg) rather than from our own code."""
+    mod = type(e).__module__ or ""
+    return mod.startswith(("sqlite3", "psycopg"))
+
+
+def _password_in(target) -> str | None:
+    if backends.is_url(target):
+        from urllib.parse import urlsplit
+
+        try:
+            return urlsplit(str(target)).password
+        except ValueError:
+            return None
+    return None

@@ -157,3 +157,29 @@ def face_video(path: Path, faces: np.ndarray, seconds: float, fps: float = 10.0,
         w.write(img)
     w.release()
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (see tests/pgserver.py); skipped (failed under CI)
+    where PostgreSQL is not installed."""
+    from tests import pgserver
+
+    why = pgserver.missing()
+    require(why is None, why or "")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        require(False, "psycopg is not installed (pip install 'psycopg[binary]')")
+    server = pgserver.start()
+    yield server
+    pgserver.remove(server)
+
+
+_DB_COUNT = iter(range(1, 1 << 30))
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database for one test: its URL (with the password)."""
+    return pg_server.create_db(f"classmood_test_{next(_DB_COUNT)}")

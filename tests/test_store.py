@@ -26,16 +26,36 @@ def frame(t, faces, tiles=2):
             "tiles": [{"box": [0, 0, 100, 60], "name": None, "camera_off": False}] * tiles, "faces": faces}
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "db" / "classmood.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The store on each backend: a SQLite file, and a fresh database on a real PostgreSQL server."""
+    target = tmp_path / "db" / "classmood.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = Store(target)
+    s.test_target = target  # to open a second connection to the same database
+    s.test_server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
     yield s
     s.close()
+
+
+def _sql(store, sql, params=()):
+    """Raw SQL on the store's own connection, either backend (tests only)."""
+    with store._db.transaction() as tx:
+        tx.execute(sql, params)
+
+
+def _count(store, table) -> int:
+    return int(store._db.query(f"SELECT COUNT(*) FROM {table}")[1][0][0])
 
 
 def test_default_path_honours_env(monkeypatch, tmp_path):
     monkeypatch.setenv("CLASSMOOD_DB", str(tmp_path / "x.db"))
     assert default_db_path() == tmp_path / "x.db"
+    monkeypatch.setenv("CLASSMOOD_DB", "postgresql://bot:pw@db.school.org:5433/classmood")
+    assert default_db_path() == "postgresql://bot:pw@db.school.org:5433/classmood"  # a URL stays a URL
+    monkeypatch.setenv("CLASSMOOD_DB", f"sqlite:///{tmp_path}/u.db")
+    s = Store()
+    assert s.path == tmp_path / "u.db" and s.location == str(tmp_path / "u.db") and (tmp_path / "u.db").exists()
+    s.close()
     monkeypatch.delenv("CLASSMOOD_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     if sys.platform.startswith("linux"):
@@ -53,7 +73,8 @@ def test_a_new_database_is_private_to_its_owner(tmp_path):
     s.close()
 
 
-def test_wal_and_tables(store):
+def test_wal_and_tables(tmp_path):
+    store = Store(tmp_path / "w.db")
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -99,9 +120,7 @@ def test_session_frames_observations_timeline_participants(store):
 def test_live_needs_recent_heartbeat(store):
     sid = store.start_session("x", "screen", interval_s=1)
     assert bool(store.sessions().loc[0, "live"])
-    db = sqlite3.connect(store.path)
-    db.execute("UPDATE sessions SET last_heartbeat = last_heartbeat - 10 WHERE id=?", (sid,))
-    db.commit()
+    _sql(store, "UPDATE sessions SET last_heartbeat = last_heartbeat - 10 WHERE id=?", (sid,))
     assert not bool(store.sessions().loc[0, "live"])
     store.heartbeat(sid)
     assert bool(store.sessions().loc[0, "live"])
@@ -124,7 +143,7 @@ def test_alerts_delete_settings_purge(store):
     store.add_frame(sid, frame(0.0, [face("ana", "sad")]))
     assert store.delete_session(sid)
     assert store.observations(sid).empty and store.alerts(sid).empty
-    assert sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 0
+    assert _count(store, "observations") == 0
 
 
 def test_empty_session_reads(store):
@@ -232,7 +251,7 @@ def test_no_face_images_without_the_opt_in(store):
     assert store.face_images(sid).empty
     s = store.sessions().iloc[0]
     assert not s["keep_faces"] and s["face_images"] == 0
-    assert sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM face_images").fetchone()[0] == 0
+    assert _count(store, "face_images") == 0
 
 
 def test_opted_in_session_keeps_participant_faces_only(store):
@@ -262,17 +281,42 @@ def _on_disk(path) -> bytes:
     return Path(path).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
+def _gone_on_postgres(store, marker: bytes, tables) -> bool:
+    """PostgreSQL: no dead rows left in `tables` nor in their TOAST tables (pgstattuple scans every
+    page), and after a checkpoint `marker` is in none of the database's table files (the
+    write-ahead log keeps it until its segments are recycled: README, "What is recorded")."""
+    _sql(store, "CREATE EXTENSION IF NOT EXISTS pgstattuple")
+    for table in tables:
+        for rel in (table, f"(SELECT reltoastrelid FROM pg_class WHERE relname = '{table}')::regclass"):
+            arg = f"'{rel}'" if rel == table else rel
+            _, rows = store._db.query(f"SELECT dead_tuple_count FROM pgstattuple({arg})")
+            if rows[0][0] != 0:
+                return False
+    store._db.query("CHECKPOINT")
+    oid = store._db.query("SELECT oid FROM pg_database WHERE datname = current_database()")[1][0][0]
+    base = store.test_server.root / "data" / "base" / str(oid)  # this test's database only
+    return not any(marker in f.read_bytes() for f in base.rglob("*") if f.is_file())
+
+
 def test_deleting_face_images_keeps_expressions_withdraws_consent_and_scrubs_the_file(store):
     sid = store.start_session("consented", "t", keep_faces=True)
     add_with_picture(store, sid, frame(0.0, _faces()), _picture())
     jpeg = store.face_images(sid).loc[0, "jpeg"]
     marker = jpeg[len(jpeg) // 2: len(jpeg) // 2 + 48]
-    assert marker in _on_disk(store.path)
-    other = Store(store.path)  # the UI's connection, while the bot keeps writing through `store`
+    if store.path:
+        assert marker in _on_disk(store.path)
+    else:  # control: before the delete, the image is in the table files
+        store._db.query("CHECKPOINT")
+        assert not _gone_on_postgres(store, marker, [])
+    # the UI's connection, while the bot keeps writing through `store`
+    other = Store(store.test_target)
     assert other.delete_face_images(sid) == 1
     other.close()
     assert store.face_images(sid).empty and len(store.observations(sid)) == 2
-    assert marker not in _on_disk(store.path)
+    if store.path:
+        assert marker not in _on_disk(store.path)
+    else:  # PostgreSQL: the delete was followed by a VACUUM of the table
+        assert _gone_on_postgres(store, marker, ["face_images"])
     add_with_picture(store, sid, frame(5.0, _faces()), _picture())  # consent withdrawn: nothing new kept
     assert store.face_images(sid).empty and not store.keeps_faces(sid)
 
@@ -295,8 +339,11 @@ def test_deleting_a_session_deletes_its_face_images_from_disk(store):
     jpeg = store.face_images(sid).loc[0, "jpeg"]
     marker = jpeg[len(jpeg) // 2: len(jpeg) // 2 + 48]
     assert store.delete_session(sid)
-    assert sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM face_images").fetchone()[0] == 0
-    assert marker not in _on_disk(store.path)
+    assert _count(store, "face_images") == 0
+    if store.path:
+        assert marker not in _on_disk(store.path)
+    else:
+        assert _gone_on_postgres(store, marker, ["face_images", "observations", "frames", "sessions"])
 
 
 def test_a_database_from_before_the_opt_in_is_upgraded(tmp_path):
@@ -322,8 +369,8 @@ READS = ("observations", "frames", "timeline", "participants", "alerts", "face_i
 
 
 @pytest.mark.parametrize("as_id", [int, np.int64, np.int32, np.uint16], ids=["int", "int64", "int32", "uint16"])
-def test_every_method_honours_any_integer_id(tmp_path, as_id):
-    s = Store(tmp_path / "ids.db")
+def test_every_method_honours_any_integer_id(store, as_id):
+    s = store
     sid = s.start_session("c", keep_faces=True)
     other = s.start_session("other")
     given = as_id(s.sessions().set_index("name").loc["c", "id"])  # the DataFrame's own id, as the app passes it
@@ -341,7 +388,6 @@ def test_every_method_honours_any_integer_id(tmp_path, as_id):
     s.end_session(given)
     assert s.delete_session(given) and s.session(sid) is None
     assert s.session(other) is not None  # only that session went
-    s.close()
 
 
 @pytest.mark.parametrize("bad", ["1", 1.0, True, None, np.float64(1), [1]])

@@ -490,7 +490,8 @@ def read_auth(auth_file: str | None) -> tuple[str, str] | None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="classmood-ui", description="ClassMood's teacher app (Gradio).")
-    ap.add_argument("--db", help="session database (default: $CLASSMOOD_DB or the user data folder)")
+    ap.add_argument("--db", help="session database: a path, sqlite:///path or postgresql://user@host:port/db "
+                                 "(default: $CLASSMOOD_DB or the user data folder)")
     ap.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this computer only)")
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--auth-file", help="file holding user:password (default: $CLASSMOOD_AUTH)")
