@@ -58,7 +58,7 @@ _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
     id {{pk}}, name TEXT NOT NULL, source TEXT, started {{real}} NOT NULL, ended {{real}},
     last_heartbeat {{real}}, interval_s {{real}}, keep_faces INTEGER NOT NULL DEFAULT 0,
-    class_name TEXT, teacher TEXT);
+    class_name TEXT, teacher TEXT, content_hash TEXT);
 CREATE TABLE IF NOT EXISTS frames (
     id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     time_s {{real}} NOT NULL, created {{real}} NOT NULL, file TEXT, tiles INTEGER NOT NULL,
@@ -87,7 +87,7 @@ CREATE INDEX IF NOT EXISTS face_images_observation ON face_images(observation_id
 # Columns added after a database may have been created: (table, column, definition). A database
 # from before is upgraded in place when opened; their sessions kept no faces, named no class.
 _ADDED = [("sessions", "keep_faces", "INTEGER NOT NULL DEFAULT 0"), ("sessions", "class_name", "TEXT"),
-          ("sessions", "teacher", "TEXT")]
+          ("sessions", "teacher", "TEXT"), ("sessions", "content_hash", "TEXT")]
 _TABLES = ["face_images", "alerts", "observations", "frames", "sessions"]  # vacuumed after deletes
 
 
@@ -184,14 +184,32 @@ class Store:
                              f"{backends.one_line(e, self._secret)}") from None
 
     def start_session(self, name: str, source: str = "", interval_s: float | None = None,
-                      keep_faces: bool = False, class_name: str | None = None, teacher: str | None = None) -> int:
+                      keep_faces: bool = False, class_name: str | None = None, teacher: str | None = None,
+                      started: float | None = None, content_hash: str | None = None) -> int:
         """A new session; `keep_faces=True` is the opt-in to keep participants' face images;
-        `class_name` and `teacher` say whose lesson it is (many bots, one database)."""
+        `class_name` and `teacher` say whose lesson it is (many bots, one database); `started`
+        (epoch seconds, default now) is when the lesson began (a recording's own date);
+        `content_hash` identifies the recording it came from."""
         now = time.time()
         return self._write(lambda db: db.insert(
-            "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces, class_name, teacher)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (name, source, now, now, interval_s, int(bool(keep_faces)), class_name, teacher)))
+            "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces, class_name, teacher,"
+            " content_hash) VALUES (?,?,?,?,?,?,?,?,?)",
+            (name, source, now if started is None else float(started), now, interval_s, int(bool(keep_faces)),
+             class_name, teacher, content_hash)))
+
+    def find_session(self, content_hash: str) -> dict | None:
+        """The newest session made from the recording with this content hash: {id, frames, ended
+        (bool), started (epoch seconds)}, or None."""
+        row = self._read_one("SELECT s.id, (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id), s.ended,"
+                             " s.started FROM sessions s WHERE s.content_hash = ? ORDER BY s.id DESC", (content_hash,))
+        if row is None:
+            return None
+        return {"id": int(row[0]), "frames": int(row[1]), "ended": row[2] is not None, "started": float(row[3])}
+
+    def unfinished_sessions(self, content_hash: str) -> list[int]:
+        """Sessions of this recording that never ended (their analysis was cut short)."""
+        cols, rows = self._query("SELECT id FROM sessions WHERE content_hash = ? AND ended IS NULL", (content_hash,))
+        return [int(r[0]) for r in rows]
 
     @_takes_session_id
     def keeps_faces(self, session_id: int) -> bool:
@@ -256,9 +274,10 @@ class Store:
                                           (time.time(), session_id)))
 
     @_takes_session_id
-    def end_session(self, session_id: int) -> None:
+    def end_session(self, session_id: int, at: float | None = None) -> None:
+        """The session has ended (`at`: epoch seconds, default now; a recording's own end)."""
         self._write(lambda db: db.execute("UPDATE sessions SET ended=? WHERE id=? AND ended IS NULL",
-                                          (time.time(), session_id)))
+                                          (time.time() if at is None else float(at), session_id)))
 
     @_takes_session_id
     def delete_session(self, session_id: int) -> bool:

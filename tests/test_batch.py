@@ -1,0 +1,169 @@
+"""`classmood-batch` on a real LocalCluster of 2 workers: a folder with a corrupt file, a recording
+already analysed and a manifest row; lesson dates from the manifest, the file's metadata and its
+modification time; a worker killed mid-recording and the recording retried; PostgreSQL as target."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.batch import BatchError, collect, lesson_date, plan, read_manifest
+from bot.store import Store
+from tests.conftest import face_video, run_cli
+
+pytest.importorskip("distributed", reason="dask[distributed] is a dependency of classmood-batch")
+
+
+def _batch(*args, timeout=600):
+    return run_cli("classmood-batch", *args, timeout=timeout, env={"DASK_LOGGING__DISTRIBUTED": "error"})
+
+
+def _with_creation_time(src: Path, dst: Path, when: str) -> Path:
+    """A copy of `src` (remuxed by PyAV) whose container says it was recorded at `when`."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        out.metadata["creation_time"] = when
+        s_in = inp.streams.video[0]
+        s_out = out.add_stream_from_template(s_in)
+        for packet in inp.demux(s_in):
+            if packet.dts is None:
+                continue
+            packet.stream = s_out
+            out.mux(packet)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def term(tmp_path_factory, fer_faces):
+    d = tmp_path_factory.mktemp("term")
+    a = face_video(d / "monday.mp4", fer_faces, seconds=12, fps=5)
+    b = face_video(d / "tuesday.mp4", fer_faces[10:], seconds=12, fps=5)
+    (d / "sub").mkdir()
+    raw = face_video(tmp_path_factory.mktemp("raw") / "raw.mp4", fer_faces[20:], seconds=12, fps=5)
+    c = _with_creation_time(raw, d / "sub" / "wednesday.mp4", "2026-03-18T08:15:00.000000Z")
+    os.utime(b, (dt.datetime(2026, 3, 17, 10, 0).timestamp(),) * 2)
+    (d / "broken.mp4").write_bytes(np.random.default_rng(0).bytes(4000))
+    (d / "notes.txt").write_text("not a recording\n")
+    manifest = d / "manifest.csv"
+    manifest.write_text("path,class,teacher,date\nmonday.mp4,Maths 3B,Ms Kim,2026-03-16 09:30\n")
+    return {"dir": d, "monday": a, "tuesday": b, "wednesday": c, "manifest": manifest}
+
+
+def test_collect_and_manifest(term, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# this week\n{term['monday']}\n{term['tuesday']}\n")
+    got = collect([str(term["dir"])])
+    assert sorted(Path(p).name for p in got) == ["broken.mp4", "monday.mp4", "tuesday.mp4", "wednesday.mp4"]
+    assert collect([str(listing)]) == [str(term["monday"]), str(term["tuesday"])]
+    assert collect([str(term["dir"] / "*day.mp4")]) == [str(term["monday"]), str(term["tuesday"])]
+    rows = read_manifest(str(term["manifest"]))
+    assert rows[str(term["monday"])]["class"] == "Maths 3B"
+    jobs = {Path(j.path).name: j for j in plan([str(term["dir"])], str(term["manifest"]), teacher="Mr Lee")}
+    assert jobs["monday.mp4"].teacher == "Ms Kim" and jobs["tuesday.mp4"].teacher == "Mr Lee"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,class,teacher,date\nx.mp4,a,b,next tuesday\n")
+    with pytest.raises(BatchError, match="line 2: date 'next tuesday' is not an ISO date"):
+        read_manifest(str(bad))
+
+
+def test_lesson_date_from_metadata_else_modification_time(term):
+    when, source = lesson_date(str(term["wednesday"]))
+    assert source == "file metadata"
+    assert when == dt.datetime(2026, 3, 18, 8, 15, tzinfo=dt.timezone.utc).timestamp()
+    when, source = lesson_date(str(term["tuesday"]))
+    assert source == "file modification time" and when == dt.datetime(2026, 3, 17, 10, 0).timestamp()
+
+
+def test_batch_on_a_folder_with_two_workers(term, tmp_path):
+    db = tmp_path / "term.db"
+    first = _batch(str(term["tuesday"]), "--db", str(db), "--workers", "1", "--every", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = time.time()
+    r = _batch(str(term["dir"]), "--db", str(db), "--workers", "2", "--threads-per-worker", "1", "--every", "2",
+               "--manifest", str(term["manifest"]), "--teacher", "Mr Lee")
+    assert r.returncode == 1, r.stderr[-3000:]  # one recording failed: said in the exit status
+    table = {line.split()[0]: line for line in r.stdout.splitlines() if line.endswith(("done", "stored)")) or
+             "failed" in line}
+    assert "failed" in table["broken.mp4"] and "skipped (already stored)" in table["tuesday.mp4"]
+    assert table["monday.mp4"].endswith("done") and table["wednesday.mp4"].endswith("done")
+    assert "2 analysed, 1 already stored, 1 failed" in r.stdout
+    assert "Traceback" not in r.stderr and "recordings" in r.stderr  # the progress bar
+    s = Store(db).sessions().set_index("name")
+    assert sorted(s.index) == ["monday.mp4", "tuesday.mp4", "wednesday.mp4"]  # tuesday once, broken none
+    assert (s["frames"] == 6).all() and s["ended"].notna().all()
+    assert s.loc["monday.mp4", "class_name"] == "Maths 3B" and s.loc["monday.mp4", "teacher"] == "Ms Kim"
+    assert s.loc["wednesday.mp4", "teacher"] == "Mr Lee"
+    started = {k: v.timestamp() for k, v in s["started"].items()}
+    assert started["monday.mp4"] == dt.datetime(2026, 3, 16, 9, 30).timestamp()  # the manifest's date
+    assert started["wednesday.mp4"] == dt.datetime(2026, 3, 18, 8, 15, tzinfo=dt.timezone.utc).timestamp()
+    assert started["tuesday.mp4"] == dt.datetime(2026, 3, 17, 10, 0).timestamp()
+    assert all(v < before for v in started.values())  # never the time of the analysis
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for args, msg in [(["--workers", "0"], "--workers must be at least 1"),
+                      (["--every", "0"], "finite number of seconds above 0"),
+                      ([], "no recordings found")]:
+        r = _batch(str(tmp_path / "empty"), "--db", str(tmp_path / "x.db"), *args, timeout=120)
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and msg in lines[0], r.stderr
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the worker")
+def test_a_worker_killed_mid_recording_is_retried(fer_faces, tmp_path):
+    video = face_video(tmp_path / "long.mp4", fer_faces, seconds=150, fps=5)
+    db = tmp_path / "k.db"
+    exe = Path(sys.executable).parent / "classmood-batch"
+    p = subprocess.Popen([str(exe), str(video), "--db", str(db), "--workers", "1", "--every", "0.2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "DASK_LOGGING__DISTRIBUTED": "error"})
+    killed = None
+    deadline = time.time() + 240
+    while time.time() < deadline and killed is None and p.poll() is None:
+        time.sleep(0.3)
+        try:
+            s = Store(db).sessions()
+        except Exception:  # noqa: BLE001 - not created yet
+            continue
+        if len(s) and s.loc[0, "frames"] >= 20 and s["ended"].isna().all():
+            # the worker that analyses: the child of the batch process that has children (the detector's)
+            workers = [c for c in _children(p.pid) if _children(c)]
+            assert workers, "no Dask worker process found"
+            os.kill(workers[0], signal.SIGKILL)
+            killed = workers[0]
+    out, err = p.communicate(timeout=600)
+    assert killed is not None, "the recording finished before the worker could be killed"
+    assert p.returncode == 0, err[-3000:]
+    assert "1 analysed, 0 already stored, 0 failed" in out
+    s = Store(db).sessions()
+    assert len(s) == 1 and s.loc[0, "frames"] == 750 and s.loc[0, "ended"] is not None  # the half session went
+
+
+def test_batch_into_postgresql(term, pg_url):
+    r = _batch(str(term["monday"]), str(term["wednesday"]), "--db", pg_url, "--workers", "2",
+               "--class", "History 2A", "--every", "3")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert pg_url.split(":")[2].split("@")[0] not in r.stdout + r.stderr
+    s = Store(pg_url).sessions()
+    assert sorted(s["name"]) == ["monday.mp4", "wednesday.mp4"] and (s["class_name"] == "History 2A").all()
+    assert (s["frames"] == 4).all()
