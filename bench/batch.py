@@ -110,7 +110,7 @@ def main() -> int:
         night = 10 * 3600
         need = 300 * 3600 / (rate * night)
         print(f"  per worker (1 thread): {rate:.0f}x real time: 300 hours in a 10-hour night need "
-              f"{need:.1f} such workers ({-(-need // 2):.0f} machines like this one with 2 workers each)")
+              f"{need:.1f} such workers (machines like this one, 2 workers each: {-(-need // 2):.0f})")
     return 0
 
 

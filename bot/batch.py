@@ -12,9 +12,9 @@ session a recording into the store (`--db`: SQLite for one machine, PostgreSQL f
   A session left unfinished by a worker that died is deleted before the retry.
 - A corrupt recording is reported and the rest go on; a recording whose worker dies is retried
   once (`allowed-failures`), then reported.
-- Threads: the classifier, the face detector's workers and the video decoder of each Dask worker
-  use `--threads-per-worker` threads (default: this machine's cores / N), so that N workers do not
-  fight over the same cores.
+- Threads: the classifier, the face detector's workers, OpenCV, the name reader's Tesseract
+  processes and the video decoder of each Dask worker use `--threads-per-worker` threads (default:
+  this machine's cores / N), so that N workers do not fight over the same cores.
 """
 
 from __future__ import annotations
@@ -173,10 +173,13 @@ _WORKER: dict = {}
 def _worker_state(threads: int):
     """This worker process's analyser (model and detector loaded once) and stores, by target."""
     if _WORKER.get("threads") != threads:
+        import cv2
+
         from bot.analyzer import GalleryAnalyzer
         from model import EmotionClassifier
         from model.detector import FaceDetector
 
+        cv2.setNumThreads(threads)  # OpenCV's own pool (resizing, colour conversion) too
         old = _WORKER.get("analyzer")
         if old is not None:
             old.detector.close()
@@ -211,7 +214,8 @@ def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Out
             store.delete_session(stale)
         if out.date is None:
             out.date, out.date_source = lesson_date(job.path)
-        source = VideoSource(job.path, every=every, threads=threads)
+        # One thread: decoding does not run ahead in a thread of its own (that would be a second core).
+        source = VideoSource(job.path, every=every, threads=threads, prefetch=2 if threads > 1 else 0)
         total = len(source)
         sid = store.start_session(Path(job.path).name, job.path, interval_s=every, class_name=job.class_name,
                                   teacher=job.teacher, started=out.date, content_hash=digest)
@@ -340,7 +344,8 @@ def _short(e: BaseException) -> str:
 
 def _thread_env(threads: int) -> dict:
     t = str(threads)
-    return {"OMP_NUM_THREADS": t, "OPENBLAS_NUM_THREADS": t, "MKL_NUM_THREADS": t, "TF_NUM_INTRAOP_THREADS": t}
+    return {"OMP_NUM_THREADS": t, "OMP_THREAD_LIMIT": t, "OPENBLAS_NUM_THREADS": t, "MKL_NUM_THREADS": t,
+            "TF_NUM_INTRAOP_THREADS": t, "CLASSMOOD_OCR_WORKERS": t}
 
 
 class _Bar:
