@@ -78,7 +78,7 @@ class AlertEngine:
             vals = np.concatenate([v for tt, v, _, _ in self._window if tt > t - r["window_s"]])
             mood = float(vals.mean()) if vals.size else None
             alerts += self._check("class_valence", None, mood is not None and mood < r["threshold"], t, r,
-                                  f"class mood low: valence {mood if mood is not None else 0:+.2f} below "
+                                  f"class mood negative: valence {mood if mood is not None else 0:+.2f} below "
                                   f"{r['threshold']:+.2f} for {r['minutes']:g} min")
 
         r = self.rules["low_engagement"]

@@ -26,9 +26,10 @@ Reads return pandas DataFrames with these columns:
 - `observations(id)`: time_s, participant, tile, role, emotion, confidence, uncertain,
   x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, valence
 - `timeline(id, window_s=60)`: window_start, window_end, frames, faces, participants, engagement,
-  valence, share_<emotion> for the 7 emotions
+  valence, share_<emotion> for the 7 emotions, mood (None in a window without faces)
 - `participants(id)`: participant, first_seen, last_seen, observations, time_on_camera_s,
-  latest_emotion, dominant_emotion, valence
+  latest_emotion, dominant_emotion, valence, mood
+(valence and mood as `bot.mood` defines them, computed there or in SQL from `valence_sql()`)
 - `alerts(id)`: id, time_s, created (datetime), rule, participant, message
 - `face_images(id)`: time_s, participant, emotion, jpeg (bytes)
 """
@@ -48,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from bot import db as backends
-from bot.mood import valence_of, valence_sql
+from bot.mood import mood_of, valence_of, valence_sql
 from bot.records import FrameResult, as_record
 from model import EMOTIONS
 
@@ -387,7 +388,7 @@ class Store:
         present), valence and the share of participants' faces showing each emotion. Aggregated in
         SQL: a refresh of an 8-hour class stays well under a second."""
         cols = ["window_start", "window_end", "frames", "faces", "participants", "engagement", "valence",
-                *[f"share_{e}" for e in EMOTIONS]]
+                *[f"share_{e}" for e in EMOTIONS], "mood"]
         w = float(window_s)
         bucket = self._db.bucket("time_s")
         fw = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
@@ -407,6 +408,7 @@ class Store:
         for e in EMOTIONS:
             out[f"share_{e}"] = (out[f"n_{e}"] / n).fillna(0.0)
         out["engagement"] = (out["faces"] / out["present"].where(out["present"] > 0)).fillna(0.0).clip(0, 1)
+        out["mood"] = [mood_of(float(v)) if k and k > 0 else None for v, k in zip(out["valence"], out["n"].fillna(0))]
         out["valence"] = out["valence"].fillna(0.0)
         out["participants"] = out["participants"].fillna(0).astype(int)
         out["window_start"] = out["bucket"].astype(float) * w
@@ -419,7 +421,7 @@ class Store:
         stands for the gap to the next frame, capped at 3x the median gap), latest and dominant
         emotion, mean valence."""
         cols = ["participant", "first_seen", "last_seen", "observations", "time_on_camera_s",
-                "latest_emotion", "dominant_emotion", "valence"]
+                "latest_emotion", "dominant_emotion", "valence", "mood"]
         times = self.frames(session_id)["time_s"].to_numpy()
         gaps = np.diff(np.unique(times))
         med = float(np.median(gaps)) if len(gaps) else 0.0
@@ -442,6 +444,7 @@ class Store:
                          on="participant", how="left")
         out = out.merge(dominant[["participant", "emotion"]].rename(columns={"emotion": "dominant_emotion"}),
                         on="participant", how="left")
+        out["mood"] = [mood_of(float(v)) for v in out["valence"]]
         return out[cols]
 
     @_takes_session_id

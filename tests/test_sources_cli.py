@@ -81,7 +81,7 @@ def test_screen_source_without_display(monkeypatch):
 def _check_shape(result, n_frames=None):
     assert set(result) == {"source", "frames", "summary", "alerts"}  # the keys of old, and the alerts raised
     assert all(set(a) == {"time_s", "rule", "participant", "message"} for a in result["alerts"])
-    assert set(result["summary"]) == {"frames", "faces", "emotion_shares", "valence"}
+    assert set(result["summary"]) == {"frames", "faces", "emotion_shares", "valence", "mood", "trend"}
     for fr in result["frames"]:
         assert set(fr) == {"time_s", "file", "tiles", "faces"}
         for t in fr["tiles"]:

@@ -101,10 +101,9 @@ def test_session_frames_observations_timeline_participants(store):
     assert list(tl["faces"]) == [12, 6]
     assert tl["engagement"].tolist() == [1.0, 0.5]  # faces visible / participants present (2 tiles)
     assert tl.loc[0, "share_happy"] == 0.5 and tl.loc[0, "share_sad"] == 0.5 and tl.loc[1, "share_happy"] == 1.0
-    v_happy = 0.8 - 4 * (0.2 / 6)
-    v_sad = (0.2 / 6) - (0.8 + 3 * 0.2 / 6)
-    assert tl.loc[0, "valence"] == pytest.approx((v_happy + v_sad) / 2)
-    assert tl.loc[1, "valence"] == pytest.approx(v_happy)
+    # confident happy counts +1, confident sad -1 (bot.mood): the same valence in SQL as in Python
+    assert tl.loc[0, "valence"] == pytest.approx(0.0) and tl.loc[0, "mood"] == "neutral"
+    assert tl.loc[1, "valence"] == pytest.approx(1.0) and tl.loc[1, "mood"] == "positive"
     parts = store.participants(sid).set_index("participant")
     assert list(parts.index) == ["ana", "ben"]
     assert parts.loc["ana", "time_on_camera_s"] == pytest.approx(120.0)

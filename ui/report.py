@@ -36,9 +36,10 @@ class Report:
 
 
 def mood_word(v: float | None) -> str:
-    if v is None or np.isnan(v):
-        return "no faces yet"
-    return "positive" if v >= 0.15 else "negative" if v <= -0.15 else "neutral"
+    """The class's mood in a word, as `bot.mood` defines it."""
+    from bot.mood import mood_of
+
+    return mood_of(v) or "no faces yet"
 
 
 def window_for(duration_s: float) -> float:
@@ -60,12 +61,16 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
         parts = parts.merge(recent.rename(f"dominant_last_{recent_minutes:g}_min"), how="left",
                             left_on="participant", right_index=True)
     alerts = store.alerts(session_id)
-    now = {"participants": 0, "faces": 0, "valence": None, "time_s": duration}
+    now = {"participants": 0, "faces": 0, "valence": None, "time_s": duration, "trend": "steady"}
     if len(frames):
         last = frames.iloc[-1]
         now.update(participants=int(last["participants"]), faces=int(last["faces"]))
     if len(timeline):
-        now["valence"] = float(timeline["valence"].iloc[-1])
+        now["valence"] = float(timeline["valence"].iloc[-1]) if timeline["mood"].iloc[-1] is not None else None
+        seen = timeline[timeline["mood"].notna()]
+        from bot.mood import trend_of
+
+        now["trend"] = trend_of((seen["window_start"] + seen["window_end"]) / 2, seen["valence"])
     return Report(session, window_s, timeline, parts, alerts, now)
 
 
@@ -76,7 +81,7 @@ def headline_html(r: Report) -> str:
     live = "&#9679; bot running" if r.session.get("live") else "not live"
     cells = [("Participants", r.now["participants"]), ("Faces visible now", r.now["faces"]),
              ("Class mood now", f'<span style="color:{color}">{word}</span>'
-                                + (f' <small>({v:+.2f})</small>' if v is not None else ""))]
+                                + (f' <small>({v:+.2f}, {r.now.get("trend", "steady")})</small>' if v is not None else ""))]
     boxes = "".join(f'<div class="cm-card"><div class="cm-label">{k}</div><div class="cm-value">{val}</div></div>'
                     for k, val in cells)
     return (f'<div class="cm-head"><div class="cm-title">{html.escape(str(r.session["name"]))} '
