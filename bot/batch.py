@@ -379,9 +379,11 @@ class _Bar:
 
 
 def summary_table(outcomes: list[Outcome]) -> str:
+    from bot.mood import mood_of
+
     rows = [("recording", "class", "date", "frames", "minutes", "mood", "status")]
     for o in outcomes:
-        mood = "" if o.valence is None else f"valence {o.valence:+.2f}"
+        mood = "" if o.valence is None else f"{mood_of(o.valence) or ''} ({o.valence:+.2f})"
         date = dt.datetime.fromtimestamp(o.date).strftime("%Y-%m-%d %H:%M") if o.date else ""
         rows.append((Path(o.path).name, o.class_name or "", date, str(o.frames), f"{o.minutes:g}", mood, o.status))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
