@@ -189,6 +189,7 @@ class VideoSource:
             tb = float(st.time_base)
             origin = st.start_time or 0
             want = {"t": 0.0, "seek": None}  # the next sample's time; a time to seek to first
+            count = [0]                      # frames decoded (the clock of a stream without timestamps)
 
             def frames():
                 """Decoded frames in order (t, frame); packets long before the next sample skip
@@ -209,8 +210,11 @@ class VideoSource:
                             log.warning("%s: skipping a damaged packet (%s)", self.path, e)
                             continue
                         for frame in decoded:
+                            count[0] += 1
                             if frame.pts is not None:
                                 yield (frame.pts - origin) * tb, frame
+                            else:  # a raw stream without timestamps: its frame count is its clock
+                                yield (count[0] - 1) / self.fps, frame
                         if want["seek"] is not None:
                             break  # the consumer asked for a seek: demux again from there
                     else:

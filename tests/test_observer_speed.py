@@ -87,6 +87,25 @@ def test_pyav_source_reports_true_times_on_variable_frame_rate(tmp_path):
     assert got == [(0.0, 0), (4.0, 10), (5.0, 20), (6.0, 30)]
 
 
+def test_pyav_source_reads_a_raw_stream_without_timestamps(tmp_path):
+    """A bare H.264 stream (no container, no timestamps): frames are timed by their count."""
+    path = tmp_path / "raw.h264"
+    with av.open(str(path), "w", format="h264") as out:
+        st = out.add_stream("libx264", rate=10)
+        st.width, st.height, st.pix_fmt = 320, 240, "yuv420p"
+        base = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+        for k in range(60):
+            for p in st.encode(av.VideoFrame.from_ndarray(_stamp(np.roll(base, k, axis=1).copy(), k), format="bgr24")):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    src = VideoSource(path, every=1.0, backend="pyav")
+    got = [(t, _index(f)) for t, f in src]
+    step = src.fps  # the frame rate the stream declares or FFmpeg guesses: times follow it
+    assert [i for _, i in got] == [round(k * step) for k in range(len(got))] and len(got) >= 2
+    assert [t for t, _ in got] == [round(k * 1.0, 3) for k in range(len(got))]
+
+
 def test_pyav_source_reads_past_a_damaged_stretch(tmp_path, caplog):
     path = _h264(tmp_path / "ok.mp4", [k / 10 for k in range(200)], keyint=20)
     data = bytearray(path.read_bytes())
