@@ -28,7 +28,7 @@ Reads return pandas DataFrames with these columns:
 - `timeline(id, window_s=60)`: window_start, window_end, frames, faces, participants, engagement,
   valence, share_<emotion> for the 7 emotions, mood (None in a window without faces)
 - `participants(id)`: participant, first_seen, last_seen, observations, time_on_camera_s,
-  latest_emotion, dominant_emotion, valence, mood
+  latest_emotion, dominant_emotion, valence, mood, present (seen in the latest frame)
 (valence and mood as `bot.mood` defines them, computed there or in SQL from `valence_sql()`)
 - `alerts(id)`: id, time_s, created (datetime), rule, participant, message
 - `face_images(id)`: time_s, participant, emotion, jpeg (bytes)
@@ -419,9 +419,10 @@ class Store:
     def participants(self, session_id: int) -> pd.DataFrame:
         """Per participant: first and last seen, observations, time on camera (each observation
         stands for the gap to the next frame, capped at 3x the median gap), latest and dominant
-        emotion, mean valence."""
+        emotion, mean valence and its mood, and `present`: seen on camera in the session's latest
+        frame (False: off camera now, or left)."""
         cols = ["participant", "first_seen", "last_seen", "observations", "time_on_camera_s",
-                "latest_emotion", "dominant_emotion", "valence", "mood"]
+                "latest_emotion", "dominant_emotion", "valence", "mood", "present"]
         times = self.frames(session_id)["time_s"].to_numpy()
         gaps = np.diff(np.unique(times))
         med = float(np.median(gaps)) if len(gaps) else 0.0
@@ -431,9 +432,11 @@ class Store:
             f" FROM frames WHERE session_id=?)"
             f" SELECT participant, MIN(time_s) AS first_seen, MAX(time_s) AS last_seen, COUNT(*) AS observations,"
             f" ROUND(CAST(SUM(g.gap) AS NUMERIC), 1) AS time_on_camera_s,"
-            f" ROUND(CAST(AVG({valence_sql()}) AS NUMERIC), 4) AS valence"
+            f" ROUND(CAST(AVG({valence_sql()}) AS NUMERIC), 4) AS valence,"
+            f" MAX(CASE WHEN o.frame_id = (SELECT id FROM frames WHERE session_id=? ORDER BY time_s DESC, id DESC"
+            f" LIMIT 1) THEN 1 ELSE 0 END) AS present"
             f" FROM observations o JOIN g ON g.id = o.frame_id WHERE {who} GROUP BY participant ORDER BY participant",
-            (med, 3 * med if med else 0.0, session_id, session_id))
+            (med, 3 * med if med else 0.0, session_id, session_id, session_id))
         if base.empty:
             return pd.DataFrame(columns=cols)
         per = self._frame(f"SELECT participant, emotion, COUNT(*) AS n, MAX(time_s) AS last FROM observations"
@@ -445,6 +448,7 @@ class Store:
         out = out.merge(dominant[["participant", "emotion"]].rename(columns={"emotion": "dominant_emotion"}),
                         on="participant", how="left")
         out["mood"] = [mood_of(float(v)) for v in out["valence"]]
+        out["present"] = out["present"].astype(int).astype(bool)
         return out[cols]
 
     @_takes_session_id

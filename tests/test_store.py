@@ -109,6 +109,7 @@ def test_session_frames_observations_timeline_participants(store):
     assert parts.loc["ana", "time_on_camera_s"] == pytest.approx(120.0)
     assert parts.loc["ben", "time_on_camera_s"] == pytest.approx(60.0)
     assert parts.loc["ben", "dominant_emotion"] == "sad" and parts.loc["ana", "latest_emotion"] == "happy"
+    assert bool(parts.loc["ana", "present"]) and not bool(parts.loc["ben", "present"])  # ben left at 60 s
     s = store.sessions()
     assert s.loc[0, "name"] == "maths 3B" and bool(s.loc[0, "live"]) and s.loc[0, "frames"] == 12
     assert isinstance(s.loc[0, "started"], pd.Timestamp)
