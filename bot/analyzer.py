@@ -63,12 +63,15 @@ class GalleryAnalyzer:
     def analyze(self, frame: np.ndarray, time_s: float = 0.0, file: str | None = None) -> FrameResult:
         from model.crop import crop_faces
 
+        import cv2
+
         frame = _as_bgr(frame)
         opts = self.options
         t0 = time.perf_counter()
-        layout = self.layouts.tiles(frame) if self.layouts else find_tiles(frame, opts.layout)
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)  # once a frame: the layout and the change check read it
+        layout = self.layouts.tiles(gray) if self.layouts else find_tiles(gray, opts.layout)
         t1 = time.perf_counter()
-        dets = self._detect(frame, layout)
+        dets = self._detect(frame, layout, gray)
         t2 = time.perf_counter()
         assigned = _assign(dets, [t.box for t in layout])
         probs = self.classifier.predict(crop_faces(frame, [d[0] for d in assigned])) if assigned else \
@@ -94,7 +97,7 @@ class GalleryAnalyzer:
         with self._seen_lock:
             self._seen = None
 
-    def _detect(self, frame: np.ndarray, layout) -> list[tuple[Box, float]]:
+    def _detect(self, frame: np.ndarray, layout, gray: np.ndarray) -> list[tuple[Box, float]]:
         """Faces as (box, confidence). One pass over the frame (around the video tiles, reduced to
         `frame_max_side`); then, for tiles that show video but no face, an upscaled second look, and
         a larger one only where a look saw a face-like candidate it could not confirm (a score
@@ -108,11 +111,11 @@ class GalleryAnalyzer:
         roi = detection_roi(layout, w, h) if opts.roi else (0, 0, w, h)
         with self._seen_lock:
             memory = self._seen if opts.reuse_detections else None
-            changed = memory.changes(frame, roi, scale, opts.full_pass_every) if memory else None
+            changed = memory.changes(gray, roi, scale, opts.full_pass_every) if memory else None
             if changed is None:
                 parts = bands(roi, layout, self.detector_workers)
                 seen = self._first_pass(frame, [b for b, _ in parts], scale, [c for _, c in parts])
-                memory = _Seen(frame, roi, scale, seen) if opts.reuse_detections else None
+                memory = _Seen(gray, roi, scale, seen) if opts.reuse_detections else None
             else:
                 regions = memory.regions(changed, roi)
                 seen = [d for d in memory.seen if not any(_overlap(d[0], r) for r in regions)]
@@ -186,28 +189,28 @@ class _Seen:
     LEVELS = 6
     MARGIN = 6  # cells around a change that are looked at again with it
 
-    def __init__(self, frame: np.ndarray, roi: Box, scale: float, seen: list[tuple[Box, float]]):
-        self.shape, self.roi, self.scale = frame.shape, roi, scale
-        self.ref = self._thumb(frame)
+    def __init__(self, gray: np.ndarray, roi: Box, scale: float, seen: list[tuple[Box, float]]):
+        self.shape, self.roi, self.scale = gray.shape, roi, scale
+        self.ref = self._thumb(gray)
         self.seen = list(seen)
         self.empty: set[Box] = set()
         self.age = 0
         self._changed: np.ndarray | None = None
 
-    def _thumb(self, frame: np.ndarray) -> np.ndarray:
+    def _thumb(self, gray: np.ndarray) -> np.ndarray:
         import cv2
 
-        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         h, w = gray.shape[:2]
         return cv2.resize(gray, (max(1, w // self.CELL), max(1, h // self.CELL)), interpolation=cv2.INTER_AREA)
 
-    def changes(self, frame: np.ndarray, roi: Box, scale: float, full_every: int) -> np.ndarray | None:
-        """The changed cells (uint8 mask), or None when everything must be looked at again."""
+    def changes(self, gray: np.ndarray, roi: Box, scale: float, full_every: int) -> np.ndarray | None:
+        """The changed cells (uint8 mask) of this frame (gray), or None when everything must be
+        looked at again."""
         import cv2
 
-        if frame.shape != self.shape or roi != self.roi or scale != self.scale or self.age + 1 >= full_every:
+        if gray.shape != self.shape or roi != self.roi or scale != self.scale or self.age + 1 >= full_every:
             return None
-        thumb = self._thumb(frame)
+        thumb = self._thumb(gray)
         changed = (cv2.absdiff(thumb, self.ref) > self.LEVELS).astype(np.uint8)
         x0, y0, rw, rh = (v // self.CELL for v in roi)
         if changed[y0:y0 + rh + 1, x0:x0 + rw + 1].mean() > 0.5:

@@ -292,15 +292,12 @@ def run_batch(jobs: list[Job], db: str, every: float = 2.0, scheduler: str | Non
             bar = _Bar(len(jobs), stream)
             outcomes: list[Outcome] = []
             pending = as_completed(list(futures))
-            while True:
+            while not pending.is_empty():
                 _drain(queue, bar)
-                try:
-                    fut = next(_ready(pending))
-                except StopIteration:
-                    break
-                if fut is None:
+                if not pending.has_ready():  # nothing finished yet: keep the frame progress flowing
                     time.sleep(0.2)
                     continue
+                fut = next(pending)
                 job = futures[fut]
                 try:
                     outcome = fut.result()
@@ -318,15 +315,6 @@ def run_batch(jobs: list[Job], db: str, every: float = 2.0, scheduler: str | Non
                 cluster.close()
     order = {job.path: i for i, job in enumerate(jobs)}
     return sorted(outcomes, key=lambda o: order.get(o.path, 0))
-
-
-def _ready(pending):
-    """The next finished future, or None when none has finished yet (so progress keeps flowing)."""
-    if pending.is_empty():
-        return iter(())
-    if pending.has_ready():
-        return iter([next(pending)])
-    return iter([None])
 
 
 def _drain(queue, bar) -> None:

@@ -62,6 +62,22 @@ def one_line(error: BaseException, secret: str | None = None) -> str:
     return text
 
 
+def is_postgres(target) -> bool:
+    return isinstance(target, str) and bool(re.match(r"^postgres(ql)?://", target.strip(), re.I))
+
+
+def describe(target) -> tuple[str, str | None]:
+    """(how messages name the database, the password to blank in them): a PostgreSQL URL without
+    its password, or the SQLite file's path."""
+    if is_postgres(target):
+        try:
+            secret = urlsplit(target.strip()).password
+        except ValueError:
+            secret = None
+        return redact(target.strip()), secret
+    return str(sqlite_path(target)), None
+
+
 def sqlite_path(target) -> Path:
     """A path, or a `sqlite:///path` URL (`sqlite:////abs/path`, as SQLAlchemy writes them)."""
     if isinstance(target, str) and target.lower().startswith("sqlite://"):
@@ -79,7 +95,6 @@ class SQLite:
 
     def __init__(self, path: Path, timeout: float):
         self.path = path
-        self.location = str(path)
         if not path.exists():
             # Names and expressions are personal data: a new database (and a folder we make for
             # it) is readable by its owner only; SQLite gives its -wal and -shm files the same mode.
@@ -157,8 +172,6 @@ class PostgreSQL:
         self.Error = psycopg.Error
         self.IntegrityError = psycopg.IntegrityError
         self.path = None
-        self.location = redact(url)
-        self.secret = urlsplit(url).password
         self._lock = threading.RLock()
         self.db = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(round(timeout))),
                                   application_name="classmood")
@@ -227,6 +240,6 @@ class PostgreSQL:
 
 def connect(target, timeout: float):
     """The backend for a path, a `sqlite:///` URL or a `postgresql://` URL."""
-    if isinstance(target, str) and re.match(r"^postgres(ql)?://", target.strip(), re.I):
+    if is_postgres(target):
         return PostgreSQL(target.strip(), timeout)
     return SQLite(sqlite_path(target), timeout)

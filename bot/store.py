@@ -133,12 +133,9 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 10.0):
         target = path if path is not None else default_db_path()
-        self.location = backends.redact(target) if backends.is_url(target) and not str(target).lower().startswith(
-            "sqlite") else str(backends.sqlite_path(target))
-        self._secret = None
+        self.location, self._secret = backends.describe(target)
         try:
             self._db = backends.connect(target if not isinstance(target, os.PathLike) else Path(target), timeout)
-            self._secret = getattr(self._db, "secret", None)
             self.path = self._db.path
             self.dialect = self._db.dialect
             self._db.create([stmt.strip() for stmt in _SCHEMA.format(**self._db.types).split(";") if stmt.strip()])
@@ -147,7 +144,7 @@ class Store:
             if isinstance(e, (TypeError, ValueError)) and not _driver_error(e):
                 raise
             raise StoreError(f"cannot open the session database {self.location}: "
-                             f"{backends.one_line(e, self._secret or _password_in(target))}") from None
+                             f"{backends.one_line(e, self._secret)}") from None
 
     def _upgrade(self) -> None:
         """Bring a database from an earlier version up to date, in place (see `_ADDED`)."""
@@ -481,14 +478,3 @@ def _driver_error(e: BaseException) -> bool:
     """Whether `e` comes from a database driver (sqlite3, psycopg) rather than from our own code."""
     mod = type(e).__module__ or ""
     return mod.startswith(("sqlite3", "psycopg"))
-
-
-def _password_in(target) -> str | None:
-    if backends.is_url(target):
-        from urllib.parse import urlsplit
-
-        try:
-            return urlsplit(str(target)).password
-        except ValueError:
-            return None
-    return None
