@@ -1,4 +1,5 @@
 """Alert rules over tracked frames: low class mood, a participant negative for long, a participant
+turned away from the screen (head pose, `bot.attention`; never for looking down), a participant
 off camera or gone, falling engagement. Defaults live in `bot/alerts.toml`; a user TOML file
 overrides any key. Each rule has a duration ("for N minutes") and a cooldown."""
 
@@ -98,6 +99,15 @@ class AlertEngine:
                 alerts += self._check("participant_negative", pid, p is not None and p > r["threshold"], t, r,
                                       f"{pid} has looked negative (P={0 if p is None else p:.2f}) "
                                       f"for {r['minutes']:g} min")
+
+        r = self.rules["participant_turned_away"]
+        if r["enabled"]:
+            state = {f.participant: f.attention for f in faces}
+            for pid in set(state) | {k[1] for k in self._since if k[0] == "participant_turned_away"}:
+                # away now; a frame without their face (or without a pose) neither starts nor ends it
+                held = state.get(pid) or ("away" if ("participant_turned_away", pid) in self._since else None)
+                alerts += self._check("participant_turned_away", pid, held == "away", t, r,
+                                      f"{pid} has been turned away from the screen for {r['minutes']:g} min")
 
         r = self.rules["participant_absent"]
         if r["enabled"]:

@@ -3,7 +3,8 @@
 Per frame: tiles from the layout; faces by YuNet around the video tiles at a reduced scale, then
 a second, upscaled look only at tiles that show video but no face yet (and a larger one where that
 look saw a weak candidate); faces assigned to tiles (the largest central face of a tile is its
-participant, any other face is "other"); all faces cropped FER-style and classified in one batch.
+participant, any other face is "other"); all faces cropped FER-style and classified in one batch;
+each face's head pose from its five landmarks (`model.headpose`).
 Between frames of one meeting, the layout and the detections of unchanged areas are reused.
 """
 
@@ -19,7 +20,7 @@ from bot.layout import LayoutMemory, LayoutOptions, find_tiles
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS
 
-__all__ = ["AnalyzerOptions", "Box", "FaceResult", "FrameResult", "GalleryAnalyzer", "TileResult"]
+__all__ = ["AnalyzerOptions", "Box", "FaceResult", "Found", "FrameResult", "GalleryAnalyzer", "TileResult"]
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,10 @@ class GalleryAnalyzer:
             np.zeros((0, len(EMOTIONS)), np.float32)
         t3 = time.perf_counter()
         self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}
-        faces = [FaceResult(box=box, tile=tile, participant=None, role=role, confidence=round(float(conf), 3),
-                            uncertain=is_uncertain(box, p, opts), scores=p)
-                 for (box, conf, tile, role), p in zip(assigned, probs)]
+        poses = _poses([d[0] for d in assigned])
+        faces = [FaceResult(box=tuple(box), tile=tile, participant=None, role=role, confidence=round(float(conf), 3),
+                            uncertain=is_uncertain(box, p, opts), scores=p, yaw=pose[0], pitch=pose[1], roll=pose[2])
+                 for (box, conf, tile, role), p, pose in zip(assigned, probs, poses)]
         with_face = {f.tile for f in faces if f.role == "participant"}
         tiles = [TileResult(t.box, None, t.camera_off and i not in with_face) for i, t in enumerate(layout)]
         return FrameResult(time_s=float(time_s), tiles=tiles, faces=faces, file=file)
@@ -157,7 +159,7 @@ class GalleryAnalyzer:
         out = []
         found_all = self.detector.detect_many(jobs, self.options.hint_confidence)
         for k, ((x, y, _, _), found) in enumerate(zip(regions, found_all)):
-            boxes = [((d.box[0] + x, d.box[1] + y, d.box[2], d.box[3]), d.confidence) for d in found]
+            boxes = [(Found.at(d, x, y), d.confidence) for d in found]
             out += [b for b in boxes if cores is None or center_in(b[0], cores[k])]
         return out
 
@@ -169,8 +171,39 @@ class GalleryAnalyzer:
         jobs = [(frame[y:y + th, x:x + tw], s) for (x, y, tw, th), s in looks]
         out = []
         for ((x, y, _, _), _), found in zip(looks, self.detector.detect_many(jobs, self.options.hint_confidence)):
-            out += [((d.box[0] + x, d.box[1] + y, d.box[2], d.box[3]), d.confidence) for d in found]
+            out += [(Found.at(d, x, y), d.confidence) for d in found]
         return out
+
+
+class Found(tuple):
+    """A face's box (x, y, w, h), a plain 4-tuple to everything that reads it, that also carries
+    the detector's five landmarks (`landmarks`: (5, 2) frame pixels, or None) for its head pose."""
+
+    landmarks: np.ndarray | None
+
+    def __new__(cls, box, landmarks: np.ndarray | None = None):
+        self = super().__new__(cls, (int(v) for v in box))
+        self.landmarks = landmarks
+        return self
+
+    @classmethod
+    def at(cls, det, x: int, y: int) -> "Found":
+        """A `Detection` made in a crop whose corner is (x, y), in frame pixels."""
+        marks = None if det.landmarks is None else det.landmarks + np.array([x, y], np.float64)
+        return cls((det.box[0] + x, det.box[1] + y, det.box[2], det.box[3]), marks)
+
+
+def _poses(boxes) -> list[tuple[float | None, float | None, float | None]]:
+    """(yaw, pitch, roll) in degrees per box, from its landmarks; Nones where it has none."""
+    from model.headpose import head_pose
+
+    out: list[tuple] = [(None, None, None)] * len(boxes)
+    have = [k for k, b in enumerate(boxes) if getattr(b, "landmarks", None) is not None]
+    if have:
+        for k, pose in zip(have, head_pose(np.stack([boxes[k].landmarks for k in have]))):
+            if np.isfinite(pose).all():
+                out[k] = tuple(round(float(v), 1) for v in pose)
+    return out
 
 
 class _Seen:

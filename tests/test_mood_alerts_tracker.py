@@ -41,9 +41,9 @@ def test_summarize_counts_participants_only():
     assert s["emotion_shares"]["happy"] == pytest.approx(2 / 3, abs=1e-4) and s["emotion_shares"]["angry"] == 0
     assert s["valence"] == pytest.approx(1 / 3, abs=1e-4)
     assert s["mood"] == "positive" and s["trend"] == "steady"
-    assert set(s) == {"frames", "faces", "emotion_shares", "valence", "mood", "trend"}
+    assert set(s) == {"frames", "faces", "emotion_shares", "valence", "mood", "trend", "attention"}
     assert summarize([]) == {"frames": 0, "faces": 0, "emotion_shares": {e: 0.0 for e in EMOTIONS}, "valence": 0.0,
-                             "mood": None, "trend": "steady"}
+                             "mood": None, "trend": "steady", "attention": None}
 
 
 def test_class_valence_alert_after_duration_then_cooldown():

@@ -81,14 +81,17 @@ def test_screen_source_without_display(monkeypatch):
 def _check_shape(result, n_frames=None):
     assert set(result) == {"source", "frames", "summary", "alerts"}  # the keys of old, and the alerts raised
     assert all(set(a) == {"time_s", "rule", "participant", "message"} for a in result["alerts"])
-    assert set(result["summary"]) == {"frames", "faces", "emotion_shares", "valence", "mood", "trend"}
+    assert set(result["summary"]) == {"frames", "faces", "emotion_shares", "valence", "mood", "trend", "attention"}
     for fr in result["frames"]:
         assert set(fr) == {"time_s", "file", "tiles", "faces"}
         for t in fr["tiles"]:
             assert set(t) == {"box", "name", "camera_off"} and len(t["box"]) == 4
         for f in fr["faces"]:
-            assert set(f) == {"box", "tile", "participant", "role", "confidence", "uncertain", "emotion", "scores"}
+            assert set(f) == {"box", "tile", "participant", "role", "confidence", "uncertain", "emotion", "scores",
+                              "pose", "attention"}
             assert 0 <= f["confidence"] <= 1 and f["role"] in ("participant", "other")
+            assert f["pose"] is None or (len(f["pose"]) == 3 and all(-180 <= a <= 180 for a in f["pose"]))
+            assert f["attention"] in (None, "facing", "away", "down")
             assert list(f["scores"]) == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
             assert f["emotion"] == max(f["scores"], key=f["scores"].get)
     if n_frames is not None:

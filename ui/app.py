@@ -284,7 +284,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
     """The Gradio Blocks for `config` (models and the store are loaded here, never at import)."""
     import gradio as gr
 
-    from ui.report import NOTICE, STORED
+    from ui.report import LOOKING_DOWN, NOTICE, STORED
 
     config = config or AppConfig()
     state = app or App(config)
@@ -318,6 +318,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                     reload_btn = gr.Button("Reload sessions", scale=1)
                     export_btn = gr.Button("Export CSV + HTML report", scale=1)
                 head = gr.HTML(elem_id="cm-headline")
+                gr.Markdown(f"<small>{LOOKING_DOWN}</small>", elem_id="cm-looking-down")
                 charts = gr.HTML(elem_id="cm-charts")
                 with gr.Row():
                     people = gr.Dataframe(label="Participants", interactive=False, elem_id="cm-participants")

@@ -18,7 +18,8 @@ NOTICE = ("Emotion inference in workplaces and education institutions is prohibi
           "observed. Expression estimates are uncertain: never judge a person by them.")
 STORED = ("ClassMood stores, per session: its name and source, per analysed frame the number of tiles, "
           "faces and camera-off tiles, per face the participant's name or tile number, box, the seven "
-          "expression scores and the top expression, and the alerts raised. It stores no images unless you "
+          "expression scores and the top expression, its head pose (three angles) and whether it faced the "
+          "screen, was turned away or looked down, and the alerts raised. It stores no images unless you "
           "opt in for a session (*Keep face images* below a recording, `--keep-faces` for the bot): then "
           "each participant's face is kept as a small 96x96 picture beside its expression, and only then. "
           "Opt in only with the participants' informed consent.")
@@ -61,7 +62,8 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
         parts = parts.merge(recent.rename(f"dominant_last_{recent_minutes:g}_min"), how="left",
                             left_on="participant", right_index=True)
     alerts = store.alerts(session_id)
-    now = {"participants": 0, "faces": 0, "valence": None, "time_s": duration, "trend": "steady"}
+    now = {"participants": 0, "faces": 0, "valence": None, "time_s": duration, "trend": "steady",
+           "attention": None, "looking_down": None}
     if len(frames):
         last = frames.iloc[-1]
         now.update(participants=int(last["participants"]), faces=int(last["faces"]))
@@ -71,6 +73,7 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
         from bot.mood import trend_of
 
         now["trend"] = trend_of((seen["window_start"] + seen["window_end"]) / 2, seen["valence"])
+        now["attention"], now["looking_down"] = timeline["attention"].iloc[-1], timeline["looking_down"].iloc[-1]
     return Report(session, window_s, timeline, parts, alerts, now)
 
 
@@ -81,11 +84,26 @@ def headline_html(r: Report) -> str:
     live = "&#9679; bot running" if r.session.get("live") else "not live"
     cells = [("Participants", r.now["participants"]), ("Faces visible now", r.now["faces"]),
              ("Class mood now", f'<span style="color:{color}">{word}</span>'
-                                + (f' <small>({v:+.2f}, {r.now.get("trend", "steady")})</small>' if v is not None else ""))]
+                                + (f' <small>({v:+.2f}, {r.now.get("trend", "steady")})</small>' if v is not None else "")),
+             ("Facing the screen now", attention_text(r.now.get("attention"), r.now.get("looking_down")))]
     boxes = "".join(f'<div class="cm-card"><div class="cm-label">{k}</div><div class="cm-value">{val}</div></div>'
                     for k, val in cells)
     return (f'<div class="cm-head"><div class="cm-title">{html.escape(str(r.session["name"]))} '
             f'<small>{live}</small></div><div class="cm-cards">{boxes}</div></div>')
+
+
+def attention_text(attention: float | None, looking_down: float | None) -> str:
+    """The share facing the screen, with the share looking down beside it (which may be notes)."""
+    if attention is None:
+        return '<span title="no face with a head pose in the last window">-</span>'
+    down = (f' <small title="{LOOKING_DOWN}">{looking_down:.0%} looking down</small>'
+            if looking_down else "")
+    return f"{attention:.0%}{down}"
+
+
+LOOKING_DOWN = ("Looking down may be taking notes or reading: it is shown on its own, never counted as turned "
+                "away, and raises no alert. Head pose is read from five points of each face; looking down is "
+                "only seen when the head nods markedly.")
 
 
 def charts_html(r: Report) -> str:
@@ -94,7 +112,8 @@ def charts_html(r: Report) -> str:
 
 def participants_table(r: Report) -> pd.DataFrame:
     if r.participants.empty:
-        return pd.DataFrame(columns=["participant", "latest", "dominant (recent)", "on camera", "valence"])
+        return pd.DataFrame(columns=["participant", "latest", "dominant (recent)", "on camera", "valence",
+                                     "facing screen"])
     p = r.participants
     recent = [c for c in p.columns if c.startswith("dominant_last_")]
     return pd.DataFrame({
@@ -103,6 +122,7 @@ def participants_table(r: Report) -> pd.DataFrame:
         "dominant (recent)": p[recent[0]].fillna("-") if recent else p["dominant_emotion"],
         "on camera": [_duration(s) for s in p["time_on_camera_s"]],
         "valence": p["valence"].round(2),
+        "facing screen": ["-" if a is None or pd.isna(a) else f"{a:.0%}" for a in p["attention"]],
     })
 
 
