@@ -139,8 +139,9 @@ def dataclass_face(pid, tile, attention):
     return dataclasses.replace(_face(pid, tile, 0.0, 0.0), attention=attention)
 
 
-def test_the_store_keeps_pose_and_attention_and_summarises_it(tmp_path):
-    s = Store(tmp_path / "c.db")
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_store_keeps_pose_and_attention_and_summarises_it(tmp_path, request, backend):
+    s = Store(tmp_path / "c.db" if backend == "sqlite" else request.getfixturevalue("pg_url"))
     sid = s.start_session("c")
     states = [("facing", "facing"), ("facing", "away"), ("down", "away"), ("facing", None)]
     for t, pair in enumerate(states):
