@@ -30,7 +30,10 @@ def fill(store, participants: int, hours: float, every: float = 5.0) -> int:
         p = rng.dirichlet(np.ones(7) * 0.6, size=participants)
         faces = [{"box": [10, 10, 40, 40], "tile": i, "participant": names[i], "role": "participant",
                   "confidence": 0.9, "uncertain": False, "emotion": EMOTIONS[int(p[i].argmax())],
-                  "scores": dict(zip(EMOTIONS, p[i].round(4).tolist()))} for i in range(participants)]
+                  "scores": dict(zip(EMOTIONS, p[i].round(4).tolist())),
+                  "pose": [float(rng.normal(0, 15)), float(rng.normal(0, 8)), 0.0],
+                  "attention": str(rng.choice(["facing", "facing", "facing", "away", "down"]))}
+                 for i in range(participants)]
         store.add_frame(sid, {"time_s": float(t), "tiles": tiles, "faces": faces})
     return sid
 
@@ -55,10 +58,12 @@ def main() -> int:
         times = []
         for _ in range(args.repeats):
             t = time.perf_counter()
-            head, charts, people, alerts, *_ = app.class_view(sid)
+            view = app.class_view(sid, True, 0)
             times.append(time.perf_counter() - t)
-        print(f"class tab refresh (headline, 2 charts, participants, alerts): median {statistics.median(times) * 1000:.0f} ms "
-              f"over {args.repeats} (min {min(times) * 1000:.0f} ms); {len(people)} participant rows")
+        print(f"class tab refresh (session list, headline, needs-attention panel, 3 charts, participants with "
+              f"heat strips, alerts): median {statistics.median(times) * 1000:.0f} ms over {args.repeats} "
+              f"(min {min(times) * 1000:.0f} ms); {view.participants.count('<tr>') - 1} participant rows, "
+              f"{sum(len(getattr(view, k)) for k in ('headline', 'glance_chart', 'needs_attention', 'charts', 'participants', 'alerts')) / 1e3:.0f} kB of HTML")
         write_cost(store)
     return 0
 

@@ -33,6 +33,8 @@ Reads return pandas DataFrames with these columns:
   latest_emotion, dominant_emotion, valence, mood, present (seen in the latest frame), attention
 (valence and mood as `bot.mood` defines them, computed there or in SQL from `valence_sql()`;
 attention as `bot.attention` defines it, from `attention_sql()`)
+- `expression_strips(id, window_s=60)`: participant, window_start, emotion (their commonest top
+  emotion in the window), faces
 - `alerts(id)`: id, time_s, created (datetime), rule, participant, message
 - `face_images(id)`: time_s, participant, emotion, jpeg (bytes)
 """
@@ -149,6 +151,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 10.0):
         target = path if path is not None else default_db_path()
+        self._target, self._timeout = target, timeout
         self.location, self._secret = backends.describe(target)
         try:
             self._db = backends.connect(target if not isinstance(target, os.PathLike) else Path(target), timeout)
@@ -161,6 +164,10 @@ class Store:
                 raise
             raise StoreError(f"cannot open the session database {self.location}: "
                              f"{backends.one_line(e, self._secret)}") from None
+
+    def another(self) -> "Store":
+        """A second connection to the same database (reads on it run beside this one's)."""
+        return Store(self._target, self._timeout)
 
     def _upgrade(self) -> None:
         """Bring a database from an earlier version up to date, in place (see `_ADDED`)."""
@@ -477,6 +484,23 @@ class Store:
         out["present"] = out["present"].astype(int).astype(bool)
         out["attention"] = [None if v is None or pd.isna(v) else round(float(v), 4) for v in out["attention"]]
         return out[cols]
+
+    @_takes_session_id
+    def expression_strips(self, session_id: int, window_s: float = 60.0) -> pd.DataFrame:
+        """Each participant's commonest top emotion per window of `window_s` seconds (a row per
+        participant and window they were seen in): participant, window_start, emotion, faces.
+        Aggregated in SQL, for the heat strips of the app and the report."""
+        cols = ["participant", "window_start", "emotion", "faces"]
+        w = float(window_s)
+        df = self._frame(f"SELECT participant, {self._db.bucket('time_s')} AS bucket, emotion, COUNT(*) AS n"
+                         f" FROM observations WHERE session_id=? AND role='participant' AND participant IS NOT NULL"
+                         f" GROUP BY participant, bucket, emotion", (w, session_id))
+        if df.empty:
+            return pd.DataFrame(columns=cols)
+        top = df.sort_values(["n", "emotion"], ascending=[False, True]).drop_duplicates(["participant", "bucket"])
+        out = pd.DataFrame({"participant": top["participant"], "window_start": top["bucket"].astype(float) * w,
+                            "emotion": top["emotion"], "faces": top["n"].astype(int)})
+        return out.sort_values(["participant", "window_start"]).reset_index(drop=True)
 
     @_takes_session_id
     def recent_dominant(self, session_id: int, since_s: float) -> pd.Series:

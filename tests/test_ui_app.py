@@ -53,7 +53,7 @@ def test_a_locked_database_is_a_readable_message_in_the_page(tmp_path):
     import pytest
 
     from bot.store import Store
-    from ui.app import _guard
+    from ui.app import guard
 
     app = _app(tmp_path)
     app.store.close()
@@ -63,7 +63,97 @@ def test_a_locked_database_is_a_readable_message_in_the_page(tmp_path):
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     try:
         with pytest.raises(gr.Error, match=r"cannot write to the session database .*a\.db: database is locked"):
-            _guard(app.delete_face_images)(sid)
+            guard(app.delete_face_images)(sid)
     finally:
         blocker.execute("ROLLBACK")
     assert app.store.keeps_faces(sid)  # nothing half-done
+
+
+# -- the class tab's logic (issue: follows the live class, a glance, grouped alerts) --------------
+def _frame_with(name, t):
+    from model import EMOTIONS
+
+    sc = {e: (0.8 if e == "neutral" else 0.2 / 6) for e in EMOTIONS}
+    return {"time_s": float(t), "tiles": [{"box": [0, 0, 90, 60], "name": name, "camera_off": False}],
+            "faces": [{"box": [10, 10, 40, 40], "tile": 0, "participant": name, "role": "participant",
+                       "confidence": 0.9, "uncertain": False, "emotion": "neutral", "scores": sc}]}
+
+
+def test_the_class_view_follows_the_newest_live_session_unless_one_is_pinned(tmp_path):
+    app = _app(tmp_path)
+    s = app.store
+    old = s.start_session("yesterday", "t", interval_s=5)
+    s.add_frame(old, _frame_with("Ana", 0))
+    s.end_session(old)
+    empty = s.start_session("crashed before its first frame", "t", interval_s=5)
+    v = app.class_view(None, False, -1)
+    assert [c[1] for c in v.choices] == [old] and v.selected == old  # no frames: not listed
+    assert empty not in [c[1] for c in v.choices]
+    live = s.start_session("Period 2", "t", interval_s=5)
+    s.add_frame(live, _frame_with("Ben", 0))
+    v = app.class_view(old, False, -1)
+    assert v.selected == live and "Period 2" in v.headline and "live" in v.headline
+    assert "Class mood now" in v.headline
+    v = app.class_view(old, True, -1)  # the teacher picked yesterday's: it stays
+    assert v.selected == old and "Class mood overall" in v.headline
+    s.delete_session(old)
+    assert app.class_view(old, True, -1).selected == live  # a pinned session that is gone: back to live
+
+
+def test_an_empty_store_shows_the_command_that_starts_the_bot(tmp_path):
+    app = _app(tmp_path)
+    v = app.class_view(None, False, -1)
+    assert v.selected is None and "No class is being watched" in v.headline
+    assert f"classmood-bot --interval 5 --session \"Period 3\" --db {tmp_path / 'a.db'}" in v.headline.replace("&quot;", '"')
+
+
+def test_alerts_are_grouped_newest_first_and_toasted_once():
+    import pandas as pd
+
+    from ui.report import alerts_toast, group_alerts
+
+    rows = [(k + 1, 100.0 + 0.3 * k, "participant_absent", f"S{k}", f"S{k} has been off camera or away for 5 min")
+            for k in range(20)]
+    rows += [(30, 90.0, "class_valence", None, "class mood negative"), (31, 200.0, "participant_negative", "Ana",
+                                                                         "Ana has looked negative (P=0.7) for 5 min")]
+    df = pd.DataFrame(rows, columns=["id", "time_s", "rule", "participant", "message"])
+    items = group_alerts(df)
+    assert [it["kind"] for it in items] == ["participant", "burst", "class"]  # newest first
+    assert items[1]["text"] == "20 left the view at once: page change?" and len(items[1]["participants"]) == 20
+    toast = alerts_toast(df)
+    assert toast.startswith("22 new alerts: class mood negative; 20 left the view at once")
+    assert alerts_toast(df.iloc[0:0]) is None
+    two = df[df["participant"].isin(["S0", "S1"])]  # two are not a burst
+    assert [it["kind"] for it in group_alerts(two)] == ["participant", "participant"]
+
+
+def test_job_progress_reads_frames_and_time_left():
+    from ui.state import Job
+
+    j = Job(1, "lesson.mp4", started=1000.0, status="running", done=10, total=40)
+    assert j.progress_text(now=1020.0) == "frame 10 of 40, about 1 min 00 s left"
+    j.status, j.done, j.ended = "done", 40, 1080.0
+    assert j.progress_text() == "Done: 40 frames analysed in 1 min 20 s." and not j.running
+
+
+def test_charts_have_titles_units_and_gaps_where_no_face_was_seen():
+    import pandas as pd
+
+    from model import EMOTIONS
+    from ui.charts import mood_line, presence_lines
+
+    rows = []
+    for k in range(6):
+        seen = k not in (2, 3)
+        rows.append({"window_start": 60.0 * k, "window_end": 60.0 * (k + 1), "frames": 12, "faces": 10 if seen else 0,
+                     "participants": 1, "engagement": 0.8 if seen else 0.0, "valence": 0.1 if seen else 0.0,
+                     **{f"share_{e}": (1.0 if e == "neutral" and seen else 0.0) for e in EMOTIONS},
+                     "mood": "neutral" if seen else None, "attention": 0.9 if seen else None, "looking_down": 0.0})
+    tl = pd.DataFrame(rows)
+    svg = mood_line(tl)
+    assert "Class mood over time" in svg and "class time (min:s)" in svg and ">valence<" in svg
+    assert svg.count("<polyline") == 2  # two stretches with faces: the gap is not drawn as a value
+    svg = presence_lines(tl.drop(index=[4]))  # a window missing altogether is a gap too
+    # windows 0-1 joined, 2-3 without faces, 4 missing, 5 alone (a dot): one line each for
+    # engagement and attention
+    assert "share (%)" in svg and svg.count("<polyline") == 2

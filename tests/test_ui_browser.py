@@ -80,6 +80,7 @@ def seed_store(db: Path) -> int:
         s.add_frame(sid, {"time_s": float(t), "tiles": [{"box": [0, 0, 90, 60], "name": None, "camera_off": False}] * 3,
                           "faces": faces})
     s.add_alert(sid, "participant_negative", "Ben Novak has looked negative (P=0.83) for 5 min", 600.0, "Ben Novak")
+    s.end_session(sid)  # a class that has ended: the same page whenever the test runs
     s.close()
     return sid
 
@@ -116,9 +117,9 @@ def _cached_files(url: str) -> set[Path]:
     return {p for p in GRADIO_CACHE[url].rglob("*") if p.is_file()}
 
 
-def _page(browser, url, **ctx):
+def _page(browser, url, viewport_size=(1400, 1000), **ctx):
     _, b = browser
-    context = b.new_context(viewport={"width": 1400, "height": 1000}, **ctx)
+    context = b.new_context(viewport={"width": viewport_size[0], "height": viewport_size[1]}, **ctx)
     page = context.new_page()
     outside = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
@@ -144,25 +145,136 @@ def test_class_tab_shows_the_stored_session(browser, app):
     expect(page.locator("#cm-participants")).to_contain_text("Ana Perez", timeout=30000)
     assert "Period 3 Biology" in page.locator("#cm-headline").inner_text()
     head = page.locator("#cm-headline").inner_text()
-    assert "Participants" in head and "Faces visible now" in head and "Class mood now" in head
+    # a class that has ended reads over the whole session, not "now"
+    assert "Participants seen" in head and "Faces per frame" in head and "Class mood overall" in head
+    assert "now" not in head.lower()
     assert page.locator("#cm-charts svg polygon").count() == 7  # the stacked emotion areas
+    titles = [t.text_content() for t in page.locator("#cm-glance-chart svg > text, #cm-charts svg > text").all()]
+    assert {"Class mood over time", "Engagement and attention", "Expressions over time (share of faces)"} <= set(titles)
+    assert "class time (min:s)" in titles and "valence" in titles and "share (%)" in titles
     expect(page.locator("#cm-alerts")).to_contain_text("Ben Novak has looked negative")
     page.screenshot(path=str(ARTIFACTS / "class-session.png"), full_page=True)
 
 
-def _analyse_upload(browser, app, video: Path, keep_faces: bool = False):
+def test_class_glance_fits_a_laptop_screen(browser, app):
+    """At 1366x768 the headline, the needs-attention panel and the mood chart lie inside the
+    viewport, without scrolling; the participants' columns are not cut off."""
+    page, _ = _page(browser, app, viewport_size=(1366, 768))
+    page.locator("#cm-headline .cm-cards").wait_for(timeout=60000)
+    page.locator("#cm-glance-chart svg").wait_for(timeout=30000)
+    for sel in ("#cm-headline .cm-cards", "#cm-needs-attention .cm-na", "#cm-glance-chart svg"):
+        box = page.locator(sel).first.bounding_box()
+        assert box and box["x"] >= 0 and box["y"] >= 0, sel
+        assert box["x"] + box["width"] <= 1366 and box["y"] + box["height"] <= 768, (sel, box)
+    page.screenshot(path=str(ARTIFACTS / "class-glance-1366x768.png"))
+    table = page.locator("#cm-participants table").first
+    table.scroll_into_view_if_needed()
+    tbox = table.bounding_box()
+    assert tbox["x"] + tbox["width"] <= 1366
+    last = page.locator("#cm-participants th").last.bounding_box()
+    assert last["x"] + last["width"] <= 1366  # the heat-strip column is not cut off
+    assert page.locator("#cm-participants img.cm-strip").count() == 2
+    assert "Ben Novak" in page.locator("#cm-participants tr").nth(1).inner_text()  # most concerning first
+
+
+def test_a_page_open_before_the_bot_starts_follows_it(browser, tmp_path):
+    """An empty database shows how to start the bot; a session without frames stays hidden; the
+    bot's first frame appears within a refresh, without a click; a newer live class replaces an
+    older one, unless the teacher picked a session."""
+    from bot.store import Store
+    from model import EMOTIONS
+
+    db = tmp_path / "live.db"
+    Store(db).close()
+    p, url = start_app(db, {}, "--refresh", "1")
+    try:
+        page, _ = _page(browser, url, viewport_size=(1366, 768))
+        expect(page.locator("#cm-headline")).to_contain_text("No class is being watched", timeout=30000)
+        expect(page.locator("#cm-headline")).to_contain_text(f"classmood-bot --interval 5 --session \"Period 3\" --db {db}")
+        store = Store(db)
+        sid = store.start_session("Period 4 Maths", "screen:monitor 1", interval_s=1)
+        time.sleep(3)  # three refreshes: a session without frames is not shown
+        assert "No class is being watched" in page.locator("#cm-headline").inner_text()
+        sc = {e: (0.8 if e == "happy" else 0.2 / 6) for e in EMOTIONS}
+        face = {"box": [10, 10, 40, 40], "tile": 0, "participant": "Dana", "role": "participant", "confidence": 0.9,
+                "uncertain": False, "emotion": "happy", "scores": sc}
+        store.add_frame(sid, {"time_s": 0.0, "tiles": [{"box": [0, 0, 90, 60], "name": "Dana", "camera_off": False}],
+                              "faces": [face]})
+        t0 = time.monotonic()
+        expect(page.locator("#cm-headline")).to_contain_text("Period 4 Maths", timeout=10000)
+        followed_in = time.monotonic() - t0
+        expect(page.locator("#cm-participants")).to_contain_text("Dana")
+        # a newer class starts: the page moves to it by itself
+        store.end_session(sid)
+        new = store.start_session("Period 5 History", "screen:monitor 1", interval_s=1)
+        store.add_frame(new, {"time_s": 0.0, "tiles": [{"box": [0, 0, 90, 60], "name": "Eli", "camera_off": False}],
+                              "faces": [dict(face, participant="Eli")]})
+        expect(page.locator("#cm-headline")).to_contain_text("Period 5 History", timeout=10000)
+        # the teacher picks the earlier one: it stays, though the live class goes on
+        page.get_by_label("Session (follows the live class)").click()
+        page.get_by_role("option", name=re.compile(r"Period 4 Maths")).click()
+        expect(page.locator("#cm-headline")).to_contain_text("Period 4 Maths", timeout=10000)
+        store.heartbeat(new)
+        time.sleep(2.5)
+        assert "Period 4 Maths" in page.locator("#cm-headline").inner_text()
+        page.locator("#cm-follow").click()
+        expect(page.locator("#cm-headline")).to_contain_text("Period 5 History", timeout=10000)
+        page.screenshot(path=str(ARTIFACTS / "class-follows-live.png"))
+        store.close()
+        assert followed_in < 5
+    finally:
+        stop_app(p)
+
+
+def test_needs_attention_shows_the_class_alert_first_and_groups_a_burst(browser, tmp_path):
+    from bot.store import Store
+    from model import EMOTIONS
+
+    db = tmp_path / "burst.db"
+    store = Store(db)
+    sid = store.start_session("Period 6 Art", "screen", interval_s=5)
+    sc = {e: (0.8 if e == "sad" else 0.2 / 6) for e in EMOTIONS}
+    for t in range(0, 300, 5):
+        store.add_frame(sid, {"time_s": float(t), "tiles": [{"box": [0, 0, 90, 60], "name": None, "camera_off": False}] * 20,
+                              "faces": [{"box": [10, 10, 40, 40], "tile": 0, "participant": "Fay", "role": "participant",
+                                         "confidence": 0.9, "uncertain": False, "emotion": "sad", "scores": sc}]})
+    for k in range(20):  # a page change: everyone on page 1 "gone" within a few seconds
+        store.add_alert(sid, "participant_absent", f"Student {k:02d} has been off camera or away for 5 min",
+                        280.0 + k * 0.2, f"Student {k:02d}")
+    store.add_alert(sid, "class_valence", "class mood negative: valence -0.62 below -0.25 for 3 min", 250.0)
+    store.close()
+    p, url = start_app(db, {}, "--refresh", "2")
+    try:
+        page, _ = _page(browser, url, viewport_size=(1366, 768))
+        panel = page.locator("#cm-needs-attention")
+        expect(panel).to_contain_text("20 left the view at once: page change?", timeout=30000)
+        items = panel.locator("li")
+        assert "class mood negative" in items.first.inner_text()
+        assert "left the view" in items.nth(1).inner_text()
+        assert items.count() <= 4  # twenty alerts read as one line, not twenty
+        page.screenshot(path=str(ARTIFACTS / "needs-attention-burst.png"))
+    finally:
+        stop_app(p)
+
+
+def _analyse_upload(browser, app, video: Path, keep_faces: bool = False, every: float | None = None):
     """Open the Recordings tab, upload `video` (ticking *Keep face images* if asked) and press
-    Analyse; returns the page."""
+    Analyse; returns the page once the new analysis is the one shown."""
     page, _ = _page(browser, app)
     page.get_by_role("tab", name="Recordings").click()
     page.locator("#cm-analyse").wait_for(timeout=30000)
+    expect(page.locator("#cm-analyse")).to_be_enabled(timeout=240000)  # an earlier analysis has finished
     if keep_faces:
         page.locator("#cm-keep-faces input[type=checkbox]").check()
+    if every is not None:
+        page.locator("input[type=number]").first.fill(str(every))
+        page.locator("input[type=number]").first.press("Enter")
     page.locator("#cm-upload input[type=file]").set_input_files(str(video))
     # Gradio draws the name as stem and suffix in two spans, sometimes with white space between them
     shown = re.compile(re.escape(video.stem) + r"\s*" + re.escape(video.suffix))
     expect(page.locator("#cm-upload")).to_contain_text(shown, timeout=60000)
     page.locator("#cm-analyse").click()
+    expect(page.locator("#cm-jobs input")).to_have_value(re.compile(re.escape(video.name)), timeout=60000)
     return page
 
 
@@ -212,6 +324,97 @@ def test_face_images_are_kept_only_when_ticked_and_can_be_deleted(browser, app, 
     page.screenshot(path=str(ARTIFACTS / "face-images-deleted.png"), full_page=True)
 
 
+def test_a_recordings_progress_counts_frames_and_its_result_survives_a_reload(browser, app, fer_faces, tmp_path):
+    video = face_video(tmp_path / "long-lesson.mp4", fer_faces[100:], seconds=120, fps=5)
+    page = _analyse_upload(browser, app, video, every=0.5)
+    progress = page.locator("#cm-rec-progress")
+    expect(progress).to_contain_text(re.compile(r"frame \d+ of 240"), timeout=120000)
+    assert page.locator("#cm-analyse").is_disabled()  # one analysis at a time
+    assert "frame" in progress.inner_text() and "Analysing long-lesson.mp4" in progress.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "recording-progress.png"))
+    page.reload()  # the job goes on, and its result is reachable from the fresh page
+    page.get_by_role("tab", name="Recordings").click()
+    page.locator("#cm-downloads a").nth(2).wait_for(timeout=240000)
+    expect(page.locator("#cm-jobs input")).to_have_value(re.compile(r"long-lesson\.mp4, .*: done"))
+    expect(page.locator("#cm-rec-headline")).to_contain_text("Participants seen")
+    assert "now" not in page.locator("#cm-rec-headline").inner_text().lower()  # labels of a finished recording
+    assert page.locator("#cm-analyse").is_enabled()
+    thumbs = page.locator("#cm-keyframes details.cm-kf")
+    assert thumbs.count() >= 1
+    small = thumbs.first.locator("img").bounding_box()["width"]
+    thumbs.first.locator("summary").click()
+    assert thumbs.first.locator("img").bounding_box()["width"] > 2 * small  # a thumbnail opens large
+    page.screenshot(path=str(ARTIFACTS / "recording-after-reload.png"), full_page=True)
+
+
+def test_the_report_blurs_faces_unless_they_were_opted_in(tmp_path, fer_faces):
+    """Key frames in the app and the HTML report: boxes on a blurred frame, unless face images were
+    opted in for the session."""
+    from bot.store import Store
+    from ui.state import App, AppConfig
+
+    video = face_video(tmp_path / "lesson.mp4", fer_faces[40:], seconds=4, fps=5)
+    app = App(AppConfig(db_path=str(tmp_path / "r.db"), work_dir=str(tmp_path / "w")), store=Store(tmp_path / "r.db"))
+    def detail(img, box):  # sharpness inside a face, away from the box drawn round it
+        x, y, w, h = box
+        inner = cv2.cvtColor(img[y + h // 4: y + 3 * h // 4, x + w // 4: x + 3 * w // 4], cv2.COLOR_BGR2GRAY)
+        return cv2.Laplacian(inner, cv2.CV_64F).var()
+
+    raw = cv2.VideoCapture(str(video)).read()[1]
+    sharp = []
+    for keep in (False, True):
+        report, files, _ = app.analyze_upload([str(video)], 2.0, keep_faces=keep)
+        result = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
+        box = result["frames"][0]["faces"][0]["box"]
+        sharp.append(detail(report.key_frames[0][1], box))
+        html_text = Path(next(f for f in files if f.endswith(".html"))).read_text()
+        assert html_text.count("data:image/jpeg;base64") == len(report.key_frames)
+    assert sharp[0] < 0.1 * detail(raw, box)   # no opt-in: blurred past recognition
+    assert sharp[1] > 0.5 * detail(raw, box)   # opted in: the face as it was
+
+
+def test_privacy_tab_shows_the_stored_retention_and_asks_before_deleting(browser, tmp_path):
+    from bot.store import Store
+
+    db = tmp_path / "p.db"
+    seed_store(db)
+    store = Store(db)
+    store.set_setting("retention_days", 7)
+    store.close()
+    p, url = start_app(db, {})
+    try:
+        page, _ = _page(browser, url)
+        page.get_by_role("tab", name="Privacy & about").click()
+        expect(page.locator("#cm-retention input")).to_have_value("7", timeout=30000)
+        page.locator("#cm-retention input").fill("12")
+        page.locator("#cm-save-retention").click()
+        expect(page.locator("#cm-retention-msg")).to_contain_text("Keeping sessions for 12 days")
+        page.reload()
+        page.get_by_role("tab", name="Privacy & about").click()
+        expect(page.locator("#cm-retention input")).to_have_value("12", timeout=30000)
+
+        # an error (nothing chosen) is a toast; no control is left blocked
+        page.locator("#cm-delete").click()
+        page.get_by_text("choose a session to delete").first.wait_for(timeout=15000)
+        assert page.locator("#cm-del-session .error, #cm-delete-msg .error").count() == 0
+        page.get_by_label("Session to delete").click()
+        page.get_by_role("option", name=re.compile(r"Period 3 Biology")).click()
+        page.locator("#cm-delete").click()
+        confirm = page.locator("#cm-confirm")
+        expect(confirm).to_be_visible(timeout=15000)
+        expect(page.locator("#cm-confirm-text")).to_contain_text("Period 3 Biology")
+        page.screenshot(path=str(ARTIFACTS / "delete-confirmation.png"))
+        page.locator("#cm-confirm-no").click()
+        expect(confirm).to_be_hidden()
+        assert Store(db).session(1) is not None  # cancelled: nothing deleted
+        page.locator("#cm-delete").click()
+        page.locator("#cm-confirm-yes").click()
+        expect(page.locator("#cm-delete-msg")).to_contain_text("Session deleted.", timeout=15000)
+        assert Store(db).session(1) is None
+    finally:
+        stop_app(p)
+
+
 def test_corrupt_upload_gives_a_readable_error(browser, app, tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(os.urandom(5000))
@@ -245,6 +448,7 @@ def test_webcam_tab_annotates_the_fake_camera(browser, app, fer_faces, tmp_path)
         page = context.new_page()
         page.goto(app)
         before = _cached_files(app)
+        page.get_by_role("tab", name="Live webcam").click(timeout=60000)
         page.get_by_text("Click to Access Webcam").first.click(timeout=60000)
         page.locator("button").filter(has_text=re.compile(r"^\W*Record\W*$")).first.click(timeout=60000)
         page.locator("#cm-annotated img").first.wait_for(timeout=90000)

@@ -1,5 +1,6 @@
-"""The class report for a stored session: headline figures, timeline charts, participants, alerts;
-shown in the app and written as one self-contained HTML file (inline SVG charts and images)."""
+"""The class report for a stored session: the glance (headline and needs-attention panel), timeline
+charts, participants with their heat strips, alerts; shown in the app and written as one
+self-contained HTML file (inline SVG charts and images, no scripts)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ui.charts import emotion_area, valence_line
+from ui.charts import emotion_area, fmt_time, heat_strip, mood_line, presence_lines, strip_legend
 
 NOTICE = ("Emotion inference in workplaces and education institutions is prohibited in the EU since "
           "2 February 2025 (AI Act, article 5(1)(f)). Elsewhere it needs the informed consent of everyone "
@@ -23,6 +24,17 @@ STORED = ("ClassMood stores, per session: its name and source, per analysed fram
           "opt in for a session (*Keep face images* below a recording, `--keep-faces` for the bot): then "
           "each participant's face is kept as a small 96x96 picture beside its expression, and only then. "
           "Opt in only with the participants' informed consent.")
+LOOKING_DOWN = ("Looking down may be taking notes or reading: it is shown on its own, never counted as turned "
+                "away, and raises no alert. Head pose is read from five points of each face; looking down is "
+                "only seen when the head nods markedly.")
+CLASS_RULES = ("class_valence", "low_engagement")
+BURST = {"participant_absent": "{n} left the view at once: page change?",
+         "participant_turned_away": "{n} turned away at once: something off screen?",
+         "participant_negative": "{n} looked negative at once"}
+RECENT_S = 600.0      # the needs-attention panel of a live class looks back this far
+BURST_S = 15.0        # alerts of one rule this close together are one burst...
+BURST_MIN = 3         # ... when there are at least this many
+STRIP_CELLS = 60      # a heat strip has at most this many windows
 
 
 @dataclass
@@ -34,6 +46,13 @@ class Report:
     alerts: pd.DataFrame
     now: dict
     key_frames: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (caption, BGR image)
+    strips: pd.DataFrame = field(default_factory=pd.DataFrame)
+    strip_window_s: float = 60.0
+
+    @property
+    def finished(self) -> bool:
+        """A session that has ended (a recording, or a class whose bot stopped)."""
+        return not bool(self.session.get("live"))
 
 
 def mood_word(v: float | None) -> str:
@@ -48,88 +67,286 @@ def window_for(duration_s: float) -> float:
     return 60.0 if duration_s >= 600 else float(max(2, round(duration_s / 12)))
 
 
-def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: float | None = None) -> Report:
+def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: float | None = None,
+                 readers: list | None = None) -> Report:
+    """Everything about a session. `readers`: more connections to the same store (`Store.another`);
+    the three aggregations over all its observations then run side by side, one a connection."""
+    from bot.mood import trend_of
+
     session = store.session(session_id)
     if session is None:
         raise KeyError(f"no session {session_id}")
     frames = store.frames(session_id)
     duration = float(frames["time_s"].max()) if len(frames) else 0.0
     window_s = window_s or window_for(duration)
-    timeline = store.timeline(session_id, window_s=window_s)
-    parts = store.participants(session_id)
+    strip_w = max(window_s, float(np.ceil(max(duration, 1.0) / STRIP_CELLS)))
+    jobs = {"timeline": lambda s: s.timeline(session_id, window_s=window_s),
+            "participants": lambda s: s.participants(session_id),
+            "strips": lambda s: s.expression_strips(session_id, window_s=strip_w)}
+    if readers:
+        from concurrent.futures import ThreadPoolExecutor
+
+        conns = [store, *readers]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            futures = {k: pool.submit(f, conns[i % len(conns)]) for i, (k, f) in enumerate(jobs.items())}
+            got = {k: f.result() for k, f in futures.items()}
+    else:
+        got = {k: f(store) for k, f in jobs.items()}
+    timeline, parts, strips = got["timeline"], got["participants"], got["strips"]
     if len(parts):
         recent = store.recent_dominant(session_id, since_s=duration - recent_minutes * 60)
         parts = parts.merge(recent.rename(f"dominant_last_{recent_minutes:g}_min"), how="left",
                             left_on="participant", right_index=True)
     alerts = store.alerts(session_id)
     now = {"participants": 0, "faces": 0, "valence": None, "time_s": duration, "trend": "steady",
-           "attention": None, "looking_down": None}
+           "attention": None, "looking_down": None, "overall": None, "faces_per_frame": None}
     if len(frames):
         last = frames.iloc[-1]
-        now.update(participants=int(last["participants"]), faces=int(last["faces"]))
+        now.update(participants=int(last["participants"]), faces=int(last["faces"]),
+                   faces_per_frame=float(frames["faces"].mean()))
     if len(timeline):
         now["valence"] = float(timeline["valence"].iloc[-1]) if timeline["mood"].iloc[-1] is not None else None
         seen = timeline[timeline["mood"].notna()]
-        from bot.mood import trend_of
-
         now["trend"] = trend_of((seen["window_start"] + seen["window_end"]) / 2, seen["valence"])
         now["attention"], now["looking_down"] = timeline["attention"].iloc[-1], timeline["looking_down"].iloc[-1]
-    return Report(session, window_s, timeline, parts, alerts, now)
+        if len(seen) and seen["faces"].sum() > 0:  # the whole session, each window by its faces
+            now["overall"] = float(np.average(seen["valence"], weights=seen["faces"]))
+        att = timeline[timeline["attention"].notna()]
+        if len(att) and att["faces"].sum() > 0:
+            now["attention_overall"] = float(np.average(att["attention"].astype(float), weights=att["faces"]))
+    return Report(session, window_s, timeline, parts, alerts, now, strips=strips, strip_window_s=strip_w)
+
+
+# -- the glance ---------------------------------------------------------------------------------
+def _card(label: str, value: str, note: str = "") -> str:
+    return (f'<div class="cm-card"><div class="cm-label">{label}</div><div class="cm-value">{value}</div>'
+            + (f'<div class="cm-note">{note}</div>' if note else "") + "</div>")
+
+
+def _mood_value(v: float | None, trend: str | None = None) -> str:
+    word = mood_word(v)
+    color = {"positive": "#2ca02c", "negative": "#d62728"}.get(word, "#444")
+    arrow = {"rising": " &#8599;", "falling": " &#8600;"}.get(trend or "", "")
+    return f'<span style="color:{color}">{word}{arrow}</span>'
 
 
 def headline_html(r: Report) -> str:
-    v = r.now["valence"]
-    word = mood_word(v)
-    color = {"positive": "#2ca02c", "negative": "#d62728"}.get(word, "#555")
-    live = "&#9679; bot running" if r.session.get("live") else "not live"
-    cells = [("Participants", r.now["participants"]), ("Faces visible now", r.now["faces"]),
-             ("Class mood now", f'<span style="color:{color}">{word}</span>'
-                                + (f' <small>({v:+.2f}, {r.now.get("trend", "steady")})</small>' if v is not None else "")),
-             ("Facing the screen now", attention_text(r.now.get("attention"), r.now.get("looking_down")))]
-    boxes = "".join(f'<div class="cm-card"><div class="cm-label">{k}</div><div class="cm-value">{val}</div></div>'
-                    for k, val in cells)
-    return (f'<div class="cm-head"><div class="cm-title">{html.escape(str(r.session["name"]))} '
-            f'<small>{live}</small></div><div class="cm-cards">{boxes}</div></div>')
+    """The session's name and state, then four cards: mood (with its trend), participants, faces
+    and the share facing the screen; "now" while the class runs, over the whole session after."""
+    n = r.now
+    if r.finished:
+        att = n.get("attention_overall")
+        cells = [_card("Class mood overall", _mood_value(n["overall"]),
+                       f"valence {n['overall']:+.2f}" if n["overall"] is not None else ""),
+                 _card("Participants seen", str(len(r.participants))),
+                 _card("Faces per frame", f"{n['faces_per_frame']:.1f}" if n["faces_per_frame"] is not None else "-",
+                       f"over {fmt_time(n['time_s'])}"),
+                 _card("Facing the screen", "-" if att is None else f"{att:.0%}", "share of faces, whole session")]
+        state = "finished"
+    else:
+        v = n["valence"]
+        present = int(r.participants["present"].sum()) if len(r.participants) else 0
+        cells = [_card("Class mood now", _mood_value(v, n.get("trend")),
+                       f"valence {v:+.2f}, {n.get('trend', 'steady')}" if v is not None else ""),
+                 _card("Participants present", str(n["participants"]),
+                       f"{present} on camera, {len(r.participants)} seen in all"),
+                 _card("Faces visible now", str(n["faces"])),
+                 _card("Facing the screen now", attention_text(n.get("attention"), n.get("looking_down")))]
+        state = "&#9679; live"
+    title = html.escape(str(r.session["name"]))
+    return (f'<div class="cm-head"><div class="cm-title">{title} <small class="cm-state">{state}, '
+            f'{fmt_time(n["time_s"])} in</small></div><div class="cm-cards">{"".join(cells)}</div></div>')
 
 
 def attention_text(attention: float | None, looking_down: float | None) -> str:
     """The share facing the screen, with the share looking down beside it (which may be notes)."""
-    if attention is None:
-        return '<span title="no face with a head pose in the last window">-</span>'
-    down = (f' <small title="{LOOKING_DOWN}">{looking_down:.0%} looking down</small>'
+    if attention is None or (isinstance(attention, float) and np.isnan(attention)):
+        return '<span title="no face with a head pose in the last minute">-</span>'
+    down = (f' <small title="{html.escape(LOOKING_DOWN)}">{looking_down:.0%} down</small>'
             if looking_down else "")
     return f"{attention:.0%}{down}"
 
 
-LOOKING_DOWN = ("Looking down may be taking notes or reading: it is shown on its own, never counted as turned "
-                "away, and raises no alert. Head pose is read from five points of each face; looking down is "
-                "only seen when the head nods markedly.")
+def group_alerts(alerts: pd.DataFrame) -> list[dict]:
+    """Alerts as the teacher should read them, newest first: class-level ones on their own; alerts
+    of one participant rule raised within `BURST_S` of each other, `BURST_MIN` or more, as one burst
+    ("20 left the view at once: page change?"); the others one by one.
+    Each item: time_s, kind ("class", "burst", "participant"), text, participants."""
+    if alerts is None or alerts.empty:
+        return []
+    items = []
+    for _, a in alerts[alerts["rule"].isin(CLASS_RULES)].iterrows():
+        items.append({"time_s": float(a["time_s"]), "kind": "class", "text": str(a["message"]), "participants": []})
+    rest = alerts[~alerts["rule"].isin(CLASS_RULES)].sort_values("time_s")
+    for rule, group in rest.groupby("rule", sort=False):
+        times, rows = group["time_s"].to_numpy(float), group.to_dict("records")
+        start = 0
+        for i in range(1, len(rows) + 1):
+            if i == len(rows) or times[i] - times[i - 1] > BURST_S:
+                chunk = rows[start:i]
+                if len(chunk) >= BURST_MIN:
+                    text = BURST.get(rule, "{n} alerts at once").format(n=len(chunk))
+                    items.append({"time_s": float(chunk[-1]["time_s"]), "kind": "burst", "text": text,
+                                  "participants": [c["participant"] for c in chunk if c["participant"]]})
+                else:
+                    items += [{"time_s": float(c["time_s"]), "kind": "participant", "text": str(c["message"]),
+                               "participants": [c["participant"]] if c["participant"] else []} for c in chunk]
+                start = i
+    order = {"class": 0, "burst": 1, "participant": 2}
+    return sorted(items, key=lambda it: (-it["time_s"], order[it["kind"]]))
+
+
+def alerts_toast(new_alerts: pd.DataFrame) -> str | None:
+    """New alerts since the last refresh in one line, grouped (None when there are none)."""
+    items = group_alerts(new_alerts)
+    if not items:
+        return None
+    items.sort(key=lambda it: ({"class": 0, "burst": 1, "participant": 2}[it["kind"]], -it["time_s"]))
+    head = [it["text"] for it in items[:2]]
+    more = len(items) - len(head)
+    n = len(new_alerts)
+    return (f"{n} new alerts: " if n > 1 else "New alert: ") + "; ".join(head) + (f"; and {more} more" if more > 0 else "")
+
+
+def _concern(r: Report) -> pd.DataFrame:
+    """Participants with a concern score and its reasons, most concerning first."""
+    p = r.participants.copy()
+    if p.empty:
+        return p.assign(concern=[], reasons=[])
+    since = r.now["time_s"] - RECENT_S if not r.finished else -1.0
+    recent = r.alerts[(r.alerts["time_s"] >= since) & r.alerts["participant"].notna()] if len(r.alerts) else r.alerts
+    alerted = recent.groupby("participant")["rule"].apply(set).to_dict() if len(recent) else {}
+    scores, reasons = [], []
+    for row in p.itertuples(index=False):
+        s, why = 0.0, []
+        if row.mood == "negative":
+            s, why = s + 3, why + ["looks negative"]
+        rules = alerted.get(row.participant, set())
+        if "participant_negative" in rules and row.mood != "negative":
+            s, why = s + 2, why + ["negative lately"]
+        if "participant_turned_away" in rules:
+            s, why = s + 2, why + ["turned away"]
+        if row.attention is not None and not pd.isna(row.attention) and row.attention < 0.5:
+            s, why = s + 1, why + ["often not facing the screen"]
+        if not row.present and not r.finished:
+            s, why = s + 0.5, why + ["not on camera now"]
+        scores.append(s)
+        reasons.append(", ".join(why))
+    p["concern"], p["reasons"] = scores, reasons
+    return p.sort_values(["concern", "participant"], ascending=[False, True], kind="stable")
+
+
+def needs_attention_html(r: Report) -> str:
+    """The class-level alert first, then the participants to look at, bursts grouped; newest first.
+    For a live class, the last ten minutes; for a finished session, all of it."""
+    since = r.now["time_s"] - RECENT_S if not r.finished else -1.0
+    recent = r.alerts[r.alerts["time_s"] >= since] if len(r.alerts) else r.alerts
+    items = group_alerts(recent)
+    items.sort(key=lambda it: (it["kind"] != "class", -it["time_s"]))
+    lines = []
+    for it in items[:12]:
+        cls = {"class": "cm-na-class", "burst": "cm-na-burst", "participant": "cm-na-person"}[it["kind"]]
+        who = (f'<div class="cm-na-who">{html.escape(", ".join(it["participants"][:8]))}'
+               + (f" and {len(it['participants']) - 8} more" if len(it["participants"]) > 8 else "") + "</div>"
+               if it["kind"] == "burst" and it["participants"] else "")
+        lines.append(f'<li class="{cls}"><span class="cm-na-time">{fmt_time(it["time_s"])}</span> '
+                     f'{html.escape(it["text"])}{who}</li>')
+    if len(items) > 12:
+        lines.append(f'<li class="cm-na-more">and {len(items) - 12} earlier (see Alerts below)</li>')
+    people = _concern(r)
+    watch = people[people["concern"] >= 2] if len(people) else people
+    already = {p for it in items for p in it["participants"]}
+    for row in watch.head(6).itertuples(index=False):
+        if row.participant in already:
+            continue
+        lines.append(f'<li class="cm-na-person"><b>{html.escape(str(row.participant))}</b>: '
+                     f'{html.escape(row.reasons)}</li>')
+    span = "in the last 10 minutes" if not r.finished else "in this session"
+    body = (f'<ul class="cm-na-list">{"".join(lines)}</ul>' if lines
+            else f'<p class="cm-na-calm">Nothing needs your attention {span}.</p>')
+    return f'<div class="cm-na"><div class="cm-na-title">Needs attention <small>{span}</small></div>{body}</div>'
+
+
+def mood_chart(r: Report) -> str:
+    return mood_line(r.timeline)
+
+
+def more_charts(r: Report) -> str:
+    return f'<div class="cm-charts-row">{presence_lines(r.timeline)}{emotion_area(r.timeline)}</div>'
 
 
 def charts_html(r: Report) -> str:
-    return emotion_area(r.timeline) + valence_line(r.timeline)
+    return f'<div class="cm-charts-row">{mood_line(r.timeline)}{presence_lines(r.timeline)}{emotion_area(r.timeline)}</div>'
+
+
+def participants_html(r: Report) -> str:
+    """Participants as a table, most concerning first: present now or left, mood, share facing
+    the screen, time on camera, latest expression, and a heat strip of their expression over the
+    session."""
+    p = _concern(r)
+    if p.empty:
+        return '<div class="cm-people"><p>No participants seen yet.</p></div>'
+    x0 = 0.0
+    x1 = max(r.now["time_s"], float(r.strips["window_start"].max()) + r.strip_window_s if len(r.strips) else 0.0)
+    cells = {name: list(zip(g["window_start"], g["emotion"])) for name, g in r.strips.groupby("participant")} \
+        if len(r.strips) else {}
+    span = f"{fmt_time(x0)} to {fmt_time(x1)}"
+    rows = []
+    for row in p.itertuples(index=False):
+        if r.finished:
+            now = f"seen {fmt_time(row.first_seen)}-{fmt_time(row.last_seen)}"
+        else:
+            now = "present" if row.present else f"left at {fmt_time(row.last_seen)}"
+        mood = row.mood or "-"
+        color = {"positive": "#2ca02c", "negative": "#d62728"}.get(mood, "#444")
+        att = "-" if row.attention is None or pd.isna(row.attention) else f"{row.attention:.0%}"
+        flag = f' <small class="cm-why">{html.escape(row.reasons)}</small>' if row.reasons else ""
+        rows.append(
+            f"<tr><td><b>{html.escape(str(row.participant))}</b>{flag}</td><td>{now}</td>"
+            f'<td style="color:{color}">{mood}</td><td>{att}</td><td>{_duration(row.time_on_camera_s)}</td>'
+            f"<td>{html.escape(str(row.latest_emotion))}</td>"
+            f"<td>{heat_strip(cells.get(row.participant, []), x0, x1, r.strip_window_s, span)}</td></tr>")
+    head = ("<tr><th>Participant</th><th>Now</th><th>Mood</th><th>Facing screen</th><th>On camera</th>"
+            "<th>Latest</th><th>Expression over the session</th></tr>")
+    return (f'<div class="cm-people"><table class="cm-table">{head}{"".join(rows)}</table>'
+            f'<div class="cm-legend">{strip_legend()}</div></div>')
 
 
 def participants_table(r: Report) -> pd.DataFrame:
-    if r.participants.empty:
-        return pd.DataFrame(columns=["participant", "latest", "dominant (recent)", "on camera", "valence",
-                                     "facing screen"])
-    p = r.participants
-    recent = [c for c in p.columns if c.startswith("dominant_last_")]
+    """The participants' figures as a plain table (CSV-like), most concerning first."""
+    p = _concern(r)
+    cols = ["participant", "present", "mood", "facing screen", "on camera", "latest", "valence"]
+    if p.empty:
+        return pd.DataFrame(columns=cols)
     return pd.DataFrame({
-        "participant": p["participant"],
-        "latest": p["latest_emotion"],
-        "dominant (recent)": p[recent[0]].fillna("-") if recent else p["dominant_emotion"],
-        "on camera": [_duration(s) for s in p["time_on_camera_s"]],
-        "valence": p["valence"].round(2),
+        "participant": p["participant"], "present": p["present"], "mood": p["mood"],
         "facing screen": ["-" if a is None or pd.isna(a) else f"{a:.0%}" for a in p["attention"]],
-    })
+        "on camera": [_duration(s) for s in p["time_on_camera_s"]], "latest": p["latest_emotion"],
+        "valence": p["valence"].round(2)})[cols]
+
+
+def alerts_html(r: Report) -> str:
+    """Every alert of the session, newest first, text wrapped."""
+    if r.alerts.empty:
+        return '<div class="cm-alerts"><p>No alerts.</p></div>'
+    rows = "".join(f'<tr><td>{fmt_time(a.time_s)}</td><td>{html.escape(str(a.message))}</td></tr>'
+                   for a in r.alerts.sort_values(["time_s", "id"], ascending=False).itertuples(index=False))
+    return f'<div class="cm-alerts"><table class="cm-table"><tr><th>Time</th><th>Alert</th></tr>{rows}</table></div>'
 
 
 def alerts_table(r: Report) -> pd.DataFrame:
     if r.alerts.empty:
         return pd.DataFrame(columns=["time", "alert"])
-    return pd.DataFrame({"time": [_duration(t) for t in r.alerts["time_s"]], "alert": r.alerts["message"]})
+    a = r.alerts.sort_values(["time_s", "id"], ascending=False)
+    return pd.DataFrame({"time": [_duration(t) for t in a["time_s"]], "alert": a["message"]})
+
+
+def empty_class_html(command: str) -> str:
+    return ('<div class="cm-empty"><div class="cm-title">No class is being watched</div>'
+            "<p>Start the bot on the computer that shows the meeting's gallery view, then this page follows "
+            "it by itself:</p>"
+            f"<pre><code>{html.escape(command)}</code></pre>"
+            "<p>Or analyse a recording in the Recordings tab.</p></div>")
 
 
 def _duration(s: float) -> str:
@@ -137,21 +354,45 @@ def _duration(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def img_tag(img_bgr: np.ndarray, alt: str = "", quality: int = 85) -> str:
+def img_tag(img_bgr: np.ndarray, alt: str = "", quality: int = 85, css_class: str = "") -> str:
     """An <img> holding the picture itself (a JPEG data URI): shown without being written to disk."""
     import cv2
 
     ok, jpg = cv2.imencode(".jpg", img_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         return ""
-    return (f'<img alt="{html.escape(alt)}" style="max-width:100%" '
-            f'src="data:image/jpeg;base64,{base64.b64encode(jpg.tobytes()).decode()}"/>')
+    return (f'<img alt="{html.escape(alt)}" style="max-width:100%"' + (f' class="{css_class}"' if css_class else "")
+            + f' src="data:image/jpeg;base64,{base64.b64encode(jpg.tobytes()).decode()}"/>')
 
 
 def figures_html(key_frames: list[tuple[str, np.ndarray]]) -> str:
-    """Captioned key frames, inline."""
-    return "".join(f"<figure>{img_tag(img, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>"
-                   for caption, img in key_frames)
+    """Captioned key frames as thumbnails; a click opens one large (no script: <details>)."""
+    return "".join(f'<details class="cm-kf"><summary>{img_tag(img, caption)}'
+                   f"<span>{html.escape(caption)}</span></summary></details>" for caption, img in key_frames)
+
+
+CSS = """
+.cm-head{margin:2px 0 6px}.cm-title{font-size:19px;font-weight:600;margin-bottom:6px}
+.cm-state{font-weight:400;color:#666;font-size:13px}
+.cm-cards{display:flex;gap:10px;flex-wrap:wrap}.cm-card{border:1px solid #ddd;border-radius:8px;padding:6px 14px;min-width:130px}
+.cm-label{color:#666;font-size:13px}.cm-value{font-size:24px;font-weight:650}.cm-note{color:#777;font-size:12px}
+.cm-notice{background:#fff4e5;border:1px solid #f0b37e;padding:4px 10px;border-radius:6px;font-size:13px}
+.cm-na{border:1px solid #ddd;border-radius:8px;padding:8px 12px;max-height:330px;overflow-y:auto}
+.cm-na-title{font-weight:600;font-size:16px;margin-bottom:4px}.cm-na-title small{font-weight:400;color:#777}
+.cm-na-list{list-style:none;padding:0;margin:0}.cm-na-list li{padding:4px 0;border-bottom:1px solid #f0f0f0;font-size:14px}
+.cm-na-class{color:#b00020;font-weight:600}.cm-na-burst{color:#8a5a00}.cm-na-time{color:#777;font-size:12px;margin-right:4px}
+.cm-na-who{color:#777;font-size:12px}.cm-na-calm{color:#2c7a2c}
+.cm-table{border-collapse:collapse;width:100%}.cm-table td,.cm-table th{border-bottom:1px solid #eee;padding:3px 8px;
+text-align:left;vertical-align:middle;white-space:normal;word-break:break-word;font-size:14px}
+.cm-why{color:#b00020}.cm-legend{font-size:12px;color:#555;margin-top:4px;display:flex;gap:10px;flex-wrap:wrap}
+.cm-kf{display:inline-block;margin:4px;vertical-align:top}.cm-kf summary{list-style:none;cursor:zoom-in}
+.cm-kf summary::-webkit-details-marker{display:none}.cm-kf img{width:220px;border:1px solid #ccc}
+.cm-kf[open]{display:block}.cm-kf[open] img{width:100%;max-width:1100px;cursor:zoom-out}
+.cm-kf span{display:block;font-size:12px;color:#555}
+.cm-empty{border:1px dashed #bbb;border-radius:8px;padding:14px 18px}
+.cm-charts-row{display:flex;flex-wrap:wrap;gap:8px}.cm-charts-row svg{flex:1 1 560px;min-width:0}
+.cm-progress{border:1px solid #ddd;border-radius:8px;padding:8px 12px}.cm-failed{color:#b00020}
+"""
 
 
 def report_html(r: Report) -> str:
@@ -159,21 +400,19 @@ def report_html(r: Report) -> str:
     started = r.session.get("started")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ClassMood report: {html.escape(str(r.session['name']))}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
-.cm-cards{{display:flex;gap:12px}}.cm-card{{border:1px solid #ddd;border-radius:8px;padding:8px 16px}}
-.cm-label{{color:#666;font-size:13px}}.cm-value{{font-size:24px;font-weight:600}}.cm-title{{font-size:20px}}
-.notice{{background:#fff4e5;border:1px solid #f0b37e;padding:8px 12px;border-radius:6px}}
-figure{{display:inline-block;margin:6px}}figure img{{max-width:420px}}</style></head><body>
+<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
+{CSS}</style></head><body>
 <h1>ClassMood report</h1>
 <p>Session <b>{html.escape(str(r.session['name']))}</b> (source: {html.escape(str(r.session.get('source', '')))}),
 started {html.escape(str(started)[:19])} UTC; windows of {r.window_s:g} s. Generated
 {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC.</p>
-<p class="notice">{html.escape(NOTICE)}</p>
+<p class="cm-notice">{html.escape(NOTICE)}</p>
 {headline_html(r)}
+{needs_attention_html(r)}
 <h2>Timeline</h2>{charts_html(r)}
-<h2>Participants</h2>{participants_table(r).to_html(index=False, escape=True)}
-<h2>Alerts</h2>{alerts_table(r).to_html(index=False, escape=True) if len(r.alerts) else '<p>No alerts.</p>'}
+<p><small>{html.escape(LOOKING_DOWN)}</small></p>
+<h2>Participants</h2>{participants_html(r)}
+<h2>Alerts</h2>{alerts_html(r)}
 {'<h2>Key frames</h2>' + figures_html(r.key_frames) if r.key_frames else ''}
 <h2>What is recorded</h2><p>{html.escape(STORED)}</p>
 </body></html>"""

@@ -1,0 +1,420 @@
+"""The app's state and handlers, apart from Gradio: testable without a browser.
+
+`App` reads and deletes only through `bot.store.Store` and analyses only through
+`bot.analyze_path` / `bot.GalleryAnalyzer`. Each tab module (`ui/tabs/`) builds its part of the page
+from one `App` with `build(state)`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("classmood.ui")
+VIDEO_TYPES = [".mp4", ".webm", ".mkv", ".avi", ".mov"]
+IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"]
+DOWNLOAD_MAX_AGE_S = 3600  # generated downloads, Gradio's cached copies and finished jobs live this long
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    db_path: str | None = None          # None: $CLASSMOOD_DB or the user data folder (as classmood-bot)
+    refresh_s: float = 5.0              # the class tab re-reads the store this often (--refresh)
+    recent_minutes: float = 5.0
+    max_upload_bytes: int = 2 * 1024 ** 3        # one upload (--max-upload)
+    max_upload_total_bytes: int = 4 * 1024 ** 3  # all uploads on disk together (--max-upload-total)
+    allowed_origins: tuple[str, ...] = ()        # besides the app's own (--allowed-origin, for a reverse proxy)
+    login_window_s: float = 60.0                 # failed sign-ins: at most 5 per address in this window
+    login_max_failures: int = 5
+    work_dir: str | None = None         # where generated downloads go (default: a temp folder)
+
+
+@dataclass
+class ClassView:
+    """What the class tab shows after one refresh."""
+    choices: list[tuple[str, int]]
+    selected: int | None
+    headline: str
+    glance_chart: str
+    needs_attention: str
+    charts: str
+    participants: str
+    alerts: str
+    newest_alert: int
+    toast: str | None = None  # new alerts since the last refresh, grouped, in one line
+
+
+@dataclass
+class Job:
+    """One recording analysis, run in the background; kept (with its results) for an hour after it ends."""
+    id: int
+    name: str
+    started: float
+    status: str = "starting"   # starting, running, done, failed
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    session_id: int | None = None
+    report: object | None = None
+    files: list[str] = field(default_factory=list)
+    ended: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("starting", "running")
+
+    def progress_text(self, now: float | None = None) -> str:
+        """"frame 12 of 94, about 40 s left" while it runs; how it ended afterwards."""
+        if self.status == "done":
+            return f"Done: {self.done} frame{'s' * (self.done != 1)} analysed in {_span(self.ended - self.started)}."
+        if self.status == "failed":
+            return f"Failed: {self.message}"
+        if not self.total:
+            return "Opening the recording..."
+        text = f"frame {self.done} of {self.total}"
+        elapsed = (now or time.time()) - self.started
+        if self.done >= 2 and elapsed > 1:
+            left = elapsed / self.done * (self.total - self.done)
+            text += f", about {_span(left)} left"
+        return text
+
+    def label(self) -> str:
+        when = time.strftime("%H:%M", time.localtime(self.started))
+        return f"{self.name}, {when}: " + {"done": "done", "failed": "failed"}.get(self.status, "running")
+
+
+def _span(seconds: float) -> str:
+    s = max(0, int(round(seconds)))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+class App:
+    """State and handlers behind the Blocks (plain methods: testable without a browser)."""
+
+    def __init__(self, config: AppConfig, store=None, analyzer=None):
+        from bot import GalleryAnalyzer
+        from bot.store import Store
+
+        self.config = config
+        self.store = store or Store(config.db_path)
+        self.analyzer = analyzer or GalleryAnalyzer()
+        self.work = Path(config.work_dir or tempfile.mkdtemp(prefix="classmood-ui-"))
+        self.work.mkdir(parents=True, exist_ok=True)
+        if config.work_dir is None:  # our own temporary folder of generated downloads: gone at exit
+            atexit.register(shutil.rmtree, self.work, ignore_errors=True)
+        self.jobs: dict[int, Job] = {}
+        self._job_ids = itertools.count(1)
+        self._jobs_lock = threading.Lock()
+        self._reader_stores: list | None = None
+
+    # -- webcam -------------------------------------------------------------------------------
+    def webcam(self, rgb: np.ndarray | None):
+        """One webcam (or uploaded) frame, RGB -> (the annotated frame as an inline <img>,
+        {emotion: probability}). Inline, not a gr.Image: Gradio writes each output image to disk."""
+        import cv2
+
+        from ui.annotate import annotate
+        from ui.report import img_tag
+
+        if rgb is None or not isinstance(rgb, np.ndarray) or rgb.size == 0:
+            return "", {}
+        bgr = cv2.cvtColor(rgb[..., :3], cv2.COLOR_RGB2BGR)
+        frame = self.analyzer.analyze(bgr).to_dict()
+        out = img_tag(annotate(bgr, frame, tiles=False), "annotated frame")
+        faces = [f for f in frame["faces"] if f["role"] == "participant"] or frame["faces"]
+        if not faces:
+            return out, {}
+        best = max(faces, key=lambda f: f["box"][2] * f["box"][3])
+        return out, {k: float(v) for k, v in best["scores"].items()}
+
+    # -- sessions -----------------------------------------------------------------------------
+    def session_choices(self, sessions: pd.DataFrame | None = None) -> tuple[list[tuple[str, int]], int | None]:
+        """(label, id) of every session with at least one frame, newest first, and the one to show:
+        the newest live session, else the newest. A session without frames (a bot that has not
+        analysed anything yet, or one that crashed first) is not listed."""
+        s = self.store.sessions() if sessions is None else sessions
+        s = s[s["frames"] > 0]
+        marks = {"live": " - live", "keep_faces": " - face images kept"}
+        choices = [(f"{r.name} (#{r.id})" + "".join(m for k, m in marks.items() if getattr(r, k)), int(r.id))
+                   for r in s.itertuples()]
+        live = s[s["live"]]
+        default = int(live.iloc[0]["id"]) if len(live) else (int(s.iloc[0]["id"]) if len(s) else None)
+        return choices, default
+
+    def bot_command(self) -> str:
+        """The exact command that starts a bot writing to this app's database."""
+        target = self.store.location if self.config.db_path else None
+        return "classmood-bot --interval 5 --session \"Period 3\"" + (f" --db {_quote(target)}" if target else "")
+
+    def class_view(self, selected=None, pinned: bool = False, last_alert: int = 0) -> ClassView:
+        """One refresh of the class tab: the session list read again; the newest live session shown
+        unless the teacher `pinned` another (`selected`); everything about it; new alerts since
+        `last_alert` grouped into one toast."""
+        from ui import report as rp
+
+        choices, default = self.session_choices()
+        ids = {c[1] for c in choices}
+        sid = int(selected) if pinned and selected in ids else default
+        if sid is None:
+            empty = rp.empty_class_html(self.bot_command())
+            return ClassView(choices, None, empty, "", "", "", "", "", last_alert)
+        r = rp.build_report(self.store, sid, self.config.recent_minutes, window_s=60.0, readers=self._readers())
+        newest = int(r.alerts["id"].max()) if len(r.alerts) else 0
+        fresh = r.alerts[r.alerts["id"] > last_alert] if len(r.alerts) and last_alert >= 0 else r.alerts.iloc[0:0]
+        toast = rp.alerts_toast(fresh) if len(fresh) and sid == selected else None
+        return ClassView(choices, sid, rp.headline_html(r), rp.mood_chart(r), rp.needs_attention_html(r),
+                         rp.more_charts(r), rp.participants_html(r), rp.alerts_html(r), newest, toast)
+
+    def _readers(self) -> list:
+        """Two more connections to the store, opened once: a class tab refresh reads on three."""
+        with self._jobs_lock:
+            if self._reader_stores is None:
+                self._reader_stores = [self.store.another() for _ in range(2)]
+            return self._reader_stores
+
+    def export(self, session_id) -> list[str]:
+        """CSV of observations and the HTML report of a stored session."""
+        from ui.report import build_report, report_html
+
+        if session_id is None or self.store.session(int(session_id)) is None:
+            raise ValueError("choose a session first")
+        sid = int(session_id)
+        out = self._out_dir(f"session-{sid}")
+        csv_path = out / f"classmood-session-{sid}.csv"
+        self.store.observations(sid).to_csv(csv_path, index=False)
+        html_path = out / f"classmood-session-{sid}.html"
+        html_path.write_text(report_html(build_report(self.store, sid, self.config.recent_minutes)))
+        faces = self.face_zip(sid, out)
+        return [str(csv_path), str(html_path)] + ([str(faces)] if faces else [])
+
+    def delete_session(self, session_id: int) -> bool:
+        """Delete a session with all its data, and any face-image downloads made of it."""
+        gone = self.store.delete_session(int(session_id))
+        self._drop_face_zips(int(session_id))
+        return gone
+
+    def delete_face_images(self, session_id: int) -> int:
+        """Delete a session's face images (see `Store.delete_face_images`) and their downloads."""
+        n = self.store.delete_face_images(int(session_id))
+        self._drop_face_zips(int(session_id))
+        return n
+
+    def _drop_face_zips(self, session_id: int) -> None:
+        """Remove the session's face-image zips from our downloads folder and from Gradio's cache,
+        which keeps a copy of every file it served."""
+        from gradio.utils import get_upload_folder
+
+        name = face_zip_name(session_id)
+        for folder in (self.work, Path(get_upload_folder())):
+            for p in folder.rglob(name) if folder.is_dir() else ():
+                p.unlink(missing_ok=True)
+
+    def face_zip(self, session_id: int, out: Path) -> Path | None:
+        """A zip of a session's kept face images (`<participant>/<time>s_<emotion>.jpg`); None
+        where the session kept none."""
+        import zipfile
+
+        df = self.store.face_images(int(session_id))
+        if df.empty:
+            return None
+        path = out / face_zip_name(int(session_id))
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:  # JPEGs do not compress further
+            for k, r in enumerate(df.itertuples(index=False)):
+                who = "".join(c if c.isalnum() or c in "-_ " else "_" for c in str(r.participant or "unknown"))
+                z.writestr(f"{who}/{r.time_s:09.1f}s_{r.emotion}_{k}.jpg", r.jpeg)
+        return path
+
+    def _out_dir(self, name: str) -> Path:
+        """A new folder for one set of downloads; folders older than an hour go first."""
+        self._sweep()
+        return Path(tempfile.mkdtemp(prefix=name + "-", dir=self.work))
+
+    def _sweep(self, max_age_s: float = DOWNLOAD_MAX_AGE_S) -> None:
+        """Delete our download folders (reports, face-image zips, copies of uploaded images) older
+        than `max_age_s`, as Gradio does with its own copies."""
+        cutoff = time.time() - max_age_s
+        for d in self.work.iterdir():
+            if d.is_dir() and d.stat().st_mtime < cutoff:
+                shutil.rmtree(d, ignore_errors=True)
+
+    # -- recordings ---------------------------------------------------------------------------
+    def check_upload(self, files) -> tuple[list[Path], str]:
+        """The uploaded paths and what they are ("video" or "images"); ValueError saying what to do
+        when they cannot be analysed together."""
+        paths = [Path(f) for f in (files or [])]
+        if not paths:
+            raise ValueError("upload a class recording (mp4, webm, mkv, avi) or images first")
+        kinds = {"video" if p.suffix.lower() in VIDEO_TYPES else "image" if p.suffix.lower() in IMAGE_TYPES
+                 else "other" for p in paths}
+        if "other" in kinds:
+            bad = next(p.name for p in paths if p.suffix.lower() not in VIDEO_TYPES + IMAGE_TYPES)
+            raise ValueError(f"{bad}: not a supported file; upload a video ({', '.join(VIDEO_TYPES)}) or images")
+        if kinds == {"video", "image"} or (kinds == {"video"} and len(paths) > 1):
+            raise ValueError("upload one video, or any number of images, at a time")
+        return paths, "video" if kinds == {"video"} else "images"
+
+    def analyze_upload(self, files, every: float, progress=None, keep_faces: bool = False):
+        """Analyse uploaded files (one video, or images) -> (report, downloads, session id).
+        `keep_faces`: the opt-in to keep participants' face images with the session;
+        `progress(done, total)` after each frame."""
+        from bot import analyze_path
+        from bot.sources import SourceError
+        from bot.tracker import Tracker
+        from ui.report import build_report, report_html
+
+        paths, kind = self.check_upload(files)
+        work = self._out_dir("upload")
+        if kind == "video":
+            target, name = paths[0], paths[0].name
+        else:
+            target = work / "images"
+            target.mkdir()
+            for p in paths:
+                shutil.copy(p, target / p.name)
+            name = paths[0].name if len(paths) == 1 else f"{len(paths)} images"
+        sid = self.store.start_session(name, f"upload:{name}", keep_faces=keep_faces)
+        try:
+            result = analyze_path(target, every=float(every), analyzer=self.analyzer, tracker=Tracker(),
+                                  store=self.store, session_id=sid, progress=progress)
+        except SourceError as e:
+            self.store.delete_session(sid)
+            raise ValueError(str(e).replace(str(target.parent) + os.sep, "")) from None
+        finally:
+            if self.store.session(sid) is not None:
+                self.store.end_session(sid)
+        result["source"] = name
+        report = build_report(self.store, sid, self.config.recent_minutes)
+        report.key_frames = self.key_frames(target, result, keep_faces=keep_faces)
+        stem = Path(name).stem.replace(" ", "_") or "recording"
+        json_path, csv_path, html_path = (work / f"{stem}.json", work / f"{stem}.csv", work / f"{stem}.html")
+        json_path.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+        self.store.observations(sid).to_csv(csv_path, index=False)
+        html_path.write_text(report_html(report))
+        faces = self.face_zip(sid, work)
+        return report, [str(csv_path), str(json_path), str(html_path)] + ([str(faces)] if faces else []), sid
+
+    def start_job(self, files, every: float, keep_faces: bool = False) -> Job:
+        """Start analysing an upload in the background (one at a time per app) and return its job;
+        ValueError, at once, for an upload that cannot be analysed or while another job runs."""
+        paths, _ = self.check_upload(files)
+        every = float(every)
+        if not every > 0:
+            raise ValueError("analyse at least one frame every few seconds (a number above 0)")
+        name = paths[0].name if len(paths) == 1 else f"{len(paths)} images"
+        with self._jobs_lock:
+            self._expire_jobs()
+            busy = next((j for j in self.jobs.values() if j.running), None)
+            if busy is not None:
+                raise ValueError(f"{busy.name} is being analysed: wait for it to finish ({busy.progress_text()})")
+            job = Job(next(self._job_ids), name, time.time())
+            self.jobs[job.id] = job
+
+        def progress(done: int, total: int) -> None:
+            job.status, job.done, job.total = "running", done, total
+
+        def work() -> None:
+            try:
+                job.report, job.files, job.session_id = self.analyze_upload([str(p) for p in paths], every,
+                                                                            progress, keep_faces=keep_faces)
+                job.total = max(job.total, job.done)
+                job.status = "done"
+            except Exception as e:  # shown in the job list; the app goes on
+                if not isinstance(e, (ValueError, OSError)):
+                    log.exception("analysis of %s failed", name)
+                from ui.app import message_of
+
+                job.message, job.status = message_of(e), "failed"
+            finally:
+                job.ended = time.time()
+
+        threading.Thread(target=work, name=f"classmood-job-{job.id}", daemon=True).start()
+        return job
+
+    def job_choices(self) -> list[tuple[str, int]]:
+        """The jobs still kept, newest first."""
+        with self._jobs_lock:
+            self._expire_jobs()
+            return [(j.label(), j.id) for j in sorted(self.jobs.values(), key=lambda j: -j.id)]
+
+    def busy(self) -> Job | None:
+        return next((j for j in self.jobs.values() if j.running), None)
+
+    def _expire_jobs(self) -> None:
+        """Finished jobs go an hour after they ended (their downloads are swept then too)."""
+        cutoff = time.time() - DOWNLOAD_MAX_AGE_S
+        for k in [k for k, j in self.jobs.items() if j.ended is not None and j.ended < cutoff]:
+            del self.jobs[k]
+
+    def key_frames(self, target: Path, result: dict, n: int = 3, keep_faces: bool = False) -> list[tuple[str, np.ndarray]]:
+        """Annotated frames at the lowest mood (frames with faces), then the highest. Unless face
+        images were opted in, the picture under the boxes is blurred past recognition."""
+        import cv2
+
+        from bot.mood import summarize
+        from bot.sources import read_image
+        from ui.annotate import annotate
+
+        scored = [(summarize([f])["valence"], k) for k, f in enumerate(result["frames"]) if f["faces"]]
+        if not scored:
+            return []
+        scored.sort()
+        picks = [("lowest mood", k) for _, k in scored[:n]]
+        if len(scored) > n:
+            picks.append(("highest mood", scored[-1][1]))
+        out = []
+        for what, k in picks:
+            fr = result["frames"][k]
+            try:
+                img = read_image(fr["file"]) if fr.get("file") else (
+                    read_image(target) if target.is_file() and target.suffix.lower() in IMAGE_TYPES
+                    else video_frame(target, fr["time_s"]))
+            except Exception as e:  # a key frame is a nicety: never fail the report for it
+                log.warning("key frame at %.1fs unavailable: %s", fr["time_s"], e)
+                continue
+            if not keep_faces:
+                img = cv2.GaussianBlur(img, (0, 0), sigmaX=max(6.0, min(img.shape[:2]) / 40))
+            caption = f"{what}: {fr['time_s']:.0f} s" + (f" ({Path(fr['file']).name})" if fr.get("file") else "")
+            out.append((caption, annotate(img, fr)))
+        return out
+
+    # -- privacy ------------------------------------------------------------------------------
+    def model_card_table(self):
+        val = self.analyzer.classifier.val_report
+        rows = [{"expression": k, "recall (found when shown)": f"{v['recall']:.0%}",
+                 "precision (right when said)": f"{v['precision']:.0%}", "validation faces": v["support"]}
+                for k, v in val.get("per_class", {}).items()]
+        return pd.DataFrame(rows), val.get("accuracy"), val.get("macro_f1")
+
+
+def face_zip_name(session_id: int) -> str:
+    return f"classmood-session-{session_id}-faces.zip"
+
+
+def _quote(text: str) -> str:
+    return f'"{text}"' if any(c in text for c in " '\"$&;|") else text
+
+
+def video_frame(path: Path, t: float) -> np.ndarray:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        cap.set(cv2.CAP_PROP_POS_MSEC, t * 1000.0)
+        ok, img = cap.read()
+    finally:
+        cap.release()
+    if not ok:
+        raise ValueError(f"no frame at {t:.1f}s")
+    return img

@@ -1,0 +1,60 @@
+"""Class mood tab: follows the live class by itself (the newest live session, unless the teacher
+picks another), a glance that fits a laptop screen (headline, needs-attention panel, mood chart),
+then more charts, participants and alerts."""
+
+from __future__ import annotations
+
+
+def build(state, demo) -> None:
+    import gradio as gr
+
+    from ui.app import guard, soft
+    from ui.report import LOOKING_DOWN
+
+    with gr.Row(equal_height=True):
+        session = gr.Dropdown(choices=[], value=None, label="Session (follows the live class)", scale=4,
+                              elem_id="cm-session")
+        follow = gr.Button("Follow the live class", scale=1, elem_id="cm-follow")
+        export_btn = gr.Button("Export CSV + HTML report", scale=1, elem_id="cm-export")
+    with gr.Row(elem_id="cm-glance"):
+        with gr.Column(scale=3, min_width=520):
+            head = gr.HTML(elem_id="cm-headline")
+            glance_chart = gr.HTML(elem_id="cm-glance-chart")
+        with gr.Column(scale=2, min_width=320):
+            attention = gr.HTML(elem_id="cm-needs-attention")
+    charts = gr.HTML(elem_id="cm-charts")
+    gr.Markdown(f"<small>{LOOKING_DOWN}</small>", elem_id="cm-looking-down")
+    gr.Markdown("### Participants")
+    people = gr.HTML(elem_id="cm-participants")
+    gr.Markdown("### Alerts")
+    alerts = gr.HTML(elem_id="cm-alerts")
+    exported = gr.File(label="Downloads", file_count="multiple", interactive=False)
+    pinned = gr.State(False)      # the teacher chose a session: stop following the live one
+    last_alert = gr.State(-1)     # newest alert id shown (-1: none yet, no toast on first sight)
+    listed = gr.State("")         # the session list as last sent: the dropdown is redrawn only when it changes
+    timer = gr.Timer(state.config.refresh_s)
+    outs = [session, head, glance_chart, attention, charts, people, alerts, last_alert, listed]
+    ins = [session, pinned, last_alert, listed]
+
+    def refresh(selected, is_pinned, last, shown):
+        v = state.class_view(selected, bool(is_pinned), int(last))
+        if v.toast:
+            gr.Warning(v.toast)
+        key = repr((v.choices, v.selected))
+        # an unchanged list is left alone: redrawing it would close it under the teacher's pointer
+        menu = gr.skip() if key == shown else gr.update(choices=v.choices, value=v.selected)
+        return (menu, v.headline, v.glance_chart, v.needs_attention, v.charts, v.participants, v.alerts,
+                v.newest_alert, key)
+
+    def choose(selected, shown):
+        """The teacher picked a session: show it, and keep it until they follow the live class again."""
+        return (True,) + refresh(selected, True, -1, shown)
+
+    def follow_live(shown):
+        return (False,) + refresh(None, False, -1, shown)
+
+    timer.tick(soft(refresh, len(outs)), inputs=ins, outputs=outs, show_progress="hidden")
+    demo.load(soft(refresh, len(outs)), inputs=ins, outputs=outs)
+    session.input(soft(choose, len(outs) + 1), inputs=[session, listed], outputs=[pinned] + outs)
+    follow.click(soft(follow_live, len(outs) + 1), inputs=listed, outputs=[pinned] + outs)
+    export_btn.click(guard(state.export), inputs=session, outputs=exported)

@@ -1,0 +1,89 @@
+"""Privacy & about tab: what is recorded, the law, retention (as stored), deleting a session (after
+a confirmation) or only its face images, and how reliable the model is."""
+
+from __future__ import annotations
+
+
+def build(state, demo, tab) -> None:
+    import gradio as gr
+
+    from ui.app import soft
+    from ui.report import NOTICE, STORED
+
+    gr.Markdown(f"### What is recorded\n{STORED}\n\nThe bot never records the tiles of excluded names "
+                "(`classmood-bot --exclude`). Sessions older than the retention period are deleted when you press "
+                "*Save and apply retention now* and whenever the app or the bot starts.\n\n"
+                f"### The law\n{NOTICE}")
+    with gr.Row():
+        retention = gr.Number(value=None, label="Keep sessions for (days)", minimum=1, precision=0,
+                              elem_id="cm-retention")
+        save_ret = gr.Button("Save and apply retention now", elem_id="cm-save-retention")
+    ret_msg = gr.Markdown(elem_id="cm-retention-msg")
+    with gr.Row():
+        del_session = gr.Dropdown(choices=[], value=None, label="Session to delete", elem_id="cm-del-session")
+        del_btn = gr.Button("Delete session and all its data...", variant="stop", elem_id="cm-delete")
+        del_faces_btn = gr.Button("Delete its face images only", elem_id="cm-delete-faces")
+    with gr.Row(visible=False, elem_id="cm-confirm") as confirm_row:
+        confirm_text = gr.Markdown(elem_id="cm-confirm-text")
+        yes = gr.Button("Yes, delete it for good", variant="stop", elem_id="cm-confirm-yes")
+        no = gr.Button("Cancel", elem_id="cm-confirm-no")
+    del_msg = gr.Markdown(elem_id="cm-delete-msg")
+    table, acc, f1 = state.model_card_table()
+    gr.Markdown("### How reliable is the model?\n"
+                f"On FER2013's validation faces it is right {acc:.0%} of the time overall (macro-F1 {f1:.2f}); per "
+                "expression:" if acc is not None else "### How reliable is the model?\nNo validation figures in the "
+                                                      "model card.")
+    gr.Dataframe(value=table, interactive=False, label="Per-expression recall and precision")
+
+    def deletable(sid=None):
+        """Sessions as stored now (every one, those without frames too: they can be deleted)."""
+        s = state.store.sessions()
+        choices = [(f"{r.name} (#{r.id})" + (" - face images kept" if r.keep_faces else ""), int(r.id))
+                   for r in s.itertuples()]
+        return gr.update(choices=choices, value=sid if sid in {c[1] for c in choices} else None)
+
+    def load(sid):
+        """The retention stored in the database (not a default), and the sessions as stored now."""
+        return state.store.retention_days, deletable(sid)
+
+    def save_retention(days):
+        if days is None or days < 1:
+            raise ValueError("retention must be at least 1 day")
+        state.store.set_setting("retention_days", int(days))
+        n = state.store.purge()
+        return f"Keeping sessions for {int(days)} days; {n} older session(s) deleted.", state.store.retention_days
+
+    def ask(sid):
+        if sid is None:
+            raise ValueError("choose a session to delete")
+        s = state.store.session(int(sid))
+        if s is None:
+            return gr.update(visible=False), "", "That session was already gone.", deletable(None)
+        what = f"**Delete “{s['name']}” (#{int(sid)})** with its {int(s['frames'])} frames, " \
+               f"{int(s['observations'])} expressions, its alerts" + \
+               (f" and {int(s['face_images'])} face images" if s["face_images"] else "") + "? This cannot be undone."
+        return gr.update(visible=True), what, "", gr.skip()
+
+    def delete(sid):
+        if sid is None:
+            raise ValueError("choose a session to delete")
+        ok = state.delete_session(int(sid))
+        return (gr.update(visible=False), "Session deleted." if ok else "That session was already gone.",
+                deletable(None))
+
+    def cancel():
+        return gr.update(visible=False), "Nothing deleted."
+
+    def delete_faces(sid):
+        if sid is None:
+            raise ValueError("choose a session first")
+        n = state.delete_face_images(int(sid))
+        return f"{n} face image(s) deleted; this session keeps no more.", deletable(sid)
+
+    demo.load(soft(load, 2), inputs=del_session, outputs=[retention, del_session])
+    tab.select(soft(load, 2), inputs=del_session, outputs=[retention, del_session])
+    save_ret.click(soft(save_retention, 2), inputs=retention, outputs=[ret_msg, retention])
+    del_btn.click(soft(ask, 4), inputs=del_session, outputs=[confirm_row, confirm_text, del_msg, del_session])
+    yes.click(soft(delete, 3), inputs=del_session, outputs=[confirm_row, del_msg, del_session])
+    no.click(soft(cancel, 2), outputs=[confirm_row, del_msg])
+    del_faces_btn.click(soft(delete_faces, 2), inputs=del_session, outputs=[del_msg, del_session])

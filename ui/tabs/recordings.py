@@ -1,0 +1,89 @@
+"""Recordings tab: upload, analyse in the background with real progress (frame N of M, time left),
+a job list whose results survive a page reload for an hour, the report with key-frame thumbnails."""
+
+from __future__ import annotations
+
+
+def build(state, demo) -> None:
+    import gradio as gr
+
+    from ui.app import soft
+    from ui.state import IMAGE_TYPES, VIDEO_TYPES
+
+    gr.Markdown("Upload a class recording (mp4, webm, mkv, avi) or gallery screenshots. The analysis runs "
+                "here in the background and is stored as a session; leave or reload the page and it goes on. "
+                "Results stay reachable below for an hour.")
+    with gr.Row():
+        upload = gr.File(label="Recording or images", file_count="multiple", file_types=VIDEO_TYPES + IMAGE_TYPES,
+                         type="filepath", elem_id="cm-upload")
+        with gr.Column():
+            every = gr.Slider(0.5, 30, value=2, step=0.5, label="Analyse one frame every (seconds)")
+            keep = gr.Checkbox(value=False, elem_id="cm-keep-faces",
+                               label="Keep face images with this session (only with the participants' consent)")
+            go = gr.Button("Analyse", variant="primary", elem_id="cm-analyse")
+    progress = gr.HTML(elem_id="cm-rec-progress")
+    jobs = gr.Dropdown(choices=[], value=None, label="Analyses (kept for an hour)", elem_id="cm-jobs")
+    rec_head = gr.HTML(elem_id="cm-rec-headline")
+    rec_attention = gr.HTML(elem_id="cm-rec-attention")
+    rec_charts = gr.HTML(elem_id="cm-rec-charts")
+    rec_people = gr.HTML(elem_id="cm-rec-participants")
+    rec_alerts = gr.HTML(elem_id="cm-rec-alerts")
+    keyframes = gr.HTML(elem_id="cm-keyframes")
+    downloads = gr.File(label="Downloads: CSV, JSON, HTML report (and face images, if kept)", file_count="multiple",
+                        interactive=False, elem_id="cm-downloads")
+    shown = gr.State("")          # the job list, the job shown and its status, as on the page
+    picked = gr.State(None)       # a job the teacher chose in the list (else the newest is shown)
+    timer = gr.Timer(1.0)
+    results = [rec_head, rec_attention, rec_charts, rec_people, rec_alerts, keyframes, downloads]
+    outs = [progress, go, jobs, shown] + results
+
+    def view(selected, shown_key):
+        """Progress of the running job, the Analyse button (off while one runs), the job list, and
+        the results of the job `selected` (else the newest) when they changed."""
+        from ui.report import alerts_html, charts_html, figures_html, headline_html, needs_attention_html
+        from ui.report import participants_html
+
+        choices = state.job_choices()
+        ids = [c[1] for c in choices]
+        sid = selected if selected in ids else (ids[0] if ids else None)
+        busy = state.busy()
+        job = state.jobs.get(sid) if sid is not None else None
+        text = ""
+        if busy is not None:
+            pct = 100 * busy.done / busy.total if busy.total else 0
+            text = (f'<div class="cm-progress"><b>Analysing {_esc(busy.name)}</b>: {_esc(busy.progress_text())}'
+                    f'<progress max="100" value="{pct:.0f}" style="width:100%"></progress></div>')
+        elif job is not None and job.status == "failed":
+            text = f'<div class="cm-progress cm-failed">{_esc(job.name)}: {_esc(job.progress_text())}</div>'
+        key = repr((choices, sid, job.status if job else None))
+        button = gr.update(interactive=busy is None, value="Analysing..." if busy is not None else "Analyse")
+        # the list is redrawn only when it changed: a redraw would close it under the teacher's pointer
+        menu = gr.skip() if key == shown_key else gr.update(choices=choices, value=sid)
+        head = [text, button, menu, key]
+        if key == shown_key:
+            return head + [gr.skip()] * len(results)
+        if job is None or job.status != "done":
+            return head + [""] * (len(results) - 1) + [None]
+        r = job.report
+        frames = ("<h3>Key frames</h3>" + figures_html(r.key_frames)) if r.key_frames else ""
+        return head + [headline_html(r), needs_attention_html(r), charts_html(r),
+                       "<h3>Participants</h3>" + participants_html(r), "<h3>Alerts</h3>" + alerts_html(r),
+                       frames, job.files]
+
+    def start(files, every_s, keep_faces, shown_key):
+        job = state.start_job(files, every_s, keep_faces=keep_faces)
+        return [None] + view(job.id, "")  # the new job is shown, and followed as the newest
+
+    def pick(selected, shown_key):
+        return [selected] + view(selected, shown_key)
+
+    go.click(soft(start, len(outs) + 1), inputs=[upload, every, keep, shown], outputs=[picked] + outs)
+    timer.tick(soft(view, len(outs)), inputs=[picked, shown], outputs=outs, show_progress="hidden")
+    jobs.input(soft(pick, len(outs) + 1), inputs=[jobs, shown], outputs=[picked] + outs)
+    demo.load(soft(view, len(outs)), inputs=[picked, shown], outputs=outs)
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(str(text))
