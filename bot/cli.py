@@ -18,6 +18,9 @@ def _parse(ap: argparse.ArgumentParser, argv) -> argparse.Namespace:
     """Add the options both commands share, parse, and set up logging."""
     ap.add_argument("--exclude", default="",
                     help="names never analysed or stored (the teacher, students who opted out), comma-separated")
+    ap.add_argument("--roster", metavar="FILE",
+                    help="the class list: one name a line, or the participant CSV that Zoom, Meet or Teams exports; "
+                         "tiles are named after it, or left unnamed where no name fits")
     ap.add_argument("--keep-faces", action="store_true",
                     help="opt in to keeping each participant's face image (96x96 JPEG) in the session database; "
                          "only with the participants' informed consent. Off by default: no images are kept")
@@ -25,6 +28,15 @@ def _parse(ap: argparse.ArgumentParser, argv) -> argparse.Namespace:
     args = ap.parse_args(argv)
     _setup_logging(args.verbose)
     return args
+
+
+def _roster(path: str | None):
+    """The `--roster` file as a `Roster` (None without one); `RosterError` (a ValueError) says why not."""
+    if not path:
+        return None
+    from bot.roster import Roster
+
+    return Roster.from_file(path)
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -80,7 +92,8 @@ def _analyze(argv=None) -> int:
     try:  # every check that can fail comes before a session is created
         check_seconds(args.every, "the sampling interval (--every)")
         open_path(args.path, args.every)
-    except SourceError as e:
+        roster = _roster(args.roster)
+    except (SourceError, ValueError) as e:
         print(f"classmood-analyze: {e}", file=sys.stderr)
         return 2
     bar = ProgressBar()
@@ -93,7 +106,7 @@ def _analyze(argv=None) -> int:
                                   class_name=args.class_name, teacher=args.teacher) if store else None
         try:
             result = analyze_path(args.path, every=args.every, progress=bar, store=store, session_id=sid,
-                                  tracker=Tracker(exclude=_names(args.exclude)))
+                                  tracker=Tracker(exclude=_names(args.exclude), roster=roster))
         finally:
             if store:
                 store.end_session(sid)
@@ -162,13 +175,14 @@ def _bot(argv=None) -> int:
         rules = load_rules(args.alerts)
         region = parse_region(args.region) if args.region else None
         source = ScreenSource(monitor=args.monitor, region=region, interval=args.interval, duration=args.duration)
+        roster = _roster(args.roster)
         store = Store(args.db)
         _apply_retention(store)
         analyzer = GalleryAnalyzer()
-    except (AlertConfigError, SourceError, StoreError, ModelLoadError) as e:
+    except (AlertConfigError, SourceError, StoreError, ModelLoadError, ValueError) as e:
         print(f"classmood-bot: {e}", file=sys.stderr)
         return 2
-    tracker = Tracker(exclude=_names(args.exclude))
+    tracker = Tracker(exclude=_names(args.exclude), roster=roster)
     engine = AlertEngine(rules)
     name = args.session or time.strftime("class %Y-%m-%d %H:%M")
     try:

@@ -2,7 +2,9 @@
 `read_names` returns None for every tile and participants stay `tile-<i>`).
 
 Languages: `$CLASSMOOD_OCR_LANG` where set (Tesseract's codes, e.g. "kor+eng"), else every language
-pack installed beside English, English last (e.g. with `tesseract-ocr-kor`: "kor+eng"). On two
+pack installed beside English, English last (e.g. with `tesseract-ocr-kor`: "kor+eng"). Each
+language reads the strip on its own and the reading is kept to one script (`readings`): a name
+never mixes Latin and Hangul. Figures below are from when the languages were read together. On two
 real Zoom screenshots with Korean names (38 tiles), "kor+eng" read 21 names exactly, "eng+kor" 2
 and "eng" none; on one with 16 Latin names, "kor+eng" and "eng" agreed on 15 tiles (on the
 sixteenth both were wrong). With more than `MAX_AUTO_LANGS` other packs (e.g. `tesseract-ocr-all`)
@@ -17,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,6 +27,7 @@ import numpy as np
 log = logging.getLogger("classmood.ocr")
 _CLEAN = re.compile(r"[^\w .'()\-]+", re.UNICODE)
 MAX_AUTO_LANGS = 3
+_SYLLABIC = {"HANGUL", "CJK", "JAPANESE"}  # scripts where one character can be a whole name part
 _NOT_LANGUAGES = {"eng", "osd", "equ"}  # English goes last; orientation and equation models are no language
 
 
@@ -85,7 +89,9 @@ def _label_box(gray: np.ndarray) -> np.ndarray:
     """The dark label box starting at the strip's left edge (text holes closed), else the strip."""
     import cv2
 
-    dark = (gray < 100).astype(np.uint8)
+    # darker than the video around it: the box darkens what is behind it (to ~0.35-0.5 of it), so
+    # over a dark wall the threshold follows the wall down
+    dark = (gray < min(100.0, 0.6 * float(np.percentile(gray, 75)))).astype(np.uint8)
     k = max(3, gray.shape[0] // 4)
     dark = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=4)
@@ -104,27 +110,18 @@ def _label_box(gray: np.ndarray) -> np.ndarray:
 _TESSERACT_ENV = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_LIMIT", "1")}
 
 
-def ocr_line(img: np.ndarray, lang: str = "eng", timeout: float = 10.0) -> str | None:
-    import cv2
-
-    ok, png = cv2.imencode(".png", img)
-    if not ok:
-        return None
-    try:
-        out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7", "-l", lang],
-                             input=png.tobytes(), capture_output=True, timeout=timeout, env=_TESSERACT_ENV)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        log.warning("tesseract failed: %s", e)
-        return None
-    return clean_name(out.stdout.decode("utf-8", "replace"))
-
-
 def clean_name(text: str) -> str | None:
     tokens = _CLEAN.sub(" ", text).split()
-    # icons (microphone, video) read as stray 1-character tokens at either end
-    while tokens and len(re.sub(r"\W", "", tokens[-1])) <= 1:
+
+    def stray(tok: str) -> bool:  # icons (microphone, video) read as stray 1-character tokens at either end
+        letters = re.sub(r"\W", "", tok)
+        return len(letters) <= 1 and not (letters and script_of(letters) in _SYLLABIC)
+
+    # at the end, a lone syllable after a whole word is an icon too (a family name comes first)
+    while tokens and (stray(tokens[-1]) or (len(tokens) > 1 and len(re.sub(r"\W", "", tokens[-1])) == 1
+                                            and len(re.sub(r"\W", "", tokens[-2])) >= 2)):
         tokens.pop()
-    while tokens and len(re.sub(r"\W", "", tokens[0])) <= 1:
+    while tokens and stray(tokens[0]):
         tokens.pop(0)
     text = " ".join(tokens).strip(" .-'")
     if len(re.sub(r"\W", "", text)) < 2:
@@ -132,21 +129,111 @@ def clean_name(text: str) -> str | None:
     return text[:60]
 
 
-def read_names(frame: np.ndarray, tiles, lang: str | None = None) -> list[str | None]:
-    """A name per tile (None where nothing legible or without Tesseract). `lang` takes
-    Tesseract's codes, e.g. "kor+eng" (default: `default_lang()`)."""
+def script_of(ch: str) -> str | None:
+    """The writing system of a letter ("LATIN", "HANGUL", "CJK", "CYRILLIC", ...); None for digits,
+    punctuation and spaces, which belong to every script."""
+    if not ch.isalpha():
+        return None
+    try:
+        word = unicodedata.name(ch).split()[0]
+    except ValueError:
+        return None
+    return {"HIRAGANA": "JAPANESE", "KATAKANA": "JAPANESE"}.get(word, word)
+
+
+def one_script(text: str) -> tuple[str, float]:
+    """`text` kept to its main script (words of other scripts, and stray letters of other scripts
+    inside a word, dropped) and the share of its letters that script held."""
+    letters = [script_of(c) for c in text]
+    counts: dict[str, int] = {}
+    for sc in letters:
+        if sc:
+            counts[sc] = counts.get(sc, 0) + 1
+    if not counts:
+        return text, 1.0
+    main = max(counts, key=counts.get)
+    kept = "".join(c for c, sc in zip(text, letters) if sc in (None, main))
+    return " ".join(kept.split()), counts[main] / sum(counts.values())
+
+
+def ocr_words(img: np.ndarray, lang: str = "eng", timeout: float = 10.0) -> list[tuple[str, float]]:
+    """(word, confidence 0-100) for each word Tesseract reads on a one-line strip."""
+    import cv2
+
+    ok, png = cv2.imencode(".png", img)
+    if not ok:
+        return []
+    try:
+        out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7", "-l", lang, "tsv"],
+                             input=png.tobytes(), capture_output=True, timeout=timeout, env=_TESSERACT_ENV)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log.warning("tesseract failed: %s", e)
+        return []
+    boxes = []
+    for line in out.stdout.decode("utf-8", "replace").splitlines()[1:]:
+        cells = line.split("\t")
+        if len(cells) >= 12 and cells[11].strip():
+            try:
+                left, width, height, conf = int(cells[6]), int(cells[7]), int(cells[9]), float(cells[10])
+            except ValueError:
+                continue
+            if conf >= 0:
+                boxes.append([cells[11].strip(), conf, left, left + width, height])
+    # Tesseract's Korean model makes each syllable a word: words closer than a third of the text's
+    # height are one word (the gap between two words of a name is wider)
+    words: list[list] = []
+    for b in sorted(boxes, key=lambda b: b[2]):
+        if words and b[2] - words[-1][3] < 0.35 * max(b[4], words[-1][4]):
+            w = words[-1]
+            n0, n1 = len(w[0]), len(b[0])
+            w[0], w[1] = w[0] + b[0], (w[1] * n0 + b[1] * n1) / (n0 + n1)
+            w[3], w[4] = b[3], max(w[4], b[4])
+        else:
+            words.append(list(b))
+    return [(w[0], w[1]) for w in words]
+
+
+def readings(img: np.ndarray, langs: list[str]) -> list[tuple[str, float]]:
+    """A reading of the strip with each language on its own, each kept to one script:
+    (name, score), score = mean word confidence x the share of letters in the name's script.
+    Reading "kor" and "eng" apart, rather than "kor+eng" together, is what keeps Hangul out of a
+    Latin name and the other way round."""
+    out = []
+    for lang in langs:
+        words = ocr_words(img, lang)
+        if not words:
+            continue
+        text, pure = one_script(" ".join(w for w, _ in words))
+        name = clean_name(text)
+        if name:
+            weights = [len(w) for w, _ in words]
+            conf = sum(c * n for (_, c), n in zip(words, weights)) / max(sum(weights), 1)
+            out.append((name, round(conf * pure, 1)))
+    return sorted(out, key=lambda r: -r[1])
+
+
+def read_names(frame: np.ndarray, tiles, lang: str | None = None, roster=None) -> list[str | None]:
+    """A name per tile (None where nothing legible, or without Tesseract). The strip is read with
+    each language of `lang` (Tesseract's codes, "kor+eng"; default `default_lang()`) on its own and
+    the reading in one script that Tesseract is surest of is kept. With a `roster` (`bot.roster.Roster`),
+    each tile gets the roster name its readings fit best, or None below the roster's threshold."""
     if not available():
         return [None] * len(tiles)
-    lang = lang or default_lang()
+    langs = [x for x in (lang or default_lang()).split("+") if x]
 
-    def one(t):
+    def one(t) -> list[tuple[str, float]]:
         box, off = (t["box"], t.get("camera_off", False)) if isinstance(t, dict) else (t.box, t.camera_off)
         # a camera-off tile shows the name large in its centre: read that first
-        name = ocr_line(name_strip(frame, box, True), lang) if off else None
-        return name or ocr_line(name_strip(frame, box, False), lang)
+        got = readings(name_strip(frame, box, True), langs) if off else []
+        return got or readings(name_strip(frame, box, False), langs)
 
     with ThreadPoolExecutor(max_workers=ocr_workers()) as pool:
-        return list(pool.map(one, tiles))
+        found = list(pool.map(one, tiles))
+    if roster is None:
+        return [r[0][0] if r else None for r in found]
+    # each tile's reading that fits some roster name best, then one roster name a tile
+    best = [max(r, key=lambda x: max(roster.score(x[0]), default=0.0))[0] if r else None for r in found]
+    return roster.match(best)
 
 
 def ocr_workers() -> int:

@@ -1,7 +1,9 @@
 """`Tracker`: participants over time.
 
 Consumes frame results (and the frame, for OCR) and
-- names tiles by OCR of their name strips, run only when the layout changes;
+- names tiles by OCR of their name strips, run only when the layout changes (a name read then stays
+  with its tile until the layout changes again); with a class roster, a tile takes the roster
+  name its reading fits, or stays unnamed (`bot.roster`): misreadings mint no participants;
 - gives each participant a stable id: the name when read, else `tile-<i>`; when the layout changes
   and no names are legible, tiles are re-matched to earlier participants by a small face signature
   kept in memory only (never stored);
@@ -19,6 +21,7 @@ camera and first/last sightings are the store's to compute (`Store.participants`
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -33,15 +36,23 @@ def _norm(name: str) -> str:
 
 class Tracker:
     def __init__(self, exclude: Iterable[str] = (), smoothing: float = 0.6,
-                 ocr: bool | Callable | None = None, layout_tolerance_px: int = 12, options=None):
+                 ocr: bool | Callable | None = None, layout_tolerance_px: int = 12, options=None, roster=None):
         """`smoothing`: weight of the newest frame (1.0 = no smoothing). `ocr`: True/None uses
         Tesseract when installed, False never, or a callable (frame, tiles) -> names. `options`:
-        the analyser's `AnalyzerOptions`, whose thresholds say when a smoothed face is uncertain."""
+        the analyser's `AnalyzerOptions`, whose thresholds say when a smoothed face is uncertain.
+        `roster`: a `bot.roster.Roster`, a list of names, or a roster file's path: tiles are named
+        after it (OCR readings matched to it), and left unnamed where no name fits."""
+        import functools
+
         from bot import ocr as ocr_mod
         from bot.analyzer import AnalyzerOptions
+        from bot.roster import Roster
 
+        if roster is not None and not isinstance(roster, Roster):
+            roster = Roster.from_file(roster) if isinstance(roster, (str, os.PathLike)) else Roster(roster)
+        self.roster = roster
         self._settings = dict(exclude=tuple(exclude), smoothing=smoothing, ocr=ocr,
-                              layout_tolerance_px=layout_tolerance_px, options=options)
+                              layout_tolerance_px=layout_tolerance_px, options=options, roster=roster)
         self.options = options or AnalyzerOptions()
         self.exclude = {_norm(e) for e in exclude if str(e).strip()}
         self.alpha = float(smoothing)
@@ -50,7 +61,7 @@ class Tracker:
         elif callable(ocr):
             self._ocr = ocr
         else:
-            self._ocr = ocr_mod.read_names if ocr_mod.available() else None
+            self._ocr = functools.partial(ocr_mod.read_names, roster=roster) if ocr_mod.available() else None
         self.tol = layout_tolerance_px
         self._layout: list[tuple] | None = None
         self._names: list[str | None] = []

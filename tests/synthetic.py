@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from pathlib import Path
+
 import numpy as np
 
 Box = tuple[int, int, int, int]
@@ -55,9 +57,10 @@ def grid_shape(n: int) -> tuple[int, int]:
 
 def render_gallery(faces: np.ndarray, n_tiles: int, size: tuple[int, int] = (1920, 1080), *,
                    camera_off: int = 0, sidebar: bool = False, seed: int = 0,
-                   face_frac: tuple[float, float] = (0.42, 0.6)) -> Gallery:
+                   face_frac: tuple[float, float] = (0.42, 0.6), names: list[str] | None = None) -> Gallery:
     """Render `n_tiles` tiles; `camera_off` of them show only a name. `faces`: gray or BGR face
-    photos (N, h, w[, 3]), used in order (cycled)."""
+    photos (N, h, w[, 3]), used in order (cycled). `names`: the tiles' names (cycled; default
+    made-up Latin ones); a name outside ASCII (Hangul, say) is drawn with Pillow in a CJK font."""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -98,7 +101,7 @@ def render_gallery(faces: np.ndarray, n_tiles: int, size: tuple[int, int] = (192
         for c in range(in_row):
             i = r * cols + c
             x, y = x0 + c * (tw + gap), y0 + r * (th + gap)
-            name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}"
+            name = names[i % len(names)] if names else f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}"
             g.tiles.append((x, y, tw, th))
             g.names.append(name)
             g.camera_off.append(i in off)
@@ -145,9 +148,27 @@ def _room(tile: np.ndarray, rng) -> None:
     tile[:] = np.clip(tile + noise, 0, 255).astype(np.uint8)
 
 
+def cjk_font() -> str | None:
+    """A font file that draws Hangul and Latin alike (Noto Sans CJK: Debian's fonts-noto-cjk)."""
+    import glob
+    import subprocess
+
+    try:
+        out = subprocess.run(["fc-match", "-f", "%{file}", "Noto Sans CJK KR"], capture_output=True, text=True,
+                             timeout=20).stdout.strip()
+        if "CJK" in out and Path(out).exists():
+            return out
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    found = sorted(glob.glob("/usr/share/fonts/**/NotoSansCJK*.tt*", recursive=True))
+    return found[0] if found else None
+
+
 def _label(tile: np.ndarray, name: str, th: int) -> None:
     import cv2
 
+    if not name.isascii():
+        return _label_unicode(tile, name, th)
     scale = max(0.35, th / 400)
     (tw_, th_), _ = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     pad = 4
@@ -155,3 +176,23 @@ def _label(tile: np.ndarray, name: str, th: int) -> None:
     sub = tile[y1 - th_ - 2 * pad: y1, 3: 3 + tw_ + 2 * pad]
     sub[:] = (sub * 0.35).astype(np.uint8)
     cv2.putText(tile, name, (3 + pad, y1 - pad), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def _label_unicode(tile: np.ndarray, name: str, th: int) -> None:
+    """The name label as a meeting app draws it (white on a dark box, bottom left), in Pillow with
+    a CJK font: cv2.putText draws only ASCII."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    path = cjk_font()
+    if path is None:
+        raise RuntimeError("no CJK font (apt-get install fonts-noto-cjk) to draw the name " + name)
+    font = ImageFont.truetype(path, max(12, int(th / 15)))
+    left, top, right, bottom = font.getbbox(name)
+    pad = 4
+    w_, h_ = right - left, bottom - top
+    y1 = tile.shape[0] - 3
+    sub = tile[y1 - h_ - 2 * pad: y1, 3: 3 + w_ + 2 * pad]
+    sub[:] = (sub * 0.35).astype(np.uint8)
+    im = Image.fromarray(tile[..., ::-1].copy())
+    ImageDraw.Draw(im).text((3 + pad - left, y1 - pad - h_ - top), name, font=font, fill=(255, 255, 255))
+    tile[:] = np.asarray(im)[..., ::-1]

@@ -265,10 +265,11 @@ class App:
             raise ValueError("upload one video, or any number of images, at a time")
         return paths, "video" if kinds == {"video"} else "images"
 
-    def analyze_upload(self, files, every: float, progress=None, keep_faces: bool = False):
+    def analyze_upload(self, files, every: float, progress=None, keep_faces: bool = False, roster=None):
         """Analyse uploaded files (one video, or images) -> (report, downloads, session id).
         `keep_faces`: the opt-in to keep participants' face images with the session;
-        `progress(done, total)` after each frame."""
+        `progress(done, total)` after each frame; `roster`: a class roster (file or `Roster`) the
+        tiles are named after."""
         from bot import analyze_path
         from bot.sources import SourceError
         from bot.tracker import Tracker
@@ -286,7 +287,7 @@ class App:
             name = paths[0].name if len(paths) == 1 else f"{len(paths)} images"
         sid = self.store.start_session(name, f"upload:{name}", keep_faces=keep_faces)
         try:
-            result = analyze_path(target, every=float(every), analyzer=self.analyzer, tracker=Tracker(),
+            result = analyze_path(target, every=float(every), analyzer=self.analyzer, tracker=Tracker(roster=roster),
                                   store=self.store, session_id=sid, progress=progress)
         except SourceError as e:
             self.store.delete_session(sid)
@@ -305,10 +306,13 @@ class App:
         faces = self.face_zip(sid, work)
         return report, [str(csv_path), str(json_path), str(html_path)] + ([str(faces)] if faces else []), sid
 
-    def start_job(self, files, every: float, keep_faces: bool = False) -> Job:
+    def start_job(self, files, every: float, keep_faces: bool = False, roster=None) -> Job:
         """Start analysing an upload in the background (one at a time per app) and return its job;
-        ValueError, at once, for an upload that cannot be analysed or while another job runs."""
+        ValueError, at once, for an upload (or roster) that cannot be used or while another job runs."""
+        from bot.roster import Roster
+
         paths, _ = self.check_upload(files)
+        roster = Roster.from_file(roster) if roster else None
         every = float(every)
         if not every > 0:
             raise ValueError("analyse at least one frame every few seconds (a number above 0)")
@@ -326,8 +330,8 @@ class App:
 
         def work() -> None:
             try:
-                job.report, job.files, job.session_id = self.analyze_upload([str(p) for p in paths], every,
-                                                                            progress, keep_faces=keep_faces)
+                job.report, job.files, job.session_id = self.analyze_upload([str(p) for p in paths], every, progress,
+                                                                            keep_faces=keep_faces, roster=roster)
                 job.total = max(job.total, job.done)
                 job.status = "done"
             except Exception as e:  # shown in the job list; the app goes on

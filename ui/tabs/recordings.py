@@ -20,6 +20,9 @@ def build(state, demo) -> None:
             every = gr.Slider(0.5, 30, value=2, step=0.5, label="Analyse one frame every (seconds)")
             keep = gr.Checkbox(value=False, elem_id="cm-keep-faces",
                                label="Keep face images with this session (only with the participants' consent)")
+            roster = gr.File(label="Class roster (optional): one name a line, or the participant CSV Zoom, Meet or "
+                                   "Teams exports; tiles are named after it", file_types=[".txt", ".csv", ".tsv"],
+                             type="filepath", elem_id="cm-roster")
             go = gr.Button("Analyse", variant="primary", elem_id="cm-analyse")
     progress = gr.HTML(elem_id="cm-rec-progress")
     jobs = gr.Dropdown(choices=[], value=None, label="Analyses (kept for an hour)", elem_id="cm-jobs")
@@ -70,14 +73,14 @@ def build(state, demo) -> None:
                        "<h3>Participants</h3>" + participants_html(r), "<h3>Alerts</h3>" + alerts_html(r),
                        frames, job.files]
 
-    def start(files, every_s, keep_faces, shown_key):
-        job = state.start_job(files, every_s, keep_faces=keep_faces)
+    def start(files, every_s, keep_faces, roster_file, shown_key):
+        job = state.start_job(files, every_s, keep_faces=keep_faces, roster=roster_file)
         return [None] + view(job.id, "")  # the new job is shown, and followed as the newest
 
     def pick(selected, shown_key):
         return [selected] + view(selected, shown_key)
 
-    go.click(soft(start, len(outs) + 1), inputs=[upload, every, keep, shown], outputs=[picked] + outs)
+    go.click(soft(start, len(outs) + 1), inputs=[upload, every, keep, roster, shown], outputs=[picked] + outs)
     timer.tick(soft(view, len(outs)), inputs=[picked, shown], outputs=outs, show_progress="hidden")
     jobs.input(soft(pick, len(outs) + 1), inputs=[jobs, shown], outputs=[picked] + outs)
     demo.load(soft(view, len(outs)), inputs=[picked, shown], outputs=outs)

@@ -1,0 +1,133 @@
+"""Names that are right: a class roster (one name a line, or the participant lists Zoom, Meet and Teams
+export) matched to OCR readings, a tile left unnamed rather than wrongly named, and readings in one
+script at a time (Latin and Hangul never mixed in one name), on synthetic galleries whose names are
+drawn in a CJK font."""
+
+import numpy as np
+import pytest
+
+from bot.roster import Roster, RosterError, load_roster, parse_roster
+from tests.conftest import require, run_cli
+
+LATIN = ["Monica Adebayo", "Josh Nelson", "Margaret Ramsey", "Rafael Villanueva", "Takuya Kato"]
+HANGUL = ["김선경", "이민정", "박명숙", "장희재", "윤정연"]
+
+
+def test_rosters_in_every_format_give_the_same_names(tmp_path):
+    plain = tmp_path / "class.txt"
+    plain.write_text("Monica Adebayo\n\nJosh Nelson\n김선경\nJosh Nelson\n")
+    assert load_roster(plain) == ["Monica Adebayo", "Josh Nelson", "김선경"]
+    zoom = tmp_path / "zoom.csv"
+    zoom.write_text("Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes),Guest\n"
+                    "Ms Teacher (Host),t@school.org,09:00,10:00,60,No\n"
+                    "Monica Adebayo,m@x.org,09:01,10:00,59,Yes\n\"Nelson, Josh\",j@x.org,09:02,09:50,48,Yes\n"
+                    "김선경,k@x.org,09:03,10:00,57,Yes\n", encoding="utf-8-sig")
+    assert load_roster(zoom) == ["Ms Teacher", "Monica Adebayo", "Nelson, Josh", "김선경"]
+    meet = tmp_path / "meet.csv"
+    meet.write_text("First name,Last name,Email,Duration\nMonica,Adebayo,m@x.org,59\nJosh,Nelson,j@x.org,48\n")
+    assert load_roster(meet) == ["Monica Adebayo", "Josh Nelson"]
+    teams = tmp_path / "teams.csv"  # Teams: UTF-16, tab-separated, a summary block before the table
+    teams.write_bytes(("1. Summary\nMeeting title\tPeriod 3\nAttended participants\t2\n\n2. Participants\n"
+                       "Name\tFirst Join\tLast Leave\tIn-Meeting Duration\tEmail\tRole\n"
+                       "Monica Adebayo\t09:01\t10:00\t59m\tm@x.org\tAttendee\n"
+                       "김선경\t09:03\t10:00\t57m\tk@x.org\tAttendee\n").encode("utf-16"))
+    assert load_roster(teams) == ["Monica Adebayo", "김선경"]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    with pytest.raises(RosterError, match="no names found"):
+        load_roster(empty)
+    with pytest.raises(RosterError, match="cannot read the roster"):
+        load_roster(tmp_path / "missing.csv")
+    assert parse_roster("# class 3B\nAna\n") == ["Ana"]
+
+
+def test_readings_are_matched_one_to_one_or_left_unnamed():
+    r = Roster(LATIN + HANGUL)
+    got = r.match(["Monica Adebayo", "Josh Nelsen", "Margaret Ramsey SM", "aiysse", "iy", None, "김선경 해", "이 민정",
+                   "Josh Nelson"])
+    assert got[:3] == ["Monica Adebayo", "Josh Nelson", "Margaret Ramsey"] or got[8] == "Josh Nelson"
+    assert got[3] is None and got[4] is None and got[5] is None   # misreadings name nobody
+    assert got[6] == "김선경" and got[7] == "이민정"
+    assert got.count("Josh Nelson") == 1                            # one tile a name: the better reading wins
+    assert got[8] == "Josh Nelson" and got[1] is None
+
+
+def _gallery(names, faces):
+    from tests.synthetic import render_gallery
+
+    return render_gallery(faces, len(names), size=(1600, 900), names=names, seed=4)
+
+
+@pytest.fixture(scope="module")
+def hangul_ocr():
+    from bot import ocr
+    from tests.synthetic import cjk_font
+
+    require(ocr.available(), "Tesseract not installed (apt-get install tesseract-ocr)")
+    require("kor" in ocr.installed_langs(), "Tesseract's Korean pack not installed (apt-get install tesseract-ocr-kor)")
+    require(cjk_font() is not None, "no CJK font to draw Hangul names (apt-get install fonts-noto-cjk)")
+    return ocr
+
+
+def _faces(n):
+    rng = np.random.default_rng(0)
+    return rng.integers(60, 200, (n, 48, 48), dtype=np.uint8)  # face-free tiles: names are what is read
+
+
+def test_names_are_read_in_one_script_and_right_with_a_roster(hangul_ocr):
+    from bot.ocr import script_of
+
+    names = [LATIN[0], HANGUL[0], LATIN[1], HANGUL[1], LATIN[2], HANGUL[2], LATIN[3], HANGUL[3], LATIN[4]]
+    g = _gallery(names, _faces(9))
+    tiles = [{"box": b, "camera_off": False} for b in g.tiles]
+    read = hangul_ocr.read_names(g.image, tiles, lang="kor+eng")
+    for name in read:
+        scripts = {script_of(c) for c in name or ""} - {None}
+        assert len(scripts) <= 1, f"{name!r} mixes scripts {scripts}"
+    assert sum(a == b for a, b in zip(read, names)) >= 6, read     # without a roster, most read exactly
+    roster = Roster(LATIN + HANGUL + ["Someone Absent", "결석자"])
+    named = hangul_ocr.read_names(g.image, tiles, lang="kor+eng", roster=roster)
+    assert named == names
+
+
+def test_analyze_cli_takes_a_roster(tmp_path, hangul_ocr):
+    import cv2
+    import json
+
+    names = [LATIN[0], HANGUL[0], LATIN[1], HANGUL[1]]
+    g = _gallery(names, _faces(4))
+    shot = tmp_path / "gallery.png"
+    cv2.imwrite(str(shot), g.image)
+    roster = tmp_path / "roster.txt"
+    roster.write_text("\n".join(LATIN + HANGUL))
+    out = tmp_path / "r.json"
+    r = run_cli("classmood-analyze", str(shot), "--json", str(out), "--roster", str(roster))
+    assert r.returncode == 0, r.stderr
+    tiles = json.loads(out.read_text())["frames"][0]["tiles"]
+    assert [t["name"] for t in tiles] == names
+    bad = run_cli("classmood-analyze", str(shot), "--roster", str(tmp_path / "nope.txt"))
+    assert bad.returncode == 2 and "cannot read the roster" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_apps_recordings_take_a_roster(tmp_path, hangul_ocr, fer_faces):
+    import cv2
+    import time
+
+    from bot.store import Store
+    from ui.state import App, AppConfig
+
+    names = [LATIN[2], HANGUL[2], LATIN[3], HANGUL[3]]
+    shot = tmp_path / "gallery.png"
+    cv2.imwrite(str(shot), _gallery(names, fer_faces[:4]).image)
+    roster = tmp_path / "zoom.csv"
+    roster.write_text("Name (Original Name),User Email\n" + "".join(f"{n},x@y.org\n" for n in LATIN + HANGUL))
+    app = App(AppConfig(db_path=str(tmp_path / "a.db"), work_dir=str(tmp_path / "w")), store=Store(tmp_path / "a.db"))
+    job = app.start_job([str(shot)], 2.0, roster=str(roster))
+    deadline = time.monotonic() + 300
+    while job.running and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.status == "done", job.message
+    assert sorted(app.store.participants(job.session_id)["participant"]) == sorted(names)
+    with pytest.raises(RosterError, match="no names found"):
+        (tmp_path / "empty.csv").write_text("\n")
+        app.start_job([str(shot)], 2.0, roster=str(tmp_path / "empty.csv"))
