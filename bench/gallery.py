@@ -3,7 +3,7 @@ side), frame speed vs the original approach, recordings (a desktop screen record
 video), bot memory. Needs FER2013 (faces for synthetic galleries); uses ../shared/data/galleries
 when there (the stages run on its real 25-tile 1080p gallery).
 
-    python bench/gallery.py [--part quality,stages,speed,recording,video,memory] [--repeats 15]
+    python bench/gallery.py [--part quality,stages,speed,recording,video,memory,windows,names] [--repeats 15]
 
 Prints medians and the CPU's vector extensions; the previous pipeline and today's run interleaved
 in one process, so their ratio holds on a noisy machine.
@@ -338,9 +338,119 @@ def memory(analyzer, faces, n=1000):
           f"of images); peak {peak:.0f} MB; detector worker replaced {analyzer.detector.restarts - 1} times")
 
 
+def windows():
+    """Real screenshots pasted as a window into desktops (bench and tests share `desktop_with`):
+    tiles recovered at IoU >= 0.9 against those found on the screenshot alone, and what a layout
+    search costs on such a desktop against the screenshot alone."""
+    import cv2
+
+    from bot.layout import _iou, find_tiles
+    from tests.synthetic import POSITIONS, desktop_with
+
+    shots = sorted(p for p in GALLERIES.glob("*") if p.suffix.lower() in (".png", ".jpg"))
+    if not shots:
+        print(f"windows: no screenshots at {GALLERIES}")
+        return
+    print("galleries in windows: real screenshots in 1920x1080 desktops (wallpaper, other windows, icons, "
+          "taskbar, title bar), window 50/65/80% of the screen's width at 4 places:")
+    total = hit = 0
+    t_desk, t_shot = [], []
+    for path in shots:
+        shot = cv2.imread(str(path))
+        truth = [t.box for t in find_tiles(shot)]
+        row = []
+        for frac in (0.5, 0.65, 0.8):
+            got_frac = 0
+            for k, pos in enumerate(POSITIONS):
+                desk, (x0, y0, s) = desktop_with(shot, frac, pos, seed=k)
+                t = time.perf_counter()
+                got = [t_.box for t_ in find_tiles(desk)]
+                t_desk.append(time.perf_counter() - t)
+                want = [(round(x * s) + x0, round(y * s) + y0, round(w * s), round(h * s)) for x, y, w, h in truth]
+                got_frac += sum(any(_iou(w, b) >= 0.9 for b in got) for w in want)
+                total += len(want)
+            hit += got_frac
+            row.append(f"{frac:.0%}: {got_frac}/{4 * len(truth)}")
+        t = time.perf_counter()
+        find_tiles(shot)
+        t_shot.append(time.perf_counter() - t)
+        print(f"  {path.name:<26} {len(truth):>2} tiles alone; in windows " + ", ".join(row))
+    print(f"  all: {hit}/{total} = {hit / total:.1%} of tiles recovered [>= 95%]; a layout search takes "
+          f"{statistics.median(t_desk) * 1e3:.0f} ms on a desktop, {statistics.median(t_shot) * 1e3:.0f} ms on a "
+          f"screenshot alone (medians; searches run only when the layout changes)")
+
+
+HANGUL_FAMILY = "김이박최정강조윤장임한오서신권황안송"
+HANGUL_GIVEN = ["민준", "서연", "지우", "하은", "도윤", "수아", "예준", "지민", "시우", "서윤", "주원", "하린", "지호",
+                "채원", "현우", "다은", "건우", "예린", "우진", "소율"]
+
+
+def _class_names(n: int, seed: int) -> list[str]:
+    """Made-up names, Latin and Hangul mixed about half and half, all different."""
+    from tests.synthetic import FIRST, LAST
+
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    while len(out) < n:
+        if rng.random() < 0.5:
+            name = f"{FIRST[rng.integers(len(FIRST))]} {LAST[rng.integers(len(LAST))]}"
+        else:
+            name = HANGUL_FAMILY[rng.integers(len(HANGUL_FAMILY))] + HANGUL_GIVEN[rng.integers(len(HANGUL_GIVEN))]
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def names(faces):
+    """Names on synthetic galleries (16, 25, 49 tiles, 1920x1080, video backgrounds) with rendered
+    Latin and Hangul names: exact with a roster, exact without, names that mix scripts; then a
+    simulated page change (two galleries of different people in turn) through the tracker."""
+    from bot import ocr
+    from bot.ocr import script_of
+    from bot.roster import Roster
+    from bot.tracker import Tracker
+    from tests.synthetic import render_gallery
+
+    if not ocr.available():
+        print("names: Tesseract not installed")
+        return
+    print(f"names on synthetic galleries (Tesseract, languages {ocr.default_lang()}):")
+    totals = [0, 0, 0, 0]
+    for n in (16, 25, 49):
+        people = _class_names(n, seed=n)
+        roster = Roster(people + _class_names(8, seed=100 + n))  # the roster lists some absent students too
+        g = render_gallery(faces, n, size=(1920, 1080), names=people, seed=n)
+        tiles = [{"box": b, "camera_off": False} for b in g.tiles]
+        plain = ocr.read_names(g.image, tiles)
+        named = ocr.read_names(g.image, tiles, roster=roster)
+        exact = sum(a == b for a, b in zip(plain, people))
+        right = sum(a == b for a, b in zip(named, people))
+        wrong = sum(a is not None and a != b for a, b in zip(named, people))
+        mixed = sum(len({script_of(c) for c in (a or "")} - {None}) > 1 for a in plain)
+        totals = [totals[0] + n, totals[1] + right, totals[2] + exact, totals[3] + mixed]
+        print(f"  {n} tiles: with a roster {right}/{n} exact ({wrong} named wrongly, {n - right - wrong} unnamed); "
+              f"without {exact}/{n} exact; names mixing scripts {mixed}")
+    n, right, exact, mixed = totals
+    print(f"  all: with a roster {right}/{n} = {right / n:.1%} [>= 95%]; without {exact}/{n} = {exact / n:.1%} "
+          f"[>= 70%]; mixed scripts {mixed} [0]")
+    first, second = _class_names(50, seed=7)[:25], _class_names(50, seed=7)[25:]
+    roster = Roster(first + second)
+    for label, kw in (("with a roster", {"roster": roster}), ("without", {})):
+        tracker = Tracker(**kw)
+        seen = set()
+        for k, people in enumerate((first, second, first)):  # page 1, page 2, back to page 1
+            g = render_gallery(faces[25 * k:], 25, size=(1920, 1080), names=people, seed=40 + k)
+            from bot.records import FrameResult, TileResult
+
+            rec = tracker.update(FrameResult(float(k), [TileResult(b) for b in g.tiles], []), g.image)
+            seen |= {t.name or f"tile-{i}" for i, t in enumerate(rec.tiles)}
+        print(f"  page change (25 people, then 25 others, then the first again) {label}: {len(seen)} participants "
+              f"for 50 people shown [50 +/- 1]")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", default="quality,stages,speed,recording,video,memory")
+    ap.add_argument("--part", default="quality,stages,speed,recording,video,memory,windows,names")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--frames", type=int, default=1000)
     args = ap.parse_args()
@@ -364,6 +474,10 @@ def main() -> int:
         video(analyzer, faces)
     if "memory" in parts:
         memory(analyzer, faces, args.frames)
+    if "windows" in parts:
+        windows()
+    if "names" in parts:
+        names(faces)
     return 0
 
 

@@ -46,13 +46,20 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 
 
 def _find(gray: np.ndarray, opts: LayoutOptions) -> tuple[list[Tile], int | None]:
-    """(tiles, the background level they were found against; None where no grid was found)."""
+    """(tiles, the background level they were found against; None where no grid was found): the
+    grid across the whole frame, or in a meeting window found on it (`meeting_windows`), whichever
+    holds more tiles."""
     import cv2
 
     h0, w0 = gray.shape[:2]
     scale = min(1.0, opts.work_width / w0)
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     boxes, bg = _tile_boxes(small, opts)
+    for wx, wy, ww, wh in ([] if _fills(boxes, small.shape) else meeting_windows(small, opts)):
+        inner, inner_bg = _tile_boxes(np.ascontiguousarray(small[wy:wy + wh, wx:wx + ww]), opts)
+        covered = sum(w * h for _, _, w, h in inner)
+        if len(inner) > max(1, len(boxes)) and covered >= 0.35 * ww * wh:
+            boxes, bg = [(x + wx, y + wy, w, h) for x, y, w, h in inner], inner_bg
     if not boxes:
         boxes, bg = [(0, 0, small.shape[1], small.shape[0])], None
     tiles = []
@@ -134,6 +141,59 @@ class LayoutMemory:
         if np.mean(np.abs(gray[ys, xs].astype(np.int16) - bg) <= tol) < self.HOLD:
             return False
         return all(np.mean(np.abs(gray[ty, tx].astype(np.int16) - bg) <= tol) < self.TILE_GONE for ty, tx in per_tile)
+
+
+def _fills(boxes: list[Box], shape) -> bool:
+    """A grid found across the frame that spans most of it (a gallery on the whole screen): no
+    need to look for a window."""
+    if len(boxes) < 2:
+        return False
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return (x1 - x0) * (y1 - y0) >= 0.5 * shape[0] * shape[1]
+
+
+def meeting_windows(gray: np.ndarray, opts: LayoutOptions = LayoutOptions(), limit: int = 4) -> list[Box]:
+    """Where a meeting's gallery may sit on a screen among other windows, a wallpaper, a taskbar
+    and side panels: the boxes around large connected areas of one flat dark level (a gallery's
+    background, joined up by its gutters), biggest first. Tiles are then looked for in each, against
+    that window's own size (a 640-pixel window holds tiles too small to count on a 1920 screen).
+    Connected at full size: a window's one-pixel border keeps its background apart from a dark
+    wallpaper beside it (a smaller picture would blur the border away)."""
+    import cv2
+
+    H, W = gray.shape[:2]
+    f = max(1, W // 480)
+    small = cv2.resize(gray, (W // f, H // f), interpolation=cv2.INTER_AREA) if f > 1 else gray
+    # flat pixels only (3x3 range <= 2): a meeting's background is drawn flat, a wallpaper photo
+    # beside the window is not, though its mean may be the same grey
+    kernel = np.ones((3, 3), np.uint8)
+    flat = cv2.inRange(cv2.subtract(cv2.dilate(gray, kernel), cv2.erode(gray, kernel)), 0, 2)
+    out: list[tuple[int, Box]] = []
+    for level in background_levels(small, k=4):
+        mask = cv2.bitwise_and(flat, cv2.inRange(gray, max(0, level - opts.bg_tolerance),
+                                                 min(255, level + opts.bg_tolerance)))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for x, y, w, h, area in stats[1:]:
+            if w * h < 0.03 * H * W or w < 0.12 * W or h < 0.12 * H:
+                continue
+            if w * h > 0.9 * H * W:  # the whole screen: that is the search over the whole frame
+                continue
+            if area < 0.08 * w * h:  # a thin outline (a frame, a line), not a background with tiles on it
+                continue
+            out.append((int(w * h), (int(x), int(y), int(w), int(h))))
+    boxes: list[Box] = []
+    for _, b in sorted(out, key=lambda t: -t[0]):
+        if all(_iou(b, o) < 0.8 for o in boxes):
+            boxes.append(b)
+    return boxes[:limit]
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
 
 
 def _thumbnail(gray: np.ndarray) -> np.ndarray:

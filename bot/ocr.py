@@ -60,11 +60,11 @@ def default_lang() -> str:
     return "+".join(others + (["eng"] if "eng" in langs or not others else []))
 
 
-def name_strip(frame: np.ndarray, box, camera_off: bool = False) -> np.ndarray:
+def name_strips(frame: np.ndarray, box, camera_off: bool = False) -> list[np.ndarray]:
     """The tile's bottom-left name label (or, on a camera-off tile, the centred name), prepared
-    for OCR: grey, upscaled, inverted to dark text on light. Meeting apps draw the label as light text on a
-    dark box: the crop keeps the dark run of columns from the left edge, so the video beside the
-    label does not reach the OCR."""
+    for OCR: grey, upscaled, inverted to dark text on light; one image for each place the label box
+    may be (`_label_boxes`). Meeting apps draw the label as light text on a dark box: the crop keeps
+    the dark run of columns from the left edge, so the video beside the label does not reach the OCR."""
     import cv2
 
     x, y, w, h = box
@@ -72,37 +72,46 @@ def name_strip(frame: np.ndarray, box, camera_off: bool = False) -> np.ndarray:
         roi = frame[y + int(0.35 * h): y + int(0.65 * h), x + int(0.05 * w): x + int(0.95 * w)]
     else:
         roi = frame[y + int(0.85 * h): y + h - max(1, h // 100), x: x + int(0.75 * w)]
+    blank = [np.full((8, 8), 255, np.uint8)]
     if roi.size == 0:
-        return np.full((8, 8), 255, np.uint8)
+        return blank
     gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
-    if not camera_off:
-        gray = _label_box(gray)
-    if gray.size == 0 or gray.shape[1] < 4:
-        return np.full((8, 8), 255, np.uint8)
-    scale = max(2.0, 48.0 / gray.shape[0])  # tesseract reads best with text ~30 px high
-    gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    inv = cv2.normalize(255 - gray, None, 0, 255, cv2.NORM_MINMAX)  # dark text on light
-    return cv2.copyMakeBorder(inv, 12, 12, 12, 12, cv2.BORDER_REPLICATE)
+    crops = [gray] if camera_off else _label_boxes(gray)
+    out = []
+    for crop in crops:
+        if crop.size == 0 or crop.shape[1] < 4:
+            continue
+        scale = max(2.0, 48.0 / crop.shape[0])  # tesseract reads best with text ~30 px high
+        big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        inv = cv2.normalize(255 - big, None, 0, 255, cv2.NORM_MINMAX)  # dark text on light
+        out.append(cv2.copyMakeBorder(inv, 12, 12, 12, 12, cv2.BORDER_REPLICATE))
+    return out or blank
 
 
-def _label_box(gray: np.ndarray) -> np.ndarray:
-    """The dark label box starting at the strip's left edge (text holes closed), else the strip."""
+def name_strip(frame: np.ndarray, box, camera_off: bool = False) -> np.ndarray:
+    """The first of `name_strips`."""
+    return name_strips(frame, box, camera_off)[0]
+
+
+def _label_boxes(gray: np.ndarray) -> list[np.ndarray]:
+    """Where the dark label box starting at the strip's left edge may be (text holes closed): dark
+    as below grey 100, and dark as below 0.6 of the video around it (the box darkens what is behind
+    it, so over a dark video the first finds the whole strip); each distinct box narrower than the
+    strip, else the strip itself. Both are read where they differ: neither rule wins everywhere."""
     import cv2
 
-    # darker than the video around it: the box darkens what is behind it (to ~0.35-0.5 of it), so
-    # over a dark wall the threshold follows the wall down
-    dark = (gray < min(100.0, 0.6 * float(np.percentile(gray, 75)))).astype(np.uint8)
     k = max(3, gray.shape[0] // 4)
-    dark = cv2.morphologyEx(dark, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=4)
-    best = None
-    for x, y, w, h, area in stats[1:]:
-        if x <= 0.1 * gray.shape[1] and h >= 0.3 * gray.shape[0] and w >= 2 * h and (best is None or area > best[4]):
-            best = (x, y, w, h, area)
-    if best is None:
-        return gray
-    x, y, w, h, _ = best
-    return gray[y:y + h, x:x + w]
+    out: list[tuple[int, int, int, int]] = []
+    for thr in (100.0, min(100.0, 0.6 * float(np.percentile(gray, 75)))):
+        dark = cv2.morphologyEx((gray < thr).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=4)
+        best = None
+        for x, y, w, h, area in stats[1:]:
+            if x <= 0.1 * gray.shape[1] and h >= 0.3 * gray.shape[0] and w >= 1.2 * h and (best is None or area > best[4]):
+                best = (x, y, w, h, area)
+        if best is not None and best[2] < 0.9 * gray.shape[1] and tuple(best[:4]) not in out:
+            out.append(tuple(int(v) for v in best[:4]))
+    return [gray[y:y + h, x:x + w] for x, y, w, h in out] or [gray]
 
 
 # Tesseract's OpenMP threads on a one-line strip cost more than they give (measured: 233 ms a call
@@ -152,19 +161,22 @@ def one_script(text: str) -> tuple[str, float]:
     if not counts:
         return text, 1.0
     main = max(counts, key=counts.get)
-    kept = "".join(c for c, sc in zip(text, letters) if sc in (None, main))
-    return " ".join(kept.split()), counts[main] / sum(counts.values())
+    kept = " ".join("".join(c for c, sc in zip(text, letters) if sc in (None, main)).split())
+    if main in _SYLLABIC:  # a Korean name is written without spaces; the model splits its syllables
+        kept = re.sub(r"(?<=[\uac00-\ud7af]) (?=[\uac00-\ud7af])", "", kept)
+    return kept, counts[main] / sum(counts.values())
 
 
-def ocr_words(img: np.ndarray, lang: str = "eng", timeout: float = 10.0) -> list[tuple[str, float]]:
-    """(word, confidence 0-100) for each word Tesseract reads on a one-line strip."""
+def ocr_words(img: np.ndarray, lang: str = "eng", timeout: float = 10.0, psm: int = 7) -> list[tuple[str, float]]:
+    """(word, confidence 0-100) for each word Tesseract reads on a one-line strip (`psm` 7: a text
+    line; 13: a raw line, without Tesseract's own layout analysis)."""
     import cv2
 
     ok, png = cv2.imencode(".png", img)
     if not ok:
         return []
     try:
-        out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7", "-l", lang, "tsv"],
+        out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", str(psm), "-l", lang, "tsv"],
                              input=png.tobytes(), capture_output=True, timeout=timeout, env=_TESSERACT_ENV)
     except (OSError, subprocess.TimeoutExpired) as e:
         log.warning("tesseract failed: %s", e)
@@ -193,14 +205,17 @@ def ocr_words(img: np.ndarray, lang: str = "eng", timeout: float = 10.0) -> list
     return [(w[0], w[1]) for w in words]
 
 
-def readings(img: np.ndarray, langs: list[str]) -> list[tuple[str, float]]:
-    """A reading of the strip with each language on its own, each kept to one script:
-    (name, score), score = mean word confidence x the share of letters in the name's script.
-    Reading "kor" and "eng" apart, rather than "kor+eng" together, is what keeps Hangul out of a
-    Latin name and the other way round."""
+def readings(img: np.ndarray | list[np.ndarray], langs: list[str]) -> list[tuple[str, float]]:
+    """A reading of the strip (or of each candidate crop of it) with each language on its own, each
+    kept to one script: (name, score), best first; score = mean word confidence x the share of
+    letters in the name's script. Reading "kor" and "eng" apart, rather than "kor+eng" together,
+    is what keeps Hangul out of a Latin name and the other way round."""
+    if isinstance(img, list):
+        return sorted((r for im in img for r in readings(im, langs)), key=lambda r: -r[1])
     out = []
     for lang in langs:
-        words = ocr_words(img, lang)
+        # as a text line; where that finds nothing (it misses some short names outright), as a raw line
+        words = ocr_words(img, lang) or ocr_words(img, lang, psm=13)
         if not words:
             continue
         text, pure = one_script(" ".join(w for w, _ in words))
@@ -224,8 +239,8 @@ def read_names(frame: np.ndarray, tiles, lang: str | None = None, roster=None) -
     def one(t) -> list[tuple[str, float]]:
         box, off = (t["box"], t.get("camera_off", False)) if isinstance(t, dict) else (t.box, t.camera_off)
         # a camera-off tile shows the name large in its centre: read that first
-        got = readings(name_strip(frame, box, True), langs) if off else []
-        return got or readings(name_strip(frame, box, False), langs)
+        got = readings(name_strips(frame, box, True), langs) if off else []
+        return got or readings(name_strips(frame, box, False), langs)
 
     with ThreadPoolExecutor(max_workers=ocr_workers()) as pool:
         found = list(pool.map(one, tiles))

@@ -69,6 +69,8 @@ class Tracker:
         self._signatures: dict[str, np.ndarray] = {}
         self._smoothed: dict[str, np.ndarray] = {}
         self._baselines = Baselines()
+        self._strips: list[np.ndarray] = []  # each tile's name label when its name was read
+        self._page = 0                        # name-label changes seen on one grid (a page change)
 
     def fresh(self) -> "Tracker":
         """A new tracker with the same settings and no history."""
@@ -83,6 +85,8 @@ class Tracker:
         tiles, faces = result.tiles, result.faces
         if self._layout_changed(tiles):
             self._relayout(tiles, faces, frame)
+        elif frame is not None and self._ocr:
+            self._renamed(tiles, frame)
         ids = self._ids
         keep_tiles = [i for i in range(len(tiles)) if _norm(ids[i]) not in self.exclude
                       and not (self._names[i] and _norm(self._names[i]) in self.exclude)]
@@ -126,6 +130,28 @@ class Tracker:
                 ids[i] = f"{pid} ({i})"
             seen[pid] = i
         self._names, self._ids = names, ids
+        self._strips = [_strip_signature(frame, t) for t in tiles] if frame is not None else []
+
+    def _renamed(self, tiles: list[TileResult], frame: np.ndarray) -> None:
+        """Same grid, other names (a page change, someone replaced in a slot): tiles whose name
+        label changed are read again, and only those; a name read before stays with its tile."""
+        now = [_strip_signature(frame, t) for t in tiles]
+        if len(now) != len(self._strips):
+            self._strips = now
+            return
+        changed = [i for i, (a, b) in enumerate(zip(self._strips, now)) if not _same_strip(a, b)]
+        if not changed:
+            return
+        self._page += 1
+        names = list(self._ocr(frame, [tiles[i] for i in changed]))
+        taken = {pid for k, pid in enumerate(self._ids) if k not in changed}
+        for i, name in zip(changed, names):
+            pid = name if name else f"tile-{i}" + (f".{self._page}" if self._page else "")
+            if pid in taken:
+                pid = f"{pid} ({i})"
+            self._names[i], self._ids[i] = name, pid
+            taken.add(pid)
+            self._strips[i] = now[i]
 
     def _rematch(self, ids, names, tiles, faces, frame) -> list[str]:
         """Unnamed tiles take the id of the earlier participant whose face signature matches best."""
@@ -146,6 +172,26 @@ class Tracker:
                 ids[i] = best
                 taken.add(best)
         return ids
+
+
+def _strip_signature(frame: np.ndarray, tile) -> np.ndarray:
+    """The white text of a tile's name label (bottom left, where meeting apps draw it) as a small
+    mask: it changes when the name does, not when the video behind the label moves."""
+    import cv2
+
+    x, y, w, h = (int(v) for v in (tile.box if hasattr(tile, "box") else tile["box"]))
+    roi = frame[y + int(0.85 * h): y + h, x: x + int(0.75 * w)]
+    if roi.size == 0:
+        return np.zeros((8, 64), np.float32)
+    g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
+    return cv2.resize((g > 200).astype(np.float32), (64, 8), interpolation=cv2.INTER_AREA)
+
+
+def _same_strip(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two label masks show the same text: little white either way, or closely the same."""
+    if a.sum() < 2 and b.sum() < 2:
+        return True
+    return float(np.abs(a - b).sum()) <= 0.25 * max(float(a.sum()), float(b.sum()))
 
 
 def _signature(frame: np.ndarray, box) -> np.ndarray:

@@ -60,9 +60,12 @@ def render_gallery(faces: np.ndarray, n_tiles: int, size: tuple[int, int] = (192
                    face_frac: tuple[float, float] = (0.42, 0.6), names: list[str] | None = None) -> Gallery:
     """Render `n_tiles` tiles; `camera_off` of them show only a name. `faces`: gray or BGR face
     photos (N, h, w[, 3]), used in order (cycled). `names`: the tiles' names (cycled; default
-    made-up Latin ones); a name outside ASCII (Hangul, say) is drawn with Pillow in a CJK font."""
+    made-up Latin ones, drawn with OpenCV's stroke font); given names are drawn as a meeting app
+    draws them, with Pillow in a CJK font (Hangul and Latin alike), at least 12 pixels high."""
     import cv2
 
+    global _PILLOW_NAMES
+    _PILLOW_NAMES = bool(names)
     rng = np.random.default_rng(seed)
     W, H = size
     img = np.full((H, W, 3), 26, np.uint8)
@@ -148,6 +151,9 @@ def _room(tile: np.ndarray, rng) -> None:
     tile[:] = np.clip(tile + noise, 0, 255).astype(np.uint8)
 
 
+_PILLOW_NAMES = False  # set by render_gallery(names=...): given names are drawn as a meeting app does
+
+
 def cjk_font() -> str | None:
     """A font file that draws Hangul and Latin alike (Noto Sans CJK: Debian's fonts-noto-cjk)."""
     import glob
@@ -167,7 +173,7 @@ def cjk_font() -> str | None:
 def _label(tile: np.ndarray, name: str, th: int) -> None:
     import cv2
 
-    if not name.isascii():
+    if not name.isascii() or _PILLOW_NAMES:
         return _label_unicode(tile, name, th)
     scale = max(0.35, th / 400)
     (tw_, th_), _ = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
@@ -196,3 +202,56 @@ def _label_unicode(tile: np.ndarray, name: str, th: int) -> None:
     im = Image.fromarray(tile[..., ::-1].copy())
     ImageDraw.Draw(im).text((3 + pad - left, y1 - pad - h_ - top), name, font=font, fill=(255, 255, 255))
     tile[:] = np.asarray(im)[..., ::-1]
+
+
+POSITIONS = ("top-left", "top-right", "bottom-left", "centre")
+
+
+def desktop_with(shot: np.ndarray, width_frac: float, position: str = "centre", seed: int = 0,
+                 size: tuple[int, int] = (1920, 1080)) -> tuple[np.ndarray, tuple[int, int, float]]:
+    """`shot` (a meeting screenshot) as a window on a desktop: a photo-like wallpaper, two other
+    windows with text, a taskbar, and the meeting window with its title bar, `width_frac` of the
+    screen's width, at `position` (`POSITIONS`). Returns the desktop and (x, y, scale): where the
+    screenshot's pixel (0, 0) lies and how it was resized, to map boxes found on it."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    W, H = size
+    yy, xx = np.mgrid[0:H, 0:W]
+    base = rng.integers(40, 200, 3)
+    wall = base[None, None, :] * (0.6 + 0.4 * np.sin(xx[..., None] / rng.uniform(150, 400) + yy[..., None] / 300.0))
+    desk = np.clip(wall + rng.normal(0, 12, (H, W, 3)), 0, 255).astype(np.uint8)
+    desk = cv2.GaussianBlur(desk, (0, 0), 2)
+    for k in range(6):  # desktop icons: small squares with a label
+        x, y = 20, 20 + 90 * k
+        cv2.rectangle(desk, (x, y), (x + 48, y + 48), tuple(int(v) for v in rng.integers(0, 255, 3)), -1)
+        cv2.putText(desk, f"file{k}.pdf", (x - 6, y + 66), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    for k in range(2):  # other windows: a title bar, white body, lines of text
+        ww, wh = int(rng.uniform(0.25, 0.45) * W), int(rng.uniform(0.3, 0.55) * H)
+        x, y = int(rng.uniform(0.05, 0.6) * W), int(rng.uniform(0.05, 0.4) * H)
+        cv2.rectangle(desk, (x, y), (x + ww, y + wh), (250, 250, 250), -1)
+        cv2.rectangle(desk, (x, y), (x + ww, y + 28), (210, 210, 215), -1)
+        cv2.putText(desk, ["Slides - Lesson 4", "Gradebook.xlsx"][k], (x + 10, y + 19), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (30, 30, 30), 1, cv2.LINE_AA)
+        for j in range(2, wh // 22):
+            cv2.putText(desk, "Lorem ipsum dolor sit amet, consectetur " * 2, (x + 12, y + 20 + 22 * j),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.45, (60, 60, 60), 1, cv2.LINE_AA)
+    bar = 48
+    desk[H - bar:] = (28, 30, 36)
+    for k in range(8):
+        cv2.rectangle(desk, (200 + 56 * k, H - bar + 8), (232 + 56 * k, H - 8), tuple(int(v) for v in rng.integers(80, 255, 3)), -1)
+    cv2.putText(desk, "10:42", (W - 80, H - 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (230, 230, 230), 1, cv2.LINE_AA)
+    scale = width_frac * W / shot.shape[1]
+    win = cv2.resize(shot, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    title = 32
+    wh, ww = win.shape[0] + title, win.shape[1]
+    room_h = H - bar
+    x = {"top-left": 40, "top-right": W - ww - 40, "bottom-left": 40, "centre": (W - ww) // 2}[position]
+    y = {"top-left": 30, "top-right": 30, "bottom-left": room_h - wh - 20, "centre": (room_h - wh) // 2}[position]
+    x, y = max(0, min(x, W - ww)), max(0, min(y, room_h - wh))
+    cv2.rectangle(desk, (x - 1, y - 1), (x + ww, y + wh), (90, 90, 90), 1)
+    desk[y:y + title, x:x + ww] = (236, 236, 236)
+    cv2.putText(desk, "Zoom Meeting", (x + 12, y + 21), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (20, 20, 20), 1, cv2.LINE_AA)
+    h_fit = min(win.shape[0], room_h - (y + title))
+    desk[y + title:y + title + h_fit, x:x + ww] = win[:h_fit]
+    return desk, (x, y + title, scale)

@@ -131,3 +131,33 @@ def test_the_apps_recordings_take_a_roster(tmp_path, hangul_ocr, fer_faces):
     with pytest.raises(RosterError, match="no names found"):
         (tmp_path / "empty.csv").write_text("\n")
         app.start_job([str(shot)], 2.0, roster=str(tmp_path / "empty.csv"))
+
+
+def test_a_page_change_names_the_new_people_and_mints_no_extra_participants(hangul_ocr):
+    """Two pages of a 16-person gallery in turn (the grid stays put, the people change), then the
+    first page again: the tracker reads the changed name labels again; every name it gives is a
+    roster name, page 2 shows page 2's people (none of page 1's names left behind), and the names
+    seen over the three pages are the 32 people shown, none invented."""
+    from bot.records import FrameResult, TileResult
+    from bot.tracker import Tracker
+    from tests.synthetic import render_gallery
+
+    rng = np.random.default_rng(5)
+    first = [f"{a} {b}" for a, b in zip(["Ana", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo"],
+                                        ["Perez", "Smith", "Nguyen", "Okafor", "Rossi", "Kim", "Silva", "Novak"])]
+    first += HANGUL[:5] + ["최하은", "정도윤", "강서연"]
+    second = [f"{a} {b}" for a, b in zip(["Ines", "Jon", "Kira", "Liam", "Mia", "Noah", "Olga", "Pavel"],
+                                         ["Haddad", "Meyer", "Perez", "Smith", "Nguyen", "Okafor", "Rossi", "Kim"])]
+    second += ["임다은", "한지민", "오예준", "서하린", "신주원", "권채원", "황현우", "안소율"]
+    tracker = Tracker(roster=Roster(first + second))
+    shown = []
+    for k, people in enumerate((first, second, first)):
+        g = render_gallery(rng.integers(60, 200, (16, 48, 48), dtype=np.uint8), 16, size=(1600, 900),
+                           names=people, seed=30 + k)
+        rec = tracker.update(FrameResult(float(k), [TileResult(b) for b in g.tiles], []), g.image)
+        shown.append([t.name for t in rec.tiles])
+    assert sum(a == b for a, b in zip(shown[1], second)) >= 14, shown[1]  # page 2's names...
+    assert not set(shown[1]) & set(first)                                  # ...and none of page 1's left
+    assert sum(a == b for a, b in zip(shown[2], first)) >= 12, shown[2]   # back on page 1
+    named = {n for page in shown for n in page if n}
+    assert named <= set(first + second) and len(named) >= 29, sorted(named)

@@ -1,0 +1,111 @@
+"""Finding the meeting anywhere on screen: real gallery screenshots pasted as a window into desktops
+(a wallpaper, other windows, desktop icons, a taskbar, a title bar), and the bot finding a gallery
+window on a real (Xvfb) screen without `--region`."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from bot.layout import LayoutMemory, _iou, find_tiles
+from tests.conftest import REPO, require
+from tests.synthetic import POSITIONS, desktop_with, render_gallery
+
+
+def _mapped(truth, x0, y0, s):
+    return [(int(round(x * s)) + x0, int(round(y * s)) + y0, int(round(w * s)), int(round(h * s))) for x, y, w, h in truth]
+
+
+def test_galleries_in_windows_are_found_at_every_size_and_place(real_galleries):
+    """Each real screenshot as a window 50%, 65% and 80% of the screen's width, at two places: at
+    least 95% of its tiles (as found on the screenshot alone) recovered at IoU >= 0.9."""
+    found = total = 0
+    for g in real_galleries:
+        shot = cv2.imread(str(g["path"]))
+        truth = [t.box for t in find_tiles(shot)]
+        assert len(truth) == g["tiles"], g["file"]  # the screenshot alone: unchanged
+        for k, (frac, pos) in enumerate([(0.5, "top-left"), (0.65, "centre"), (0.8, "bottom-left"), (0.5, "top-right")]):
+            desk, (x0, y0, s) = desktop_with(shot, frac, pos, seed=k)
+            got = [t.box for t in find_tiles(desk)]
+            want = _mapped(truth, x0, y0, s)
+            found += sum(any(_iou(w, b) >= 0.9 for b in got) for w in want)
+            total += len(want)
+    assert found >= 0.95 * total, f"{found} of {total} tiles recovered"
+
+
+def test_a_moved_window_is_found_again_and_a_still_one_costs_no_search(real_galleries):
+    g = next(r for r in real_galleries if r["tiles"] >= 16)
+    shot = cv2.imread(str(g["path"]))
+    memory = LayoutMemory()
+    first, (x0, y0, s) = desktop_with(shot, 0.65, "top-left", seed=1)
+    a = memory.tiles(first)
+    b = memory.tiles(first.copy())
+    assert memory.searches == 1 and [t.box for t in a] == [t.box for t in b] and len(a) == g["tiles"]
+    moved, (x1, y1, _) = desktop_with(shot, 0.65, "bottom-left", seed=1)
+    c = memory.tiles(moved)
+    assert memory.searches == 2 and len(c) == g["tiles"]
+    assert all(abs((t.box[0] - x1) - (u.box[0] - x0)) <= 2 and abs((t.box[1] - y1) - (u.box[1] - y0)) <= 2
+               for t, u in zip(c, a))
+
+
+def test_a_desktop_without_a_meeting_has_no_grid():
+    import numpy as np
+
+    desk, _ = desktop_with(np.full((400, 640, 3), 235, np.uint8), 0.5, "centre", seed=3)  # a blank window
+    assert len(find_tiles(desk)) == 1
+
+
+def _free_display() -> int:
+    for n in range(200, 300):
+        if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+def test_the_bot_finds_a_gallery_window_on_a_real_screen(tmp_path, fer_faces):
+    """Xvfb shows a desktop whose meeting window holds a 9-tile gallery at 60% of the screen's
+    width; the bot, given no region, stores its 9 tiles and their faces."""
+    require(shutil.which("Xvfb") is not None, "Xvfb not installed (Debian: xvfb)")
+    require(shutil.which("feh") is not None, "feh not installed (Debian: feh)")
+    from bot.store import Store
+
+    size = (1600, 900)
+    g = render_gallery(fer_faces[120:], 9, size=(1280, 720), seed=8)
+    desk, _ = desktop_with(g.image, 0.6, "top-right", seed=5, size=size)
+    shown = tmp_path / "desktop.png"
+    cv2.imwrite(str(shown), desk)
+    n = _free_display()
+    xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "DISPLAY": f":{n}"}
+    feh = None
+    try:
+        for _ in range(100):
+            if Path(f"/tmp/.X11-unix/X{n}").exists():
+                break
+            time.sleep(0.05)
+        feh = subprocess.Popen(["feh", "--fullscreen", "--hide-pointer", str(shown)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.5)
+        db = tmp_path / "bot.db"
+        exe = Path(sys.executable).parent / "classmood-bot"
+        p = subprocess.run([str(exe), "--db", str(db), "--interval", "2", "--duration", "5", "--session", "window"],
+                           env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr[-3000:]
+        s = Store(db)
+        sid = int(s.sessions().iloc[0]["id"])
+        frames = s.frames(sid)
+        assert len(frames) >= 2 and (frames["tiles"] == 9).all(), frames
+        assert frames["faces"].min() >= 8
+        s.close()
+    finally:
+        if feh is not None:
+            feh.terminate()
+            feh.wait(5)
+        xvfb.terminate()
+        xvfb.wait(5)
