@@ -184,15 +184,62 @@ def part_galleries() -> None:
         return
     analyzer = GalleryAnalyzer()
     print("real gallery screenshots (students in class), one frame each, against the camera's axis:")
-    everyone = []
+    everyone, poses = [], []
     for path in files:
         analyzer.forget()
         faces = [f for f in analyzer.analyze(cv2.imread(str(path))).faces if f.role == "participant"]
         states = [state_of(f.yaw, f.pitch) for f in faces]
         everyone += states
+        poses += [(f.yaw, f.pitch) for f in faces if f.yaw is not None]
         print(f"  {path.name:<26} {len(faces):>2} faces: facing {states.count('facing')}, away {states.count('away')}, "
               f"down {states.count('down')}, no pose {states.count(None)}; attention {attention_of(states):.0%}")
     print(f"  all: attention {attention_of(everyone):.1%} of {len(everyone)} faces")
+    alerts_on_calm(poses)
+
+
+def alerts_on_calm(poses: list[tuple[float, float]], minutes: float = 45.0, every: float = 5.0) -> None:
+    """How often the turned-away alert fires on calm material: each student of the real screenshots
+    keeps their pose for a 45-minute class, with the frame-to-frame jitter of the detector's
+    landmarks (yaw and pitch +/- 5 degrees, the mirror test's spread), through the tracker and the
+    default alert rules."""
+    from bot.alerts import AlertEngine
+    from bot.records import FaceResult, FrameResult, TileResult
+    from bot.tracker import Tracker
+
+    tiles = [TileResult((60 * i, 0, 60, 60)) for i in range(len(poses))]
+    scores = np.full(7, 0.2 / 6)
+    scores[6] = 0.8
+
+    def run(turn: tuple[float, float] | None = None):
+        """(share of faces read away, {participant: first turned-away alert time}); `turn`: from
+        when to when (minutes) student 0 turns 55 degrees away."""
+        rng = np.random.default_rng(0)
+        tracker, engine = Tracker(ocr=False), AlertEngine()
+        fired: dict[str, float] = {}
+        away = total = 0
+        for k in range(int(minutes * 60 / every)):
+            t = k * every
+            faces = []
+            for i, (y, p) in enumerate(poses):
+                extra = 55.0 if turn and i == 0 and turn[0] * 60 <= t < turn[1] * 60 else 0.0
+                faces.append(FaceResult((60 * i + 10, 10, 40, 40), i, None, "participant", 0.9, False, scores,
+                                        yaw=y + extra + rng.normal(0, 5), pitch=p + rng.normal(0, 5), roll=0.0))
+            rec = tracker.update(FrameResult(t, tiles, faces))
+            away += sum(f.attention == "away" for f in rec.faces)
+            total += len(rec.faces)
+            for a in engine.update(rec):
+                if a.rule == "participant_turned_away":
+                    fired.setdefault(a.participant, a.time_s)
+        return away / total, fired
+
+    share, fired = run()
+    print(f"  calm class of the {len(poses)} screenshot students, 45 min at 5 s with landmark jitter "
+          f"(+/-5 degrees): {share:.1%} of faces read away; the turned-away alert (default 2 min) fired for "
+          f"{len(fired)} of {len(poses)} participants")
+    _, fired = run(turn=(20.0, 23.0))
+    when = fired.get("tile-0")
+    print(f"  the same class, one student turned 55 degrees away from minute 20 to 23: alerted "
+          + (f"at minute {when / 60:.1f}" if when is not None else "never") + f"; others alerted: {len(fired) - (when is not None)}")
 
 
 def main() -> int:
