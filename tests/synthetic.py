@@ -57,11 +57,13 @@ def grid_shape(n: int) -> tuple[int, int]:
 
 def render_gallery(faces: np.ndarray, n_tiles: int, size: tuple[int, int] = (1920, 1080), *,
                    camera_off: int = 0, sidebar: bool = False, seed: int = 0,
-                   face_frac: tuple[float, float] = (0.42, 0.6), names: list[str] | None = None) -> Gallery:
+                   face_frac: tuple[float, float] = (0.42, 0.6), names: list[str] | None = None,
+                   gap: int | None = None) -> Gallery:
     """Render `n_tiles` tiles; `camera_off` of them show only a name. `faces`: gray or BGR face
     photos (N, h, w[, 3]), used in order (cycled). `names`: the tiles' names (cycled; default
     made-up Latin ones, drawn with OpenCV's stroke font); given names are drawn as a meeting app
-    draws them, with Pillow in a CJK font (Hangul and Latin alike), at least 12 pixels high."""
+    draws them, with Pillow in a CJK font (Hangul and Latin alike), at least 12 pixels high.
+    `gap`: pixels between tiles (default about 0.25% of the width; 0: tiles that touch)."""
     import cv2
 
     global _PILLOW_NAMES
@@ -86,7 +88,7 @@ def render_gallery(faces: np.ndarray, n_tiles: int, size: tuple[int, int] = (192
             cv2.putText(img, f"{FIRST[k]} {LAST[k % len(LAST)]}", (right + 20, top + 40 + 30 * k),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.5, (230, 230, 230), 1, cv2.LINE_AA)
     cols, rows = grid_shape(n_tiles)
-    gap = max(2, W // 400)
+    gap = max(2, W // 400) if gap is None else gap  # 0: tiles that touch
     area_w, area_h = right - 40, H - top - bottom - 40
     tw = min((area_w - (cols - 1) * gap) / cols, ((area_h - (rows - 1) * gap) / rows) * 16 / 9)
     th = tw * 9 / 16

@@ -109,3 +109,12 @@ def test_the_bot_finds_a_gallery_window_on_a_real_screen(tmp_path, fer_faces):
             feh.wait(5)
         xvfb.terminate()
         xvfb.wait(5)
+
+
+@pytest.mark.parametrize("n", [6, 9, 13, 16, 25])
+def test_tiles_that_touch_are_split_where_one_video_meets_the_next(fer_faces, n):
+    """Galleries drawn without gutters (the grid on the meeting's background, tiles touching;
+    13: a shorter, centred last row): every tile recovered at IoU >= 0.9."""
+    g = render_gallery(fer_faces, n, size=(1280, 720), gap=0, seed=n)
+    got = [t.box for t in find_tiles(g.image)]
+    assert sum(any(_iou(w, b) >= 0.9 for b in got) for w in g.tiles) == n, (len(got), n)
