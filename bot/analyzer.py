@@ -73,6 +73,7 @@ class GalleryAnalyzer:
         layout = self.layouts.tiles(gray) if self.layouts else find_tiles(gray, opts.layout)
         t1 = time.perf_counter()
         dets = self._detect(frame, layout, gray)
+        layout = _faces_as_tiles(layout, dets, frame.shape[1], frame.shape[0])
         t2 = time.perf_counter()
         assigned = _assign(dets, [t.box for t in layout])
         probs = self.classifier.predict(crop_faces(frame, [d[0] for d in assigned])) if assigned else \
@@ -287,6 +288,25 @@ class _Seen:
 
     def looked_empty(self, tiles: list[Box]) -> None:
         self.empty.update(tiles)
+
+
+def _faces_as_tiles(layout, dets, width: int, height: int):
+    """Fewer tiles than faces: no grid was found, or a quarter of the faces (two at least) lie
+    outside the tiles found, with three or more faces of about one size in view (a gallery whose
+    grid is hidden under controls, or drawn some other way): a tile each, made up from where the
+    faces are (`bot.layout.tiles_from_faces`), so that never fewer tiles are reported than faces."""
+    from bot.layout import tiles_from_faces
+
+    faces = [d[0] for d in dets if d[1] >= 0.5]
+    if len(faces) < 3 or len(faces) <= len(layout):
+        return layout
+    outside = [f for f in faces if not any(center_in(f, t.box) for t in layout)]
+    if len(layout) > 1 and (len(outside) < 2 or len(outside) < 0.25 * len(faces)):
+        return layout  # a grid was found and holds (nearly) every face
+    widths = [f[2] for f in faces]
+    if max(widths) > 2.5 * min(widths):  # one near face and others far behind: a room, not a gallery
+        return layout
+    return tiles_from_faces(faces, width, height)
 
 
 def _overlap(a: Box, b: Box) -> bool:

@@ -222,6 +222,38 @@ def _split(profile: np.ndarray, most: int = 8) -> int:
     return best
 
 
+def tiles_from_faces(faces: list[Box], width: int, height: int) -> list[Tile]:
+    """Tiles made up from where faces are, for a gallery whose grid was not found (controls drawn
+    over it, a layout of its own): faces in rows (centres within half a face's height), a tile a
+    face, as wide as the spacing between neighbours in a row (or 2.5 faces) and as tall as the
+    spacing between rows (or 2 faces), centred on its face. The gallery then has at least as many
+    tiles as faces. In reading order."""
+    if not faces:
+        return []
+    fw = float(np.median([f[2] for f in faces]))
+    fh = float(np.median([f[3] for f in faces]))
+    centres = sorted(((f[0] + f[2] / 2, f[1] + f[3] / 2) for f in faces), key=lambda c: c[1])
+    rows: list[list[tuple[float, float]]] = []
+    for c in centres:
+        if rows and abs(c[1] - np.mean([r[1] for r in rows[-1]])) < 0.5 * fh:
+            rows[-1].append(c)
+        else:
+            rows.append([c])
+    pitches = [b[0] - a[0] for row in rows for a, b in zip(sorted(row), sorted(row)[1:])]
+    tw = float(np.median(pitches)) if pitches else 2.5 * fw
+    gaps = [np.mean([c[1] for c in b]) - np.mean([c[1] for c in a]) for a, b in zip(rows, rows[1:])]
+    th = float(np.median(gaps)) if gaps else 2.0 * fh
+    tw, th = max(tw, 1.2 * fw), max(th, 1.2 * fh)
+    q = 8  # on an 8-pixel grid: a face that moves a little keeps its tile (no new layout each frame)
+    tw, th = q * round(tw / q), q * round(th / q)
+    out = []
+    for row in rows:
+        for cx, cy in sorted(row):
+            x, y = q * round((cx - tw / 2) / q), q * round((cy - th / 2) / q)
+            out.append(Tile(_clip((int(x), int(y), int(tw), int(th)), width, height), False))
+    return out
+
+
 def _fills(boxes: list[Box], shape) -> bool:
     """A grid found across the frame that spans most of it (a gallery on the whole screen): no
     need to look for a window."""

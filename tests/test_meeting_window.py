@@ -118,3 +118,27 @@ def test_tiles_that_touch_are_split_where_one_video_meets_the_next(fer_faces, n)
     g = render_gallery(fer_faces, n, size=(1280, 720), gap=0, seed=n)
     got = [t.box for t in find_tiles(g.image)]
     assert sum(any(_iou(w, b) >= 0.9 for b in got) for w in g.tiles) == n, (len(got), n)
+
+
+def test_never_fewer_tiles_than_faces_when_the_grid_is_not_found(analyzer, fer_faces):
+    """Faces with no tiles drawn round them (blended into one busy picture, as a "together" view
+    or a layout hidden under controls): the layout finds few or no tiles, and the analyser makes a
+    tile for each face, so every face is a participant."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:130, 0:130]
+    mask = np.clip((60 - np.hypot(yy - 65, xx - 65)) / 12, 0, 1)[..., None]
+    img = cv2.GaussianBlur(np.clip(rng.normal(120, 30, (720, 1280, 3)), 0, 255).astype(np.uint8), (0, 0), 3)
+    k = 0
+    for r in range(3):
+        for c in range(4):
+            face = cv2.cvtColor(cv2.resize(fer_faces[36 + k], (130, 130)), cv2.COLOR_GRAY2BGR).astype(float)
+            x, y = int((c + 0.5) * 1280 / 4 - 65), int((r + 0.5) * 720 / 3 - 65)
+            img[y:y + 130, x:x + 130] = (face * mask + img[y:y + 130, x:x + 130] * (1 - mask)).astype(np.uint8)
+            k += 1
+    analyzer.forget()
+    res = analyzer.analyze(img)
+    assert len(res.faces) >= 10
+    assert len(res.tiles) >= len(res.faces) and len(res.participant_faces) == len(res.faces)
+    analyzer.forget()
