@@ -152,7 +152,9 @@ def _bot(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="classmood-bot",
                                  description="Watch the meeting gallery on screen and record the class's mood.")
     where = ap.add_mutually_exclusive_group()
-    where.add_argument("--monitor", type=int, default=1, help="monitor number (1 = first, 0 = all)")
+    where.add_argument("--monitor", type=int, default=0,
+                       help="monitor to capture (default 0: all of them together, and the meeting is found on "
+                            "whichever it is; 1 = the first)")
     where.add_argument("--region", help="x,y,w,h of the gallery on screen, in pixels")
     ap.add_argument("--interval", type=float, default=5.0, metavar="S", help="seconds between captures")
     ap.add_argument("--db", help="session database: a path, sqlite:///path or postgresql://user@host:port/db "

@@ -56,10 +56,15 @@ def _find(gray: np.ndarray, opts: LayoutOptions) -> tuple[list[Tile], int | None
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     boxes, bg = _tile_boxes(small, opts)
     for wx, wy, ww, wh in ([] if _fills(boxes, small.shape) else meeting_windows(small, opts)):
-        inner, inner_bg = _tile_boxes(np.ascontiguousarray(small[wy:wy + wh, wx:wx + ww]), opts)
+        # the window at the capture's own resolution (a wide capture of several monitors was
+        # halved above, and a small window's tiles with it), its tiles back in `small`'s pixels
+        fx, fy, fw, fh = (int(round(v / scale)) for v in (wx, wy, ww, wh))
+        crop = np.ascontiguousarray(gray[fy:fy + fh, fx:fx + fw])
+        inner, inner_bg = _tile_boxes(crop, opts) if crop.size else ([], None)
+        inner = [(x * scale + wx, y * scale + wy, w * scale, h * scale) for x, y, w, h in inner]
         covered = sum(w * h for _, _, w, h in inner)
         if len(inner) > max(1, len(boxes)) and covered >= 0.35 * ww * wh:
-            boxes, bg = [(x + wx, y + wy, w, h) for x, y, w, h in inner], inner_bg
+            boxes, bg = inner, inner_bg
     if len(boxes) <= 1:  # no gutters to go by: tiles that touch, split where one video meets the next
         for region, level in _grid_regions(small, boxes, opts):
             touching = seam_tiles(small, region, opts)

@@ -38,6 +38,24 @@ def test_galleries_in_windows_are_found_at_every_size_and_place(real_galleries):
     assert found >= 0.95 * total, f"{found} of {total} tiles recovered"
 
 
+def test_a_meeting_on_the_second_of_two_monitors_is_found(real_galleries):
+    """Two 1920x1080 monitors captured together (the bot's default): the meeting window on the
+    second one, its tiles found at the capture's own resolution."""
+    import numpy as np
+
+    found = total = 0
+    for g in real_galleries:
+        shot = cv2.imread(str(g["path"]))
+        truth = [t.box for t in find_tiles(shot)]
+        right, (x0, y0, s) = desktop_with(shot, 0.5, "centre", seed=2)
+        left, _ = desktop_with(np.full((300, 400, 3), 240, np.uint8), 0.3, "centre", seed=9)
+        got = [t.box for t in find_tiles(np.hstack([left, right]))]
+        want = [(x + 1920, y, w, h) for x, y, w, h in _mapped(truth, x0, y0, s)]
+        found += sum(any(_iou(w, b) >= 0.9 for b in got) for w in want)
+        total += len(want)
+    assert found >= 0.95 * total, f"{found} of {total}"
+
+
 def test_a_moved_window_is_found_again_and_a_still_one_costs_no_search(real_galleries):
     g = next(r for r in real_galleries if r["tiles"] >= 16)
     shot = cv2.imread(str(g["path"]))
