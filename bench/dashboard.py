@@ -64,6 +64,17 @@ def main() -> int:
               f"heat strips, alerts): median {statistics.median(times) * 1000:.0f} ms over {args.repeats} "
               f"(min {min(times) * 1000:.0f} ms); {view.participants.count('<tr>') - 1} participant rows, "
               f"{sum(len(getattr(view, k)) for k in ('headline', 'glance_chart', 'needs_attention', 'charts', 'participants', 'alerts')) / 1e3:.0f} kB of HTML")
+        from ui.report import build_report
+
+        readers = app._readers()
+        side = {"one connection": [], "three side by side": []}
+        for _ in range(args.repeats):  # the report's reads alone, both ways, interleaved
+            for label, extra in (("one connection", None), ("three side by side", readers)):
+                t = time.perf_counter()
+                build_report(store, sid, 5.0, window_s=60.0, readers=extra)
+                side[label].append(time.perf_counter() - t)
+        print("  its reads (build_report), medians side by side: " +
+              "; ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in side.items()))
         write_cost(store)
     return 0
 

@@ -88,11 +88,6 @@ def name_strips(frame: np.ndarray, box, camera_off: bool = False) -> list[np.nda
     return out or blank
 
 
-def name_strip(frame: np.ndarray, box, camera_off: bool = False) -> np.ndarray:
-    """The first of `name_strips`."""
-    return name_strips(frame, box, camera_off)[0]
-
-
 def _label_boxes(gray: np.ndarray) -> list[np.ndarray]:
     """Where the dark label box starting at the strip's left edge may be (text holes closed): dark
     as below grey 100, and dark as below 0.6 of the video around it (the box darkens what is behind

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ui.state import DOWNLOAD_MAX_AGE_S, IMAGE_TYPES, VIDEO_TYPES, App, AppConfig  # noqa: F401  (the app's API)
+from ui.state import explained as _explained, message_of  # noqa: F401  (message_of: the app's API)
 
 log = logging.getLogger("classmood.ui")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -55,19 +56,8 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
     return demo
 
 
-def message_of(e: BaseException) -> str:
-    """What a teacher reads for an error: the message of errors that say what to do, else a pointer
-    to the log (never a traceback)."""
-    from bot.store import StoreError
-    from model import ModelLoadError
-
-    if isinstance(e, (ValueError, KeyError, OSError, StoreError, ModelLoadError)):
-        return str(e).strip("'\"")
-    return f"Something went wrong ({type(e).__name__}); the details are in the app's log."
-
-
-def guard(fn):
-    """Errors become readable messages in the page (an error toast), never tracebacks."""
+def _handled(fn, on_error):
+    """`fn`, with any error but Gradio's own logged where unexpected and handed to `on_error(message)`."""
     import functools
 
     import gradio as gr
@@ -79,33 +69,33 @@ def guard(fn):
         except gr.Error:
             raise
         except Exception as e:
-            if message_of(e).startswith("Something went wrong"):
+            if not _explained(e):
                 log.exception("handler %s failed", getattr(fn, "__name__", fn))
-            raise gr.Error(message_of(e)) from None
+            return on_error(message_of(e))
 
     return wrapped
+
+
+def guard(fn):
+    """Errors become readable messages in the page (an error toast), never tracebacks."""
+    import gradio as gr
+
+    def fail(message):
+        raise gr.Error(message) from None
+
+    return _handled(fn, fail)
 
 
 def soft(fn, outputs: int):
     """As `guard`, but the message is a warning toast and the `outputs` outputs are left as they
     were: no component is left showing an error state, every control stays usable."""
-    import functools
-
     import gradio as gr
 
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except Exception as e:
-            if message_of(e).startswith("Something went wrong"):
-                log.exception("handler %s failed", getattr(fn, "__name__", fn))
-            gr.Warning(message_of(e))
-            return gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
+    def warn(message):
+        gr.Warning(message)
+        return gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
 
-    return wrapped
+    return _handled(fn, warn)
 
 
 def _interrupt(signum, _frame):

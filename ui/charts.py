@@ -149,6 +149,18 @@ def _display(timeline: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _plot(timeline: pd.DataFrame, lo: float, ticks: list[tuple[float, str]], y_label: str):
+    """A chart's frame: the timeline as drawn (`_display`), x and y to pixels (y from `lo` up to
+    the last tick), and the axes."""
+    x0, x1 = timeline["window_start"].min(), timeline["window_end"].max()
+    hi = ticks[-1][0]
+    y_of = lambda v: PAD_T + (H - PAD_T - PAD_B) * (1 - (v - lo) / (hi - lo))  # noqa: E731
+    return _display(timeline), _x_of(x0, x1), y_of, _axes(x0, x1, ticks, y_of, y_label)
+
+
+PERCENT = [(0, "0%"), (0.5, "50%"), (1, "100%")]
+
+
 def _centres(timeline: pd.DataFrame) -> list[float]:
     return ((timeline["window_start"] + timeline["window_end"]) / 2).tolist()
 
@@ -158,27 +170,15 @@ def emotion_area(timeline: pd.DataFrame, title: str = "Expressions over time (sh
     without faces are left blank."""
     if timeline.empty:
         return _empty(title)
-    x0, x1 = timeline["window_start"].min(), timeline["window_end"].max()
-    x_of = _x_of(x0, x1)
-    timeline = _display(timeline)
-    y_of = lambda v: PAD_T + (H - PAD_T - PAD_B) * (1 - v)  # noqa: E731
-    body = _axes(x0, x1, [(0, "0%"), (0.5, "50%"), (1, "100%")], y_of, "share of faces")
+    timeline, x_of, y_of, body = _plot(timeline, 0.0, PERCENT, "share of faces")
     for k, e in enumerate(EMOTIONS):
         body.append(f'<rect x="{W - PAD_R + 12}" y="{PAD_T + 4 + 18 * k}" width="12" height="12" fill="{COLORS[e]}"/>'
                     f'<text x="{W - PAD_R + 30}" y="{PAD_T + 14 + 18 * k}" font-size="12">{e}</text>')
     has = (timeline["faces"].fillna(0) > 0).tolist() if "faces" in timeline else [True] * len(timeline)
     rows = timeline.reset_index(drop=True)
-    runs, cur = [], []
-    for i, ok in enumerate(has):  # stretches of windows with faces; a window without any stays blank
-        if ok:
-            cur.append(i)
-        elif cur:
-            runs.append(cur)
-            cur = []
-    if cur:
-        runs.append(cur)
-    for run in runs:
-        part = rows.loc[run]
+    # stretches of windows with faces; a window without any stays blank
+    for run in _runs(range(len(rows)), [1.0 if ok else None for ok in has]):
+        part = rows.loc[[i for i, _ in run]]
         # each window's shares held across the window: steps, so that one window alone shows too
         xs = [x for a, b in zip(part["window_start"], part["window_end"]) for x in (a, b)]
         base = [0.0] * len(xs)
@@ -199,12 +199,8 @@ def mood_line(timeline: pd.DataFrame, title: str = "Class mood over time") -> st
 
     if timeline.empty:
         return _empty(title)
-    x0, x1 = timeline["window_start"].min(), timeline["window_end"].max()
-    x_of = _x_of(x0, x1)
-    timeline = _display(timeline)
-    y_of = lambda v: PAD_T + (H - PAD_T - PAD_B) * (1 - (v + 1) / 2)  # noqa: E731
-    body = _axes(x0, x1, [(-1, "-1"), (-MOOD_THRESHOLD, f"-{MOOD_THRESHOLD:g}"), (0, "0"),
-                          (MOOD_THRESHOLD, f"+{MOOD_THRESHOLD:g}"), (1, "+1")], y_of, "valence")
+    timeline, x_of, y_of, body = _plot(timeline, -1.0, [(-1, "-1"), (-MOOD_THRESHOLD, f"-{MOOD_THRESHOLD:g}"), (0, "0"),
+                                                        (MOOD_THRESHOLD, f"+{MOOD_THRESHOLD:g}"), (1, "+1")], "valence")
     body.append(f'<rect x="{PAD_L}" y="{y_of(MOOD_THRESHOLD):.1f}" width="{W - PAD_L - PAD_R}" '
                 f'height="{y_of(-MOOD_THRESHOLD) - y_of(MOOD_THRESHOLD):.1f}" fill="#f3f3f3"/>')
     values = [None if m is None or pd.isna(m) else v for v, m in zip(timeline["valence"], timeline["mood"])]
@@ -220,11 +216,7 @@ def presence_lines(timeline: pd.DataFrame, title: str = "Engagement and attentio
     screen) per window, both 0-100% on their own axis; gaps where a window had no face."""
     if timeline.empty:
         return _empty(title)
-    x0, x1 = timeline["window_start"].min(), timeline["window_end"].max()
-    x_of = _x_of(x0, x1)
-    timeline = _display(timeline)
-    y_of = lambda v: PAD_T + (H - PAD_T - PAD_B) * (1 - v)  # noqa: E731
-    body = _axes(x0, x1, [(0, "0%"), (0.5, "50%"), (1, "100%")], y_of, "share (%)")
+    timeline, x_of, y_of, body = _plot(timeline, 0.0, PERCENT, "share (%)")
     t = _centres(timeline)
     faces = timeline["faces"].fillna(0).tolist() if "faces" in timeline else [1] * len(t)
     eng = [v if n > 0 else None for v, n in zip(timeline["engagement"], faces)]

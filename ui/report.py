@@ -312,19 +312,6 @@ def participants_html(r: Report) -> str:
             f'<div class="cm-legend">{strip_legend()}</div></div>')
 
 
-def participants_table(r: Report) -> pd.DataFrame:
-    """The participants' figures as a plain table (CSV-like), most concerning first."""
-    p = _concern(r)
-    cols = ["participant", "present", "mood", "facing screen", "on camera", "latest", "valence"]
-    if p.empty:
-        return pd.DataFrame(columns=cols)
-    return pd.DataFrame({
-        "participant": p["participant"], "present": p["present"], "mood": p["mood"],
-        "facing screen": ["-" if a is None or pd.isna(a) else f"{a:.0%}" for a in p["attention"]],
-        "on camera": [_duration(s) for s in p["time_on_camera_s"]], "latest": p["latest_emotion"],
-        "valence": p["valence"].round(2)})[cols]
-
-
 def alerts_html(r: Report) -> str:
     """Every alert of the session, newest first, text wrapped."""
     if r.alerts.empty:
@@ -332,13 +319,6 @@ def alerts_html(r: Report) -> str:
     rows = "".join(f'<tr><td>{fmt_time(a.time_s)}</td><td>{html.escape(str(a.message))}</td></tr>'
                    for a in r.alerts.sort_values(["time_s", "id"], ascending=False).itertuples(index=False))
     return f'<div class="cm-alerts"><table class="cm-table"><tr><th>Time</th><th>Alert</th></tr>{rows}</table></div>'
-
-
-def alerts_table(r: Report) -> pd.DataFrame:
-    if r.alerts.empty:
-        return pd.DataFrame(columns=["time", "alert"])
-    a = r.alerts.sort_values(["time_s", "id"], ascending=False)
-    return pd.DataFrame({"time": [_duration(t) for t in a["time_s"]], "alert": a["message"]})
 
 
 def empty_class_html(command: str) -> str:

@@ -335,10 +335,8 @@ class App:
                 job.total = max(job.total, job.done)
                 job.status = "done"
             except Exception as e:  # shown in the job list; the app goes on
-                if not isinstance(e, (ValueError, OSError)):
+                if not explained(e):
                     log.exception("analysis of %s failed", name)
-                from ui.app import message_of
-
                 job.message, job.status = message_of(e), "failed"
             finally:
                 job.ended = time.time()
@@ -400,6 +398,21 @@ class App:
                  "precision (right when said)": f"{v['precision']:.0%}", "validation faces": v["support"]}
                 for k, v in val.get("per_class", {}).items()]
         return pd.DataFrame(rows), val.get("accuracy"), val.get("macro_f1")
+
+
+def explained(e: BaseException) -> bool:
+    """Errors whose message says what to do (the rest are logged with their traceback)."""
+    from bot.store import StoreError
+    from model import ModelLoadError
+
+    return isinstance(e, (ValueError, KeyError, OSError, StoreError, ModelLoadError))
+
+
+def message_of(e: BaseException) -> str:
+    """What a teacher reads for an error: the message of errors that say what to do, else a pointer
+    to the log (never a traceback)."""
+    return str(e).strip("'\"") if explained(e) else \
+        f"Something went wrong ({type(e).__name__}); the details are in the app's log."
 
 
 def face_zip_name(session_id: int) -> str:
