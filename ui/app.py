@@ -182,12 +182,15 @@ def main(argv=None) -> int:
     security = SecuritySettings(allowed_origins=config.allowed_origins, max_upload_bytes=config.max_upload_bytes,
                                 max_upload_total_bytes=config.max_upload_total_bytes,
                                 login_max_failures=config.login_max_failures, login_window_s=config.login_window_s)
-    demo.queue(default_concurrency_limit=2).launch(
-        server_name=args.host, server_port=args.port, auth=auth, auth_message="ClassMood: sign in",
-        max_file_size=config.max_upload_bytes, show_error=False, theme=theme, css=REPORT_CSS + LAYOUT_CSS,
-        ssr_mode=False,
-        app_kwargs={"lifespan": outermost_lifespan(security, password=auth is not None)},
-        footer_links=[], quiet=False)
+    try:
+        demo.queue(default_concurrency_limit=2).launch(
+            server_name=args.host, server_port=args.port, auth=auth, auth_message="ClassMood: sign in",
+            max_file_size=config.max_upload_bytes, show_error=False, theme=theme, css=REPORT_CSS + LAYOUT_CSS,
+            ssr_mode=False,
+            app_kwargs={"lifespan": outermost_lifespan(security, password=auth is not None)},
+            footer_links=[], quiet=False)
+    except KeyboardInterrupt:  # stopped while the server was still starting, before Gradio's own
+        demo.close()           # wait loop catches it: the same clean shutdown (cached uploads go)
     return 0
 
 

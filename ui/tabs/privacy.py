@@ -81,7 +81,9 @@ def build(state, demo, tab) -> None:
         return f"{n} face image(s) deleted; this session keeps no more.", deletable(sid)
 
     demo.load(soft(load, 2), inputs=del_session, outputs=[retention, del_session])
-    tab.select(soft(load, 2), inputs=del_session, outputs=[retention, del_session])
+    # on opening the tab only the session list is re-read: re-reading the retention too would
+    # overwrite a number the teacher has begun typing (and did, in a test, before it was saved)
+    tab.select(soft(deletable, 1), inputs=del_session, outputs=del_session)
     save_ret.click(soft(save_retention, 2), inputs=retention, outputs=[ret_msg, retention])
     del_btn.click(soft(ask, 4), inputs=del_session, outputs=[confirm_row, confirm_text, del_msg, del_session])
     yes.click(soft(delete, 3), inputs=del_session, outputs=[confirm_row, del_msg, del_session])
