@@ -53,9 +53,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bot import aggregate
 from bot import db as backends
 from bot.attention import attention_sql
-from bot.mood import mood_of, valence_of, valence_sql
+from bot.mood import valence_of, valence_sql
 from bot.records import FrameResult, as_record
 from model import EMOTIONS
 
@@ -99,11 +100,6 @@ _ADDED = [("sessions", "keep_faces", "INTEGER NOT NULL DEFAULT 0"), ("sessions",
           ("observations", "yaw", "{real}"), ("observations", "pitch", "{real}"), ("observations", "roll", "{real}"),
           ("observations", "attention", "TEXT")]
 _TABLES = ["face_images", "alerts", "observations", "frames", "sessions"]  # vacuumed after deletes
-
-
-# share of faces with a head pose that look down (NULL where none has one)
-_DOWN = ("(SUM(CASE WHEN attention = 'down' THEN 1.0 ELSE 0.0 END)"
-         " / NULLIF(SUM(CASE WHEN attention IS NULL THEN 0 ELSE 1 END), 0))")
 
 
 def _pose(v) -> float | None:
@@ -408,99 +404,81 @@ class Store:
                            " WHERE session_id=? ORDER BY time_s, id", (session_id,))
 
     @_takes_session_id
+    def window_stats(self, session_id: int, window_s: float = 60.0, since_s: float = 0.0,
+                     until_s: float | None = None, gap: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The per-window statistics that `bot.aggregate` derives the timeline, participants and
+        heat strips from, for the frames from `since_s` to before `until_s`: (per window: frames,
+        faces, present; per participant and window: faces by top emotion, when each emotion was
+        last on top, sums of valence, attention and time on camera, first and last seen). `gap`:
+        the session's typical gap (`bot.aggregate.typical_gap`), read from its frames if not given.
+        Aggregated in SQL, one pass over the span's observations."""
+        if gap is None:
+            gap = aggregate.typical_gap(self.frames(session_id)["time_s"])
+        until = 1e18 if until_s is None else float(until_s)
+        w, bucket = float(window_s), self._db.bucket("time_s")
+        fw = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
+                         f" SUM(participants) AS present FROM frames WHERE session_id=? AND time_s >= ?"
+                         f" AND time_s < ? GROUP BY bucket", (w, session_id, float(since_s), until))
+        if fw.empty:
+            return aggregate.empty_stats()
+        per = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e},"
+                        f" MAX(CASE WHEN emotion = '{e}' THEN o.time_s END) AS last_{e}" for e in EMOTIONS)
+        # each observation stands for the gap to its session's next frame, at most 3x the typical
+        # gap; the frames' gaps are taken over the frames from since_s on, so that the last frame
+        # of the span reaches to the next one
+        st = self._frame(
+            f"WITH g0 AS (SELECT id, time_s, {self._db.least('COALESCE(LEAD(time_s) OVER (ORDER BY time_s, id) - time_s, ?)', '?')}"
+            f" AS gap FROM frames WHERE session_id=? AND time_s >= ?),"
+            f" g AS (SELECT id, time_s, gap FROM g0 WHERE time_s < ?)"
+            f" SELECT o.participant, {self._db.bucket('g.time_s')} AS bucket, COUNT(*) AS n, {per},"
+            f" SUM({valence_sql()}) AS valence_sum, SUM({attention_sql()}) AS facing,"
+            f" SUM(CASE WHEN attention IS NULL THEN 0 ELSE 1 END) AS posed,"
+            f" SUM(CASE WHEN attention = 'down' THEN 1 ELSE 0 END) AS down,"
+            f" MIN(o.time_s) AS first_seen, MAX(o.time_s) AS last_seen, SUM(g.gap) AS gap"
+            f" FROM g JOIN observations o ON o.frame_id = g.id WHERE o.role = 'participant'"
+            f" GROUP BY o.participant, bucket",
+            (gap, 3 * gap, session_id, float(since_s), until, w))
+        if st.empty:
+            st = pd.DataFrame(columns=aggregate.STATS)
+        num = [c for c in aggregate.STATS if c not in ("participant", "bucket")]
+        st[num] = st[num].astype(float)  # PostgreSQL's NUMERIC sums arrive as Decimal
+        fw[["frames", "faces", "present"]] = fw[["frames", "faces", "present"]].astype(int)
+        return fw, st[aggregate.STATS]
+
+    @_takes_session_id
+    def present_now(self, session_id: int) -> set:
+        """The participants seen on camera in the session's latest frame."""
+        _, rows = self._query("SELECT DISTINCT participant FROM observations WHERE frame_id ="
+                              " (SELECT id FROM frames WHERE session_id=? ORDER BY time_s DESC, id DESC LIMIT 1)"
+                              " AND role='participant' AND participant IS NOT NULL", (session_id,))
+        return {r[0] for r in rows}
+
+    @_takes_session_id
     def timeline(self, session_id: int, window_s: float = 60.0) -> pd.DataFrame:
         """Per window of `window_s` seconds: counts, engagement (faces visible / participants
         present), valence and the share of participants' faces showing each emotion, mood, and
         attention (share of faces with a head pose facing the screen; `looking_down`: the share
-        looking down; both None where no face had a pose). Aggregated in SQL: a refresh of an
-        8-hour class stays well under a second."""
-        cols = ["window_start", "window_end", "frames", "faces", "participants", "engagement", "valence",
-                *[f"share_{e}" for e in EMOTIONS], "mood", "attention", "looking_down"]
-        w = float(window_s)
-        bucket = self._db.bucket("time_s")
-        fw = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
-                         f" SUM(participants) AS present FROM frames WHERE session_id=? GROUP BY bucket",
-                         (w, session_id))
-        if fw.empty:
-            return pd.DataFrame(columns=cols)
-        counts = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e}" for e in EMOTIONS)
-        ow = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS n,"
-                         f" COUNT(DISTINCT participant) AS participants, AVG({valence_sql()}) AS valence, {counts},"
-                         f" AVG({attention_sql()}) AS attention, {_DOWN} AS looking_down"
-                         f" FROM observations WHERE session_id=? AND role='participant' GROUP BY bucket",
-                         (w, session_id))
-        if ow.empty:
-            ow = pd.DataFrame(columns=["bucket", "n", "participants", "valence", *[f"n_{e}" for e in EMOTIONS],
-                                       "attention", "looking_down"])
-        out = fw.merge(ow.astype({"bucket": fw["bucket"].dtype}), on="bucket", how="left")
-        n = out["n"].where(out["n"] > 0)
-        for e in EMOTIONS:
-            out[f"share_{e}"] = (out[f"n_{e}"] / n).fillna(0.0)
-        out["engagement"] = (out["faces"] / out["present"].where(out["present"] > 0)).fillna(0.0).clip(0, 1)
-        out["mood"] = [mood_of(float(v)) if k and k > 0 else None for v, k in zip(out["valence"], out["n"].fillna(0))]
-        out["valence"] = out["valence"].fillna(0.0)
-        for c in ("attention", "looking_down"):
-            out[c] = [None if v is None or pd.isna(v) else round(float(v), 4) for v in out[c]]
-        out["participants"] = out["participants"].fillna(0).astype(int)
-        out["window_start"] = out["bucket"].astype(float) * w
-        out["window_end"] = out["window_start"] + w
-        return out[cols]
+        looking down; both None where no face had a pose). See `bot.aggregate`."""
+        fw, st = self.window_stats(session_id, window_s)
+        return aggregate.timeline(fw, st, float(window_s))
 
     @_takes_session_id
     def participants(self, session_id: int) -> pd.DataFrame:
         """Per participant: first and last seen, observations, time on camera (each observation
-        stands for the gap to the next frame, capped at 3x the median gap), latest and dominant
+        stands for the gap to the next frame, capped at 3x the typical gap), latest and dominant
         emotion, mean valence and its mood, `present`: seen on camera in the session's latest
         frame (False: off camera now, or left), and `attention`: the share of their faces with a
-        head pose that faced the screen (None: none had one)."""
-        cols = ["participant", "first_seen", "last_seen", "observations", "time_on_camera_s",
-                "latest_emotion", "dominant_emotion", "valence", "mood", "present", "attention"]
-        times = self.frames(session_id)["time_s"].to_numpy()
-        gaps = np.diff(np.unique(times))
-        med = float(np.median(gaps)) if len(gaps) else 0.0
-        who = "session_id=? AND role='participant' AND participant IS NOT NULL"
-        base = self._frame(
-            f"WITH g AS (SELECT id, {self._db.least('COALESCE(LEAD(time_s) OVER (ORDER BY time_s, id) - time_s, ?)', '?')} AS gap"
-            f" FROM frames WHERE session_id=?)"
-            f" SELECT participant, MIN(time_s) AS first_seen, MAX(time_s) AS last_seen, COUNT(*) AS observations,"
-            f" ROUND(CAST(SUM(g.gap) AS NUMERIC), 1) AS time_on_camera_s,"
-            f" ROUND(CAST(AVG({valence_sql()}) AS NUMERIC), 4) AS valence,"
-            f" AVG({attention_sql()}) AS attention,"
-            f" MAX(CASE WHEN o.frame_id = (SELECT id FROM frames WHERE session_id=? ORDER BY time_s DESC, id DESC"
-            f" LIMIT 1) THEN 1 ELSE 0 END) AS present"
-            f" FROM observations o JOIN g ON g.id = o.frame_id WHERE {who} GROUP BY participant ORDER BY participant",
-            (med, 3 * med if med else 0.0, session_id, session_id, session_id))
-        if base.empty:
-            return pd.DataFrame(columns=cols)
-        per = self._frame(f"SELECT participant, emotion, COUNT(*) AS n, MAX(time_s) AS last FROM observations"
-                          f" WHERE {who} GROUP BY participant, emotion", (session_id,))
-        latest = per.sort_values("last", ascending=False).drop_duplicates("participant")
-        dominant = per.sort_values("n", ascending=False).drop_duplicates("participant")
-        out = base.merge(latest[["participant", "emotion"]].rename(columns={"emotion": "latest_emotion"}),
-                         on="participant", how="left")
-        out = out.merge(dominant[["participant", "emotion"]].rename(columns={"emotion": "dominant_emotion"}),
-                        on="participant", how="left")
-        out["mood"] = [mood_of(float(v)) for v in out["valence"]]
-        out["present"] = out["present"].astype(int).astype(bool)
-        out["attention"] = [None if v is None or pd.isna(v) else round(float(v), 4) for v in out["attention"]]
-        return out[cols]
+        head pose that faced the screen (None: none had one). See `bot.aggregate`."""
+        _, st = self.window_stats(session_id, 3600.0)
+        return aggregate.participants(st, self.present_now(session_id))
 
     @_takes_session_id
     def expression_strips(self, session_id: int, window_s: float = 60.0) -> pd.DataFrame:
         """Each participant's commonest top emotion per window of `window_s` seconds (a row per
-        participant and window they were seen in): participant, window_start, emotion, faces.
-        Aggregated in SQL, for the heat strips of the app and the report."""
-        cols = ["participant", "window_start", "emotion", "faces"]
-        w = float(window_s)
-        df = self._frame(f"SELECT participant, {self._db.bucket('time_s')} AS bucket, emotion, COUNT(*) AS n"
-                         f" FROM observations WHERE session_id=? AND role='participant' AND participant IS NOT NULL"
-                         f" GROUP BY participant, bucket, emotion", (w, session_id))
-        if df.empty:
-            return pd.DataFrame(columns=cols)
-        top = df.sort_values(["n", "emotion"], ascending=[False, True]).drop_duplicates(["participant", "bucket"])
-        out = pd.DataFrame({"participant": top["participant"], "window_start": top["bucket"].astype(float) * w,
-                            "emotion": top["emotion"], "faces": top["n"].astype(int)})
-        return out.sort_values(["participant", "window_start"]).reset_index(drop=True)
+        participant and window they were seen in; ties go to the alphabetically first emotion):
+        participant, window_start, emotion, faces. For the heat strips of the app and the report."""
+        _, st = self.window_stats(session_id, window_s)
+        return aggregate.strips(st, float(window_s))
 
     @_takes_session_id
     def recent_dominant(self, session_id: int, since_s: float) -> pd.Series:

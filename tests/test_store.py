@@ -437,3 +437,108 @@ def test_face_images_must_match_the_faces(store):
     with pytest.raises(ValueError, match="1 face images for 2 faces"):
         store.add_frame(sid, frame(0.0, _faces()), [b"x"])
     assert store.observations(sid).empty  # nothing half-written
+
+
+def _oracle(store, sid, w):
+    """The timeline, participants and strips computed in pandas from the raw observations and
+    frames: an independent check of the SQL aggregation and of what `bot.aggregate` derives."""
+    from bot.aggregate import typical_gap
+    from bot.mood import mood_of
+
+    obs, frames = store.observations(sid), store.frames(sid)
+    t = np.sort(frames["time_s"].to_numpy(float))
+    g = typical_gap(t)
+    gap = dict(zip(t, np.minimum(np.append(np.diff(t), g), 3 * g)))
+    part = obs[obs["role"] == "participant"].copy()
+    part["bucket"] = (part["time_s"] // w).astype(int)
+    part["gap"] = part["time_s"].map(gap)
+    part["facing"] = part["attention"].map({"facing": 1.0, "away": 0.0, "down": 0.0})
+    tl = {}
+    for b, f in frames.groupby((frames["time_s"] // w).astype(int)):
+        o = part[part["bucket"] == b]
+        posed = o["facing"].notna().sum()
+        tl[b] = {"frames": len(f), "faces": int(f["faces"].sum()), "participants": o["participant"].nunique(),
+                 "valence": o["valence"].mean() if len(o) else 0.0,
+                 "mood": mood_of(o["valence"].mean()) if len(o) else None,
+                 "share_happy": (o["emotion"] == "happy").mean() if len(o) else 0.0,
+                 "attention": round(o["facing"].mean(), 4) if posed else None,
+                 "looking_down": round((o["attention"] == "down").sum() / posed, 4) if posed else None}
+    named = part[part["participant"].notna()]
+    last_frame = obs[obs["time_s"] == t[-1]]
+    parts = {}
+    for p, o in named.groupby("participant"):
+        counts = o["emotion"].value_counts()
+        parts[p] = {"first_seen": o["time_s"].min(), "last_seen": o["time_s"].max(), "observations": len(o),
+                    "time_on_camera_s": round(o["gap"].sum(), 1), "valence": round(o["valence"].mean(), 4),
+                    "dominant_emotion": sorted(counts[counts == counts.max()].index)[0],
+                    "latest_emotion": o.sort_values("time_s")["emotion"].iloc[-1],
+                    "present": p in set(last_frame["participant"]),
+                    "attention": round(o["facing"].mean(), 4) if o["facing"].notna().any() else None}
+    strips = {}
+    for (p, b), o in named.groupby(["participant", "bucket"]):
+        counts = o["emotion"].value_counts()
+        strips[(p, b * w)] = sorted(counts[counts == counts.max()].index)[0]
+    return tl, parts, strips
+
+
+def _agrees(tl, parts, strips, oracle, w):
+    want_tl, want_parts, want_strips = oracle
+    assert len(tl) == len(want_tl) and len(parts) == len(want_parts) and len(strips) == len(want_strips)
+    for row in tl.to_dict("records"):
+        want = want_tl[int(row["window_start"] // w)]
+        for k, v in want.items():
+            assert row[k] == (pytest.approx(v) if isinstance(v, float) else v), (row["window_start"], k)
+    for row in parts.to_dict("records"):
+        for k, v in want_parts[row["participant"]].items():
+            assert row[k] == (pytest.approx(v) if isinstance(v, float) else v), (row["participant"], k)
+    assert {(r.participant, r.window_start): r.emotion for r in strips.itertuples()} == want_strips
+
+
+def test_windows_kept_between_refreshes_agree_with_the_raw_observations(store):
+    """A live session read after every frame, keeping closed windows (`SessionWindows`, on three
+    connections), against pandas over the raw rows; and the store's own summaries the same."""
+    from bot import aggregate
+
+    rng = np.random.default_rng(3)
+    sid = store.start_session("live", "test", interval_s=5)
+    readers = [store.another() for _ in range(2)]
+    kept, w = aggregate.SessionWindows(sid, 20.0), 20.0
+    t = 0.0
+    for i in range(40):
+        t += 5.0 if i != 25 else 60.0    # a pause in the capture: capped at 3x the typical gap
+        faces = []
+        for k, name in enumerate(["ana", "ben", "cleo", None]):
+            if name == "ben" and 12 <= i < 30 or rng.random() < 0.15:
+                continue                   # ben left for a while; anyone may be missed in a frame
+            f = face(name, str(rng.choice(["happy", "sad", "neutral", "angry"])), tile=k, p=float(rng.uniform(0.3, 0.95)))
+            f["pose"] = [float(rng.normal(0, 25)), 0.0, 0.0] if rng.random() < 0.8 else None
+            f["attention"] = None if f["pose"] is None else str(rng.choice(["facing", "away", "down"]))
+            faces.append(f)
+        faces.append(face(None, "happy", tile=None, role="other"))   # not a participant: left out
+        store.add_frame(sid, frame(t, faces, tiles=4))
+        if i % 3 == 0 or i == 39:
+            fw, st, _ = kept.read(store, store.frames(sid)["time_s"], readers if i % 2 else ())
+            oracle = _oracle(store, sid, w)
+            _agrees(aggregate.timeline(fw, st, w), aggregate.participants(st, store.present_now(sid)),
+                    aggregate.strips(st, w), oracle, w)
+    assert kept.closed_until == (t // w) * w      # the windows before the latest one were kept...
+    _agrees(store.timeline(sid, window_s=w), store.participants(sid), store.expression_strips(sid, window_s=w),
+            oracle, w)                           # ... and give what a fresh read gives
+    # a strip cell of two windows holds the commonest emotion of both
+    two = aggregate.strips(st, w, per=2)
+    assert set(two["window_start"] % (2 * w)) == {0.0} and len(two) < len(aggregate.strips(st, w))
+
+
+def test_kept_windows_are_read_again_when_earlier_frames_appear(store):
+    from bot import aggregate
+
+    sid = store.start_session("rewritten", "test", interval_s=5)
+    for t in range(0, 200, 5):
+        store.add_frame(sid, frame(float(t), [face("ana", "happy")]))
+    kept = aggregate.SessionWindows(sid, 60.0)
+    kept.read(store, store.frames(sid)["time_s"])
+    assert kept.closed_until == 180.0
+    store.add_frame(sid, frame(62.5, [face("ben", "sad")]))    # a frame inside a kept window
+    fw, st, _ = kept.read(store, store.frames(sid)["time_s"])
+    assert "ben" in set(aggregate.participants(st, set())["participant"])
+    assert int(fw["frames"].sum()) == 41

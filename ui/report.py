@@ -68,9 +68,11 @@ def window_for(duration_s: float) -> float:
 
 
 def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: float | None = None,
-                 readers: list | None = None) -> Report:
-    """Everything about a session. `readers`: more connections to the same store (`Store.another`);
-    the three aggregations over all its observations then run side by side, one a connection."""
+                 readers: list | None = None, windows=None) -> Report:
+    """Everything about a session. `readers`: more connections to the same store (`Store.another`),
+    over which the session's windows are read side by side; `windows`: a `bot.aggregate.SessionWindows`
+    of this session and `window_s` kept from an earlier report (only its open windows are read again)."""
+    from bot import aggregate
     from bot.mood import trend_of
 
     session = store.session(session_id)
@@ -78,21 +80,14 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
         raise KeyError(f"no session {session_id}")
     frames = store.frames(session_id)
     duration = float(frames["time_s"].max()) if len(frames) else 0.0
-    window_s = window_s or window_for(duration)
-    strip_w = max(window_s, float(np.ceil(max(duration, 1.0) / STRIP_CELLS)))
-    jobs = {"timeline": lambda s: s.timeline(session_id, window_s=window_s),
-            "participants": lambda s: s.participants(session_id),
-            "strips": lambda s: s.expression_strips(session_id, window_s=strip_w)}
-    if readers:
-        from concurrent.futures import ThreadPoolExecutor
-
-        conns = [store, *readers]
-        with ThreadPoolExecutor(len(jobs)) as pool:
-            futures = {k: pool.submit(f, conns[i % len(conns)]) for i, (k, f) in enumerate(jobs.items())}
-            got = {k: f.result() for k, f in futures.items()}
-    else:
-        got = {k: f(store) for k, f in jobs.items()}
-    timeline, parts, strips = got["timeline"], got["participants"], got["strips"]
+    window_s = float(window_s or window_for(duration))
+    if windows is None or (windows.session_id, windows.window_s) != (int(session_id), window_s):
+        windows = aggregate.SessionWindows(session_id, window_s)
+    fw, st, _ = windows.read(store, frames["time_s"], readers or ())
+    per = max(1, int(np.ceil(max(duration, 1.0) / (STRIP_CELLS * window_s))))  # windows a strip cell
+    timeline = aggregate.timeline(fw, st, window_s)
+    parts = aggregate.participants(st, store.present_now(session_id))
+    strips, strip_w = aggregate.strips(st, window_s, per), per * window_s
     if len(parts):
         recent = store.recent_dominant(session_id, since_s=duration - recent_minutes * 60)
         parts = parts.merge(recent.rename(f"dominant_last_{recent_minutes:g}_min"), how="left",

@@ -118,6 +118,7 @@ class App:
         self._job_ids = itertools.count(1)
         self._jobs_lock = threading.Lock()
         self._reader_stores: list | None = None
+        self._windows: dict = {}   # session id -> its SessionWindows: a refresh reads only open windows
 
     # -- webcam -------------------------------------------------------------------------------
     def webcam(self, rgb: np.ndarray | None):
@@ -170,12 +171,24 @@ class App:
         if sid is None:
             empty = rp.empty_class_html(self.bot_command())
             return ClassView(choices, None, empty, "", "", "", "", "", last_alert)
-        r = rp.build_report(self.store, sid, self.config.recent_minutes, window_s=60.0, readers=self._readers())
+        r = rp.build_report(self.store, sid, self.config.recent_minutes, window_s=60.0, readers=self._readers(),
+                            windows=self._session_windows(sid))
         newest = int(r.alerts["id"].max()) if len(r.alerts) else 0
         fresh = r.alerts[r.alerts["id"] > last_alert] if len(r.alerts) and last_alert >= 0 else r.alerts.iloc[0:0]
         toast = rp.alerts_toast(fresh) if len(fresh) and sid == selected else None
         return ClassView(choices, sid, rp.headline_html(r), rp.mood_chart(r), rp.needs_attention_html(r),
                          rp.more_charts(r), rp.participants_html(r), rp.alerts_html(r), newest, toast)
+
+    def _session_windows(self, sid: int):
+        """The kept windows of session `sid` (of the last few sessions shown)."""
+        from bot.aggregate import SessionWindows
+
+        with self._jobs_lock:
+            if sid not in self._windows:
+                while len(self._windows) >= 4:
+                    self._windows.pop(next(iter(self._windows)))
+                self._windows[sid] = SessionWindows(sid, 60.0)
+            return self._windows[sid]
 
     def _readers(self) -> list:
         """Two more connections to the store, opened once: a class tab refresh reads on three."""
@@ -202,6 +215,8 @@ class App:
     def delete_session(self, session_id: int) -> bool:
         """Delete a session with all its data, and any face-image downloads made of it."""
         gone = self.store.delete_session(int(session_id))
+        with self._jobs_lock:
+            self._windows.pop(int(session_id), None)
         self._drop_face_zips(int(session_id))
         return gone
 
