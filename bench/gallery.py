@@ -401,6 +401,38 @@ def _class_names(n: int, seed: int) -> list[str]:
     return out
 
 
+def overlays(analyzer, faces):
+    """Tablet and phone layouts with controls drawn over the videos (`tests.synthetic.controls_over`):
+    tiles recovered at IoU >= 0.9 against the tiles as drawn; and through the analyser (which makes
+    a tile for each face where the grid is not found), faces drawn that are a participant in a tile
+    of their own: never fewer tiles than faces."""
+    from bot.layout import _iou, find_tiles
+    from tests.synthetic import OVERLAYS, controls_over, render_gallery
+
+    print("tablet and phone layouts with a toolbar and a banner over the videos (synthetic):")
+    total = hit = drawn = own = 0
+    for name, size, n in (("tablet landscape", (1366, 1024), 9), ("tablet landscape", (1366, 1024), 16),
+                          ("tablet portrait", (768, 1024), 6), ("small tablet", (1024, 768), 6),
+                          ("phone landscape", (844, 390), 4)):
+        g = render_gallery(faces, n, size=size, seed=n)
+        row = []
+        for kind in OVERLAYS:
+            img = controls_over(g.image, g.tiles, kind)
+            got = [t.box for t in find_tiles(img)]
+            k = sum(any(_iou(w, b) >= 0.9 for b in got) for w in g.tiles)
+            hit, total = hit + k, total + n
+            analyzer.forget()
+            res = analyzer.analyze(img)
+            own += min(len(g.faces), len({f.tile for f in res.participant_faces}))
+            drawn += len(g.faces)
+            row.append(f"{kind} {k}/{n}")
+        print(f"  {name} {size[0]}x{size[1]}, {n} tiles: " + ", ".join(row))
+    analyzer.forget()
+    print(f"  all: {hit}/{total} = {hit / total:.1%} of tiles recovered (both bars over a grid of two rows cut "
+          f"each row: the part between the bars is found); through the analyser {own}/{drawn} faces drawn "
+          f"are a participant in a tile of their own")
+
+
 def names(faces):
     """Names on synthetic galleries (16, 25, 49 tiles, 1920x1080, video backgrounds) with rendered
     Latin and Hangul names: exact with a roster, exact without, names that mix scripts; then a
@@ -450,7 +482,7 @@ def names(faces):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", default="quality,stages,speed,recording,video,memory,windows,names")
+    ap.add_argument("--part", default="quality,stages,speed,recording,video,memory,windows,overlays,names")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--frames", type=int, default=1000)
     args = ap.parse_args()
@@ -476,6 +508,8 @@ def main() -> int:
         memory(analyzer, faces, args.frames)
     if "windows" in parts:
         windows()
+    if "overlays" in parts:
+        overlays(analyzer, faces)
     if "names" in parts:
         names(faces)
     return 0

@@ -390,7 +390,7 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
             continue
         step = w / k
         tiles += [(int(round(x + i * step)), y, int(round(step)), h) for i in range(k)]
-    tiles = _fill_rows(tiles, tw, th, fg)
+    tiles = _extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg)
     return [(x * f, y * f, w * f, h * f) for x, y, w, h in tiles], full
 
 
@@ -474,6 +474,69 @@ def _fill_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[B
                 row.append((x, y, int(round(tw)), h))
         out += sorted(row)
     return out
+
+
+def _starts(values: list[int], size: float) -> list[float]:
+    """Grid lines (tile starts) from the tiles' starts along one axis: starts closer than half a
+    tile are one line (their mean)."""
+    lines: list[list[int]] = []
+    for v in sorted(values):
+        if lines and v - lines[-1][-1] <= 0.5 * size:
+            lines[-1].append(v)
+        else:
+            lines.append([v])
+    return [float(np.mean(g)) for g in lines]
+
+
+def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: int = 6) -> list[Box]:
+    """Tiles hidden under controls or banners drawn over the gallery (a tablet's or a phone's
+    meeting app draws its toolbar and notices over the videos): a bar across a row joins its tiles
+    to the bar, a banner cuts them in two, and the background test finds neither. From two tiles
+    found or more, the grid is continued by its own pitch, a row or column at a time outwards and
+    at the gaps inside it, while cells are found there: a cell counts where its inside is mostly
+    drawn (a video) and the gutter around it is mostly background (a side panel or a bar has no
+    gutters). Returns tiles in reading order."""
+    if len(tiles) < 2:
+        return tiles
+    H, W = fg.shape
+    cols, rows = _starts([t[0] for t in tiles], tw), _starts([t[1] for t in tiles], th)
+    gaps = [b - a - tw for a, b in zip(cols, cols[1:]) if b - a < 1.5 * tw]
+    gaps += [b - a - th for a, b in zip(rows, rows[1:]) if b - a < 1.5 * th]
+    if not gaps:
+        return tiles
+    gap = float(np.median(gaps))
+    if not 1 <= gap <= 0.15 * min(tw, th):  # tiles that touch, or no regular grid
+        return tiles
+    px, py = tw + gap, th + gap
+    g = max(1, int(round(gap)))
+    w, h = int(round(tw)), int(round(th))
+
+    def found(x: int, y: int) -> bool:
+        if x - g < 0 or y - g < 0 or x + w + g > W or y + h + g > H:
+            return False
+        if any(min(t[0] + t[2], x + w) - max(t[0], x) > 0.1 * w and min(t[1] + t[3], y + h) - max(t[1], y) > 0.1 * h
+               for t in tiles):
+            return False
+        inside = fg[y:y + h, x:x + w].mean()
+        ring = np.concatenate([fg[y - g:y, x:x + w].ravel(), fg[y + h:y + h + g, x:x + w].ravel(),
+                               fg[y:y + h, x - g:x].ravel(), fg[y:y + h, x + w:x + w + g].ravel()])
+        return inside >= 0.6 and ring.mean() <= 0.5
+
+    tiles = list(tiles)
+    for axis, pitch, size in ((1, py, th), (0, px, tw)):  # rows first (a bar across a row), then columns
+        starts = _starts([t[axis] for t in tiles], size)
+        across = _starts([t[1 - axis] for t in tiles], tw if axis else th)
+        first, last = starts[0], starts[-1]
+        inner = [first + k * pitch for k in range(1, int(round((last - first) / pitch)))]
+        for line in (inner, [first - k * pitch for k in range(1, most + 1)], [last + k * pitch for k in range(1, most + 1)]):
+            for v in line:
+                cells = [(int(round(c)), int(round(v))) if axis else (int(round(v)), int(round(c))) for c in across]
+                new = [(x, y, w, h) for x, y in cells if found(x, y)]
+                tiles += new
+                if not new and line is not inner:
+                    break  # outwards only while cells are found
+    rows = _starts([t[1] for t in tiles], th)
+    return sorted(tiles, key=lambda t: (min(range(len(rows)), key=lambda i: abs(rows[i] - t[1])), t[0]))
 
 
 def _looks_camera_off(gray: np.ndarray, box: Box, opts: LayoutOptions) -> bool:

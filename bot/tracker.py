@@ -3,7 +3,9 @@
 Consumes frame results (and the frame, for OCR) and
 - names tiles by OCR of their name strips, run only when the layout changes (a name read then stays
   with its tile until the layout changes again); with a class roster, a tile takes the roster
-  name its reading fits, or stays unnamed (`bot.roster`): misreadings mint no participants;
+  name its reading fits, or stays unnamed (`bot.roster`): misreadings mint no participants; a
+  named tile's label text is kept (in memory) and a label showing the same text again later (a
+  page that comes back) takes that participant without being read again;
 - gives each participant a stable id: the name when read, else `tile-<i>`; when the layout changes
   and no names are legible, tiles are re-matched to earlier participants by a small face signature
   kept in memory only (never stored);
@@ -71,6 +73,7 @@ class Tracker:
         self._baselines = Baselines()
         self._strips: list[np.ndarray] = []  # each tile's name label when its name was read
         self._page = 0                        # name-label changes seen on one grid (a page change)
+        self._labels: dict[str, tuple[np.ndarray, str | None]] = {}  # id -> (its label's text, its name)
 
     def fresh(self) -> "Tracker":
         """A new tracker with the same settings and no history."""
@@ -119,8 +122,13 @@ class Tracker:
     def _relayout(self, tiles: list[TileResult], faces: list[FaceResult], frame) -> None:
         old_layout = self._layout is not None
         self._layout = [tuple(t.box) for t in tiles]
-        names = list(self._ocr(frame, tiles)) if (self._ocr and frame is not None) else [None] * len(tiles)
-        ids = [n if n else f"tile-{i}" for i, n in enumerate(names)]
+        known = self._known_labels(frame, tiles, range(len(tiles)), set())
+        names = [known[i][1] if i in known else None for i in range(len(tiles))]
+        todo = [i for i in range(len(tiles)) if i not in known]
+        if self._ocr and frame is not None and todo:
+            for i, name in zip(todo, self._ocr(frame, [tiles[i] for i in todo])):
+                names[i] = name
+        ids = [known[i][0] if i in known else (n if n else f"tile-{i}") for i, n in enumerate(names)]
         if old_layout and frame is not None and self._signatures:
             ids = self._rematch(ids, names, tiles, faces, frame)
         # two tiles with the same legible name stay apart
@@ -131,6 +139,7 @@ class Tracker:
             seen[pid] = i
         self._names, self._ids = names, ids
         self._strips = [_strip_signature(frame, t) for t in tiles] if frame is not None else []
+        self._remember_labels(frame, tiles, range(len(tiles)))
 
     def _renamed(self, tiles: list[TileResult], frame: np.ndarray) -> None:
         """Same grid, other names (a page change, someone replaced in a slot): tiles whose name
@@ -143,15 +152,50 @@ class Tracker:
         if not changed:
             return
         self._page += 1
-        names = list(self._ocr(frame, [tiles[i] for i in changed]))
         taken = {pid for k, pid in enumerate(self._ids) if k not in changed}
-        for i, name in zip(changed, names):
-            pid = name if name else f"tile-{i}" + (f".{self._page}" if self._page else "")
-            if pid in taken:
-                pid = f"{pid} ({i})"
+        known = self._known_labels(frame, tiles, changed, taken)  # someone seen before, back again
+        todo = [i for i in changed if i not in known]
+        read = dict(zip(todo, self._ocr(frame, [tiles[i] for i in todo]))) if todo else {}
+        for i in changed:
+            if i in known:
+                pid, name = known[i]
+            else:
+                name = read[i]
+                pid = name if name else f"tile-{i}" + (f".{self._page}" if self._page else "")
+                if pid in taken:
+                    pid = f"{pid} ({i})"
             self._names[i], self._ids[i] = name, pid
             taken.add(pid)
             self._strips[i] = now[i]
+        self._remember_labels(frame, tiles, changed)
+
+    def _known_labels(self, frame, tiles, which, taken: set) -> dict[int, tuple[str, str | None]]:
+        """Tiles (of `which`) whose name label shows the same text, pixel for pixel, as the label
+        of a participant seen before and not on screen now (`taken`): {tile: (their id, name)}.
+        A page that comes back keeps its people, however OCR would read their names this time."""
+        if frame is None or not self._labels:
+            return {}
+        out: dict[int, tuple[str, str | None]] = {}
+        free = {pid: v for pid, v in self._labels.items() if pid not in taken}
+        for i in which:
+            text = _label_text(frame, tiles[i])
+            if text.sum() < 2:
+                continue
+            diffs = sorted((_text_diff(text, ref), pid) for pid, (ref, _) in free.items())
+            if diffs and diffs[0][0] <= LABEL_SAME and (len(diffs) == 1 or diffs[0][0] < 0.6 * diffs[1][0]):
+                pid = diffs[0][1]
+                out[i] = (pid, free.pop(pid)[1])
+        return out
+
+    def _remember_labels(self, frame, tiles, which) -> None:
+        """Keep (in memory only) the text of each named tile's label, for `_known_labels`; an
+        unnamed tile's label is read again when it comes back (over another video it may read)."""
+        if frame is None:
+            return
+        for i in which:
+            text = _label_text(frame, tiles[i]) if self._names[i] else None
+            if text is not None and text.sum() >= 2:
+                self._labels[self._ids[i]] = (text, self._names[i])
 
     def _rematch(self, ids, names, tiles, faces, frame) -> list[str]:
         """Unnamed tiles take the id of the earlier participant whose face signature matches best."""
@@ -185,6 +229,32 @@ def _strip_signature(frame: np.ndarray, tile) -> np.ndarray:
         return np.zeros((8, 64), np.float32)
     g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
     return cv2.resize((g > 200).astype(np.float32), (64, 8), interpolation=cv2.INTER_AREA)
+
+
+LABEL_SAME = 0.24  # label texts this close are the same name (measured on 75 synthetic labels at
+                  # 128x12: the same name drawn again over another video 0.00-0.20, median 0.014;
+                  # two different names 0.265 and up)
+
+
+def _label_text(frame: np.ndarray, tile) -> np.ndarray:
+    """The text of a tile's name label as a small mask: white pixels with the dark label box right
+    beside them, inside the tile's border (a highlighted speaker's frame is no text), so the video
+    around the label does not count."""
+    import cv2
+
+    x, y, w, h = (int(v) for v in (tile.box if hasattr(tile, "box") else tile["box"]))
+    m = max(2, h // 40)
+    roi = frame[y + int(0.85 * h): y + h - m, x + m: x + int(0.75 * w)]
+    if roi.size == 0:
+        return np.zeros((12, 128), np.float32)
+    g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
+    k = max(3, (h // 40) | 1)
+    text = (g > 200) & (cv2.erode(g, np.ones((k, k), np.uint8)) < 90)
+    return cv2.resize(text.astype(np.float32), (128, 12), interpolation=cv2.INTER_AREA)
+
+
+def _text_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).sum()) / max(float(a.sum()), float(b.sum()), 1e-6)
 
 
 def _same_strip(a: np.ndarray, b: np.ndarray) -> bool:

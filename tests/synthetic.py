@@ -257,3 +257,31 @@ def desktop_with(shot: np.ndarray, width_frac: float, position: str = "centre", 
     h_fit = min(win.shape[0], room_h - (y + title))
     desk[y + title:y + title + h_fit, x:x + ww] = win[:h_fit]
     return desk, (x, y + title, scale)
+
+
+OVERLAYS = ("toolbar", "banner", "both")
+
+
+def controls_over(image: np.ndarray, tiles: list, kind: str) -> np.ndarray:
+    """`image` with what a tablet's or a phone's meeting app draws over the videos: "toolbar", a
+    translucent bar of buttons across the whole width over the bottom fifth of the last row;
+    "banner", a translucent notice across the middle half of the width inside the first row;
+    "both"."""
+    import cv2
+
+    out = image.copy()
+    H, W = out.shape[:2]
+    last, first = tiles[-1], tiles[0]
+    bars = []
+    if kind in ("toolbar", "both"):
+        bh = max(12, int(0.2 * last[3]))
+        bars.append(((0, last[1] + last[3] - bh, W, bh), ["Mute", "Video", "Share", "More"]))
+    if kind in ("banner", "both"):
+        bars.append(((W // 4, first[1] + first[3] // 10, W // 2, max(14, first[3] // 5)), ["Recording..."]))
+    for (x, y, w, h), labels in bars:
+        roi = out[y:y + h, x:x + w]
+        roi[:] = (0.75 * np.array((40, 40, 40)) + 0.25 * roi).astype(np.uint8)
+        for k, label in enumerate(labels):
+            cv2.putText(out, label, (x + 10 + k * w // len(labels), y + h // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45, (240, 240, 240), 1, cv2.LINE_AA)
+    return out

@@ -14,7 +14,7 @@ import pytest
 
 from bot.layout import LayoutMemory, _iou, find_tiles
 from tests.conftest import REPO, require
-from tests.synthetic import POSITIONS, desktop_with, render_gallery
+from tests.synthetic import OVERLAYS, controls_over, desktop_with, render_gallery
 
 
 def _mapped(truth, x0, y0, s):
@@ -136,6 +136,42 @@ def test_tiles_that_touch_are_split_where_one_video_meets_the_next(fer_faces, n)
     g = render_gallery(fer_faces, n, size=(1280, 720), gap=0, seed=n)
     got = [t.box for t in find_tiles(g.image)]
     assert sum(any(_iou(w, b) >= 0.9 for b in got) for w in g.tiles) == n, (len(got), n)
+
+
+@pytest.mark.parametrize("size,n", [((1366, 1024), 9), ((1366, 1024), 16), ((768, 1024), 6), ((844, 390), 4)])
+@pytest.mark.parametrize("kind", OVERLAYS)
+def test_tiles_under_a_toolbar_or_banner_are_found(analyzer, fer_faces, size, n, kind):
+    """Tablet and phone layouts: a translucent toolbar across the last row, a notice across the
+    first, or both, drawn over the videos. Every tile is recovered at IoU >= 0.9, except with both
+    over a grid of two rows (each row cut, nothing left to measure a tile's height by): there the
+    tiles found are the part between the bars, and through the analyser every face drawn is still
+    a participant in a tile of its own."""
+    g = render_gallery(fer_faces, n, size=size, seed=n)
+    img = controls_over(g.image, g.tiles, kind)
+    got = [t.box for t in find_tiles(img)]
+    assert sum(any(_iou(w, b) >= 0.9 for b in [t.box for t in find_tiles(g.image)]) for w in g.tiles) == n
+    assert len(got) <= n   # nothing invented on the bars or the margins
+    two_rows = len({y for _, y, _, _ in g.tiles}) == 2
+    if kind != "both" or not two_rows:
+        assert sum(any(_iou(w, b) >= 0.9 for b in got) for w in g.tiles) == n, (kind, len(got))
+    else:
+        analyzer.forget()
+        res = analyzer.analyze(img)
+        assert len(res.participant_faces) == len(g.faces) and len({f.tile for f in res.participant_faces}) == len(g.faces)
+        analyzer.forget()
+
+
+def test_a_side_panel_beside_the_grid_is_no_tile(fer_faces):
+    """The grid is continued only where a cell has gutters round it: a chat panel as tall as the
+    grid beside it, light and full of text, gives no tile."""
+    g = render_gallery(fer_faces, 9, size=(1366, 768), seed=2)
+    img = g.image.copy()
+    x0 = max(x + w for x, _, w, _ in g.tiles) + 6
+    img[g.tiles[0][1]:g.tiles[-1][1] + g.tiles[-1][3], x0:] = 245
+    for y in range(g.tiles[0][1] + 20, g.tiles[-1][1] + g.tiles[-1][3], 22):
+        cv2.putText(img, "Ana: is this on the test?", (x0 + 8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (40, 40, 40), 1)
+    got = [t.box for t in find_tiles(controls_over(img, g.tiles, "toolbar"))]
+    assert len(got) == 9 and sum(any(_iou(w, b) >= 0.9 for b in got) for w in g.tiles) == 9
 
 
 def test_never_fewer_tiles_than_faces_when_the_grid_is_not_found(analyzer, fer_faces):

@@ -161,3 +161,40 @@ def test_a_page_change_names_the_new_people_and_mints_no_extra_participants(hang
     assert sum(a == b for a, b in zip(shown[2], first)) >= 12, shown[2]   # back on page 1
     named = {n for page in shown for n in page if n}
     assert named <= set(first + second) and len(named) >= 29, sorted(named)
+
+
+def test_a_page_that_comes_back_keeps_its_people_however_ocr_reads_it_then():
+    """No roster, and an OCR that misreads differently each time it is asked (as it does over
+    other videos): page 1, page 2 (other people), page 1 again. The returning labels show the same
+    text, so page 1's people keep their ids and OCR is not asked again for them; 2 x 9 participants
+    for 18 people shown. A label with other text (a new person in a slot) is read."""
+    from bot.records import FrameResult, TileResult
+    from bot.tracker import Tracker
+    from tests.synthetic import cjk_font, render_gallery
+
+    require(cjk_font() is not None, "no CJK font to draw the names (apt-get install fonts-noto-cjk)")
+    first = ["Ana Perez", "Ben Smith", "Chloe Nguyen", "David Okafor", "Emma Rossi", "Farid Kim", "박지우",
+             "이서연", "최하은"]
+    second = ["Ines Haddad", "Jon Meyer", "Kira Perez", "Liam Smith", "Mia Nguyen", "Noah Okafor", "임다은",
+              "한지민", "오예준"]
+    asked: list[int] = []
+
+    def ocr(frame, tiles):  # a different misreading every call: "<call>:<slot>"
+        asked.append(len(tiles))
+        return [f"read{len(asked)}:{i}" for i in range(len(tiles))]
+
+    tracker = Tracker(ocr=ocr)
+    ids = []
+    for k, people in enumerate((first, second, first)):
+        g = render_gallery(_faces(9), 9, size=(1280, 720), names=people, seed=50 + k)
+        rec = tracker.update(FrameResult(float(k), [TileResult(b) for b in g.tiles], []), g.image)
+        ids.append([t.name for t in rec.tiles])
+    assert ids[2] == ids[0] and not set(ids[1]) & set(ids[0])
+    assert asked == [9, 9]                       # page 1 back: nothing read again
+    assert len(set(ids[0]) | set(ids[1]) | set(ids[2])) == 18
+    # one new person in a slot of page 1: only that label is read, the others keep their people
+    people = first[:4] + ["Zoe Novak"] + first[5:]
+    g = render_gallery(_faces(9), 9, size=(1280, 720), names=people, seed=60)
+    rec = tracker.update(FrameResult(3.0, [TileResult(b) for b in g.tiles], []), g.image)
+    now = [t.name for t in rec.tiles]
+    assert asked == [9, 9, 1] and now[:4] == ids[0][:4] and now[5:] == ids[0][5:] and now[4] not in ids[0]
