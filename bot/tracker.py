@@ -231,26 +231,26 @@ def _strip_signature(frame: np.ndarray, tile) -> np.ndarray:
     return cv2.resize((g > 200).astype(np.float32), (64, 8), interpolation=cv2.INTER_AREA)
 
 
-LABEL_SAME = 0.24  # label texts this close are the same name (measured on 75 synthetic labels at
-                  # 128x12: the same name drawn again over another video 0.00-0.20, median 0.014;
-                  # two different names 0.265 and up)
+LABEL_SAME = 0.16  # label texts this close are the same name (measured on 3 x 75 synthetic labels,
+                  # Latin and Hangul: the same name drawn again over another video 0.00-0.14, median
+                  # 0.013; two different names 0.197 and up, 1% below 0.48)
 
 
 def _label_text(frame: np.ndarray, tile) -> np.ndarray:
-    """The text of a tile's name label as a small mask: white pixels with the dark label box right
-    beside them, inside the tile's border (a highlighted speaker's frame is no text), so the video
-    around the label does not count."""
+    """The text of a tile's name label as a small mask (256x24): white pixels with the dark label
+    box right beside them, inside the tile's border (a highlighted speaker's frame is no text), so
+    the video around the label does not count."""
     import cv2
 
     x, y, w, h = (int(v) for v in (tile.box if hasattr(tile, "box") else tile["box"]))
     m = max(2, h // 40)
     roi = frame[y + int(0.85 * h): y + h - m, x + m: x + int(0.75 * w)]
     if roi.size == 0:
-        return np.zeros((12, 128), np.float32)
+        return np.zeros((24, 256), np.float32)
     g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
     k = max(3, (h // 40) | 1)
     text = (g > 200) & (cv2.erode(g, np.ones((k, k), np.uint8)) < 90)
-    return cv2.resize(text.astype(np.float32), (128, 12), interpolation=cv2.INTER_AREA)
+    return cv2.resize(text.astype(np.float32), (256, 24), interpolation=cv2.INTER_AREA)
 
 
 def _text_diff(a: np.ndarray, b: np.ndarray) -> float:
