@@ -147,12 +147,12 @@ class SessionWindows:
         self._gap = None
         self._kept = empty_stats()
 
-    def read(self, store, times, readers=()) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-        """(frame statistics, participant statistics, typical gap) of the session whose frame times
-        are `times` (as `Store.frames` gives them); `readers`: more connections to the store."""
+    def read(self, store, times, readers=()) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(frame statistics, participant statistics) of the session whose frame times are `times`
+        (as `Store.frames` gives them); `readers`: more connections to the store."""
         times = np.sort(np.asarray(times, float))
         if not len(times):
-            return (*empty_stats(), 0.0)
+            return empty_stats()
         w = self.window_s
         gap = typical_gap(times)
         with self._lock:
@@ -173,7 +173,7 @@ class SessionWindows:
             self._kept = tuple(_concat([c[i] for c in closed]) for i in range(2))
             self.closed_until = max(closing, self.closed_until)
             self._frames_before = int(np.searchsorted(times, self.closed_until, side="left"))
-            return _concat([self._kept[0], got[-1][0]]), _concat([self._kept[1], got[-1][1]]), gap
+            return _concat([self._kept[0], got[-1][0]]), _concat([self._kept[1], got[-1][1]])
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -517,7 +517,7 @@ def test_windows_kept_between_refreshes_agree_with_the_raw_observations(store):
         faces.append(face(None, "happy", tile=None, role="other"))   # not a participant: left out
         store.add_frame(sid, frame(t, faces, tiles=4))
         if i % 3 == 0 or i == 39:
-            fw, st, _ = kept.read(store, store.frames(sid)["time_s"], readers if i % 2 else ())
+            fw, st = kept.read(store, store.frames(sid)["time_s"], readers if i % 2 else ())
             oracle = _oracle(store, sid, w)
             _agrees(aggregate.timeline(fw, st, w), aggregate.participants(st, store.present_now(sid)),
                     aggregate.strips(st, w), oracle, w)
@@ -539,6 +539,6 @@ def test_kept_windows_are_read_again_when_earlier_frames_appear(store):
     kept.read(store, store.frames(sid)["time_s"])
     assert kept.closed_until == 180.0
     store.add_frame(sid, frame(62.5, [face("ben", "sad")]))    # a frame inside a kept window
-    fw, st, _ = kept.read(store, store.frames(sid)["time_s"])
+    fw, st = kept.read(store, store.frames(sid)["time_s"])
     assert "ben" in set(aggregate.participants(st, set())["participant"])
     assert int(fw["frames"].sum()) == 41
