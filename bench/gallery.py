@@ -428,9 +428,8 @@ def overlays(analyzer, faces):
             row.append(f"{kind} {k}/{n}")
         print(f"  {name} {size[0]}x{size[1]}, {n} tiles: " + ", ".join(row))
     analyzer.forget()
-    print(f"  all: {hit}/{total} = {hit / total:.1%} of tiles recovered (both bars over a grid of two rows cut "
-          f"each row: the part between the bars is found); through the analyser {own}/{drawn} faces drawn "
-          f"are a participant in a tile of their own")
+    print(f"  all: {hit}/{total} = {hit / total:.1%} of tiles recovered; through the analyser {own}/{drawn} faces "
+          f"drawn are a participant in a tile of their own")
 
 
 def names(faces):

@@ -390,7 +390,7 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
             continue
         step = w / k
         tiles += [(int(round(x + i * step)), y, int(round(step)), h) for i in range(k)]
-    tiles = _extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg)
+    tiles = _uncut_rows(_extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg), tw, th, fg)
     return [(x * f, y * f, w * f, h * f) for x, y, w, h in tiles], full
 
 
@@ -486,6 +486,52 @@ def _starts(values: list[int], size: float) -> list[float]:
         else:
             lines.append([v])
     return [float(np.mean(g)) for g in lines]
+
+
+def _uncut_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[Box]:
+    """Rows of tiles cut short by a bar or banner across them (both rows of a two-row grid, with a
+    toolbar at the bottom and a notice at the top): where the outer edge of a row's first or last
+    tile (video inside, background outside) runs on past the row's top or bottom, the row reaches
+    that far. Then every row takes the tallest such height, the first row growing up, the others
+    down (a toolbar covers the last row's bottom, even beyond the window found). Tiles in reading
+    order; unchanged where no row runs on."""
+    if len(tiles) < 2:
+        return tiles
+    H, W = fg.shape
+    rows = _starts([t[1] for t in tiles], th)
+    groups = [[t for t in tiles if min(range(len(rows)), key=lambda i: abs(rows[i] - t[1])) == k] for k in range(len(rows))]
+    g = max(1, int(round(0.01 * tw)))
+
+    def edge_runs(y: int, t: Box) -> bool:
+        """At line y, the tile's left or right edge: video just inside, background just outside."""
+        x0, x1 = t[0], t[0] + t[2]
+        left = x0 - g >= 0 and fg[y, x0:x0 + 3 * g].mean() > 0.6 and fg[y, x0 - g:x0].mean() < 0.3
+        right = x1 + g <= W and fg[y, x1 - 3 * g:x1].mean() > 0.6 and fg[y, x1:x1 + g].mean() < 0.3
+        return left or right
+
+    spans = []
+    for row in groups:
+        ends = [min(row, key=lambda t: t[0]), max(row, key=lambda t: t[0] + t[2])]
+        top, bottom = min(t[1] for t in row), max(t[1] + t[3] for t in row)
+        while top > 0 and bottom - top < 1.6 * th and any(edge_runs(top - 1, t) for t in ends):
+            top -= 1
+        while bottom < H and bottom - top < 1.6 * th and any(edge_runs(bottom, t) for t in ends):
+            bottom += 1
+        spans.append([top, bottom])
+    tall = max(b - a for a, b in spans)
+    if tall <= 1.08 * th:
+        return tiles
+    out = []
+    for k, (row, (a, b)) in enumerate(zip(groups, spans)):
+        need = tall - (b - a)
+        if k == 0 and len(groups) > 1:
+            a -= need
+        else:
+            b += need
+        if k + 1 < len(groups) and b > spans[k + 1][0]:
+            return tiles  # the grown rows would overlap: not a grid cut by bars
+        out += [(t[0], a, t[2], b - a) for t in row]
+    return out
 
 
 def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: int = 6) -> list[Box]:
