@@ -500,6 +500,11 @@ def _uncut_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[
     H, W = fg.shape
     rows = _starts([t[1] for t in tiles], th)
     groups = [[t for t in tiles if min(range(len(rows)), key=lambda i: abs(rows[i] - t[1])) == k] for k in range(len(rows))]
+    heights = [t[3] for t in tiles]
+    pitches = np.diff(rows)
+    if max(heights) > 1.05 * min(heights) or (len(pitches) and (pitches.max() > 1.05 * pitches.min()
+                                                               or not 0 <= pitches.min() - th <= 0.15 * th)):
+        return tiles  # only a regular grid (not a tilted picture, not tiles of mixed sizes)
     g = max(1, int(round(0.01 * tw)))
 
     def edge_runs(y: int, t: Box) -> bool:
@@ -513,25 +518,22 @@ def _uncut_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[
     for row in groups:
         ends = [min(row, key=lambda t: t[0]), max(row, key=lambda t: t[0] + t[2])]
         top, bottom = min(t[1] for t in row), max(t[1] + t[3] for t in row)
-        while top > 0 and bottom - top < 1.6 * th and any(edge_runs(top - 1, t) for t in ends):
+        # both outer edges must run on (a bar or banner leaves the grid's sides), by half a tile at most
+        while top > 0 and bottom - top < 1.5 * th and all(edge_runs(top - 1, t) for t in ends):
             top -= 1
-        while bottom < H and bottom - top < 1.6 * th and any(edge_runs(bottom, t) for t in ends):
+        while bottom < H and bottom - top < 1.5 * th and all(edge_runs(bottom, t) for t in ends):
             bottom += 1
         spans.append([top, bottom])
     tall = max(b - a for a, b in spans)
     if tall <= 1.08 * th:
         return tiles
-    out = []
-    for k, (row, (a, b)) in enumerate(zip(groups, spans)):
+    grown = []
+    for k, (a, b) in enumerate(spans):
         need = tall - (b - a)
-        if k == 0 and len(groups) > 1:
-            a -= need
-        else:
-            b += need
-        if k + 1 < len(groups) and b > spans[k + 1][0]:
-            return tiles  # the grown rows would overlap: not a grid cut by bars
-        out += [(t[0], a, t[2], b - a) for t in row]
-    return out
+        grown.append((a - need, b) if k == 0 and len(groups) > 1 else (a, b + need))
+    if any(b > a2 for (_, b), (a2, _) in zip(grown, grown[1:])):
+        return tiles  # the grown rows would overlap: not a grid cut by bars
+    return [(t[0], a, t[2], b - a) for row, (a, b) in zip(groups, grown) for t in row]
 
 
 def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: int = 6) -> list[Box]:
