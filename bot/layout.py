@@ -448,10 +448,7 @@ def _fill_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[B
                 break
         else:
             rows.append([t])
-    columns: list[float] = []
-    for x in sorted(t[0] for t in tiles):
-        if not columns or x - columns[-1] > 0.5 * tw:
-            columns.append(x)
+    columns = _starts([t[0] for t in tiles], tw)
     pitches = [b[0] - a[0] for row in rows for a, b in zip(sorted(row), sorted(row)[1:]) if b[0] - a[0] < 1.5 * tw]
     pitch = float(np.median(pitches)) if pitches else None
     out = []

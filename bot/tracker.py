@@ -122,7 +122,8 @@ class Tracker:
     def _relayout(self, tiles: list[TileResult], faces: list[FaceResult], frame) -> None:
         old_layout = self._layout is not None
         self._layout = [tuple(t.box) for t in tiles]
-        known = self._known_labels(frame, tiles, range(len(tiles)), set())
+        texts = {i: _label_text(frame, t) for i, t in enumerate(tiles)} if frame is not None else {}
+        known = self._known_labels(texts, set())
         names = [known[i][1] if i in known else None for i in range(len(tiles))]
         todo = [i for i in range(len(tiles)) if i not in known]
         if self._ocr and frame is not None and todo:
@@ -139,7 +140,7 @@ class Tracker:
             seen[pid] = i
         self._names, self._ids = names, ids
         self._strips = [_strip_signature(frame, t) for t in tiles] if frame is not None else []
-        self._remember_labels(frame, tiles, range(len(tiles)))
+        self._remember_labels(texts)
 
     def _renamed(self, tiles: list[TileResult], frame: np.ndarray) -> None:
         """Same grid, other names (a page change, someone replaced in a slot): tiles whose name
@@ -153,7 +154,8 @@ class Tracker:
             return
         self._page += 1
         taken = {pid for k, pid in enumerate(self._ids) if k not in changed}
-        known = self._known_labels(frame, tiles, changed, taken)  # someone seen before, back again
+        texts = {i: _label_text(frame, tiles[i]) for i in changed}
+        known = self._known_labels(texts, taken)  # someone seen before, back again
         todo = [i for i in changed if i not in known]
         read = dict(zip(todo, self._ocr(frame, [tiles[i] for i in todo]))) if todo else {}
         for i in changed:
@@ -167,19 +169,16 @@ class Tracker:
             self._names[i], self._ids[i] = name, pid
             taken.add(pid)
             self._strips[i] = now[i]
-        self._remember_labels(frame, tiles, changed)
+        self._remember_labels(texts)
 
-    def _known_labels(self, frame, tiles, which, taken: set) -> dict[int, tuple[str, str | None]]:
-        """Tiles (of `which`) whose name label shows the same text, pixel for pixel, as the label
-        of a participant seen before and not on screen now (`taken`): {tile: (their id, name)}.
-        A page that comes back keeps its people, however OCR would read their names this time."""
-        if frame is None or not self._labels:
-            return {}
+    def _known_labels(self, texts: dict, taken: set) -> dict[int, tuple[str, str | None]]:
+        """Tiles whose name label text (`texts`: tile -> `_label_text`) is the same, pixel for pixel,
+        as the label of a participant seen before and not on screen now (`taken`): {tile: (their id,
+        name)}. A page that comes back keeps its people, however OCR would read their names now."""
         out: dict[int, tuple[str, str | None]] = {}
         free = {pid: v for pid, v in self._labels.items() if pid not in taken}
-        for i in which:
-            text = _label_text(frame, tiles[i])
-            if text.sum() < 2:
+        for i, text in texts.items():
+            if not free or text.sum() < 2:
                 continue
             diffs = sorted((_text_diff(text, ref), pid) for pid, (ref, _) in free.items())
             if diffs and diffs[0][0] <= LABEL_SAME and (len(diffs) == 1 or diffs[0][0] < 0.6 * diffs[1][0]):
@@ -187,14 +186,11 @@ class Tracker:
                 out[i] = (pid, free.pop(pid)[1])
         return out
 
-    def _remember_labels(self, frame, tiles, which) -> None:
-        """Keep (in memory only) the text of each named tile's label, for `_known_labels`; an
-        unnamed tile's label is read again when it comes back (over another video it may read)."""
-        if frame is None:
-            return
-        for i in which:
-            text = _label_text(frame, tiles[i]) if self._names[i] else None
-            if text is not None and text.sum() >= 2:
+    def _remember_labels(self, texts: dict) -> None:
+        """Keep (in memory only) the label text of each named tile, for `_known_labels`; an unnamed
+        tile's label is read again when it comes back (over another video it may read)."""
+        for i, text in texts.items():
+            if self._names[i] and text.sum() >= 2:
                 self._labels[self._ids[i]] = (text, self._names[i])
 
     def _rematch(self, ids, names, tiles, faces, frame) -> list[str]:
@@ -218,16 +214,27 @@ class Tracker:
         return ids
 
 
-def _strip_signature(frame: np.ndarray, tile) -> np.ndarray:
-    """The white text of a tile's name label (bottom left, where meeting apps draw it) as a small
-    mask: it changes when the name does, not when the video behind the label moves."""
+def _label_strip(frame: np.ndarray, tile, inset: int = 0) -> np.ndarray | None:
+    """The grey strip where meeting apps draw a tile's name label (bottom left; `inset` pixels in
+    from the tile's edges); None where it is empty."""
     import cv2
 
     x, y, w, h = (int(v) for v in (tile.box if hasattr(tile, "box") else tile["box"]))
-    roi = frame[y + int(0.85 * h): y + h, x: x + int(0.75 * w)]
+    roi = frame[y + int(0.85 * h): y + h - inset, x + inset: x + int(0.75 * w)]
     if roi.size == 0:
+        return None
+    return cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
+
+
+def _strip_signature(frame: np.ndarray, tile) -> np.ndarray:
+    """The white pixels of a tile's name strip as a small mask: it changes when the name does, not
+    when the video behind the label moves (a change detector: the video beside the label counts too,
+    so a new label over a light video is not missed)."""
+    import cv2
+
+    g = _label_strip(frame, tile)
+    if g is None:
         return np.zeros((8, 64), np.float32)
-    g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
     return cv2.resize((g > 200).astype(np.float32), (64, 8), interpolation=cv2.INTER_AREA)
 
 
@@ -242,12 +249,10 @@ def _label_text(frame: np.ndarray, tile) -> np.ndarray:
     the video around the label does not count."""
     import cv2
 
-    x, y, w, h = (int(v) for v in (tile.box if hasattr(tile, "box") else tile["box"]))
-    m = max(2, h // 40)
-    roi = frame[y + int(0.85 * h): y + h - m, x + m: x + int(0.75 * w)]
-    if roi.size == 0:
+    h = int((tile.box if hasattr(tile, "box") else tile["box"])[3])
+    g = _label_strip(frame, tile, inset=max(2, h // 40))
+    if g is None:
         return np.zeros((24, 256), np.float32)
-    g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
     k = max(3, (h // 40) | 1)
     text = (g > 200) & (cv2.erode(g, np.ones((k, k), np.uint8)) < 90)
     return cv2.resize(text.astype(np.float32), (256, 24), interpolation=cv2.INTER_AREA)
@@ -259,9 +264,7 @@ def _text_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 def _same_strip(a: np.ndarray, b: np.ndarray) -> bool:
     """Two label masks show the same text: little white either way, or closely the same."""
-    if a.sum() < 2 and b.sum() < 2:
-        return True
-    return float(np.abs(a - b).sum()) <= 0.25 * max(float(a.sum()), float(b.sum()))
+    return (a.sum() < 2 and b.sum() < 2) or _text_diff(a, b) <= 0.25
 
 
 def _signature(frame: np.ndarray, box) -> np.ndarray:
