@@ -362,12 +362,16 @@ class Store:
         return pd.DataFrame.from_records(rows, columns=cols)
 
     def sessions(self) -> pd.DataFrame:
+        return self._sessions()
+
+    def _sessions(self, session_id: int | None = None) -> pd.DataFrame:
+        where, params = ("", ()) if session_id is None else (" WHERE s.id=?", (session_id,))
         df = self._frame(
             "SELECT s.id, s.name, s.source, s.started, s.ended, s.last_heartbeat, s.interval_s,"
             " (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id) AS frames,"
             " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) AS observations,"
             " s.keep_faces, (SELECT COUNT(*) FROM face_images i WHERE i.session_id = s.id) AS face_images,"
-            " s.class_name, s.teacher FROM sessions s ORDER BY s.started DESC")
+            f" s.class_name, s.teacher FROM sessions s{where} ORDER BY s.started DESC", params)
         now = time.time()
         for col in ("started", "ended", "last_heartbeat", "interval_s"):  # None -> NaN on an empty result too
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
@@ -381,8 +385,8 @@ class Store:
 
     @_takes_session_id
     def session(self, session_id: int) -> dict | None:
-        df = self.sessions()
-        df = df[df["id"] == session_id]
+        """One row of `sessions()` as a dict (its counts read for this session only), or None."""
+        df = self._sessions(session_id)
         return None if df.empty else df.iloc[0].to_dict()
 
     @_takes_session_id

@@ -390,6 +390,22 @@ def test_every_method_honours_any_integer_id(store, as_id):
     assert s.session(other) is not None  # only that session went
 
 
+def test_one_session_is_its_row_of_the_list(store):
+    """`session(id)` counts one session's rows only, and gives exactly its `sessions()` row."""
+    a = store.start_session("a", keep_faces=True)
+    b = store.start_session("b")
+    for t in range(3):
+        add_with_picture(store, a, frame(float(t), _faces()), _picture())
+    store.add_frame(b, frame(0.0, [face("Ann", "happy")]))
+    store.end_session(b)
+    rows = store.sessions().set_index("id")
+    for sid, frames, faces, pictures, live in ((a, 3, 3 * len(_faces()), 3, True), (b, 1, 1, 0, False)):
+        one = store.session(sid)
+        assert (one["frames"], one["observations"], one["face_images"], bool(one["live"])) == (frames, faces, pictures, live)
+        pd.testing.assert_series_equal(pd.Series(one, dtype=object),
+                                       pd.Series({"id": sid, **rows.loc[sid].to_dict()}, dtype=object))
+
+
 @pytest.mark.parametrize("bad", ["1", 1.0, True, None, np.float64(1), [1]])
 def test_a_non_integer_id_is_a_type_error(store, bad):
     sid = store.start_session("c")
