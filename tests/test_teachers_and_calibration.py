@@ -174,6 +174,23 @@ def test_temperature_scaling_recovers_a_known_temperature():
     assert ece(true, y) < 0.03
 
 
+def test_ece_floor_is_the_noise_of_a_calibrated_sample():
+    from training.calibrate import ece, ece_floor, scale
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 2, (16000, 7))
+    true = np.exp(z - z.max(axis=1, keepdims=True))
+    true /= true.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(7, p=p) for p in true])
+    small, large = ece_floor(true[:1000]), ece_floor(true)
+    assert small["median"] <= small["p90"] and small["draws"] == 200
+    assert 2.5 < small["median"] / large["median"] < 6  # sampling noise: about 1 / sqrt(faces)
+    # calibrated faces show about the floor, not zero; a 3x overconfident model shows more
+    found = [ece(true[i:i + 1000], y[i:i + 1000]) for i in range(0, 16000, 1000)]
+    assert 0.5 * small["median"] < np.median(found) < 1.5 * small["median"]
+    assert ece(scale(true[:1000], 1 / 3), y[:1000]) > 2 * small["p90"]
+
+
 def test_ece_uses_fifteen_equal_width_bins():
     from training.calibrate import ece
 

@@ -16,6 +16,7 @@ from model import EMOTIONS
 from model import contrast
 from model.card import ModelCard
 from model.network import custom_objects
+from training import calibrate
 from training import views as fixed_views
 from training.augment import augment_batch, erase_batch, mixup_batch
 from training.distill import student_of
@@ -133,8 +134,10 @@ class Saver(keras.callbacks.Callback):
         report = classification_report(y_val, probs)
         val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
         acc = report["accuracy"]
+        held = calibrate.calibrate(probs, y_val, refit=False)["held_out"]
         row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
                "val_loss": round(val_loss, 5), "val_accuracy": acc, "val_macro_f1": report["macro_f1"],
+               "val_ece": held["ece_before"], "val_ece_calibrated": held["ece_after"],
                "seconds": round(time.time() - self.t0, 1)}
         print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         hist = out / "history.csv"
