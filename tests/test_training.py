@@ -24,7 +24,10 @@ def test_training_smoke_saves_resumes_and_reloads(small_npz, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "resuming after epoch 1" in r.stdout
     assert json.loads((out / "state.json").read_text())["epoch"] == 2
-    assert len((out / "history.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
+    history = (out / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 3  # header + 2 epochs
+    row = dict(zip(history[0].split(","), history[-1].split(",")))  # calibration logged every epoch
+    assert 0 < float(row["val_ece"]) < 1 and 0 < float(row["val_ece_calibrated"]) < 1
 
     best = out / "best.keras"
     card = json.loads((out / "best.json").read_text())
