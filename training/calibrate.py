@@ -77,14 +77,13 @@ def calibrate(probs: np.ndarray, y: np.ndarray, seed: int = 0, refit: bool = Tru
     order = np.random.default_rng(seed).permutation(len(y))
     fit, held = order[: len(y) // 2], order[len(y) // 2:]
     t_half = fit_temperature(probs[fit], y[fit])
+    before, after, y_held = probs[held], scale(probs[held], t_half), y[held]
     return {
         "method": "temperature scaling, NLL", "bins": BINS, "seed": seed,
         "fit_faces": int(len(fit)), "held_out_faces": int(len(held)),
         "temperature_half": round(t_half, 4),
-        "held_out": {"nll_before": round(nll(probs[held], y[held]), 4),
-                     "nll_after": round(nll(scale(probs[held], t_half), y[held]), 4),
-                     "ece_before": round(ece(probs[held], y[held]), 4),
-                     "ece_after": round(ece(scale(probs[held], t_half), y[held]), 4)},
+        "held_out": {"nll_before": round(nll(before, y_held), 4), "nll_after": round(nll(after, y_held), 4),
+                     "ece_before": round(ece(before, y_held), 4), "ece_after": round(ece(after, y_held), 4)},
         "temperature": round(fit_temperature(probs, y) if refit else t_half, 4),
-        **({"held_out_ece_floor": ece_floor(scale(probs[held], t_half))} if refit else {}),
+        **({"held_out_ece_floor": ece_floor(after)} if refit else {}),
     }
