@@ -81,8 +81,8 @@ def part_landmarks(data: Path) -> None:
 
     yaw = _wrap(np.load(data / "AFLW2000-3D.pose.npy"))
     odd = np.arange(len(yaw)) % 2 == 1
-    print(f"AFLW2000-3D, odd-numbered faces (not used for the template), annotated landmarks; "
-          f"AFLW's yaw is the person's, ours the image's: compared as -yaw")
+    print("AFLW2000-3D, odd-numbered faces (not used for the template), annotated landmarks; "
+          "AFLW's yaw is the person's, ours the image's: compared as -yaw")
     rng = np.random.default_rng(0)
     for name, label in (("AFLW2000-3D.pts68.npy", "fitted landmarks"),
                         ("AFLW2000-3D-Reannotated.pts68.npy", "landmarks placed by hand")):
@@ -238,7 +238,7 @@ def alerts_on_calm(poses: list[tuple[float, float]], minutes: float = 45.0, ever
           f"{len(fired)} of {len(poses)} participants")
     _, fired = run(turn=(20.0, 23.0))
     when = fired.get("tile-0")
-    print(f"  the same class, one student turned 55 degrees away from minute 20 to 23: alerted "
+    print("  the same class, one student turned 55 degrees away from minute 20 to 23: alerted "
           + (f"at minute {when / 60:.1f}" if when is not None else "never") + f"; others alerted: {len(fired) - (when is not None)}")
 
 
