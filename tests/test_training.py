@@ -55,3 +55,26 @@ def test_training_without_data_is_a_clear_error(tmp_path):
     assert r.returncode == 2
     assert "missing.npz: no such file" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_history_of_a_run_resumed_after_an_update_keeps_its_columns_aligned(tmp_path):
+    import csv
+
+    from training.loop import append_history
+
+    hist = tmp_path / "history.csv"
+    hist.write_text("epoch,accuracy,val_accuracy,seconds\n1,0.5,0.4,10.0\n")  # written before val_ece existed
+    append_history(hist, {"epoch": 2, "accuracy": 0.6, "val_accuracy": 0.45, "val_ece": 0.08,
+                          "val_ece_calibrated": 0.03, "seconds": 9.5})
+    with open(hist, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["epoch", "accuracy", "val_accuracy", "seconds", "val_ece", "val_ece_calibrated"]
+    assert rows[0] == {"epoch": "1", "accuracy": "0.5", "val_accuracy": "0.4", "seconds": "10.0",
+                       "val_ece": "", "val_ece_calibrated": ""}
+    assert rows[1]["seconds"] == "9.5" and rows[1]["val_ece_calibrated"] == "0.03"
+    append_history(hist, {"epoch": 3, "accuracy": 0.7, "val_accuracy": 0.5, "val_ece": 0.07,
+                          "val_ece_calibrated": 0.02, "seconds": 9.0})  # same columns: appended as is
+    fresh = tmp_path / "new.csv"
+    append_history(fresh, {"epoch": 1, "val_accuracy": 0.4})
+    assert fresh.read_bytes() == b"epoch,val_accuracy\n1,0.4\n"
+    assert hist.read_text().splitlines()[-1] == "3,0.7,0.5,9.0,0.07,0.02"

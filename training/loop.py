@@ -140,11 +140,7 @@ class Saver(keras.callbacks.Callback):
                "val_ece": held["ece_before"], "val_ece_calibrated": held["ece_after"],
                "seconds": round(time.time() - self.t0, 1)}
         print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
-        hist = out / "history.csv"
-        if not hist.exists():
-            hist.write_text(",".join(row) + "\n")
-        with open(hist, "a") as f:
-            f.write(",".join(str(v) for v in row.values()) + "\n")
+        append_history(out / "history.csv", row)
         self.t0 = time.time()
         if acc > self.state["best_val_accuracy"]:
             self.state.update(best_val_accuracy=acc, best_epoch=epoch + 1)
@@ -154,6 +150,34 @@ class Saver(keras.callbacks.Callback):
             self.model.save(out / "last.tmp.keras")
             os.replace(out / "last.tmp.keras", out / "last.keras")
             (out / "state.json").write_text(json.dumps(self.state) + "\n")
+
+
+def append_history(path: Path, row: dict) -> None:
+    """Append `row` to the CSV at `path`. A file written by an older version (a run resumed after an
+    update) whose header lacks some of the row's columns is rewritten first with them added, its
+    old rows left empty there, so every row lines up with the header."""
+    import csv
+
+    columns = list(row)
+    if path.exists():
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            old = list(reader)
+        missing = [c for c in columns if c not in header]
+        columns = header + missing
+        if missing:
+            tmp = path.with_suffix(".tmp.csv")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n")
+                w.writeheader()
+                w.writerows(old)
+            os.replace(tmp, path)
+    else:
+        with open(path, "w", newline="") as f:
+            csv.DictWriter(f, fieldnames=columns, lineterminator="\n").writeheader()
+    with open(path, "a", newline="") as f:
+        csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n").writerow(row)
 
 
 def export_serving(model, path: Path, config: dict, epoch: int, report: dict) -> None:
