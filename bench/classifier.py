@@ -45,9 +45,12 @@ def measure(model: str | None, repeats: int, threads: int, isa: str) -> dict:
     """One process's figures: {"note", "views", "per_view", "served_macs", "ms": {path: {batch: ms a call}}}."""
     note = "this CPU's own kernels"
     if isa == "avx2":
-        from isa import limit_to_avx2
+        from isa import IsaLimitError, limit_to_avx2
 
-        note = "AVX2 kernels (" + limit_to_avx2() + ")"
+        try:
+            note = "AVX2 kernels (" + limit_to_avx2() + ")"
+        except IsaLimitError as e:  # not Linux x86-64, or another ai-edge-litert build
+            return {"unsupported": str(e)}
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
 
@@ -111,6 +114,11 @@ def main() -> int:
     for _ in range(args.rounds):
         for isa in isas:
             runs[isa].append(run_child(args, isa))
+    for isa in [i for i in isas if "unsupported" in runs[i][0]]:
+        print(f"no {isa} figures: {runs[isa][0]['unsupported']}")
+        isas = tuple(i for i in isas if i != isa)
+    if not isas:
+        return 1
     first = runs[isas[0]][0]
     print(f"CPU {vector_extensions()}; {args.threads} threads; median of {args.repeats} calls a run, "
           f"then of {args.rounds} alternating runs a kernel set")
