@@ -5,9 +5,10 @@ from VNNI: a timing taken on a CPU that has it says little about them. `limit_to
 libraries that pick their kernels at run time pick the ones such a laptop runs:
 
 - XNNPACK inside ai-edge-litert (the served classifier) has no switch for it. It detects the CPU once
-  per process into a flags word; we call its detection first and clear every flag above AVX2 (its
-  flags are ordered by preference: SSSE3, SSE4.1, AVX, F16C, FMA3, AVX2, then the AVX-512 and VNNI
-  families), before any model is loaded. The symbols are read from the library's ELF symbol table
+  per process into a flags word; we call its detection first and clear every flag above AVX2
+  before any model is loaded (in ai-edge-litert 2.3.0, read from its code: the low byte holds two
+  baseline SSE bits, SSSE3, SSE4.1, AVX, F16C, FMA3 and AVX2; the AVX-512, VNNI and AMX families sit
+  above it). The symbols are read from the library's ELF symbol table
   (pyelftools), and the layout is checked before anything is written: an ai-edge-litert whose
   XNNPACK differs gets a clear error, never a guess.
 - oneDNN in TensorFlow (`ONEDNN_MAX_CPU_ISA`), OpenCV (`OPENCV_CPU_DISABLE`) and NumPy
@@ -31,7 +32,7 @@ import sys
 from pathlib import Path
 
 _AVX2_AND_BELOW = 0xFF  # XNNPACK x86 arch flags (this layout): two baseline SSE, SSSE3, SSE4.1, AVX, F16C, FMA3, AVX2
-_HW_CONFIG_SIZE = 80  # struct xnn_hardware_config in the ai-edge-litert verified: header, arch flags, caches
+_HW_CONFIG_SIZE = 80  # struct xnn_hardware_config in ai-edge-litert 2.3.0: uarch, arch flags, 8 cache sizes
 _FLAGS_OFFSET = 8
 _ENV = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",
@@ -43,12 +44,6 @@ _ENV = {
 
 class IsaLimitError(RuntimeError):
     """The kernels could not be limited to AVX2 here (and nothing was changed)."""
-
-
-def env_for_avx2() -> dict[str, str]:
-    """The environment variables that limit oneDNN, OpenCV and NumPy to AVX2 (set them before those
-    libraries are imported, e.g. in a child process's environment)."""
-    return dict(_ENV)
 
 
 class _Xnnpack:
