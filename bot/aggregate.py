@@ -61,12 +61,16 @@ def _share(num, den) -> list:
 
 
 def timeline(frame_stats: pd.DataFrame, stats: pd.DataFrame, window_s: float) -> pd.DataFrame:
-    """`Store.timeline`'s table from per-window statistics (see the store's module for its columns)."""
+    """`Store.timeline`'s table from per-window statistics (see the store's module for its columns):
+    `stats` per participant and window (`Store.window_stats`), or already summed a window with a
+    `participants` column (`Store.timeline` on its own)."""
     if frame_stats.empty:
         return pd.DataFrame(columns=TIMELINE)
     fw = frame_stats.groupby("bucket", as_index=False)[["frames", "faces", "present"]].sum()
     sums = ["n", *COUNTS, "valence_sum", "facing", "posed", "down"]
-    if len(stats):
+    if len(stats) and "participants" in stats:  # already one row a window, its participants counted
+        ow = stats.groupby("bucket")[[*sums, "participants"]].sum().reset_index()
+    elif len(stats):
         ow = stats.groupby("bucket").agg(**{c: (c, "sum") for c in sums},
                                          participants=("participant", "nunique")).reset_index()
     else:

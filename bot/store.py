@@ -463,8 +463,26 @@ class Store:
         present), valence and the share of participants' faces showing each emotion, mood, and
         attention (share of faces with a head pose facing the screen; `looking_down`: the share
         looking down; both None where no face had a pose). See `bot.aggregate`."""
-        fw, st = self.window_stats(session_id, window_s)
-        return aggregate.timeline(fw, st, float(window_s))
+        w = float(window_s)
+        fw = self._frame(f"SELECT {self._db.bucket('time_s')} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
+                         f" SUM(participants) AS present FROM frames WHERE session_id=? GROUP BY bucket",
+                         (w, session_id))
+        if fw.empty:
+            return aggregate.timeline(*aggregate.empty_stats(), w)
+        counts = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e}" for e in EMOTIONS)
+        # one row a window, straight from the observations: a timeline on its own needs no
+        # per-participant sums (the class tab shares window_stats' with the participants table)
+        st = self._frame(f"SELECT {self._db.bucket('time_s')} AS bucket, COUNT(*) AS n, {counts},"
+                         f" SUM({valence_sql()}) AS valence_sum, SUM({attention_sql()}) AS facing,"
+                         f" SUM(CASE WHEN attention IS NULL THEN 0 ELSE 1 END) AS posed,"
+                         f" SUM(CASE WHEN attention = 'down' THEN 1 ELSE 0 END) AS down,"
+                         f" COUNT(DISTINCT participant) AS participants"
+                         f" FROM observations WHERE session_id=? AND role='participant' GROUP BY bucket",
+                         (w, session_id))
+        num = [c for c in st.columns if c != "bucket"]
+        st[num] = st[num].astype(float)  # PostgreSQL's NUMERIC sums arrive as Decimal
+        fw[["frames", "faces", "present"]] = fw[["frames", "faces", "present"]].astype(int)
+        return aggregate.timeline(fw, st, w)
 
     @_takes_session_id
     def participants(self, session_id: int) -> pd.DataFrame:
