@@ -225,3 +225,18 @@ def test_teachers_command_saves_answers_for_every_training_face(tmp_path, small_
         meta = json.loads(str(d["meta"]))
         assert d["val_probs"].shape == (70, 7)
     assert len(meta["teachers"]) == 2 and 0 <= meta["ensemble"]["val_accuracy_4views"] <= 1
+
+
+def test_teacher_commands_carry_the_label_smoothing_and_cycle_the_votes_mix(tmp_path):
+    import argparse
+
+    from training.teachers import teacher_command
+
+    args = argparse.Namespace(data="d.npz", width=64, convs=3, epochs=300, batch_size=256, lr=3e-3,
+                              label_smoothing=0.0, votes_mix=[0.0, 0.3], workers=3, mixed_precision=True,
+                              steps=0)
+    cmds = [teacher_command(args, i, tmp_path / f"t{i}", 200) for i in range(3)]
+    opt = [dict(zip(c[3::1], c[4::1])) for c in cmds]  # option -> the value after it
+    assert [o["--label-smoothing"] for o in opt] == ["0.0"] * 3
+    assert [o["--votes-mix"] for o in opt] == ["0.0", "0.3", "0.0"]
+    assert [o["--seed"] for o in opt] == ["1", "2", "3"] and all("--mixed-precision" in c for c in cmds)

@@ -59,7 +59,7 @@ def teacher_command(args, i: int, out: Path, seconds: float) -> list[str]:
             "--seed", str(i + 1), "--width", str(args.width), "--convs", str(args.convs),
             "--epochs", str(args.epochs), "--time-limit", str(int(seconds)),
             "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--weight-decay", "5e-4",
-            "--label-smoothing", "0.1", "--votes-mix", str(args.votes_mix[i % len(args.votes_mix)]),
+            "--label-smoothing", str(args.label_smoothing), "--votes-mix", str(args.votes_mix[i % len(args.votes_mix)]),
             "--workers", str(args.workers), "--save-every", "100000"] + \
         (["--mixed-precision"] if args.mixed_precision else []) + (["--steps", str(args.steps)] if args.steps else [])
 
@@ -167,6 +167,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--votes-mix", type=float, nargs="+", default=[0.0, 0.3, 0.6, 0.3],
                     help="teacher i mixes the FER+ votes into its labels by the i-th value (cycled)")
+    ap.add_argument("--label-smoothing", type=float, default=0.1,
+                    help="every teacher's label smoothing (0.1 made fer_orig_vgg64c3x4; smoothing and votes cap "
+                         "the teachers' confidence, which their students inherit: see the README on calibration)")
     ap.add_argument("--mixed-precision", action="store_true", help="bfloat16 (GPU)")
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--steps", type=int, default=0, help="steps an epoch (smoke runs)")
