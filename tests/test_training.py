@@ -78,3 +78,20 @@ def test_history_of_a_run_resumed_after_an_update_keeps_its_columns_aligned(tmp_
     append_history(fresh, {"epoch": 1, "val_accuracy": 0.4})
     assert fresh.read_bytes() == b"epoch,val_accuracy\n1,0.4\n"
     assert hist.read_text().splitlines()[-1] == "3,0.7,0.5,9.0,0.07,0.02"
+
+
+def test_history_already_misaligned_by_an_older_resume_is_mended(tmp_path):
+    import csv
+
+    from training.loop import append_history
+
+    hist = tmp_path / "history.csv"
+    # an old header, then a row appended by the newer version before this fix: two values too many
+    hist.write_text("epoch,val_accuracy,seconds\n1,0.4,10.0\n2,0.45,0.08,0.03,9.5\n")
+    append_history(hist, {"epoch": 3, "val_accuracy": 0.5, "val_ece": 0.07, "val_ece_calibrated": 0.02,
+                          "seconds": 9.0})
+    with open(hist, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["seconds"] for r in rows] == ["10.0", "9.5", "9.0"]
+    assert [r["val_ece"] for r in rows] == ["", "0.08", "0.07"]
+    assert all(None not in r for r in rows)

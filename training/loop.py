@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -140,7 +141,10 @@ class Saver(keras.callbacks.Callback):
                "val_ece": held["ece_before"], "val_ece_calibrated": held["ece_after"],
                "seconds": round(time.time() - self.t0, 1)}
         print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
-        append_history(out / "history.csv", row)
+        try:
+            append_history(out / "history.csv", row)
+        except (OSError, ValueError) as e:  # a log: training goes on without it
+            print(f"history.csv not written: {e}", file=sys.stderr, flush=True)
         self.t0 = time.time()
         if acc > self.state["best_val_accuracy"]:
             self.state.update(best_val_accuracy=acc, best_epoch=epoch + 1)
@@ -164,6 +168,11 @@ def append_history(path: Path, row: dict) -> None:
             reader = csv.DictReader(f)
             header = list(reader.fieldnames or [])
             old = list(reader)
+        for i, r in enumerate(old):
+            extra = r.pop(None, None)  # a row longer than the header: appended by a newer version
+            if extra:
+                values = [r[h] for h in header] + extra
+                old[i] = dict(zip(row, values)) if len(values) == len(row) else r
         missing = [c for c in columns if c not in header]
         columns = header + missing
         if missing:
