@@ -373,9 +373,10 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     H, W = fg.shape
     n, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=4)
     min_w, min_h = opts.min_tile_frac * W, opts.min_tile_frac * H
-    x, y, w, h, area = stats[1:].T.astype(np.int64)
+    stats = _split_joined_rows(stats[1:], fg, min_w)
+    x, y, w, h, area = stats.T.astype(np.int64)
     ok = (w >= min_w) & (h >= min_h) & (2 * area >= w * h) & (5 * w >= 2 * h) & (2 * w <= 9 * h)
-    cands = [tuple(int(v) for v in row) for row in stats[1:][ok, :4]]
+    cands = [tuple(int(v) for v in row) for row in stats[ok, :4]]
     if not cands:
         return [], full
     tw, th = _dominant_size(cands, opts.size_tolerance)
@@ -392,6 +393,38 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
         tiles += [(int(round(x + i * step)), y, int(round(step)), h) for i in range(k)]
     tiles = _uncut_rows(_extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg), tw, th, fg)
     return [(x * f, y * f, w * f, h * f) for x, y, w, h in tiles], full
+
+
+def _split_joined_rows(stats: np.ndarray, fg: np.ndarray, min_w: float) -> np.ndarray:
+    """Connected regions (x, y, w, h, area rows) with regions wider than a row of video tiles can
+    be alone (over 2.6:1) split where they are mostly background from top to bottom: a bar or
+    banner drawn across a row of tiles (a phone's meeting app draws its controls over the videos)
+    joins the tiles and the gutters between them into one region, but the gutters stay background
+    above and below it. Each part keeps the columns that are mostly video (a bar reaching past the
+    grid leaves nothing there) and its own rows' extent; other regions unchanged."""
+    out = []
+    for x, y, w, h, area in stats:
+        if w <= 2.6 * h:
+            out.append((x, y, w, h, area))
+            continue
+        block = fg[y:y + h, x:x + w]
+        video = np.flatnonzero(block.mean(axis=0) >= 0.5)
+        runs = np.split(video, np.flatnonzero(np.diff(video) > 1) + 1) if len(video) else []
+        parts = [(int(r[0]), int(r[-1]) + 1) for r in runs if len(r) >= min_w]
+        widths = np.array([b - a for a, b in parts], float)
+        gaps = np.array([a2 - b1 for (_, b1), (a2, _) in zip(parts, parts[1:])], float)
+        # a row of tiles: alike in width, video-shaped, a gutter's width apart (not two stretches
+        # of wallpaper either side of a window)
+        if (len(parts) < 2 or widths.max() > 1.1 * widths.min() or gaps.max() > 0.2 * widths.min()
+                or not (0.8 <= widths.min() / h and widths.max() / h <= 2.6)):
+            out.append((x, y, w, h, area))
+            continue
+        for a, b in parts:
+            rows = np.flatnonzero(block[:, a:b].mean(axis=1) >= 0.5)
+            if len(rows):
+                top, bottom = int(rows[0]), int(rows[-1]) + 1
+                out.append((x + a, y + top, b - a, bottom - top, int(block[top:bottom, a:b].sum())))
+    return np.array(out, dtype=np.int64).reshape(-1, 5)
 
 
 def _snap(box: Box, fg: np.ndarray, reach: int = 2) -> Box:
