@@ -25,6 +25,7 @@ pipelines, not the laptop's). Linux on x86-64 only; on a CPU without AVX-512 it 
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
 import os
 import runpy
@@ -92,10 +93,16 @@ class _Xnnpack:
         return self.base + hits[0]
 
 
+@functools.lru_cache(maxsize=1)
+def _xnnpack() -> _Xnnpack:
+    """The library's symbols, read once a process (its symbol table takes about a second)."""
+    return _Xnnpack()
+
+
 def limit_xnnpack_to_avx2() -> tuple[int, int]:
     """Clear XNNPACK's arch flags above AVX2 in this process; returns (before, after). Call it before
     any LiteRT interpreter is made: XNNPACK picks each operator's kernels once, on first use."""
-    xnn = _Xnnpack()
+    xnn = _xnnpack()
     config_addr, config_size = xnn.objects.get("hardware_config", (0, 0))
     if config_size != _HW_CONFIG_SIZE:
         raise IsaLimitError(f"XNNPACK's hardware config is {config_size} bytes here, not the {_HW_CONFIG_SIZE} "
@@ -115,7 +122,7 @@ def xnnpack_kernels(kind: str = "gemm") -> list[str]:
     """The XNNPACK micro-kernels this process has picked so far for operators of `kind` (their names
     end in the instruction set: `..._avx2`, `..._avx512vnni`, `..._fma3_broadcast`): read from the
     kernel tables XNNPACK fills on first use, so call it after a model has run."""
-    xnn = _Xnnpack()
+    xnn = _xnnpack()
     found = set()
     for name, (addr, size) in xnn.objects.items():
         if name.endswith("_config") and kind in name and size >= 8:
@@ -148,6 +155,9 @@ def limit_to_avx2() -> str:
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[0] != "avx2":
         print("usage: python bench/isa.py avx2 SCRIPT [ARGS...]", file=sys.stderr)
+        return 2
+    if not Path(argv[1]).is_file():
+        print(f"no such script: {argv[1]}", file=sys.stderr)
         return 2
     try:
         print(f"kernels limited to AVX2: {limit_to_avx2()}", flush=True)

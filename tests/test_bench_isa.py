@@ -69,3 +69,6 @@ def test_isa_runner_refuses_a_bad_command_line():
     r = subprocess.run([sys.executable, "bench/isa.py", "sse2", "bench/cpu.py"], cwd=ROOT, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "usage" in r.stderr
+    r = subprocess.run([sys.executable, "bench/isa.py", "avx2", "bench/gone.py"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "no such script: bench/gone.py" in r.stderr and "Traceback" not in r.stderr
