@@ -407,6 +407,16 @@ class Store:
         return self._frame("SELECT time_s, file, tiles, camera_off, faces, participants FROM frames"
                            " WHERE session_id=? ORDER BY time_s, id", (session_id,))
 
+    def _frame_windows(self, session_id: int, w: float, since_s: float = 0.0, until_s: float = 1e18) -> pd.DataFrame:
+        """Per window of `w` seconds of the session's frames from `since_s` to before `until_s`:
+        bucket, frames, faces, present (`bot.aggregate.FRAME_STATS`)."""
+        fw = self._frame(f"SELECT {self._db.bucket('time_s')} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
+                         f" SUM(participants) AS present FROM frames WHERE session_id=? AND time_s >= ?"
+                         f" AND time_s < ? GROUP BY bucket", (w, session_id, since_s, until_s))
+        if not fw.empty:
+            fw[["frames", "faces", "present"]] = fw[["frames", "faces", "present"]].astype(int)
+        return fw
+
     @_takes_session_id
     def window_stats(self, session_id: int, window_s: float = 60.0, since_s: float = 0.0,
                      until_s: float | None = None, gap: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -419,10 +429,8 @@ class Store:
         if gap is None:
             gap = aggregate.typical_gap(self.frames(session_id)["time_s"])
         until = 1e18 if until_s is None else float(until_s)
-        w, bucket = float(window_s), self._db.bucket("time_s")
-        fw = self._frame(f"SELECT {bucket} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
-                         f" SUM(participants) AS present FROM frames WHERE session_id=? AND time_s >= ?"
-                         f" AND time_s < ? GROUP BY bucket", (w, session_id, float(since_s), until))
+        w = float(window_s)
+        fw = self._frame_windows(session_id, w, float(since_s), until)
         if fw.empty:
             return aggregate.empty_stats()
         per = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e},"
@@ -446,7 +454,6 @@ class Store:
             st = pd.DataFrame(columns=aggregate.STATS)
         num = [c for c in aggregate.STATS if c not in ("participant", "bucket")]
         st[num] = st[num].astype(float)  # PostgreSQL's NUMERIC sums arrive as Decimal
-        fw[["frames", "faces", "present"]] = fw[["frames", "faces", "present"]].astype(int)
         return fw, st[aggregate.STATS]
 
     @_takes_session_id
@@ -464,9 +471,7 @@ class Store:
         attention (share of faces with a head pose facing the screen; `looking_down`: the share
         looking down; both None where no face had a pose). See `bot.aggregate`."""
         w = float(window_s)
-        fw = self._frame(f"SELECT {self._db.bucket('time_s')} AS bucket, COUNT(*) AS frames, SUM(faces) AS faces,"
-                         f" SUM(participants) AS present FROM frames WHERE session_id=? GROUP BY bucket",
-                         (w, session_id))
+        fw = self._frame_windows(session_id, w)
         if fw.empty:
             return aggregate.timeline(*aggregate.empty_stats(), w)
         counts = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e}" for e in EMOTIONS)
@@ -481,7 +486,6 @@ class Store:
                          (w, session_id))
         num = [c for c in st.columns if c != "bucket"]
         st[num] = st[num].astype(float)  # PostgreSQL's NUMERIC sums arrive as Decimal
-        fw[["frames", "faces", "present"]] = fw[["frames", "faces", "present"]].astype(int)
         return aggregate.timeline(fw, st, w)
 
     @_takes_session_id
