@@ -40,6 +40,8 @@ class ModelCard:
     `input["contrast"]`: the contrast step before the network (`model.contrast`); `serving`: the
     LiteRT form (`file`, `sha256`, `views`: the test-time views served by default, figures);
     `temperature`: divides the log-probabilities before the served softmax (1 = uncalibrated);
+    `top_label_map`: after it, one (a, b, m) row a class remapping the top probability of faces
+    whose top class it is (`model.calibration`; empty: none);
     `multiply_adds`: `per_view` and `per_face` (all served views) of the served network;
     `val`, `val_tta`: FER2013 val figures of the `.keras` file in one view and four."""
 
@@ -58,6 +60,7 @@ class ModelCard:
     val_tta: dict[str, Any] = field(default_factory=dict)
     serving: dict[str, Any] = field(default_factory=dict)
     temperature: float = 1.0
+    top_label_map: list[list[float]] = field(default_factory=list)
     calibration: dict[str, Any] = field(default_factory=dict)
     multiply_adds: dict[str, Any] = field(default_factory=dict)
     date: str | None = None
@@ -72,6 +75,7 @@ class ModelCard:
         known = {k: v for k, v in d.items() if k in names and v is not None}
         card = cls(**known, extra={k: v for k, v in d.items() if k not in names})
         card.temperature = float(card.temperature)
+        card.top_label_map = [[float(v) for v in row] for row in card.top_label_map]
         return card
 
     def to_dict(self) -> dict:

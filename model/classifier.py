@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from model import contrast as contrast_steps
+from model.calibration import apply_top_label_map, check_top_label_map, temperature_scale
 from model.card import ModelCard, sha256_bytes, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
 
@@ -60,6 +61,8 @@ class EmotionClassifier:
         self.tta = bool(self.card.views > 1) if tta is None else bool(tta)
         self.contrast = self.card.contrast
         self.temperature = float(self.card.temperature)
+        self.top_label_map = (check_top_label_map(self.card.top_label_map, len(EMOTIONS))
+                              if self.card.top_label_map else None)
         self._lock = threading.Lock()
         self._fn = runner
 
@@ -91,6 +94,11 @@ class EmotionClassifier:
                 raise ModelLoadError(p, f"model card classes {card.classes} differ from {list(EMOTIONS)}")
             if card.contrast not in contrast_steps.CONTRASTS:
                 raise ModelLoadError(p, f"model card names an unknown contrast step {card.contrast!r}")
+            if card.top_label_map:
+                try:
+                    check_top_label_map(card.top_label_map, len(EMOTIONS))
+                except ValueError as e:
+                    raise ModelLoadError(p, f"model card: {e}") from e
         litert_error = None
         if backend != "keras":
             try:
@@ -130,7 +138,8 @@ class EmotionClassifier:
 
         Faces go through the card's contrast step, then the network in one view (or, with `tta`,
         the mean over `TTA_VIEWS`: four times the work, in the same call); `calibrated` applies the
-        card's temperature."""
+        card's temperature, then its top-label map where it has one (`model.calibration`: the
+        answer stays, its probability is what a face of that class shows that often)."""
         x = contrast_steps.apply(self.preprocess(faces), self.contrast)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
@@ -140,8 +149,11 @@ class EmotionClassifier:
             probs = np.asarray(self._fn(batch), dtype=np.float32)
         probs = probs.reshape(len(views), len(x), len(EMOTIONS)).mean(axis=0)
         probs = np.clip(probs, 1e-12, None)
-        if calibrated and self.temperature != 1.0:
-            return softmax(np.log(probs) / self.temperature)
+        if calibrated and (self.temperature != 1.0 or self.top_label_map is not None):
+            probs = temperature_scale(probs, self.temperature)
+            if self.top_label_map is not None:
+                probs = apply_top_label_map(probs, self.top_label_map)
+            return probs.astype(np.float32)
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
     @property
@@ -165,12 +177,6 @@ class EmotionClassifier:
         acc = self.val_report.get("accuracy")
         return (f"EmotionClassifier({self.path.name}, backend={self.backend}, views={self.views}, "
                 f"val_accuracy={acc})")
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def tta_views(x: np.ndarray) -> list[np.ndarray]:

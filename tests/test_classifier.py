@@ -157,6 +157,26 @@ def test_card_temperature_calibrates_the_probabilities(tmp_path, random_model_pa
     np.testing.assert_allclose(hot.predict(faces, calibrated=False), p, atol=1e-6)
 
 
+def test_card_top_label_map_follows_the_temperature(tmp_path, random_model_path):
+    from model.calibration import apply_top_label_map, temperature_scale
+
+    faces = _face_like(8, seed=11)
+    plain = EmotionClassifier.load(random_model_path)
+    rows = [[0.0, 1.0, -1.0]] * 3 + [[1.0, 0.5, 0.5]] * 4  # less sure for classes 0-2, surer for 3-6
+    mapped = EmotionClassifier.load(_with_card(random_model_path, tmp_path, temperature=1.5, top_label_map=rows))
+    p, q = plain.predict(faces), mapped.predict(faces)
+    np.testing.assert_allclose(q, apply_top_label_map(temperature_scale(p, 1.5), rows), atol=1e-5)
+    assert np.abs(q - temperature_scale(p, 1.5)).max() > 1e-3  # the map did something
+    np.testing.assert_array_equal(p.argmax(1), q.argmax(1))
+    np.testing.assert_allclose(q.sum(1), 1, atol=1e-5)
+    np.testing.assert_allclose(mapped.predict(faces, calibrated=False), p, atol=1e-6)
+    for bad, why in (([[1.0, 1.0, 0.0]] * 6, "7 rows"), ([[-1.0, 1.0, 0.0]] * 7, "monotone")):
+        folder = tmp_path / why.replace(" ", "")
+        folder.mkdir()
+        with pytest.raises(ModelLoadError, match=why):
+            EmotionClassifier.load(_with_card(random_model_path, folder, top_label_map=bad))
+
+
 def test_bad_faces_give_clear_errors(clf):
     with pytest.raises(ValueError, match="face 1 is empty"):
         clf.predict([np.zeros((10, 10), np.uint8), np.zeros((0, 5), np.uint8)])

@@ -35,7 +35,10 @@ def test_litert_cli_converts_scores_and_records_in_the_card(random_model_path, s
 
     assert card.multiply_adds["per_view"] == multiply_adds(load_keras(weights)) == card.multiply_adds["per_face"]
     assert card.temperature == card.calibration["temperature"] > 0
-    assert set(card.calibration["held_out"]) == {"nll_before", "nll_after", "ece_before", "ece_after"}
+    assert set(card.calibration["held_out"]) == {"nll_before", "nll_after", "ece_before", "ece_after",
+                                                 "nll_after_map", "ece_after_map"}
+    assert len(card.top_label_map) == 7 and all(len(row) == 3 for row in card.top_label_map)
+    assert "top_label_map" not in card.calibration  # one copy of the map: the card's own field
     floor = card.calibration["held_out_ece_floor"]  # the ECE's own sampling noise on that half
     assert 0 < floor["median"] <= floor["p90"] < 0.5
     clf = EmotionClassifier.load(weights)
@@ -43,6 +46,25 @@ def test_litert_cli_converts_scores_and_records_in_the_card(random_model_path, s
     faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
     keras_probs = EmotionClassifier.load(weights, backend="keras").predict(faces)
     assert np.abs(clf.predict(faces) - keras_probs).max() < 0.1
+
+
+def test_calibrate_cli_refits_a_cards_calibration(random_model_path, small_npz, tmp_path):
+    weights = _copy(random_model_path, tmp_path)
+    r = run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--max-drop", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    card = read_card(weights)
+    card.temperature, card.top_label_map, card.calibration = 1.0, [], {}
+    card.write(weights)
+    r = run_cli("python", "-m", "training.calibrate", str(weights), "--data", str(small_npz))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "as served (litert, 1 view(s))" in r.stdout and "top-label map" in r.stdout
+    again = read_card(weights)
+    assert again.temperature > 0 and len(again.top_label_map) == 7 and again.serving == card.serving
+    assert again.calibration["held_out_faces"] == 35 and "ece_after_map" in again.calibration["held_out"]
+    for weights_arg, data_arg, why in ((tmp_path / "none.keras", small_npz, "no such weights file"),
+                                       (weights, tmp_path / "none.npz", "no such file")):
+        r = run_cli("python", "-m", "training.calibrate", str(weights_arg), "--data", str(data_arg))
+        assert r.returncode == 2 and why in r.stderr and "Traceback" not in r.stderr, r.stderr[-800:]
 
 
 def test_litert_form_that_loses_accuracy_is_not_kept(random_model_path, small_npz, tmp_path):

@@ -174,6 +174,67 @@ def test_temperature_scaling_recovers_a_known_temperature():
     assert ece(true, y) < 0.03
 
 
+def _class_wise_miscalibrated(n: int, seed: int):
+    """Calibrated probabilities, labels drawn from them, then faces whose top class is 0 made
+    over-confident and those of class 1 under-confident: no single temperature mends both."""
+    from model.calibration import apply_top_label_map
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 2, (n, 7))
+    z[:, :2] += 1.0  # classes 0 and 1 predicted often enough to fit their own maps
+    true = np.exp(z - z.max(axis=1, keepdims=True))
+    true /= true.sum(axis=1, keepdims=True)
+    y = (rng.random((n, 1)) > np.cumsum(true, axis=1)).sum(axis=1)
+    distort = [[3.0, 0.0, 1.0], [0.4, 0.4, -0.3]] + [[1.0, 1.0, 0.0]] * 5  # row 2-6: the identity
+    return true, apply_top_label_map(true, distort), y
+
+
+def test_top_label_map_mends_what_one_temperature_cannot():
+    from model.calibration import apply_top_label_map, beta_map
+    from training.calibrate import calibrate, ece, fit_top_label_map
+
+    true, seen, y = _class_wise_miscalibrated(12000, seed=4)
+    report = calibrate(seen, y, seed=2)
+    held = report["held_out"]
+    assert held["ece_after"] > 2 * held["ece_after_map"]
+    assert held["nll_after_map"] < held["nll_after"]
+    assert held["ece_after_map"] < 1.5 * report["held_out_ece_floor"]["p90"]  # about as good as it can show
+    assert len(report["top_label_map"]) == 7
+    # on calibrated probabilities the maps found are about the identity; the answer never changes
+    grid = np.linspace(0.3, 0.95, 14)
+    for row in fit_top_label_map(true, y):
+        assert np.abs(beta_map(grid, row) - grid).max() < 0.05, row
+    fixed = apply_top_label_map(seen, report["top_label_map"])
+    np.testing.assert_array_equal(fixed.argmax(1), seen.argmax(1))
+    np.testing.assert_allclose(fixed.sum(1), 1)
+    assert ece(true, y) < ece(seen, y)
+
+
+def test_top_label_map_keeps_the_answer_and_the_order_of_confidence():
+    from model.calibration import apply_top_label_map, beta_map, check_top_label_map
+
+    rng = np.random.default_rng(5)
+    p = rng.dirichlet(np.full(7, 0.3), 4000)
+    harsh = [[0.0, 0.0, -8.0]] * 7  # sends every top probability towards 0
+    q = apply_top_label_map(p, harsh)
+    np.testing.assert_array_equal(q.argmax(1), p.argmax(1))  # held on top all the same
+    np.testing.assert_allclose(q.sum(1), 1)
+    rows = [[0.5 + k / 4, 1.5 - k / 8, k / 5 - 0.5] for k in range(7)]
+    grid = np.linspace(0.01, 0.99, 99)
+    for row in rows:  # a, b >= 0: a surer face is never made less sure than a less sure one
+        assert np.all(np.diff(beta_map(grid, row)) > 0)
+    q = apply_top_label_map(p, rows)
+    k = p.argmax(1)
+    free = q[np.arange(len(q)), k] > np.sort(q, 1)[:, -2] * 1.01  # where keeping the answer did not bind
+    np.testing.assert_allclose(q[np.arange(len(q)), k][free], [beta_map(c, rows[i]) for c, i in
+                                                               zip(p.max(1)[free], k[free])], rtol=1e-6)
+    assert apply_top_label_map(np.zeros((0, 7)), rows).shape == (0, 7)
+    with pytest.raises(ValueError, match="7 rows"):
+        check_top_label_map(rows[:6], 7)
+    with pytest.raises(ValueError, match="monotone"):
+        check_top_label_map([[1.0, -0.1, 0.0]] * 7, 7)
+
+
 def test_ece_floor_is_the_noise_of_a_calibrated_sample():
     from training.calibrate import ece, ece_floor, scale
 

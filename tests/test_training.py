@@ -28,6 +28,7 @@ def test_training_smoke_saves_resumes_and_reloads(small_npz, tmp_path):
     assert len(history) == 3  # header + 2 epochs
     row = dict(zip(history[0].split(","), history[-1].split(",")))  # calibration logged every epoch
     assert 0 < float(row["val_ece"]) < 1 and 0 < float(row["val_ece_calibrated"]) < 1
+    assert 0 < float(row["val_ece_mapped"]) < 1
 
     best = out / "best.keras"
     card = json.loads((out / "best.json").read_text())

@@ -25,7 +25,7 @@ import numpy as np
 from model.card import ModelCard, sha256_file
 from model.classifier import TTA_VIEWS, EmotionClassifier, ModelLoadError
 from model.contrast import CONTRASTS
-from training.calibrate import calibrate
+from training.calibrate import set_calibration, summary
 from training.data import DatasetError, default_fer2013_path, ferplus_plurality, load_dataset, load_votes
 from training.metrics import classification_report
 
@@ -52,15 +52,12 @@ def main(argv=None) -> int:
     except (DatasetError, ModelLoadError, ValueError) as e:
         print(f"litert: {e}", file=sys.stderr)
         return 2
-    s, c = card.serving, card.calibration["held_out"]
+    s = card.serving
     print(f"{s['file']}: {s['bytes'] / 1e6:.2f} MB, {s['views']} view(s), "
           f"{card.multiply_adds['per_face'] / 1e6:.1f} M multiply-adds a face; val as served "
           f"{s['served']['accuracy']:.4f} (one view {s['val']['accuracy']:.4f}, .keras {card.val['accuracy']:.4f}; "
           f"four views {s['val_tta']['accuracy']:.4f}); same answer as the .keras file on "
-          f"{s['agreement_with_keras']:.2%} of val faces; temperature {card.temperature} "
-          f"(held-out ECE {c['ece_before']} -> {c['ece_after']}, NLL {c['nll_before']} -> {c['nll_after']}; "
-          f"perfectly calibrated faces would show an ECE of {card.calibration['held_out_ece_floor']['median']} "
-          "on that half)")
+          f"{s['agreement_with_keras']:.2%} of val faces; {summary(card.calibration)}")
     return 0
 
 
@@ -112,7 +109,7 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
     if per_view * views > budget:
         raise ValueError(f"{weights.name} costs {per_view * views / 1e6:.1f} M multiply-adds a face in {views} "
                          f"view(s), over the budget of {budget / 1e6:.0f} M")
-    card.temperature, card.calibration = 1.0, {}
+    card.temperature, card.top_label_map, card.calibration = 1.0, [], {}
     lite = convert(weights)
     card.serving = {"format": FORMAT, "file": lite.name, "sha256": sha256_file(lite),
                     "bytes": lite.stat().st_size, "converted_with": f"tensorflow {tf.__version__}",
@@ -139,8 +136,7 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
         lite.unlink()
         raise ValueError(f"the LiteRT form loses {drop:.4f} val accuracy against {weights.name} "
                          f"(more than --max-drop {max_drop}); it was not kept")
-    card.calibration = calibrate(served, y)
-    card.temperature = card.calibration["temperature"]
+    set_calibration(card, served, y)
     card.write(weights)
     return card
 

@@ -139,6 +139,7 @@ class Saver(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
                "val_loss": round(val_loss, 5), "val_accuracy": acc, "val_macro_f1": report["macro_f1"],
                "val_ece": held["ece_before"], "val_ece_calibrated": held["ece_after"],
+               "val_ece_mapped": held["ece_after_map"],
                "seconds": round(time.time() - self.t0, 1)}
         print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         try:
