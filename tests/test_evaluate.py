@@ -42,6 +42,28 @@ def test_evaluate_cli_bad_model_and_split(small_npz, tmp_path):
     assert r.returncode == 2 and "no 'test' split" in r.stderr
 
 
+def test_evaluate_cli_on_another_datasets_class_folders(random_model_path, tmp_path):
+    """Another expression dataset as it comes: class folders in its own spelling (CK+'s anger,
+    sadness...), colour images of any size, a class we do not have (contempt), no split folders."""
+    root = tmp_path / "ck"
+    rng = np.random.default_rng(0)
+    for name, n in (("anger", 3), ("happy", 4), ("sadness", 2), ("contempt", 5)):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            cv2.imwrite(str(root / name / f"{i}.png"), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    out = tmp_path / "eval"
+    r = run_cli("classmood-evaluate", "--model", str(random_model_path), "--data", str(root), "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "5 images skipped: 'contempt' is not one of the seven classes" in r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["split"] == "all" and m["n"] == 9
+    support = {k: v["support"] for k, v in m["per_class"].items() if v["support"]}
+    assert support == {"angry": 3, "happy": 4, "sad": 2}
+    (root / "bored").mkdir()
+    r = run_cli("classmood-evaluate", "--model", str(random_model_path), "--data", str(root), "--out", str(out))
+    assert r.returncode == 2 and "unknown expression class 'bored'" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_probe_views_are_the_named_transforms():
     from training.probe import SERVED, views
 

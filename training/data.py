@@ -3,9 +3,12 @@
 - our npz (`x_train`, `y_train`, `x_val`, `y_val`, optional `x_test`, `y_test`),
 - Kaggle's `fer2013.csv` (`emotion,pixels,Usage` with Usage Training / PublicTest / PrivateTest),
 - image folders `train/<class>/*.jpg` and `test/<class>/*.jpg` (also `val/`), class folders named
-  after the emotions. Folder labels are mapped through `EMOTIONS` by name, never by sorted order.
+  after the emotions. Folder labels are mapped through `EMOTIONS` by name, never by sorted order;
+  the other expression datasets' spellings (anger, happiness, sadness...) are accepted, and folders
+  of classes we do not have (contempt; FER+'s unknown and not-a-face) are skipped with a warning.
 
-Every loader returns a `Dataset`: a dict of split name ("train", "val", "test") to `(x, y)` with
+Every loader returns a `Dataset`: a dict of split name ("train", "val", "test"; "all" for a folder of
+class folders with no split folders) to `(x, y)` with
 `x` uint8 `(N, 48, 48)` and `y` uint8 `(N,)`. The FER+ votes (ten annotators a face) and each face's
 row in Kaggle's `fer2013.csv`, where an npz carries them, have their own accessors: `load_votes`,
 `load_rows`; `vote_distribution` and `ferplus_plurality` turn votes into targets and labels.
@@ -14,6 +17,7 @@ row in Kaggle's `fer2013.csv`, where an npz carries them, have their own accesso
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from pathlib import Path
 
@@ -29,6 +33,8 @@ _ALIASES = {
     "anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy",
     "sadness": "sad", "surprised": "surprise",
 }
+# Classes of other datasets with no counterpart among ours: their folders are skipped, not refused.
+_NOT_OURS = {"contempt", "unknown", "nf", "not_face", "not-a-face", "notface"}
 _CSV_SPLITS = {"training": "train", "publictest": "val", "privatetest": "test"}
 _FOLDER_SPLITS = {"train": "train", "training": "train", "val": "val", "validation": "val",
                   "publictest": "val", "test": "test", "privatetest": "test"}
@@ -41,6 +47,9 @@ DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2
 # unknown and not-a-face (NF) have no class of ours.
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
                 "unknown", "NF")
+
+
+log = logging.getLogger(__name__)
 
 
 class DatasetError(ValueError):
@@ -168,18 +177,24 @@ def load_csv(path: str | os.PathLike) -> Dataset:
 
 
 def load_folders(root: str | os.PathLike) -> Dataset:
-    """`root/<split>/<class>/*.jpg`; a root that directly holds class folders is one "train" split."""
+    """`root/<split>/<class>/*.jpg`; a root that directly holds class folders (another expression
+    dataset, say) is one split named "all"."""
     import cv2
 
     root = Path(root)
     split_dirs = {_FOLDER_SPLITS[d.name.lower()]: d for d in sorted(root.iterdir())
                   if d.is_dir() and d.name.lower() in _FOLDER_SPLITS}
     if not split_dirs:
-        split_dirs = {"train": root}
+        split_dirs = {"all": root}
     out: Dataset = {}
     for split, sdir in split_dirs.items():
         xs, ys = [], []
         for cdir in sorted(d for d in sdir.iterdir() if d.is_dir()):
+            if cdir.name.strip().lower() in _NOT_OURS:
+                n = sum(1 for f in cdir.rglob("*") if f.suffix.lower() in _IMAGE_SUFFIXES)
+                log.warning("%s: %d images skipped: %r is not one of the seven classes (%s)", cdir, n,
+                            cdir.name, ", ".join(EMOTIONS))
+                continue
             label = label_index(cdir.name)
             for f in sorted(cdir.rglob("*")):
                 if f.suffix.lower() not in _IMAGE_SUFFIXES:

@@ -25,7 +25,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--model", help="a .keras file (default: the bundled weights)")
     ap.add_argument("--data", help="FER2013 npz, csv or image folder (default: $CLASSMOOD_FER2013 "
                                    "or ../shared/data/fer2013/fer2013_original_trainval.npz)")
-    ap.add_argument("--split", default="val", choices=["train", "val", "test"])
+    ap.add_argument("--split", choices=["train", "val", "test", "all"],
+                    help="default: val where the data has it, else test, else its only split (an image "
+                         "folder of class folders, such as another expression dataset)")
     ap.add_argument("--limit", type=int, default=0, help="a stratified, seeded sample of this many faces")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
@@ -56,9 +58,11 @@ def evaluate(args: argparse.Namespace) -> dict:
     if data_path is None:
         raise DatasetError("no FER2013 data: pass --data or set CLASSMOOD_FER2013")
     data = load_dataset(data_path)
-    if args.split not in data:
-        raise DatasetError(f"{data_path}: no {args.split!r} split (has {', '.join(data)})")
-    x, y = data[args.split]
+    split = args.split or next((s for s in ("val", "test") if s in data), None) or \
+        (next(iter(data)) if len(data) == 1 else None)
+    if split not in data:
+        raise DatasetError(f"{data_path}: no {split or 'val'!r} split (has {', '.join(data)}): pass --split")
+    x, y = data[split]
     if args.limit:
         idx = stratified_sample(y, args.limit, seed=args.seed)
         x, y = x[idx], y[idx]
@@ -69,12 +73,12 @@ def evaluate(args: argparse.Namespace) -> dict:
     probs = np.concatenate([clf.predict(x[i:i + args.batch_size], tta=tta)
                             for i in range(0, len(x), args.batch_size)] or [np.zeros((0, 7), np.float32)])
     report = classification_report(y, probs)
-    votes = load_votes(data_path).get(args.split)
+    votes = load_votes(data_path).get(split)
     if votes is not None:
         votes = votes[idx] if args.limit else votes
         label, ok = ferplus_plurality(votes, y)
         report["ferplus_plurality_agreement"] = round(float((probs.argmax(1)[ok] == label[ok]).mean()), 4)
-    report.update(model=str(clf.path), backend=clf.backend, data=str(data_path), split=args.split, tta=tta,
+    report.update(model=str(clf.path), backend=clf.backend, data=str(data_path), split=split, tta=tta,
                   limit=args.limit or None, seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
