@@ -28,6 +28,7 @@ def test_evaluate_cli_writes_json_and_png(small_npz, random_model_path, tmp_path
     assert "accuracy" in r.stdout and "disgust" in r.stdout
     m = json.loads((out / "metrics.json").read_text())
     assert m["n"] == 35 and m["split"] == "val"
+    assert 0 <= m["ece"] <= 1 and m["nll"] > 0 and f"ECE {m['ece']:.4f}" in r.stdout
     assert set(m["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
     assert np.asarray(m["confusion_matrix"]).sum() == 35
     png = cv2.imread(str(out / "confusion.png"))

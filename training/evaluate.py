@@ -15,6 +15,7 @@ import numpy as np
 
 from model import EMOTIONS, EmotionClassifier, ModelLoadError
 from model.classifier import BACKENDS
+from training.calibrate import ece, nll
 from training.data import (DatasetError, default_fer2013_path, ferplus_plurality, load_dataset, load_votes,
                            stratified_sample)
 from training.metrics import classification_report
@@ -73,6 +74,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     probs = np.concatenate([clf.predict(x[i:i + args.batch_size], tta=tta)
                             for i in range(0, len(x), args.batch_size)] or [np.zeros((0, 7), np.float32)])
     report = classification_report(y, probs)
+    if len(y):  # of the probabilities as served (calibrated): how far to trust a face's top score
+        report.update(ece=round(ece(probs, y), 4), nll=round(nll(probs, y), 4))
     votes = load_votes(data_path).get(split)
     if votes is not None:
         votes = votes[idx] if args.limit else votes
@@ -91,7 +94,9 @@ def format_report(r: dict) -> str:
     served = f"  ({r['backend']}{', TTA' if r.get('tta') else ', one view'})" if "backend" in r else ""
     plural = (f"  FER+ plurality agreement {r['ferplus_plurality_agreement']:.4f}"
               if "ferplus_plurality_agreement" in r else "")
-    lines = [f"{r['split']} n={r['n']}  accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}{served}{plural}",
+    calib = f"  ECE {r['ece']:.4f}  NLL {r['nll']:.4f}" if "ece" in r else ""
+    lines = [f"{r['split']} n={r['n']}  accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}{served}{plural}"
+             f"{calib}",
              f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
     for name, m in r["per_class"].items():
         lines.append(f"{name:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9d}")
