@@ -110,11 +110,10 @@ def ece_floor(probs: np.ndarray, draws: int = 200, seed: int = 0) -> dict:
             "draws": draws}
 
 
-def calibrate(probs: np.ndarray, y: np.ndarray, seed: int = 0, refit: bool = True,
-              top_label: bool = True) -> dict:
-    """Fit on one seeded half, report on the other (NLL and ECE before, after the temperature and,
-    with `top_label`, after the top-label map too), then refit on all: the returned `temperature`
-    and `top_label_map` are the ones to ship (`refit=False`: the half's, for a quick look)."""
+def calibrate(probs: np.ndarray, y: np.ndarray, seed: int = 0, refit: bool = True) -> dict:
+    """Fit on one seeded half, report on the other (NLL and ECE before, after the temperature and
+    after the top-label map too), then refit on all: the returned `temperature` and `top_label_map`
+    are the ones to ship (`refit=False`: the half's, for a quick look)."""
     probs, y = np.asarray(probs, np.float64), np.asarray(y)
     order = np.random.default_rng(seed).permutation(len(y))
     fit, held = order[: len(y) // 2], order[len(y) // 2:]
@@ -122,18 +121,16 @@ def calibrate(probs: np.ndarray, y: np.ndarray, seed: int = 0, refit: bool = Tru
     before, after, y_held = probs[held], scale(probs[held], t_half), y[held]
     held_out = {"nll_before": round(nll(before, y_held), 4), "nll_after": round(nll(after, y_held), 4),
                 "ece_before": round(ece(before, y_held), 4), "ece_after": round(ece(after, y_held), 4)}
-    final = after
-    report = {"method": "temperature scaling, NLL", "bins": BINS, "seed": seed,
-              "fit_faces": int(len(fit)), "held_out_faces": int(len(held)), "temperature_half": round(t_half, 4)}
+    half_map = fit_top_label_map(scale(probs[fit], t_half), y[fit])
+    final = apply_top_label_map(after, half_map)
+    held_out.update(nll_after_map=round(nll(final, y_held), 4), ece_after_map=round(ece(final, y_held), 4))
     t_all = fit_temperature(probs, y) if refit else t_half
-    if top_label:
-        half_map = fit_top_label_map(scale(probs[fit], t_half), y[fit])
-        final = apply_top_label_map(after, half_map)
-        held_out.update(nll_after_map=round(nll(final, y_held), 4), ece_after_map=round(ece(final, y_held), 4))
-        report["method"] += (", then a beta map of the top probability for each predicted class (a, b >= 0; "
-                             f"classes predicted fewer than {MIN_FACES} times share one), likelihood")
-        report["top_label_map"] = fit_top_label_map(scale(probs, t_all), y) if refit else half_map
-    report.update(held_out=held_out, temperature=round(t_all, 4))
+    report = {"method": "temperature scaling, NLL, then a beta map of the top probability for each predicted "
+                        f"class (a, b >= 0; classes predicted fewer than {MIN_FACES} times share one), likelihood",
+              "bins": BINS, "seed": seed, "fit_faces": int(len(fit)), "held_out_faces": int(len(held)),
+              "temperature_half": round(t_half, 4),
+              "top_label_map": fit_top_label_map(scale(probs, t_all), y) if refit else half_map,
+              "held_out": held_out, "temperature": round(t_all, 4)}
     if refit:
         report["held_out_ece_floor"] = ece_floor(final)
     return report
@@ -150,11 +147,11 @@ def set_calibration(card, probs: np.ndarray, y: np.ndarray) -> dict:
 
 
 def summary(report: dict) -> str:
+    """One line for a `calibrate` report."""
     h = report["held_out"]
     line = (f"temperature {report['temperature']} (held-out half of {report['held_out_faces']} faces: ECE "
-            f"{h['ece_before']} -> {h['ece_after']}, NLL {h['nll_before']} -> {h['nll_after']}")
-    if "ece_after_map" in h:
-        line += f"; with the top-label map ECE {h['ece_after_map']}, NLL {h['nll_after_map']}"
+            f"{h['ece_before']} -> {h['ece_after']}, NLL {h['nll_before']} -> {h['nll_after']}; with the "
+            f"top-label map ECE {h['ece_after_map']}, NLL {h['nll_after_map']}")
     floor = report.get("held_out_ece_floor")
     return line + (f"; perfectly calibrated faces would show an ECE of {floor['median']} on that half)"
                    if floor else ")")
