@@ -6,7 +6,8 @@
    class is `k` becomes `sigmoid(a_k ln c - b_k ln(1 - c) + m_k)`, a beta calibration map (Kull,
    Silva Filho & Flach, 2017) with its own `(a, b, m)` for each predicted class, `a, b >= 0` so that
    a more confident face never ends up less confident. The other classes share what is left in their
-   old proportions, and the top class stays on top: the answer never changes, only how sure it is.
+   old proportions, and the top class stays on top, at least `TOP_MARGIN` times the runner-up (so a
+   rounded score still shows it first): the answer never changes, only how sure it is.
    One temperature cannot mend a model that is over-confident in some classes and under-confident in
    others (FER2013's neutral against its happy); the per-class map can.
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+TOP_MARGIN = 1.01  # the top class's remapped probability stays at least this times the runner-up's
 
 
 def temperature_scale(probs: np.ndarray, t: float) -> np.ndarray:
@@ -64,9 +67,10 @@ def apply_top_label_map(probs: np.ndarray, params) -> np.ndarray:
         new[m] = beta_map(c[m], params[k])
     rest = 1.0 - c
     second = np.partition(q, -2, axis=1)[:, -2] if q.shape[1] > 1 else np.zeros_like(c)
-    # the top class stays on top: c' >= second * (1 - c') / (1 - c)  <=>  c' >= second / (1 - c + second)
-    floor = np.divide(second, rest + second, out=np.zeros_like(c), where=(rest + second) > 0)
-    new = np.clip(np.maximum(new, floor * (1 + 1e-6)), 0.0, 1.0)
+    # the top class stays on top: c' >= M * second * (1 - c') / (1 - c)  <=>  c' >= M * second / (1 - c + M * second)
+    floor = np.divide(TOP_MARGIN * second, rest + TOP_MARGIN * second, out=np.zeros_like(c),
+                      where=(rest + second) > 0)
+    new = np.clip(np.maximum(new, floor), 0.0, 1.0)
     out = q * np.divide(1.0 - new, rest, out=np.zeros_like(c), where=rest > 1e-12)[:, None]
     out[rows, top] = np.where(rest > 1e-12, new, c)
     return out / out.sum(axis=1, keepdims=True)

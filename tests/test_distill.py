@@ -142,7 +142,11 @@ def test_distiller_with_zoom_averages_the_four_views(teacher_files):
     distiller = distill.build_distiller(make_model(width=8, blocks=2, seed=5), [teacher], zoom=1.08)
     out = keras.ops.convert_to_numpy(distiller(x, training=True))
     np.testing.assert_allclose(out[:, 7:], expected, atol=1e-5)
-    assert np.abs(expected - np.mean([teacher.predict(v, verbose=0) for v in views[::2]], axis=0)).max() > 1e-4
+    # in log space, where a tiny teacher's saturated answers (0.9999...) still show it: the zoomed
+    # views count, the average is not that of the two unzoomed views alone
+    np.testing.assert_allclose(np.log(out[:, 7:]), np.log(expected), atol=1e-3)
+    unzoomed = np.mean([teacher.predict(v, verbose=0) for v in views[::2]], axis=0)
+    assert np.abs(np.log(expected) - np.log(unzoomed)).max() > 1e-2
 
 
 def test_init_starts_from_a_model_and_refuses_another_shape(small_npz, teacher_files, tmp_path):

@@ -211,13 +211,15 @@ def test_top_label_map_mends_what_one_temperature_cannot():
 
 
 def test_top_label_map_keeps_the_answer_and_the_order_of_confidence():
-    from model.calibration import apply_top_label_map, beta_map, check_top_label_map
+    from model.calibration import TOP_MARGIN, apply_top_label_map, beta_map, check_top_label_map
 
     rng = np.random.default_rng(5)
     p = rng.dirichlet(np.full(7, 0.3), 4000)
     harsh = [[0.0, 0.0, -8.0]] * 7  # sends every top probability towards 0
     q = apply_top_label_map(p, harsh)
-    np.testing.assert_array_equal(q.argmax(1), p.argmax(1))  # held on top all the same
+    np.testing.assert_array_equal(q.argmax(1), p.argmax(1))  # held on top all the same, and visibly so
+    top2 = np.sort(q, axis=1)[:, -2:]
+    assert np.all(top2[:, 1] >= TOP_MARGIN * top2[:, 0] * (1 - 1e-9))
     np.testing.assert_allclose(q.sum(1), 1)
     rows = [[0.5 + k / 4, 1.5 - k / 8, k / 5 - 0.5] for k in range(7)]
     grid = np.linspace(0.01, 0.99, 99)
@@ -225,7 +227,7 @@ def test_top_label_map_keeps_the_answer_and_the_order_of_confidence():
         assert np.all(np.diff(beta_map(grid, row)) > 0)
     q = apply_top_label_map(p, rows)
     k = p.argmax(1)
-    free = q[np.arange(len(q)), k] > np.sort(q, 1)[:, -2] * 1.01  # where keeping the answer did not bind
+    free = q[np.arange(len(q)), k] > np.sort(q, 1)[:, -2] * TOP_MARGIN * 1.001  # keeping the answer did not bind
     np.testing.assert_allclose(q[np.arange(len(q)), k][free], [beta_map(c, rows[i]) for c, i in
                                                                zip(p.max(1)[free], k[free])], rtol=1e-6)
     assert apply_top_label_map(np.zeros((0, 7)), rows).shape == (0, 7)
