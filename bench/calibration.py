@@ -3,7 +3,7 @@ scored on the other (ECE, 15 equal-width bins, and NLL), on the card's half (see
 others: the figures behind the README's calibration table and the choice of the served one. Needs
 FER2013.
 
-    python bench/calibration.py [--seeds 0-9,100-139]
+    python bench/calibration.py [--seeds 0-9,100-139] [--model M.keras]
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def _seeds(text: str) -> list[int]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="0-9,100-139", help="seeded halves, e.g. 0-9,100-139 (0: the card's)")
+    ap.add_argument("--model", help="a .keras file with its card (default: the bundled one)")
     args = ap.parse_args()
     from model import EmotionClassifier
     from training.calibrate import ece, nll
@@ -102,7 +103,7 @@ def main() -> int:
         print("calibration bench: no FER2013 (set CLASSMOOD_FER2013 or put ../shared/data/fer2013 beside the repo)")
         return 2
     x, y = load_npz(path)["val"]
-    clf = EmotionClassifier.load()
+    clf = EmotionClassifier.load(args.model)
     p = probs_of(clf, x, clf.tta, calibrated=False).astype(np.float64)
     seeds = _seeds(args.seeds)
     found: dict[str, list[tuple[int, float, float]]] = {}

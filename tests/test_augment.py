@@ -69,3 +69,24 @@ def test_mixup_blends_images_and_targets_alike():
     xs, ys = mixup_batch(x, y, rng, p=0.0)
     np.testing.assert_array_equal(xs, x)
     np.testing.assert_array_equal(ys, y)
+
+
+def test_low_res_shrinks_the_faces_drawn_and_keeps_the_rest():
+    import cv2
+
+    from training.augment import low_res_batch
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (400, 48, 48)).astype(np.float32)  # noise: all detail, no blur
+    out = low_res_batch(x.copy(), np.random.default_rng(1), p=0.5)
+    changed = np.abs(out - x).reshape(len(x), -1).max(axis=1) > 0
+    assert 0.4 < changed.mean() < 0.6 and out.dtype == np.float32 and out.shape == x.shape
+    # a changed face is what a tile of 14-40 px gives: shrunk, then enlarged back, its detail gone
+    detail = np.abs(np.diff(out, axis=2)).mean(axis=(1, 2))
+    assert detail[changed].max() < 0.6 * detail[~changed].min()
+    i = np.flatnonzero(changed)[0]
+    side = [s for s in range(14, 41) if np.allclose(cv2.resize(cv2.resize(x[i], (s, s), interpolation=cv2.INTER_AREA),
+                                                               (48, 48), interpolation=cv2.INTER_LINEAR), out[i])]
+    assert len(side) == 1
+    np.testing.assert_array_equal(low_res_batch(x.copy(), np.random.default_rng(1), p=0.5), out)  # seeded
+    np.testing.assert_array_equal(low_res_batch(x.copy(), rng, p=0.0), x)

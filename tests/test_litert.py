@@ -107,3 +107,27 @@ def test_evaluate_cli_backend_and_tta_options(random_model_path, small_npz, tmp_
         m = json.loads((out / "metrics.json").read_text())
         assert (m["backend"], m["tta"]) == (backend, tta) and backend in r.stdout
         assert m["accuracy"] == expected["accuracy"] and m["confusion_matrix"] == expected["confusion_matrix"]
+
+
+def test_average_cli_mixes_two_runs_weights(random_model_path, small_npz, tmp_path):
+    from model.network import load_keras
+
+    (tmp_path / "start").mkdir()
+    (tmp_path / "tuned").mkdir()
+    start, tuned = _copy(random_model_path, tmp_path / "start"), _copy(random_model_path, tmp_path / "tuned")
+    model = load_keras(tuned)
+    model.set_weights([w * 0 + 1 for w in model.get_weights()])  # unlike the start
+    model.save(tuned)
+    out = tmp_path / "avg"
+    r = run_cli("python", "-m", "training.average", str(tuned), str(start), "--alpha", "0.25", "--out", str(out),
+                "--data", str(small_npz))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "val accuracy" in r.stdout
+    got = load_keras(out / "best.keras").get_weights()
+    for g, a, b in zip(got, load_keras(tuned).get_weights(), load_keras(start).get_weights()):
+        np.testing.assert_allclose(g, 0.25 * a + 0.75 * b, rtol=1e-5, atol=1e-6)
+    card = read_card(out / "best.keras")
+    assert card.extra["weight_average"]["alpha"] == 0.25 and card.val["n"] == 70
+    r = run_cli("python", "-m", "training.average", str(tuned), str(tmp_path / "none.keras"), "--out", str(out),
+                "--data", str(small_npz))
+    assert r.returncode == 2 and "none.keras" in r.stderr and "Traceback" not in r.stderr

@@ -5,7 +5,8 @@
 warp (rotation, scale, shift; bilinear, edges replicated) and random erasing. Parameters and erasing
 masks are drawn for the whole batch at once in numpy; each warp is one `cv2.warpAffine` call
 (~12 us per 48x48 face, 12x faster than a numpy gather). `mixup_batch` blends pairs of faces
-and their targets, for distillation runs where the teacher labels the blend.
+and their targets, for distillation runs where the teacher labels the blend. `low_res_batch` gives
+faces the few pixels a small gallery tile has: shrunk, then enlarged back as the classifier does.
 """
 
 from __future__ import annotations
@@ -50,6 +51,25 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = 
 
     erase_batch(out, rng, cfg.erase, cfg.erase_size)
     return np.clip(out, 0, 255, out=out)
+
+
+LOW_RES_SIDES = (14, 40)  # a shrunk face's side in pixels: a 7x7 gallery on a small screen or recording
+
+
+def low_res_batch(x: np.ndarray, rng: np.random.Generator, p: float,
+                  sides: tuple[int, int] = LOW_RES_SIDES) -> np.ndarray:
+    """In place on a float32 batch `(B, H, W)`: with probability `p` a face is shrunk to a side drawn
+    uniformly from `sides` (area averaging, as a small tile's pixels are) and enlarged back to its
+    size bilinearly, as `EmotionClassifier.preprocess` enlarges a small crop. Faces seen that way read
+    as blurred, and a network that never saw blur reads it as sad (FER2013 val shrunk to 24 px: 34%
+    of faces called sad against 19%)."""
+    b, h, w = x.shape
+    pick = np.flatnonzero(rng.random(b) < p)
+    side = rng.integers(sides[0], sides[1] + 1, len(pick))
+    for i, s in zip(pick, side):
+        small = cv2.resize(x[i], (int(s), int(round(s * h / w))), interpolation=cv2.INTER_AREA)
+        x[i] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return x
 
 
 def erase_batch(out: np.ndarray, rng: np.random.Generator, p: float = AugmentConfig.erase,

@@ -68,6 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "python -m training.teachers): each face in one of the file's views")
     ap.add_argument("--erase", type=float, default=0.25,
                     help="with --teacher-file: probability of random erasing on top of the view")
+    ap.add_argument("--low-res", type=float, default=0.0, metavar="P",
+                    help="share of training faces shrunk to 14-40 px and enlarged back (a small gallery "
+                         "tile's face), their targets unchanged")
     ap.add_argument("--contrast", choices=CONTRASTS, default="none",
                     help="contrast step before the network, in training, validation and serving "
                          "(model.contrast; recorded in the card)")
@@ -199,7 +202,7 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
                       augment=not args.no_augment, steps=args.steps, mixup=args.mixup,
                       mixup_alpha=args.mixup_alpha, workers=args.workers, targets=targets,
                       teacher=teacher, rows=rows, kd_alpha=args.kd_alpha, erase=args.erase,
-                      contrast=args.contrast)
+                      contrast=args.contrast, low_res=args.low_res)
     saver = Saver(out, config, state, x_val, y_val)
     callbacks = [saver]
     if args.time_limit:  # after the saver, so that an epoch's time includes its validation
