@@ -11,11 +11,11 @@ score is at least `CONFIDENT` (0.5). Each face counts +1, -1 or 0, and valence i
 Why not mean P(happy) - mean P(negative), as before: with four negative classes, every face carries
 some probability on them, so a neutral face reads negative. Measured on FER2013 val with the served,
 calibrated model: faces labelled neutral scored -0.26 on average that way (25-face galleries of them
--0.38 to -0.14, 5th to 95th percentile: "negative" to a teacher), against -0.06 by confident shares
-(galleries -0.20 to +0.08); sad galleries -0.72 to -0.36, angry -0.72 to -0.36, happy +0.83.
+-0.37 to -0.14, 5th to 95th percentile: "negative" to a teacher), against -0.05 by confident shares
+(galleries -0.20 to +0.08); sad galleries -0.68 to -0.32, angry -0.72 to -0.36, happy +0.83.
 
 **mood**: "positive" above +0.25, "negative" below -0.25, else "neutral": the boundary lies
-between the 5th percentile of neutral galleries (-0.20) and the 95th of sad ones (-0.36); strictly
+between the 5th percentile of neutral galleries (-0.20) and the 95th of sad ones (-0.32); strictly
 beyond it, so that one face in four (a small class) is not yet a negative class. It is absolute: a single frame reads right on its own; the class's own history feeds only
 the **trend** ("rising", "steady", "falling": the least-squares slope of valence over the last
 `TREND_WINDOW_S` seconds, beyond +/-`TREND_STEP` a 10 minutes).

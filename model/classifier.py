@@ -25,7 +25,7 @@ from model.card import ModelCard, sha256_bytes, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "classmood_fer_2026nov_orig4x32.keras"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "classmood_fer_2026nov_lowres4x32.keras"
 BACKENDS = ("auto", "litert", "keras")
 # Test-time augmentation (`tta=True`): each face is classified as it is, mirrored, zoomed in 8% and
 # zoomed in and mirrored; the four answers are averaged (four times the multiply-adds).

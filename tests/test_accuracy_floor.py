@@ -3,9 +3,9 @@ original pixels (`fer2013_original_trainval.npz`), served as it is served: the L
 its card's views, through the card's contrast step, calibrated.
 
 On this sample the served model scores FLOOR_MEASURED; the floor sits under it by the sample's noise
-(one point) and catches any regression (an older or corrupted file, a broken crop, a missing
-contrast step, standardisation or view): the previous model served on these original pixels
-without its contrast step scores 68.1% one view on all of val."""
+(one point) and catches gross regressions (an older or corrupted file, a broken crop, standardisation
+or view). Subtler ones, such as a missing contrast step (67.0% on this sample against 67.7% with it), are the
+card test's to catch: `test_served_model_reproduces_its_card` holds all of val to 0.2 points."""
 
 import numpy as np
 
@@ -15,8 +15,8 @@ from model.card import read_card
 from training.data import stratified_sample
 from training.metrics import classification_report
 
-FLOOR_MEASURED = 0.6886  # 482 of 700; 69.7% on all 3,579 val faces
-FLOOR = 0.678
+FLOOR_MEASURED = 0.6771  # 474 of 700; 69.3% on all 3,579 val faces
+FLOOR = 0.667
 
 
 def test_shipped_model_accuracy_floor(fer2013):

@@ -1,7 +1,7 @@
 """Make the LiteRT serving form of a `.keras` file, check it against that file on FER2013 val,
 calibrate it and record it all in the model card.
 
-    python -m training.litert model/weights/classmood_fer_2026nov_orig4x32.keras [--data NPZ] [--views 1]
+    python -m training.litert model/weights/classmood_fer_2026nov_lowres4x32.keras [--data NPZ] [--views 1]
 
 Converts the network with dynamic-range quantisation (weights stored as int8, activations quantised
 per face at run time) into `<stem>.tflite` beside it, then scores both forms on the val split, with
