@@ -40,21 +40,11 @@ def _affine_logits(log_p: np.ndarray, y: np.ndarray, per_class_scale: bool) -> t
     return w[:n_scale], w[n_scale:]
 
 
-def _with_top(q: np.ndarray, new_top: np.ndarray) -> np.ndarray:
-    """`q` with each face's top probability replaced (the rest rescaled, the answer kept)."""
-    top, c = q.argmax(axis=1), q.max(axis=1)
-    second = np.sort(q, axis=1)[:, -2]
-    new_top = np.maximum(new_top, second / (1 - c + second) + 1e-6)
-    out = q * ((1 - new_top) / np.maximum(1 - c, 1e-9))[:, None]
-    out[np.arange(len(q)), top] = new_top
-    return out
-
-
 def methods(p_fit, y_fit, p_held):
     """Each calibration, fitted on (p_fit, y_fit), applied to p_held."""
     from scipy.optimize import isotonic_regression
 
-    from model.calibration import apply_top_label_map
+    from model.calibration import apply_top_label_map, with_top
     from training.calibrate import MIN_FACES, fit_beta, fit_temperature, fit_top_label_map, scale
 
     t = fit_temperature(p_fit, y_fit)
@@ -76,7 +66,7 @@ def methods(p_fit, y_fit, p_held):
     order = np.argsort(q_fit.max(1))
     xs, fitted = q_fit.max(1)[order], isotonic_regression((q_fit.argmax(1) == y_fit)[order].astype(float)).x
     iso = np.clip(fitted[np.clip(np.searchsorted(xs, q_held.max(1), side="right") - 1, 0, len(xs) - 1)], 1e-4, 1 - 1e-4)
-    yield "temperature, then isotonic regression of the top probability", _with_top(q_held, iso)
+    yield "temperature, then isotonic regression of the top probability", with_top(q_held, iso)
     yield "temperature, then a beta map a predicted class (served)", apply_top_label_map(q_held, fit_top_label_map(q_fit, y_fit))
 
 
@@ -92,17 +82,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="0-9,100-139", help="seeded halves, e.g. 0-9,100-139 (0: the card's)")
     ap.add_argument("--model", help="a .keras file with its card (default: the bundled one)")
+    ap.add_argument("--data", help="FER2013 with a val split (default: $CLASSMOOD_FER2013 or ../shared/data/fer2013)")
     args = ap.parse_args()
     from model import EmotionClassifier
     from training.calibrate import ece, nll
-    from training.data import default_fer2013_path, load_npz
+    from training.data import DatasetError, load_val
     from training.litert import probs_of
 
-    path = default_fer2013_path()
-    if path is None:
-        print("calibration bench: no FER2013 (set CLASSMOOD_FER2013 or put ../shared/data/fer2013 beside the repo)")
+    try:
+        x, y, _ = load_val(args.data, "the calibration bench")
+    except DatasetError as e:
+        print(e)
         return 2
-    x, y = load_npz(path)["val"]
     clf = EmotionClassifier.load(args.model)
     p = probs_of(clf, x, clf.tta, calibrated=False).astype(np.float64)
     seeds = _seeds(args.seeds)

@@ -31,16 +31,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="*", default=[], help=".keras files with cards (default: the bundled one)")
     ap.add_argument("--sides", default="48,32,24,20,16")
+    ap.add_argument("--data", help="FER2013 with a val split (default: $CLASSMOOD_FER2013 or ../shared/data/fer2013)")
     args = ap.parse_args()
     from bot.mood import valence_of
     from model import EMOTIONS, EmotionClassifier
-    from training.data import default_fer2013_path, load_npz
+    from training.data import DatasetError, load_val
 
-    path = default_fer2013_path()
-    if path is None:
-        print("small-faces bench: no FER2013 (set CLASSMOOD_FER2013 or put ../shared/data/fer2013 beside the repo)")
+    try:
+        x, y, _ = load_val(args.data, "the small-faces bench")
+    except DatasetError as e:
+        print(e)
         return 2
-    x, y = load_npz(path)["val"]
     sad, neutral, happy = (EMOTIONS.index(e) for e in ("sad", "neutral", "happy"))
     models = [EmotionClassifier.load(m) for m in args.models] or [EmotionClassifier.load()]
     print(f"FER2013 val, {len(y)} faces shrunk to S px and enlarged back; as served (calibrated, card's views); "

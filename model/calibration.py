@@ -58,13 +58,23 @@ def apply_top_label_map(probs: np.ndarray, params) -> np.ndarray:
     if not len(q):
         return q
     params = check_top_label_map(params, q.shape[1])
-    rows = np.arange(len(q))
-    top = q.argmax(axis=1)
-    c = q[rows, top]
+    top, c = q.argmax(axis=1), q.max(axis=1)
     new = np.empty_like(c)
     for k in np.unique(top):
         m = top == k
         new[m] = beta_map(c[m], params[k])
+    return with_top(q, new)
+
+
+def with_top(probs: np.ndarray, new_top: np.ndarray) -> np.ndarray:
+    """`probs` (N, K) with each face's top probability set to `new_top` (N,) where that keeps it at
+    least `TOP_MARGIN` times the runner-up (else as near as that allows); the other classes share
+    what is left in their old proportions. Rows sum to 1 and keep their argmax."""
+    q = np.asarray(probs, np.float64)
+    rows = np.arange(len(q))
+    top = q.argmax(axis=1)
+    c = q[rows, top]
+    new = np.asarray(new_top, np.float64)
     rest = 1.0 - c
     second = np.partition(q, -2, axis=1)[:, -2] if q.shape[1] > 1 else np.zeros_like(c)
     # the top class stays on top: c' >= M * second * (1 - c') / (1 - c)  <=>  c' >= M * second / (1 - c + M * second)

@@ -99,6 +99,9 @@ def test_missing_and_unknown_inputs(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(DatasetError, match="not a readable npz"):
         load_dataset(bad)
+    bad.write_bytes(b"")  # an empty file: numpy raises EOFError
+    with pytest.raises(DatasetError, match="not a readable npz"):
+        load_dataset(bad)
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(DatasetError, match="expected an .npz"):
         load_dataset(tmp_path / "notes.txt")

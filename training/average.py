@@ -22,7 +22,7 @@ def average(fine_tuned: Path, start: Path, alpha: float, out: Path, data: Path |
     from model.card import ModelCard
     from model.classifier import ModelLoadError
     from model.network import load_keras
-    from training.data import DatasetError, default_fer2013_path, load_dataset
+    from training.data import load_val
     from training.metrics import classification_report
 
     if not 0.0 <= alpha <= 1.0:
@@ -39,10 +39,7 @@ def average(fine_tuned: Path, start: Path, alpha: float, out: Path, data: Path |
         raise ValueError(f"{fine_tuned.name} and {start.name} are not the same network: their weights differ in shape")
     card = ModelCard.read(fine_tuned) or ModelCard()
     base.set_weights([alpha * a + (1 - alpha) * b for a, b in zip(wt, wb)])
-    data = data or default_fer2013_path()
-    if data is None:
-        raise DatasetError("scoring the average needs FER2013 val: pass --data or set CLASSMOOD_FER2013")
-    x, y = load_dataset(data)["val"]
+    x, y, _ = load_val(data, "scoring the average")
     probs = base.predict(contrast.apply(x, card.contrast)[..., None], batch_size=512, verbose=0)
     out.mkdir(parents=True, exist_ok=True)
     dst = out / "best.keras"

@@ -160,7 +160,7 @@ def summary(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from model.card import ModelCard
     from model.classifier import EmotionClassifier, ModelLoadError
-    from training.data import DatasetError, default_fer2013_path, load_dataset
+    from training.data import DatasetError, load_val
     from training.litert import probs_of
 
     ap = argparse.ArgumentParser(prog="python -m training.calibrate",
@@ -172,13 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     weights = Path(args.weights)
     try:
-        data = Path(args.data) if args.data else default_fer2013_path()
-        if data is None:
-            raise DatasetError("calibrating needs FER2013 val: pass --data or set CLASSMOOD_FER2013")
-        splits = load_dataset(data)
-        if "val" not in splits:
-            raise DatasetError(f"{data}: no val (PublicTest) split to calibrate on")
-        x, y = splits["val"]
+        x, y, _ = load_val(args.data, "calibrating")
         card = ModelCard.read(weights) if weights.is_file() else None
         if card is None:
             raise ModelLoadError(weights, "no such weights file with a model card beside it")

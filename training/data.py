@@ -50,6 +50,7 @@ VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust
 
 
 log = logging.getLogger(__name__)
+_NPZ_ERRORS = (OSError, ValueError, EOFError)  # what numpy raises for a file that is no npz (EOF: empty)
 
 
 class DatasetError(ValueError):
@@ -73,6 +74,19 @@ def default_fer2013_path() -> Path | None:
         p = Path(env)
         return p if p.exists() else None
     return DEFAULT_SHARED if DEFAULT_SHARED.exists() else None
+
+
+def load_val(path: str | os.PathLike | None, purpose: str) -> tuple[np.ndarray, np.ndarray, Path]:
+    """FER2013 val (PublicTest) `(x, y, path)` from `path`, else the default file; `purpose` says
+    what needs it in the DatasetError raised when there is no such data or no val split."""
+    p = Path(path) if path else default_fer2013_path()
+    if p is None:
+        raise DatasetError(f"{purpose} needs FER2013 val: pass --data or set CLASSMOOD_FER2013")
+    splits = load_dataset(p)
+    if "val" not in splits:
+        raise DatasetError(f"{p}: no val (PublicTest) split for {purpose}")
+    x, y = splits["val"]
+    return x, y, p
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
@@ -100,7 +114,7 @@ def load_npz(path: str | os.PathLike) -> Dataset:
                     out[split] = (_check_x(d[f"x_{split}"], p), _check_y(d[f"y_{split}"], p))
             if "classes" in files and tuple(str(c) for c in d["classes"]) != EMOTIONS:
                 raise DatasetError(f"{p}: class order {list(d['classes'])} differs from {list(EMOTIONS)}")
-    except (OSError, ValueError) as e:
+    except _NPZ_ERRORS as e:
         if isinstance(e, DatasetError):
             raise
         raise DatasetError(f"{p}: not a readable npz file ({e})") from e
@@ -244,7 +258,7 @@ def _load_extra(path, prefix: str, check) -> dict[str, np.ndarray]:
                 if f"y_{s}" in d.files and len(a) != len(d[f"y_{s}"]):
                     raise DatasetError(f"{p}: {prefix}_{s} has {len(a)} rows, y_{s} {len(d[f'y_{s}'])}")
             return out
-    except (OSError, ValueError) as e:
+    except _NPZ_ERRORS as e:
         if isinstance(e, DatasetError):
             raise
         raise DatasetError(f"{p}: not a readable npz file ({e})") from e

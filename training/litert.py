@@ -26,7 +26,7 @@ from model.card import ModelCard, sha256_file
 from model.classifier import TTA_VIEWS, EmotionClassifier, ModelLoadError
 from model.contrast import CONTRASTS
 from training.calibrate import set_calibration, summary
-from training.data import DatasetError, default_fer2013_path, ferplus_plurality, load_dataset, load_votes
+from training.data import DatasetError, ferplus_plurality, load_val, load_votes
 from training.metrics import classification_report
 
 FORMAT = "LiteRT flatbuffer, dynamic-range quantised (int8 weights, activations quantised per face)"
@@ -89,13 +89,7 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
 
     if not weights.is_file():
         raise ModelLoadError(weights, "no such file")
-    data = data or default_fer2013_path()
-    if data is None:
-        raise DatasetError("checking the LiteRT form needs FER2013 val: pass --data or set CLASSMOOD_FER2013")
-    splits = load_dataset(data)
-    if "val" not in splits:
-        raise DatasetError(f"{data}: no val (PublicTest) split to check the LiteRT form on")
-    x, y = splits["val"]
+    x, y, data = load_val(data, "checking the LiteRT form")
     card = ModelCard.read(weights) or ModelCard()
     card.extra.pop("val_flip_tta", None)
     if contrast:

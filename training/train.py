@@ -90,7 +90,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--save-every", type=int, default=1, metavar="N",
                     help="save last.keras (for --resume) every N epochs and after the last")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.keras")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if not 0.0 <= args.low_res <= 1.0:
+        ap.error(f"--low-res is a share of faces, 0-1, not {args.low_res}")
+    return args
 
 
 def main(argv=None) -> int:
