@@ -4,9 +4,10 @@ its own kernels and with the kernels of a laptop that has AVX2 and FMA but no AV
     python bench/classifier.py [--model PATH] [--repeats 30] [--threads 2] [--isa both|native|avx2]
                                [--rounds 2]
 
-Side by side in one run: the served form (the card's LiteRT int8 file in its default views), the
-previous four-view form (the same network with the four test-time views: today's architecture, as
-shipped until this model), and the original approach (one Keras `predict` call per face, on
+Side by side in one run: the served form (the card's LiteRT int8 file in its default views; also
+without its calibration step, to show what that costs), the previous four-view form (the same
+network with the four test-time views: today's architecture, as shipped until this model), and the
+original approach (one Keras `predict` call per face, on
 TensorFlow). Each kernel set runs in its own process (XNNPACK picks its kernels once a process; see
 `bench/isa.py` for how they are limited to AVX2), the two alternate for `--rounds` rounds, and the
 figures are medians. Targets: <= 120 M multiply-adds a face as served, <= 2.5 ms a face at batch 49
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BATCHES = (1, 8, 49)
-PATHS = ("served", "four-view", "original")
+PATHS = ("served", "uncalibrated", "four-view", "original")
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -71,6 +72,7 @@ def measure(model: str | None, repeats: int, threads: int, isa: str) -> dict:
         faces = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
         x = faces[..., None].astype(np.float32)
         ms["served"][n] = median_ms(lambda: served.predict(faces), repeats)
+        ms["uncalibrated"][n] = median_ms(lambda: served.predict(faces, calibrated=False), repeats)
         ms["four-view"][n] = median_ms(lambda: four.predict(faces), repeats)
         ms["original"][n] = median_ms(lambda: [keras_model.predict(x[i:i + 1], verbose=0) for i in range(n)],
                                       max(3, repeats // 10))
@@ -127,7 +129,8 @@ def main() -> int:
     per_view = first["per_view"]
     print(f"model {first['path']}: {per_view / 1e6:.1f} M multiply-adds a view; served in {first['views']} view(s) "
           f"= {first['served_macs'] / 1e6:.1f} M a face; four-view form {per_view * 4 / 1e6:.1f} M a face")
-    names = {"served": f"served (LiteRT int8, {first['views']} view)", "four-view": "previous form (LiteRT int8, 4 views)",
+    names = {"served": f"served (LiteRT int8, {first['views']} view)",
+             "uncalibrated": "... without its calibration step", "four-view": "previous form (LiteRT int8, 4 views)",
              "original": "original (Keras predict per face, 1 view)"}
     print(f"{'path':<44}{'batch':>6}" + "".join(f"{isa + ' ms/face':>18}" for isa in isas))
     for path in PATHS:
