@@ -20,20 +20,13 @@ def average(fine_tuned: Path, start: Path, alpha: float, out: Path, data: Path |
     """Write the average to `out`/best.keras with its card; returns its val figures (.keras, one view)."""
     from model import contrast
     from model.card import ModelCard
-    from model.classifier import ModelLoadError
-    from model.network import load_keras
     from training.data import load_val
+    from training.litert import read_keras
     from training.metrics import classification_report
 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"--alpha must be within 0-1, not {alpha}")
-    models = []
-    for p in (fine_tuned, start):
-        try:
-            models.append(load_keras(p))
-        except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
-            raise ModelLoadError(p, f"not a readable Keras model ({type(e).__name__}: {e})") from e
-    tuned, base = models
+    tuned, base = read_keras(fine_tuned), read_keras(start)
     wt, wb = tuned.get_weights(), base.get_weights()
     if [w.shape for w in wt] != [w.shape for w in wb]:
         raise ValueError(f"{fine_tuned.name} and {start.name} are not the same network: their weights differ in shape")

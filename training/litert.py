@@ -61,16 +61,21 @@ def main(argv=None) -> int:
     return 0
 
 
+def read_keras(path: Path):
+    """`model.network.load_keras(path)`, a bad file raising `ModelLoadError` that names it."""
+    from model.network import load_keras
+
+    try:
+        return load_keras(path)
+    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
+        raise ModelLoadError(path, f"not a readable Keras model ({type(e).__name__}: {e})") from e
+
+
 def convert(weights: Path, out: Path | None = None) -> Path:
     """Write the dynamic-range quantised LiteRT form of `weights` (default: beside it, `.tflite`)."""
     import tensorflow as tf
 
-    from model.network import load_keras
-
-    try:
-        model = load_keras(weights)
-    except Exception as e:
-        raise ModelLoadError(weights, f"not a readable Keras model ({type(e).__name__}: {e})") from e
+    model = read_keras(weights)
     out = out or weights.with_suffix(".tflite")
     with tempfile.TemporaryDirectory() as tmp:
         model.export(tmp, format="tf_saved_model", verbose=False)
@@ -85,7 +90,7 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
     """Convert `weights`, score both forms on val, calibrate, and record it all in its card."""
     import tensorflow as tf
 
-    from model.network import load_keras, multiply_adds
+    from model.network import multiply_adds
 
     if not weights.is_file():
         raise ModelLoadError(weights, "no such file")
@@ -94,10 +99,7 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
     card.extra.pop("val_flip_tta", None)
     if contrast:
         card.input = {**card.input, "contrast": contrast}
-    try:
-        per_view = multiply_adds(load_keras(weights))
-    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
-        raise ModelLoadError(weights, f"not a readable Keras model ({type(e).__name__}: {e})") from e
+    per_view = multiply_adds(read_keras(weights))
     card.multiply_adds = {"per_view": per_view, "views": views, "per_face": per_view * views,
                           "counted": "convolutions and dense layers, one face"}
     if per_view * views > budget:
