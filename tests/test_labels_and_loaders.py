@@ -123,7 +123,7 @@ def test_votes_and_rows_have_their_own_accessors(small_npz):
     from training.data import load_rows, load_votes
 
     votes, rows = load_votes(small_npz), load_rows(small_npz)
-    (_, y), (_, yv) = load_npz(small_npz)["train"], load_npz(small_npz)["val"]  # (x, y) tuples as before
+    _, yv = load_npz(small_npz)["val"]  # (x, y) tuples as before
     assert set(votes) == set(rows) == {"train", "val"}
     assert votes["train"].shape == (210, 10) and votes["train"].dtype == np.uint8
     assert (votes["train"].sum(1) == 10).all()
@@ -195,3 +195,42 @@ def test_original_pixel_file_has_votes_for_every_face(fer2013_path):
     label, valid = ferplus_plurality(votes["val"], d["val"][1])
     agree = (label[valid] == d["val"][1][valid]).mean()
     assert valid.mean() > 0.95 and 0.6 < agree < 0.7  # the README's "about 62%" of faces, near enough
+
+
+def test_folder_loader_frames_faces_in_photos_like_the_product(fer_faces, tmp_path):
+    """Photos (a face inside a larger picture, as in KDEF, JAFFE or CK+'s frames) become the face
+    framed as FER2013 frames it; face crops, large or small, stay whole; a picture without a face is
+    kept whole and counted."""
+    faces = fer_faces[:12]
+    for i, f in enumerate(faces):
+        up = cv2.resize(f, (192, 192), interpolation=cv2.INTER_CUBIC)
+        d = tmp_path / "photos" / EMOTIONS[i % 7]
+        d.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(d / f"{i}.png"), cv2.copyMakeBorder(up, 96, 96, 96, 96, cv2.BORDER_REPLICATE))
+        d = tmp_path / "crops" / EMOTIONS[i % 7]
+        d.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(d / f"{i}.png"), f)
+    noise = np.random.default_rng(0).integers(0, 256, (300, 400), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "photos" / "neutral" / "noise.png"), noise)
+
+    def corr(a, b):  # on blurred copies: a crop a pixel or two off its original still matches
+        a, b = (cv2.GaussianBlur(v.astype(np.float32), (0, 0), 2).ravel() for v in (a, b))
+        return float(np.corrcoef(a, b)[0, 1])
+
+    counts: dict[str, int] = {}
+    x, _ = load_folders(tmp_path / "photos", faces="auto", framing=counts)["all"]
+    whole, _ = load_folders(tmp_path / "photos", faces="as-is")["all"]
+    assert counts == {"cropped": 12, "as_is": 1, "no_face": 1}
+    # read class by class, files in name order: which face each image is
+    names = [p.stem for c in sorted((tmp_path / "photos").iterdir()) for p in sorted(c.glob("*.png"))]
+    framed = [corr(x[n], faces[int(k)]) for n, k in enumerate(names) if k != "noise"]
+    as_is = [corr(whole[n], faces[int(k)]) for n, k in enumerate(names) if k != "noise"]
+    assert np.median(framed) > 0.7 and np.median(framed) > np.median(as_is) + 0.2, (framed, as_is)
+    assert sum(f > a for f, a in zip(framed, as_is)) >= 10, (framed, as_is)
+    assert np.array_equal(x[names.index("noise")], whole[names.index("noise")])
+    # face crops: 48 px ones are never looked at; the same crops at 192 px are face-framed already
+    counts = {}
+    x48, _ = load_folders(tmp_path / "crops", faces="auto", framing=counts)["all"]
+    assert counts == {"cropped": 0, "as_is": 12, "no_face": 0}
+    with pytest.raises(ValueError, match="faces must be one of"):
+        load_folders(tmp_path / "crops", faces="crop")

@@ -6,6 +6,9 @@
   after the emotions. Folder labels are mapped through `EMOTIONS` by name, never by sorted order;
   the other expression datasets' spellings (anger, happiness, sadness...) are accepted, and folders
   of classes we do not have (contempt; FER+'s unknown and not-a-face) are skipped with a warning.
+  Images that are photos rather than face crops (a head and shoulders, a background: KDEF, JAFFE,
+  CK+'s frames) can be framed the way the product frames a face (`faces="detect"` or `"auto"`:
+  the largest face found, cropped like FER2013 by `model.crop.crop_faces`).
 
 Every loader returns a `Dataset`: a dict of split name ("train", "val", "test"; "all" for a folder of
 class folders with no split folders) to `(x, y)` with
@@ -89,13 +92,14 @@ def load_val(path: str | os.PathLike | None, purpose: str) -> tuple[np.ndarray, 
     return x, y, p
 
 
-def load_dataset(path: str | os.PathLike) -> Dataset:
-    """Load any supported layout, chosen by what `path` is."""
+def load_dataset(path: str | os.PathLike, faces: str = "as-is", framing: dict[str, int] | None = None) -> Dataset:
+    """Load any supported layout, chosen by what `path` is; `faces` and `framing` apply to image
+    folders (see `load_folders`)."""
     p = Path(path)
     if not p.exists():
         raise DatasetError(f"{p}: no such file or folder")
     if p.is_dir():
-        return load_folders(p)
+        return load_folders(p, faces, framing)
     if p.suffix == ".npz":
         return load_npz(p)
     if p.suffix == ".csv":
@@ -190,41 +194,128 @@ def load_csv(path: str | os.PathLike) -> Dataset:
     return {s: (np.stack(xs[s]), np.asarray(ys[s], dtype=np.uint8)) for s in xs}
 
 
-def load_folders(root: str | os.PathLike) -> Dataset:
+FACES = ("as-is", "detect", "auto")
+# "auto" takes an image this small (shorter side) as a face crop already: FER2013, CK+48, ...
+AUTO_MIN_SIDE = 2 * SIDE
+# ... and a larger one too where the FER-style crop of its largest face would span at least this
+# share of its shorter side (a face crop at a higher resolution: RAF-DB's aligned 100 px faces,
+# AffectNet's crops), so that a tight crop is never padded out by edge replication.
+AUTO_FRAMED = 0.85
+DETECT_SIDE = 640  # images are looked at with their longer side at most this (YuNet's sweet spot)
+
+
+def load_folders(root: str | os.PathLike, faces: str = "as-is", framing: dict[str, int] | None = None) -> Dataset:
     """`root/<split>/<class>/*.jpg`; a root that directly holds class folders (another expression
-    dataset, say) is one split named "all"."""
+    dataset, say) is one split named "all".
+
+    `faces` says how an image becomes a 48x48 face: "as-is" resizes the whole image (FER2013's own
+    crops); "detect" crops every image's largest detected face the way the product crops faces in a
+    meeting (`model.crop.crop_faces`, FER2013's framing), keeping the whole image where no face is
+    found; "auto" does that only for images larger than `AUTO_MIN_SIDE` whose face is framed more
+    loosely than FER2013 frames it. `framing`, where given, counts what happened: "as_is",
+    "cropped" and "no_face" (images that were looked at and showed no face)."""
     import cv2
 
+    if faces not in FACES:
+        raise ValueError(f"faces must be one of {', '.join(FACES)}, got {faces!r}")
     root = Path(root)
     split_dirs = {_FOLDER_SPLITS[d.name.lower()]: d for d in sorted(root.iterdir())
                   if d.is_dir() and d.name.lower() in _FOLDER_SPLITS}
     if not split_dirs:
         split_dirs = {"all": root}
+    counts = framing if framing is not None else {}
+    for k in ("as_is", "cropped", "no_face"):
+        counts.setdefault(k, 0)
+    framer = _FaceFramer(faces, counts)
     out: Dataset = {}
-    for split, sdir in split_dirs.items():
-        xs, ys = [], []
-        for cdir in sorted(d for d in sdir.iterdir() if d.is_dir()):
-            if cdir.name.strip().lower() in _NOT_OURS:
-                n = sum(1 for f in cdir.rglob("*") if f.suffix.lower() in _IMAGE_SUFFIXES)
-                log.warning("%s: %d images skipped: %r is not one of the seven classes (%s)", cdir, n,
-                            cdir.name, ", ".join(EMOTIONS))
-                continue
-            label = label_index(cdir.name)
-            for f in sorted(cdir.rglob("*")):
-                if f.suffix.lower() not in _IMAGE_SUFFIXES:
+    try:
+        for split, sdir in split_dirs.items():
+            xs, ys = [], []
+            for cdir in sorted(d for d in sdir.iterdir() if d.is_dir()):
+                if cdir.name.strip().lower() in _NOT_OURS:
+                    n = sum(1 for f in cdir.rglob("*") if f.suffix.lower() in _IMAGE_SUFFIXES)
+                    log.warning("%s: %d images skipped: %r is not one of the seven classes (%s)", cdir, n,
+                                cdir.name, ", ".join(EMOTIONS))
                     continue
-                img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
-                if img is None or img.size == 0:
-                    raise DatasetError(f"{f}: not a readable image")
-                if img.shape != (SIDE, SIDE):
-                    img = cv2.resize(img, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
-                xs.append(img)
-                ys.append(label)
-        if xs:
-            out[split] = (np.stack(xs), np.asarray(ys, dtype=np.uint8))
+                label = label_index(cdir.name)
+                for f in sorted(cdir.rglob("*")):
+                    if f.suffix.lower() not in _IMAGE_SUFFIXES:
+                        continue
+                    img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+                    if img is None or img.size == 0:
+                        raise DatasetError(f"{f}: not a readable image")
+                    xs.append(framer.add(img))
+                    ys.append(label)
+            if xs:
+                out[split] = (np.stack(framer.finish(xs)), np.asarray(ys, dtype=np.uint8))
+    finally:
+        framer.close()
     if not out:
         raise DatasetError(f"{root}: no images under <split>/<class>/ folders named after {', '.join(EMOTIONS)}")
+    if counts["cropped"] or counts["no_face"]:
+        log.info("%s: %d faces cropped from detections, %d images taken whole (%d of them showed no face)",
+                 root, counts["cropped"], counts["as_is"], counts["no_face"])
     return out
+
+
+def _resized(img: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return img if img.shape == (SIDE, SIDE) else cv2.resize(img, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+
+
+class _FaceFramer:
+    """Turns images into 48x48 faces for `load_folders`: `add` returns the face now, or a
+    placeholder index where the image waits for detection, which runs in batches on the detector's
+    workers; `finish` swaps the placeholders for the faces."""
+
+    BATCH = 32
+
+    def __init__(self, faces: str, counts: dict[str, int]):
+        self.faces, self.counts = faces, counts
+        self.detector = None
+        self.pending: list[np.ndarray] = []
+        self.done: list[np.ndarray] = []
+
+    def add(self, img: np.ndarray):
+        h, w = img.shape
+        if self.faces == "as-is" or (self.faces == "auto" and min(h, w) <= AUTO_MIN_SIDE):
+            self.counts["as_is"] += 1
+            return _resized(img)
+        self.pending.append(img)
+        if len(self.pending) >= self.BATCH:
+            self._run()
+        return len(self.done) + len(self.pending) - 1
+
+    def finish(self, xs: list) -> list[np.ndarray]:
+        self._run()
+        return [self.done[v] if isinstance(v, int) else v for v in xs]
+
+    def close(self) -> None:
+        if self.detector is not None:
+            self.detector.close()
+            self.detector = None
+
+    def _run(self) -> None:
+        if not self.pending:
+            return
+        from model.crop import crop_faces, fer_square
+        from model.detector import FaceDetector
+
+        if self.detector is None:
+            self.detector = FaceDetector(min_confidence=0.5)
+        jobs = [(img, min(1.0, DETECT_SIDE / max(img.shape))) for img in self.pending]
+        for img, found in zip(self.pending, self.detector.detect_many(jobs)):
+            face = max(found, key=lambda d: d.box[2] * d.box[3], default=None)
+            if face is None:
+                self.counts["no_face"] += 1
+            elif self.faces == "detect" or fer_square(face.box)[2] < AUTO_FRAMED * min(img.shape):
+                self.counts["cropped"] += 1
+                self.done.append(crop_faces(img, [face.box])[0])
+                continue
+            self.counts["as_is"] += 1
+            self.done.append(_resized(img))
+        self.pending = []
 
 
 def stratified_sample(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -28,13 +28,16 @@ import numpy as np
 from model import EMOTIONS
 from model.contrast import CONTRASTS
 from training.augment import AugmentConfig
-from training.data import (DatasetError, default_fer2013_path, load_dataset, load_rows, load_votes,
+from training.data import (FACES, DatasetError, default_fer2013_path, load_dataset, load_rows, load_votes,
                            stratified_sample, vote_distribution)
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="classmood-train", description=__doc__.split("\n")[0])
     ap.add_argument("--data", help="FER2013 npz, csv or image folder (default: $CLASSMOOD_FER2013 "
                                    "or ../shared/data/fer2013/fer2013_original_trainval.npz)")
+    ap.add_argument("--faces", choices=FACES, default="auto",
+                    help="image folders: how an image becomes a face (as in classmood-evaluate: auto crops "
+                         "the face out of photos larger than 96 px, keeps face crops whole)")
     ap.add_argument("--out", default="runs/train", help="output folder (default: runs/train)")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -121,7 +124,7 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
         raise DatasetError("--teachers and --teacher-file exclude each other")
     if not 0 <= args.votes_mix <= 1 or not 0 <= args.kd_alpha <= 1:
         raise DatasetError("--votes-mix and --kd-alpha must lie in [0, 1]")
-    data = load_dataset(data_path)
+    data = load_dataset(data_path, faces=args.faces)
     if "train" not in data or "val" not in data:
         raise DatasetError(f"{data_path}: need both a training and a validation (PublicTest) split")
     x_train, y_train = data["train"]
