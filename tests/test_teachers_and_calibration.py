@@ -304,3 +304,32 @@ def test_teacher_commands_carry_the_label_smoothing_and_cycle_the_votes_mix(tmp_
     assert [o["--label-smoothing"] for o in opt] == ["0.0"] * 3
     assert [o["--votes-mix"] for o in opt] == ["0.0", "0.3", "0.0"]
     assert [o["--seed"] for o in opt] == ["1", "2", "3"] and all("--mixed-precision" in c for c in cmds)
+
+
+def test_gpu_recipe_runs_end_to_end_on_a_cpu(small_npz, tmp_path):
+    """training/recipes/gpu_teachers.sh as a GPU session runs it, shrunk to seconds (TensorFlow on
+    this CPU instead of JAX on the GPU): teachers side by side, their answers saved, then the named
+    students distilled from that file; with no students named it stops after the teacher file."""
+    import os
+    import sys
+
+    env = dict(os.environ, PYTHON=sys.executable, KERAS_BACKEND="tensorflow", DATA=str(small_npz),
+               NAME="smoke", OUT=str(tmp_path / "gpu"), T_SECONDS="20", S_SECONDS="10",
+               T_ARGS="--teachers 2 --votes-mix 0 0.3 --label-smoothing 0 --width 8 --convs 1 --steps 2 "
+                      "--epochs 2 --batch-size 32 --grace 60",
+               S_COMMON="--epochs 2 --steps 2 --batch-size 32 --width 8 --blocks 2 --save-every 100000",
+               STUDENTS="s1 --kd-alpha 0.2 --votes-mix 0.3")
+    recipe = str(REPO / "training" / "recipes" / "gpu_teachers.sh")
+    r = subprocess.run(["bash", recipe], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    with np.load(tmp_path / "gpu" / "smoke.npz") as d:
+        meta = json.loads(str(d["meta"]))
+        assert d["probs"].shape == (views.NUM_VIEWS, 210, 7)
+    assert len(meta["teachers"]) == 2
+    assert "best val accuracy" in r.stdout and (tmp_path / "gpu" / "s1" / "best.keras").exists()
+    card = (tmp_path / "gpu" / "s1" / "best.json").read_text()
+    assert f"--teacher-file {tmp_path / 'gpu' / 'smoke.npz'}" in card  # distilled from the file just saved
+    env.update(STUDENTS="", OUT=str(tmp_path / "gpu2"))
+    r = subprocess.run(["bash", recipe], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0 and "no STUDENTS named" in r.stdout, (r.stdout + r.stderr)[-3000:]
+    assert (tmp_path / "gpu2" / "smoke.npz").exists() and not (tmp_path / "gpu2" / "s1").exists()
