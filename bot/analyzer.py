@@ -3,7 +3,9 @@
 Per frame: tiles from the layout; faces by YuNet around the video tiles at a reduced scale, then
 a second, upscaled look only at tiles that show video but no face yet (and a larger one where that
 look saw a weak candidate); faces assigned to tiles (the largest central face of a tile is its
-participant, any other face is "other"); all faces cropped FER-style and classified in one batch;
+participant, any other face is "other", and so is a still picture on a camera-off tile's panel, a
+profile photo or avatar: its tile is camera-off and `picture`, see `bot.layout.picture_on_panel`);
+all faces cropped FER-style and classified in one batch;
 each face's head pose from its five landmarks (`model.headpose`).
 Between frames of one meeting, the layout and the detections of unchanged areas are reused.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.layout import LayoutMemory, LayoutOptions, find_tiles
+from bot.layout import LayoutMemory, LayoutOptions, find_tiles, picture_on_panel
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS
 
@@ -76,6 +78,10 @@ class GalleryAnalyzer:
         layout = _faces_as_tiles(layout, dets, frame.shape[1], frame.shape[0])
         t2 = time.perf_counter()
         assigned = _assign(dets, [t.box for t in layout])
+        # a profile photo or avatar on a camera-off tile is no participant's face on video
+        pictures = {tile for box, _, tile, role in assigned
+                    if role == "participant" and picture_on_panel(gray, layout[tile].box, box)}
+        assigned = [(box, conf, tile, "other" if tile in pictures else role) for box, conf, tile, role in assigned]
         probs = self.classifier.predict(crop_faces(frame, [d[0] for d in assigned])) if assigned else \
             np.zeros((0, len(EMOTIONS)), np.float32)
         t3 = time.perf_counter()
@@ -85,7 +91,8 @@ class GalleryAnalyzer:
                             uncertain=is_uncertain(box, p, opts), scores=p, yaw=pose[0], pitch=pose[1], roll=pose[2])
                  for (box, conf, tile, role), p, pose in zip(assigned, probs, poses)]
         with_face = {f.tile for f in faces if f.role == "participant"}
-        tiles = [TileResult(t.box, None, t.camera_off and i not in with_face) for i, t in enumerate(layout)]
+        tiles = [TileResult(t.box, None, (t.camera_off and i not in with_face) or i in pictures, i in pictures)
+                 for i, t in enumerate(layout)]
         return FrameResult(time_s=float(time_s), tiles=tiles, faces=faces, file=file)
 
     @property

@@ -629,6 +629,43 @@ def _looks_camera_off(gray: np.ndarray, box: Box, opts: LayoutOptions) -> bool:
     return bool(mode < 90 and near.mean() >= opts.camera_off_uniform)
 
 
+def picture_on_panel(gray: np.ndarray, tile: Box, face: Box) -> bool:
+    """Whether `face` (a box in `tile`) is a still picture on a camera-off tile, not video: a profile
+    photo or avatar, which Zoom, Meet and Teams show in the middle of a flat dark panel while the
+    camera is off. The picture (the region of non-flat pixels around the face, small gaps closed) must
+    keep a margin from every edge of the tile, a person on camera reaching its bottom edge at least,
+    and cover at most half of it, and the rest of the tile must be the flat panel (within 3 grey
+    levels of its commonest level, below 90; a name, icons and a speaker's frame leave 15% for
+    them). A live video tile has a room, a wall's gradient and noise, or a body, around the face."""
+    import cv2
+
+    x, y, w, h = tile
+    sub = gray[y:y + h:2, x:x + w:2]
+    if sub.shape[0] < 16 or sub.shape[1] < 16:
+        return False
+    mode = int(np.bincount(sub.ravel(), minlength=256).argmax())
+    if mode >= 90:
+        return False
+    flat = np.abs(sub.astype(np.int16) - mode) <= 3
+    if flat.mean() < 0.85 * 0.5:  # not even the smallest panel the picture could leave
+        return False
+    k = max(3, min(sub.shape) // 40)
+    off = cv2.morphologyEx((~flat).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(off, connectivity=8)
+    cx = int((face[0] + face[2] / 2 - x) / 2)
+    cy = int((face[1] + face[3] / 2 - y) / 2)
+    H, W = sub.shape
+    if not (0 <= cx < W and 0 <= cy < H) or labels[cy, cx] == 0:
+        return False
+    px, py, pw, ph, _ = stats[labels[cy, cx]]
+    mx, my = 0.04 * W, 0.04 * H
+    if px < mx or py < my or px + pw > W - mx or py + ph > H - my or pw * ph > 0.5 * W * H:
+        return False
+    rest = np.ones_like(flat)
+    rest[py:py + ph, px:px + pw] = False
+    return bool(flat[rest].mean() >= 0.85)
+
+
 def _clip(box: Box, w: int, h: int) -> Box:
     x, y, bw, bh = box
     x, y = max(0, min(x, w - 1)), max(0, min(y, h - 1))

@@ -93,8 +93,9 @@ def shares(labels: Iterable[str]) -> dict[str, float]:
 
 def summarize(frames) -> dict:
     """Summary of frames (`FrameResult`s, or their `to_dict()` shape): frames, faces, emotion
-    shares, valence, mood and trend over the participants' faces (faces with role "other" are left
-    out), and attention (`bot.attention`: share facing the screen among faces with a head pose).
+    shares, valence, mood and trend over the participants' faces (faces with role "other",
+    profile photos on camera-off tiles among them, are left out), and attention (`bot.attention`:
+    share facing the screen among faces with a head pose).
     Mood and attention are None without faces; the trend follows each frame's valence over time."""
     from bot.attention import attention_of
     from bot.records import as_record

@@ -232,8 +232,10 @@ def read_names(frame: np.ndarray, tiles, lang: str | None = None, roster=None) -
     langs = [x for x in (lang or default_lang()).split("+") if x]
 
     def one(t) -> list[tuple[str, float]]:
-        box, off = (t["box"], t.get("camera_off", False)) if isinstance(t, dict) else (t.box, t.camera_off)
-        # a camera-off tile shows the name large in its centre: read that first
+        box, off = (t["box"], t.get("camera_off", False) and not t.get("picture", False)) if isinstance(t, dict) \
+            else (t.box, t.camera_off and not getattr(t, "picture", False))
+        # a camera-off tile shows the name large in its centre: read that first (unless a profile
+        # picture is there instead: its name is bottom-left, as on video)
         got = readings(name_strips(frame, box, True), langs) if off else []
         return got or readings(name_strips(frame, box, False), langs)
 

@@ -23,13 +23,16 @@ class TileResult:
     box: Box
     name: str | None = None
     camera_off: bool = False
+    picture: bool = False  # camera off, a profile photo or avatar shown instead (its name bottom-left)
 
     def to_dict(self) -> dict:
-        return {"box": [int(v) for v in self.box], "name": self.name, "camera_off": bool(self.camera_off)}
+        return {"box": [int(v) for v in self.box], "name": self.name, "camera_off": bool(self.camera_off),
+                "picture": bool(self.picture)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TileResult":
-        return cls(tuple(int(v) for v in d["box"]), d.get("name"), bool(d.get("camera_off", False)))
+        return cls(tuple(int(v) for v in d["box"]), d.get("name"), bool(d.get("camera_off", False)),
+                   bool(d.get("picture", False)))
 
 
 @dataclass
@@ -37,7 +40,8 @@ class FaceResult:
     box: Box
     tile: int | None
     participant: str | None        # set by the tracker (None straight out of the analyser)
-    role: str                      # "participant" (the tile's main face) or "other"
+    role: str                      # "participant" (the tile's main face, on video) or "other" (any
+                                   # other face, a profile photo on a camera-off tile included)
     confidence: float              # detector score in [0, 1]
     uncertain: bool                # tiny face or low top score (set again after smoothing)
     scores: np.ndarray = field(repr=False)  # (7,) float probabilities in EMOTIONS order

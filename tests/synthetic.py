@@ -153,6 +153,51 @@ def _room(tile: np.ndarray, rng) -> None:
     tile[:] = np.clip(tile + noise, 0, 255).astype(np.uint8)
 
 
+def with_profile_pictures(g: Gallery, faces: np.ndarray, frac: float, shape: str,
+                          panel: tuple[int, int, int] = (35, 35, 35)) -> np.ndarray:
+    """`g`'s image with a profile photo on each camera-off tile instead of the centred name, as
+    meeting apps show one while the camera is off: `faces` (gray, used in order) `frac` of the tile's
+    height, a little above its centre, as a circle (Meet, Teams) or a square (Zoom), on the flat
+    panel, the name in the bottom-left label."""
+    import cv2
+
+    img = g.image.copy()
+    k = 0
+    for (x, y, w, h), off, name in zip(g.tiles, g.camera_off, g.names):
+        if not off:
+            continue
+        side = int(h * frac)
+        photo = cv2.cvtColor(cv2.resize(faces[k % len(faces)], (side, side), interpolation=cv2.INTER_CUBIC),
+                             cv2.COLOR_GRAY2BGR)
+        k += 1
+        tile = img[y:y + h, x:x + w]
+        tile[:] = panel
+        fx, fy = (w - side) // 2, (h - side) // 2 - h // 12
+        mask = np.full((side, side), 255, np.uint8)
+        if shape == "circle":
+            mask[:] = 0
+            cv2.circle(mask, (side // 2, side // 2), side // 2, 255, -1)
+        roi = tile[fy:fy + side, fx:fx + side]
+        roi[mask > 0] = photo[mask > 0]
+        _label(tile, name, h)
+    return img
+
+
+def dark_room_tile(face: np.ndarray, size: tuple[int, int] = (480, 270), level: int = 18) -> np.ndarray:
+    """A live camera in a dark room, its background flat black (`level`): the face with the
+    shoulders below it, reaching the tile's bottom edge."""
+    import cv2
+
+    w, h = size
+    tile = np.full((h, w, 3), level, np.uint8)
+    side = int(0.5 * h)
+    fx, fy = (w - side) // 2, int(0.15 * h)
+    cv2.ellipse(tile, (w // 2, h), (int(0.42 * w), int(0.3 * h)), 0, 180, 360, (70, 60, 120), -1)
+    tile[fy:fy + side, fx:fx + side] = cv2.cvtColor(cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC),
+                                                    cv2.COLOR_GRAY2BGR)
+    return tile
+
+
 _PILLOW_NAMES = False  # set by render_gallery(names=...): given names are drawn as a meeting app does
 
 

@@ -125,6 +125,22 @@ def test_names_read_by_tesseract(fer_faces):
     assert right >= 7, list(zip(names, g.names))
 
 
+def test_names_on_profile_picture_tiles_are_read_bottom_left(fer_faces, analyzer):
+    """A camera-off tile with a profile photo has its name in the bottom-left label, as on video:
+    reading the middle of such a tile reads the photo ("oe", "Re" before this was handled)."""
+    from bot import ocr
+    from tests.synthetic import with_profile_pictures
+
+    require(ocr.available(), "tesseract not installed (Debian: tesseract-ocr)")
+    g = render_gallery(fer_faces[300:], 9, camera_off=3, seed=11)
+    img = with_profile_pictures(g, fer_faces[600:], 0.5, "square")
+    tiles = analyzer.analyze(img).tiles
+    pictured = [i for i, t in enumerate(tiles) if t.picture]
+    assert len(pictured) >= 2
+    names = ocr.read_names(img, tiles)
+    assert [names[i] for i in pictured] == [g.names[i] for i in pictured], list(zip(names, g.names))
+
+
 def test_ocr_language_defaults(monkeypatch):
     from bot import ocr
 
@@ -179,3 +195,70 @@ def test_detector_worker_is_replaced_and_memory_stays_bounded(fer_faces):
     det.close()
     assert det.worker_pid is None
     assert det.detect(cv2.resize(g.image, (320, 180))) is not None  # starts again on demand
+
+
+@pytest.mark.parametrize("frac,shape", [(0.35, "circle"), (0.45, "circle"), (0.5, "square")])
+def test_profile_pictures_on_camera_off_tiles_are_no_participants(fer_faces, analyzer, frac, shape):
+    """Zoom, Meet and Teams show a profile photo on the tile of someone whose camera is off: a face,
+    but no video of anyone. Its tile is camera-off, marked `picture`; the face is "other", so it
+    never counts in the class mood (a smiling profile photo would read as a happy student)."""
+    from bot.mood import summarize
+    from tests.synthetic import with_profile_pictures
+
+    g = render_gallery(fer_faces[300:], 9, camera_off=3, seed=11)
+    r = analyzer.analyze(with_profile_pictures(g, fer_faces[600:], frac, shape))
+    off = [i for i, c in enumerate(g.camera_off) if c]
+    assert [t.camera_off for t in r.tiles] == g.camera_off
+    seen = {f.tile for f in r.faces if f.tile in off}
+    assert len(seen) >= 2, "the detector should see most profile photos: else this test shows nothing"
+    assert [t.picture for t in r.tiles] == [i in seen for i in range(9)]
+    assert all(f.role == "other" for f in r.faces if f.tile in off)
+    live = [f for f in r.faces if f.role == "participant"]
+    assert len(live) >= 5 and all(not g.camera_off[f.tile] for f in live)
+    assert summarize([r])["faces"] == len(live)
+    assert all(d["picture"] == (i in seen) for i, d in enumerate(r.to_dict()["tiles"]))
+
+
+def test_live_camera_in_a_dark_room_is_no_picture(fer_faces):
+    """The other side: a live camera against a flat black background, the shoulders at the tile's
+    bottom edge; and a face filling a webcam frame."""
+    import cv2
+
+    from bot.layout import picture_on_panel
+    from model.detector import FaceDetector
+    from tests.synthetic import dark_room_tile
+
+    det = FaceDetector()
+    checked = 0
+    for face in fer_faces[:6]:
+        tile = dark_room_tile(face)
+        gray = cv2.cvtColor(tile, cv2.COLOR_BGR2GRAY)
+        found = det.detect(tile)
+        if not found:
+            continue
+        checked += 1
+        assert not picture_on_panel(gray, (0, 0, tile.shape[1], tile.shape[0]), found[0].box)
+    assert checked >= 4
+    # the same face with no shoulders, on the same black: that is the picture case, and it is caught
+    tile = dark_room_tile(fer_faces[0])
+    tile[int(0.7 * tile.shape[0]):] = 18
+    box = det.detect(tile)[0].box
+    assert picture_on_panel(cv2.cvtColor(tile, cv2.COLOR_BGR2GRAY), (0, 0, tile.shape[1], tile.shape[0]), box)
+
+
+def test_a_photo_on_its_own_is_never_a_profile_picture(fer_faces, analyzer):
+    """A frame that is one picture (a webcam's, an uploaded photo) of a face on a flat dark
+    background, with or without a name on it: the person, not a camera-off tile (the picture is its
+    own tile, which the face fills)."""
+    import cv2
+
+    from tests.synthetic import dark_room_tile
+
+    tile = dark_room_tile(fer_faces[0])
+    tile[int(0.7 * tile.shape[0]):] = 18  # no shoulders: on a gallery tile, this is a profile photo
+    named = tile.copy()
+    cv2.putText(named, "Ana Perez", (10, 255), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    for frame in (tile, named, cv2.copyMakeBorder(tile, 200, 200, 300, 300, cv2.BORDER_CONSTANT, value=(18, 18, 18))):
+        r = analyzer.analyze(frame)
+        assert len(r.tiles) == 1 and not r.tiles[0].picture and not r.tiles[0].camera_off
+        assert [f.role for f in r.faces] == ["participant"]
