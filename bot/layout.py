@@ -150,7 +150,26 @@ class LayoutMemory:
         tol = self.opts.bg_tolerance
         if np.mean(np.abs(gray[ys, xs].astype(np.int16) - bg) <= tol) < self.HOLD:
             return False
-        return all(np.mean(np.abs(gray[ty, tx].astype(np.int16) - bg) <= tol) < self.TILE_GONE for ty, tx in per_tile)
+        if not all(np.mean(np.abs(gray[ty, tx].astype(np.int16) - bg) <= tol) < self.TILE_GONE for ty, tx in per_tile):
+            return False
+        return not any(_gutter_across(gray, t.box, bg, tol) for t in tiles)
+
+
+def _gutter_across(gray: np.ndarray, box: Box, bg: int, tol: int, step: int = 2) -> bool:
+    """Whether a gutter now runs across the tile `box`: a row or column in its middle band (20-80%
+    of its height or width) that is background from end to end (95% of it; the tile's outer 5% left
+    out), as when a 3x3 gallery becomes 4x4 as people join: the new gutters cross the old tiles
+    while the old background stays background. Video has no such line of the background's level
+    from edge to edge in its middle (the black bars of a letterboxed video lie along its edges); a
+    camera-off panel is flat but not at the background's level."""
+    x, y, w, h = box
+    mx, my = max(1, w // 20), max(1, h // 20)
+    rows = gray[y + h // 5:y + h - h // 5:step, x + mx:x + w - mx:step]
+    cols = gray[y + my:y + h - my:step, x + w // 5:x + w - w // 5:step]
+    if min(rows.shape + cols.shape) < 4:
+        return False
+    return bool((np.abs(rows.astype(np.int16) - bg) <= tol).mean(axis=1).max() >= 0.95
+                or (np.abs(cols.astype(np.int16) - bg) <= tol).mean(axis=0).max() >= 0.95)
 
 
 def _grid_regions(gray: np.ndarray, boxes: list[Box], opts: LayoutOptions):

@@ -307,3 +307,18 @@ def test_bands_cut_only_at_gutters(fer_faces):
         for band, core in parts:  # each band holds its core and a margin past the cut
             assert band[1] <= core[1] and band[1] + band[3] >= core[1] + core[3]
     assert bands((0, 0, 100, 100), find_tiles(g.image), 1) == [((0, 0, 100, 100), (0, 0, 100, 100))]
+
+
+def test_layout_memory_follows_a_growing_and_shrinking_class(fer_faces):
+    """People join and leave: 2 tiles become 49 and back, one gallery after another on one screen.
+    A grid that grows inside the old one keeps the old background where it was (3x3 to 4x4 at
+    1080p), so the old tiles are checked for a gutter across them as well."""
+    mem = LayoutMemory()
+    sizes = [2, 3, 4, 6, 9, 12, 16, 25, 36, 49, 30, 16, 9, 5, 2]
+    for size in ((1920, 1080), (1280, 720)):
+        for k, n in enumerate(sizes):
+            g = render_gallery(fer_faces, n, size=size, camera_off=n // 8, seed=40 + k)
+            tiles = mem.tiles(g.image)
+            assert len(tiles) == n, (size, n, len(tiles))
+            assert [t.camera_off for t in tiles] == g.camera_off, (size, n)
+    assert mem.searches == 2 * len(sizes)  # and each new gallery was searched once, not reused
