@@ -477,14 +477,20 @@ def _snap(box: Box, fg: np.ndarray, reach: int = 2) -> Box:
 
 
 def _dominant_size(cands: list[Box], tol: float) -> tuple[float, float]:
-    """The tile size (w, h) that the most candidate area agrees with; a candidate k tiles wide
-    counts as k tiles of its width / k."""
+    """The tile size (w, h) that the most candidate area agrees with, among sizes that two tiles or
+    more share where there are such: a shared screen or a speaker's video beside a strip of equal
+    tiles is one region larger than all of them together, and the strip is the gallery. A candidate
+    k tiles wide counts as k tiles of its width / k."""
     w = np.array([c[2] for c in cands], float)
     h = np.array([c[3] for c in cands], float)
     k = np.maximum(1, np.round(w[None, :] / w[:, None]))        # [j, i]: candidate i in tiles of size j
     per = w[None, :] / k
     members = (np.abs(h[None, :] - h[:, None]) <= tol * h[:, None]) & (np.abs(per - w[:, None]) <= tol * w[:, None])
-    j = int(np.argmax((members * (w * h)[None, :]).sum(axis=1)))  # the first best, as before
+    area = (members * (w * h)[None, :]).sum(axis=1)
+    tiles = (members * k).sum(axis=1)
+    if (tiles >= 2).any():
+        area = np.where(tiles >= 2, area, -1.0)
+    j = int(np.argmax(area))  # the first best, as before
     return float(np.median(per[j][members[j]])), float(np.median(h[members[j]]))
 
 
@@ -615,9 +621,11 @@ def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: i
                for t in tiles):
             return False
         inside = fg[y:y + h, x:x + w].mean()
-        ring = np.concatenate([fg[y - g:y, x:x + w].ravel(), fg[y + h:y + h + g, x:x + w].ravel(),
-                               fg[y:y + h, x - g:x].ravel(), fg[y:y + h, x + w:x + w + g].ravel()])
-        return inside >= 0.6 and ring.mean() <= 0.5
+        sides = [fg[y - g:y, x:x + w], fg[y + h:y + h + g, x:x + w], fg[y:y + h, x - g:x], fg[y:y + h, x + w:x + w + g]]
+        ring = np.concatenate([s.ravel() for s in sides])
+        # a gutter on three sides at least: a bar over a row covers one; a larger picture beside the
+        # grid (a shared screen next to a strip of tiles) has no gutter inside it on two
+        return inside >= 0.6 and ring.mean() <= 0.5 and sum(s.mean() <= 0.5 for s in sides) >= 3
 
     tiles = list(tiles)
     for axis, pitch, size in ((1, py, th), (0, px, tw)):  # rows first (a bar across a row), then columns

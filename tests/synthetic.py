@@ -183,6 +183,65 @@ def with_profile_pictures(g: Gallery, faces: np.ndarray, frac: float, shape: str
     return img
 
 
+def render_share(faces: np.ndarray, n: int, strip: str, content: tuple[int, int, int] = (250, 250, 250),
+                 camera_off: tuple[int, ...] = (), size: tuple[int, int] = (1920, 1080), radius: int = 12,
+                 seed: int = 0) -> Gallery:
+    """A screen share as Zoom, Meet and Teams lay it out, Meet's look (dark grey background, tiles
+    with rounded corners, a coloured initial on camera-off tiles): the shared screen (a slide, or a
+    dark editor: `content`) takes most of the window and the `n` participants' videos are a strip
+    beside it, a column on the right (`strip="right"`) or a row above (`"top"`)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    W, H = size
+    img = np.full((H, W, 3), (36, 33, 32), np.uint8)
+    ink = tuple(255 - v for v in content)
+    gap = 8
+    if strip == "right":
+        tw, th = W // 6, W // 6 * 9 // 16
+        cv2.rectangle(img, (20, 20), (W - tw - 40, H - 100), content, -1)
+        cells = [(W - tw - 20, 20 + i * (th + gap)) for i in range(n)]
+    elif strip == "top":
+        tw, th = W // 8, W // 8 * 9 // 16
+        cv2.rectangle(img, (W // 10, th + 60), (W - W // 10, H - 100), content, -1)
+        x0 = (W - (n * tw + (n - 1) * gap)) // 2
+        cells = [(x0 + i * (tw + gap), 30) for i in range(n)]
+    else:
+        raise ValueError(f"strip must be 'right' or 'top', got {strip!r}")
+    cv2.putText(img, "Lecture 4: Photosynthesis", (W // 10 + 40, H // 2), cv2.FONT_HERSHEY_SIMPLEX, 2, ink, 3)
+    cv2.putText(img, "10:32 | abc-defg-hij", (30, H - 40), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (230, 230, 230), 1)
+    g = Gallery(img, [], [], [], [])
+    mask = np.zeros((th, tw), np.uint8)
+    cv2.rectangle(mask, (radius, 0), (tw - radius, th), 255, -1)
+    cv2.rectangle(mask, (0, radius), (tw, th - radius), 255, -1)
+    for cx, cy in ((radius, radius), (tw - radius, radius), (radius, th - radius), (tw - radius, th - radius)):
+        cv2.circle(mask, (cx, cy), radius, 255, -1)
+    for i, (x, y) in enumerate(cells):
+        name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}"
+        tile = np.zeros((th, tw, 3), np.uint8)
+        if i in camera_off:
+            tile[:] = (67, 64, 60)
+            cv2.circle(tile, (tw // 2, th // 2), th // 5, (int(rng.integers(50, 200)), 120, 200), -1)
+            cv2.putText(tile, name[0], (tw // 2 - th // 12, th // 2 + th // 12), cv2.FONT_HERSHEY_SIMPLEX,
+                        th / 150, (255, 255, 255), 2)
+        else:
+            _room(tile, rng)
+            side = int(th * 0.55)
+            face = cv2.cvtColor(cv2.resize(faces[i % len(faces)], (side, side), interpolation=cv2.INTER_CUBIC),
+                                cv2.COLOR_GRAY2BGR)
+            fx, fy = (tw - side) // 2, (th - side) // 2
+            tile[fy:fy + side, fx:fx + side] = face
+            g.faces.append((x + fx, y + fy, side, side))
+            g.face_tiles.append(i)
+        _label(tile, name, th)
+        roi = img[y:y + th, x:x + tw]
+        roi[mask > 0] = tile[mask > 0]
+        g.tiles.append((x, y, tw, th))
+        g.names.append(name)
+        g.camera_off.append(i in camera_off)
+    return g
+
+
 def dark_room_tile(face: np.ndarray, size: tuple[int, int] = (480, 270), level: int = 18) -> np.ndarray:
     """A live camera in a dark room, its background flat black (`level`): the face with the
     shoulders below it, reaching the tile's bottom edge."""

@@ -262,3 +262,26 @@ def test_a_photo_on_its_own_is_never_a_profile_picture(fer_faces, analyzer):
         r = analyzer.analyze(frame)
         assert len(r.tiles) == 1 and not r.tiles[0].picture and not r.tiles[0].camera_off
         assert [f.role for f in r.faces] == ["participant"]
+
+
+@pytest.mark.parametrize("n,strip,content,off", [
+    (4, "right", (250, 250, 250), (2,)),   # a slide, the class in a column beside it
+    (2, "right", (250, 250, 250), ()),
+    (4, "right", (40, 36, 35), (1,)),      # a dark editor, nearly the background's grey
+    (6, "top", (250, 250, 250), (0,)),     # thumbnails in a row above the shared screen
+    (6, "top", (30, 30, 30), (0,)),
+    (3, "top", (90, 120, 160), ()),        # a coloured slide
+])
+def test_screen_share_finds_the_strip_of_participants(fer_faces, analyzer, n, strip, content, off):
+    """A teacher sharing slides: the shared screen is one region larger than all the tiles together,
+    and the participants are the strip of equal tiles beside it (before: the slide was taken for the
+    one tile and the class was not seen, in three of these six)."""
+    from tests.synthetic import render_share
+
+    g = render_share(fer_faces[20:], n, strip, content, camera_off=off, seed=n)
+    r = analyzer.analyze(g.image)
+    assert len(r.tiles) == n, [t.box for t in r.tiles]
+    assert all(any(_iou(t.box, gt) >= 0.9 for t in r.tiles) for gt in g.tiles)
+    assert [t.camera_off for t in r.tiles] == g.camera_off
+    live = [f for f in r.faces if f.role == "participant"]
+    assert len(live) == n - len(off)
