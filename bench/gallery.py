@@ -70,6 +70,36 @@ def quality(analyzer, faces):
     print(f"synthetic galleries ({len(configs)}, 2 to 49 tiles, 720p to 1440p, side panels, camera-off tiles):")
     print(f"  faces found {hits}/{total} = {hits / total:.1%}; detections not on a face {false}/{dets} = "
           f"{false / max(1, dets):.1%}; tiles recovered (IoU >= 0.9) {tiles_ok}/{tiles} = {tiles_ok / tiles:.1%}")
+    from tests.synthetic import render_share, with_profile_pictures
+
+    got = want = live = live_want = off_ok = 0
+    shares = [(4, "right", (250, 250, 250), (2,)), (2, "right", (250, 250, 250), ()), (4, "right", (40, 36, 35), (1,)),
+              (6, "top", (250, 250, 250), (0,)), (6, "top", (30, 30, 30), (0,)), (3, "top", (90, 120, 160), ()),
+              (7, "top", (250, 250, 250), (3, 5)), (5, "right", (20, 20, 20), ())]
+    for k, (n, strip, content, off) in enumerate(shares):
+        analyzer.forget()
+        g = render_share(faces[(k * 11) % len(faces):], n, strip, content, camera_off=off, seed=k)
+        r = analyzer.analyze(g.image)
+        got += sum(any(_iou(t.box, gt) >= 0.9 for t in r.tiles) for gt in g.tiles)
+        want += n
+        live += sum(f.role == "participant" for f in r.faces)
+        live_want += n - len(off)
+        off_ok += len(r.tiles) == n and [t.camera_off for t in r.tiles] == g.camera_off
+    print(f"screen shares ({len(shares)}: a slide or an editor, the class in a strip right or top):")
+    print(f"  tiles recovered {got}/{want}; participants {live}/{live_want}; camera-off right in {off_ok}/{len(shares)}")
+    seen = flagged = live_flagged = live_tiles = 0
+    for k, (frac, shape) in enumerate([(f, s) for s in ("circle", "square") for f in (0.3, 0.4, 0.5, 0.6)]):
+        analyzer.forget()
+        g = render_gallery(faces[(k * 13) % len(faces):], 12, camera_off=4, seed=2000 + k)
+        r = analyzer.analyze(with_profile_pictures(g, faces[(k * 17 + 300) % len(faces):], frac, shape))
+        off = {i for i, c in enumerate(g.camera_off) if c}
+        photos = {f.tile for f in r.faces if f.tile in off}
+        seen += len(photos)
+        flagged += sum(r.tiles[i].picture for i in photos if i < len(r.tiles))
+        live_flagged += sum(t.picture for i, t in enumerate(r.tiles) if i not in off)
+        live_tiles += 12 - len(off)
+    print("profile photos on camera-off tiles (8 galleries of 12, 4 photos each, 30-60% of the tile high, circle or square):")
+    print(f"  photos the detector saw {seen}/32, flagged as pictures {flagged}/{seen}; live tiles flagged {live_flagged}/{live_tiles}")
     manifest = GALLERIES / "MANIFEST.tsv"
     if manifest.exists():
         print("real screenshots (../shared/data/galleries):")

@@ -208,6 +208,8 @@ def render_share(faces: np.ndarray, n: int, strip: str, content: tuple[int, int,
         cells = [(x0 + i * (tw + gap), 30) for i in range(n)]
     else:
         raise ValueError(f"strip must be 'right' or 'top', got {strip!r}")
+    if any(x < 0 or y < 0 or x + tw > W or y + th > H for x, y in cells):
+        raise ValueError(f"{n} tiles of {tw}x{th} do not fit a {strip} strip of a {W}x{H} window")
     cv2.putText(img, "Lecture 4: Photosynthesis", (W // 10 + 40, H // 2), cv2.FONT_HERSHEY_SIMPLEX, 2, ink, 3)
     cv2.putText(img, "10:32 | abc-defg-hij", (30, H - 40), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (230, 230, 230), 1)
     g = Gallery(img, [], [], [], [])

@@ -271,11 +271,13 @@ def test_a_photo_on_its_own_is_never_a_profile_picture(fer_faces, analyzer):
     (6, "top", (250, 250, 250), (0,)),     # thumbnails in a row above the shared screen
     (6, "top", (30, 30, 30), (0,)),
     (3, "top", (90, 120, 160), ()),        # a coloured slide
+    (5, "right", (20, 20, 20), ()),        # a black editor: more flat pixels than the background has
 ])
 def test_screen_share_finds_the_strip_of_participants(fer_faces, analyzer, n, strip, content, off):
     """A teacher sharing slides: the shared screen is one region larger than all the tiles together,
     and the participants are the strip of equal tiles beside it (before: the slide was taken for the
-    one tile and the class was not seen, in three of these six)."""
+    one tile and the class was not seen, in three of these seven; in the last, the background was
+    not even tried as one)."""
     from tests.synthetic import render_share
 
     g = render_share(fer_faces[20:], n, strip, content, camera_off=off, seed=n)
