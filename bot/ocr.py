@@ -115,19 +115,28 @@ _TESSERACT_ENV = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_L
 
 
 def clean_name(text: str) -> str | None:
-    tokens = _CLEAN.sub(" ", text).split()
+    """The name in an OCR reading of a label: icons read as stray characters at either end dropped,
+    and a trailing part in parentheses, pronouns ("(she/her)") or a role ("(Host)"), which some
+    labels carry and small tiles cut off; an initial ("Chloe R.") is kept: two Chloes are two
+    people. None where fewer than two letters are left."""
+    base = re.sub(r"\s*\([^()]*(\)|$)\s*$", "", text)  # "(she/her)", or "(she/h" cut off by a small tile
+    tokens = _CLEAN.sub(" ", base if len(re.sub(r"\W", "", base)) >= 2 else text).split()
 
     def stray(tok: str) -> bool:  # icons (microphone, video) read as stray 1-character tokens at either end
         letters = re.sub(r"\W", "", tok)
         return len(letters) <= 1 and not (letters and script_of(letters) in _SYLLABIC)
 
+    def initial(tok: str) -> bool:  # "R." after a first name: a capital and its full stop
+        return re.fullmatch(r"[A-Z]\.", tok) is not None
+
     # at the end, a lone syllable after a whole word is an icon too (a family name comes first)
-    while tokens and (stray(tokens[-1]) or (len(tokens) > 1 and len(re.sub(r"\W", "", tokens[-1])) == 1
-                                            and len(re.sub(r"\W", "", tokens[-2])) >= 2)):
+    while tokens and not (len(tokens) > 1 and initial(tokens[-1])) and (
+            stray(tokens[-1]) or (len(tokens) > 1 and len(re.sub(r"\W", "", tokens[-1])) == 1
+                                  and len(re.sub(r"\W", "", tokens[-2])) >= 2)):
         tokens.pop()
-    while tokens and stray(tokens[0]):
+    while tokens and stray(tokens[0]) and not (len(tokens) > 1 and initial(tokens[0])):
         tokens.pop(0)
-    text = " ".join(tokens).strip(" .-'")
+    text = " ".join(tokens).strip(" -'" if tokens and initial(tokens[-1]) else " .-'")
     if len(re.sub(r"\W", "", text)) < 2:
         return None
     return text[:60]

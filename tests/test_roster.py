@@ -198,3 +198,28 @@ def test_a_page_that_comes_back_keeps_its_people_however_ocr_reads_it_then():
     rec = tracker.update(FrameResult(3.0, [TileResult(b) for b in g.tiles], []), g.image)
     now = [t.name for t in rec.tiles]
     assert asked == [9, 9, 1] and now[:4] == ids[0][:4] and now[5:] == ids[0][5:] and now[4] not in ids[0]
+
+
+def test_clean_name_keeps_initials_and_drops_pronouns_and_icons():
+    from bot.ocr import clean_name
+
+    assert clean_name("Chloe R.") == "Chloe R." and clean_name("Chloe S. |") == "Chloe S."  # two Chloes
+    assert clean_name("J. R. Smith") == "J. R. Smith"
+    assert clean_name("Ana Perez (she/her)") == "Ana Perez" == clean_name("Ana Perez (she/h")  # cut off
+    assert clean_name("Ben Novak (Host)") == "Ben Novak" and clean_name("Ana P. (they/them)") == "Ana P."
+    assert clean_name("© Ana Perez") == "Ana Perez" == clean_name("Ana Perez l")  # icons read as letters
+    assert clean_name("김민준 |") == "김민준" and clean_name("A.") is None and clean_name("(Ana)") == "(Ana)"
+
+
+def test_initials_and_pronouns_read_from_labels():
+    """Labels as classes write them: a first name and an initial, pronouns after a name. (An initial
+    whose full stop Tesseract misses, "Chloe S" for "Chloe S.", is dropped: a lone capital at the end
+    of a reading is as often a microphone icon.)"""
+    from bot import ocr
+
+    require(ocr.available(), "Tesseract not installed (apt-get install tesseract-ocr)")
+    labels = ["Chloe R.", "Monica Adebayo (she/her)", "Josh Nelson (he/him)", "Takuya Kato"]
+    g = _gallery(labels, _faces(4))
+    read = ocr.read_names(g.image, [{"box": b, "camera_off": False} for b in g.tiles], lang="eng")
+    assert read[0] == "Chloe R." and read[1] == "Monica Adebayo", read
+    assert all(r and "(" not in r and "him" not in r and "her" not in r for r in read), read
