@@ -26,6 +26,10 @@ import numpy as np
 
 log = logging.getLogger("classmood.ocr")
 _CLEAN = re.compile(r"[^\w .'()\-]+", re.UNICODE)
+# pronouns or a meeting role in parentheses at the end of a label, or their start where a small tile
+# cut the label off: "(she/her)", "(they/them)", "(Host)", "(Co-host)", "(she/h"
+_PRONOUNS = re.compile(r"\s*\(\s*(she|he|they|ze|xe|zie|ey|any|host|co-?host|guest|me)\b[^()]*(\)|$)\s*$",
+                       re.IGNORECASE)
 MAX_AUTO_LANGS = 3
 _SYLLABIC = {"HANGUL", "CJK", "JAPANESE"}  # scripts where one character can be a whole name part
 _NOT_LANGUAGES = {"eng", "osd", "equ"}  # English goes last; orientation and equation models are no language
@@ -116,10 +120,11 @@ _TESSERACT_ENV = {**os.environ, "OMP_THREAD_LIMIT": os.environ.get("OMP_THREAD_L
 
 def clean_name(text: str) -> str | None:
     """The name in an OCR reading of a label: icons read as stray characters at either end dropped,
-    and a trailing part in parentheses, pronouns ("(she/her)") or a role ("(Host)"), which some
-    labels carry and small tiles cut off; an initial ("Chloe R.") is kept: two Chloes are two
-    people. None where fewer than two letters are left."""
-    base = re.sub(r"\s*\([^()]*(\)|$)\s*$", "", text)  # "(she/her)", or "(she/h" cut off by a small tile
+    and pronouns ("(she/her)") or a meeting role ("(Host)") in parentheses at the end, which some
+    labels carry and small tiles cut off; other parts in parentheses (a class's own tags, "(초급)")
+    stay. An initial ("Chloe R.") is kept: two Chloes are two people. None where fewer than two
+    letters are left."""
+    base = _PRONOUNS.sub("", text)
     tokens = _CLEAN.sub(" ", base if len(re.sub(r"\W", "", base)) >= 2 else text).split()
 
     def stray(tok: str) -> bool:  # icons (microphone, video) read as stray 1-character tokens at either end

@@ -209,6 +209,7 @@ def test_clean_name_keeps_initials_and_drops_pronouns_and_icons():
     assert clean_name("Ben Novak (Host)") == "Ben Novak" and clean_name("Ana P. (they/them)") == "Ana P."
     assert clean_name("© Ana Perez") == "Ana Perez" == clean_name("Ana Perez l")  # icons read as letters
     assert clean_name("김민준 |") == "김민준" and clean_name("A.") is None and clean_name("(Ana)") == "(Ana)"
+    assert clean_name("김선경 (초급)") == "김선경 (초급)" and clean_name("Ana (Maths 3B)") == "Ana (Maths 3B)"  # tags stay
 
 
 def test_initials_and_pronouns_read_from_labels():
