@@ -152,24 +152,27 @@ class LayoutMemory:
             return False
         if not all(np.mean(np.abs(gray[ty, tx].astype(np.int16) - bg) <= tol) < self.TILE_GONE for ty, tx in per_tile):
             return False
-        return not any(_gutter_across(gray, t.box, bg, tol) for t in tiles)
+        import cv2
+
+        is_bg = cv2.inRange(gray[::2, ::2], max(0, bg - tol), min(255, bg + tol)) // 255
+        return not any(_gutter_across(is_bg, t.box) for t in tiles)
 
 
-def _gutter_across(gray: np.ndarray, box: Box, bg: int, tol: int, step: int = 2) -> bool:
-    """Whether a gutter now runs across the tile `box`: a row or column in its middle band (20-80%
-    of its height or width) that is background from end to end (95% of it; the tile's outer 5% left
-    out), as when a 3x3 gallery becomes 4x4 as people join: the new gutters cross the old tiles
-    while the old background stays background. Video has no such line of the background's level
-    from edge to edge in its middle (the black bars of a letterboxed video lie along its edges); a
-    camera-off panel is flat but not at the background's level."""
-    x, y, w, h = box
+def _gutter_across(is_bg: np.ndarray, box: Box, step: int = 2) -> bool:
+    """Whether a gutter now runs across the tile `box` (frame pixels; `is_bg`: the frame's
+    background mask, 0/1, taken every `step` pixels each way): a row or column in its middle band
+    (20-80% of its height or width) that is background from end to end (95% of it; the tile's outer
+    5% left out), as when a 3x3 gallery becomes 4x4 as people join: the new gutters cross the old
+    tiles while the old background stays background. Video has no such line of the background's
+    level from edge to edge in its middle (the black bars of a letterboxed video lie along its
+    edges); a camera-off panel is flat but not at the background's level."""
+    x, y, w, h = (v // step for v in box)
     mx, my = max(1, w // 20), max(1, h // 20)
-    rows = gray[y + h // 5:y + h - h // 5:step, x + mx:x + w - mx:step]
-    cols = gray[y + my:y + h - my:step, x + w // 5:x + w - w // 5:step]
+    rows = is_bg[y + h // 5:y + h - h // 5, x + mx:x + w - mx]
+    cols = is_bg[y + my:y + h - my, x + w // 5:x + w - w // 5]
     if min(rows.shape + cols.shape) < 4:
         return False
-    return bool((np.abs(rows.astype(np.int16) - bg) <= tol).mean(axis=1).max() >= 0.95
-                or (np.abs(cols.astype(np.int16) - bg) <= tol).mean(axis=0).max() >= 0.95)
+    return bool(rows.mean(axis=1).max() >= 0.95 or cols.mean(axis=0).max() >= 0.95)
 
 
 def _grid_regions(gray: np.ndarray, boxes: list[Box], opts: LayoutOptions):
@@ -668,13 +671,13 @@ def picture_on_panel(gray: np.ndarray, tile: Box, face: Box) -> bool:
     import cv2
 
     x, y, w, h = tile
-    sub = gray[y:y + h:2, x:x + w:2]
+    sub = np.ascontiguousarray(gray[y:y + h:2, x:x + w:2])
     if sub.shape[0] < 16 or sub.shape[1] < 16:
         return False
-    mode = int(np.bincount(sub.ravel(), minlength=256).argmax())
+    mode = int(cv2.calcHist([sub], [0], None, [256], [0, 256]).argmax())
     if mode >= 90:
         return False
-    flat = np.abs(sub.astype(np.int16) - mode) <= 3
+    flat = cv2.inRange(sub, max(0, mode - 3), mode + 3) > 0
     if flat.mean() < 0.85 * 0.5:  # not even the smallest panel the picture could leave
         return False
     k = max(3, min(sub.shape) // 40)
