@@ -45,7 +45,7 @@ def main() -> int:
     from training.evaluate import evaluate, parse_args
 
     try:
-        x, y, path = load_val(args.data, "bench/photos.py")
+        x, y, path = load_val(args.data, "the photos bench")
     except DatasetError as e:
         print(f"bench/photos.py: {e}", file=sys.stderr)
         return 2
