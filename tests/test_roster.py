@@ -224,3 +224,20 @@ def test_initials_and_pronouns_read_from_labels():
     read = ocr.read_names(g.image, [{"box": b, "camera_off": False} for b in g.tiles], lang="eng")
     assert read[0] == "Chloe R." and read[1] == "Monica Adebayo", read
     assert all(r and "(" not in r and "him" not in r and "her" not in r for r in read), read
+
+
+def test_a_reading_of_digits_alone_never_beats_a_reading_of_letters(monkeypatch):
+    """With the Korean pack installed, `kor` read the strip "Ana Perez" as "408 6162" (61.6) and
+    `eng` as "Ana Perez" (57.1): digits count as every script, so the digits won and the
+    `--exclude` list stopped working. A name with letters wins; digits alone only where nothing
+    else was read (a dial-in caller's phone number)."""
+    from bot import ocr
+
+    said = {"kor": [("408", 63.0), ("6162", 60.8)], "eng": [("Ana", 58.0), ("Perez", 56.4)]}
+    monkeypatch.setattr(ocr, "ocr_words", lambda img, lang="eng", timeout=10.0, psm=7: said[lang])
+    strip = np.full((40, 200), 255, np.uint8)
+    got = ocr.readings(strip, ["kor", "eng"])
+    assert got[0][0] == "Ana Perez" and got[1][0] == "408 6162" and got[1][1] > got[0][1]
+    assert ocr.readings([strip, strip], ["kor", "eng"])[0][0] == "Ana Perez"  # several crops: the same rule
+    said["eng"] = []
+    assert ocr.readings(strip, ["kor", "eng"])[0][0] == "408 6162"  # nothing but digits: kept
