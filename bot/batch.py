@@ -24,12 +24,15 @@ import csv
 import datetime as dt
 import glob
 import hashlib
+import io
 import logging
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot.textfile import NotText, read_text
 
 log = logging.getLogger("classmood.batch")
 
@@ -83,7 +86,11 @@ def collect(paths: list[str]) -> list[str]:
                 if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES:
                     add(f)
         elif p.is_file() and p.suffix.lower() in LIST_SUFFIXES:
-            for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                listed = read_text(p)
+            except (OSError, NotText) as e:
+                raise BatchError(f"cannot read the list of recordings {p}: {getattr(e, 'strerror', None) or e}") from None
+            for line in listed.splitlines():
                 line = line.strip()
                 if line and not line.startswith("#"):
                     q = Path(line).expanduser()
@@ -104,11 +111,16 @@ def read_manifest(path: str) -> dict[str, dict]:
     it says otherwise). Paths relative to the manifest's folder. Returns {resolved path: row}."""
     p = Path(path)
     try:
-        rows = list(csv.DictReader(p.open(encoding="utf-8-sig", newline="")))
-    except OSError as e:
-        raise BatchError(f"cannot read the manifest {p}: {e}") from None
+        rows = list(csv.DictReader(io.StringIO(read_text(p), newline="")))
+    except (OSError, NotText) as e:
+        raise BatchError(f"cannot read the manifest {p}: {getattr(e, 'strerror', None) or e}") from None
+    except csv.Error as e:
+        raise BatchError(f"cannot read the manifest {p} as CSV: {e}") from None
     out = {}
     for i, row in enumerate(rows, start=2):
+        if None in row:  # csv puts fields beyond the header's under None
+            raise BatchError(f"{p}, line {i}: more fields than the header has columns (path, class, teacher, "
+                             f"date); quote a field that holds a comma")
         row = {(k or "").strip().lower().replace(" ", "_"): (v or "").strip() for k, v in row.items()}
         if not row.get("path"):
             raise BatchError(f"{p}, line {i}: no path (columns: path, class, teacher, date)")
@@ -120,6 +132,8 @@ def read_manifest(path: str) -> dict[str, dict]:
             except ValueError:
                 raise BatchError(f"{p}, line {i}: date {date!r} is not an ISO date such as 2026-03-14 "
                                  f"or 2026-03-14 09:30") from None
+            if not 1971 <= parsed.year <= 2999:
+                raise BatchError(f"{p}, line {i}: date {date!r} is no lesson's date (years 1971 to 2999)")
             when = parsed.timestamp()
         q = Path(row["path"]).expanduser()
         out[str((q if q.is_absolute() else p.parent / q).resolve())] = {
@@ -194,7 +208,7 @@ def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Out
     from bot.mood import summarize
     from bot.pipeline import run
     from bot.sources import SourceError, VideoSource
-    from bot.store import Store, StoreError
+    from bot.store import Store, StoreError, patiently
     from bot.tracker import Tracker
 
     out = Outcome(job.path, "failed", job.class_name, job.teacher, date=job.date, date_source=job.date_source)
@@ -204,21 +218,23 @@ def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Out
         state = _worker_state(threads)
         store = state["stores"].get(db) or state["stores"].setdefault(db, Store(db, timeout=60))
         digest = content_hash(job.path)
-        done = store.find_session(content_hash=digest)
-        if done is not None and done["ended"]:
-            s = done
-            out.status, out.session_id, out.frames = "skipped (already stored)", int(s["id"]), int(s["frames"])
-            out.date = s["started"]
-            return out
-        for stale in store.unfinished_sessions(content_hash=digest):  # a worker died on it before
-            store.delete_session(stale)
         if out.date is None:
             out.date, out.date_source = lesson_date(job.path)
         # One thread: decoding does not run ahead in a thread of its own (that would be a second core).
         source = VideoSource(job.path, every=every, threads=threads, prefetch=2 if threads > 1 else 0)
         total = len(source)
-        sid = store.start_session(Path(job.path).name, job.path, interval_s=every, class_name=job.class_name,
-                                  teacher=job.teacher, started=out.date, content_hash=digest)
+        # stored already, or on another worker right now: skipped; a session a dead worker left is
+        # replaced (one transaction: two workers given the same file never both analyse it)
+        status, s = patiently(lambda: store.claim_recording(
+            digest, Path(job.path).name, job.path, interval_s=every, class_name=job.class_name,
+            teacher=job.teacher, started=out.date))
+        if status != "started":
+            out.status = "skipped (already stored)" if status == "done" else \
+                f"skipped (being analysed by another worker, session {s['id']})"
+            out.session_id, out.frames = int(s["id"]), int(s.get("frames", 0))
+            out.date = s.get("started", out.date)
+            return out
+        sid = s["id"]
         analyzer = state["analyzer"]
         analyzer.forget()
 
@@ -230,7 +246,7 @@ def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Out
         if not frames:
             store.delete_session(sid)
             raise SourceError(f"{job.path}: no frame could be analysed")
-        store.end_session(sid, at=out.date + (frames[-1].time_s if frames else 0.0))
+        patiently(lambda: store.end_session(sid, at=out.date + (frames[-1].time_s if frames else 0.0)))
         out.status, out.session_id, out.frames = "done", sid, len(frames)
         out.minutes = round(source.duration_s / 60, 1)
         out.valence = summarize(frames)["valence"]
@@ -280,10 +296,16 @@ def run_batch(jobs: list[Job], db: str, every: float = 2.0, scheduler: str | Non
                           "distributed.worker.daemon": False}):
         cluster = None
         if scheduler:
-            client = Client(scheduler, timeout="30s")
+            try:
+                client = Client(scheduler, timeout="30s")
+            except (ValueError, TypeError) as e:  # not an address at all ("missing port number")
+                raise BatchError(f"--scheduler {scheduler!r} is not a scheduler's address such as "
+                                 f"tcp://10.0.0.5:8786 ({_short(e)})") from None
         else:
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                   env=_thread_env(threads))
+            # no dashboard (it would listen on every interface without a password), and the
+            # scheduler and workers on the loopback address only
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   host="127.0.0.1", env=_thread_env(threads))
             client = Client(cluster)
         try:
             queue = Queue("classmood-progress", client=client)
@@ -413,6 +435,9 @@ def main(argv=None) -> int:
         return 2
     try:
         outcomes = run_batch(jobs, args.db, args.every, args.scheduler, args.workers, args.threads_per_worker)
+    except BatchError as e:
+        print(f"classmood-batch: {e}", file=sys.stderr)
+        return 2
     except (OSError, TimeoutError) as e:
         print(f"classmood-batch: cannot reach the scheduler {args.scheduler}: {_short(e)}", file=sys.stderr)
         return 2

@@ -83,7 +83,7 @@ def _analyze(argv=None) -> int:
     args = _parse(ap, argv)
     from bot.pipeline import analyze_path, open_path
     from bot.sources import SourceError, check_seconds
-    from bot.store import Store, StoreError
+    from bot.store import Store, StoreError, patiently
     from bot.tracker import Tracker
     from model import ModelLoadError
 
@@ -91,6 +91,8 @@ def _analyze(argv=None) -> int:
         ap.error("--keep-faces keeps images in a session database: give --db too")
     try:  # every check that can fail comes before a session is created
         check_seconds(args.every, "the sampling interval (--every)")
+        if args.json_out:
+            _check_writable(Path(args.json_out), "--json")
         open_path(args.path, args.every)
         roster = _roster(args.roster)
     except (SourceError, ValueError) as e:
@@ -109,7 +111,7 @@ def _analyze(argv=None) -> int:
                                   tracker=Tracker(exclude=_names(args.exclude), roster=roster))
         finally:
             if store:
-                store.end_session(sid)
+                patiently(lambda: store.end_session(sid))
         bar.close()
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
@@ -126,6 +128,17 @@ def _analyze(argv=None) -> int:
         kept = f", with {int(store.session(sid)['face_images'])} face images" if args.keep_faces else ""
         print(f"stored as session {sid} in {store.location}{kept}")
     return 0
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Refuse, before any work, an output file that could not be written at the end."""
+    folder = path.parent
+    if path.is_dir():
+        raise ValueError(f"{option} {path}: a folder; give a file name")
+    if not folder.is_dir():
+        raise ValueError(f"{option} {path}: no such folder {folder}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{option} {path}: not writable here")
 
 
 def _apply_retention(store) -> None:
@@ -169,7 +182,7 @@ def _bot(argv=None) -> int:
     from bot.analyzer import GalleryAnalyzer
     from bot.pipeline import run
     from bot.sources import ScreenSource, SourceError, parse_region
-    from bot.store import Store, StoreError
+    from bot.store import Store, StoreError, patiently
     from bot.tracker import Tracker
     from model import ModelLoadError
 
@@ -213,8 +226,8 @@ def _bot(argv=None) -> int:
     try:
         run(source, analyzer, tracker, store, sid, alerts=engine, keep=False, on_frame=logged)
     finally:
-        try:
-            store.end_session(sid)
+        try:  # the database may be restarting: it gets a minute to come back
+            patiently(lambda: store.end_session(sid))
         except StoreError as e:
             log.error("%s", e)
         source.close()

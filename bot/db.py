@@ -38,13 +38,34 @@ def is_url(target) -> bool:
     return isinstance(target, str) and bool(re.match(r"^(postgres(ql)?|sqlite)://", target.strip(), re.I))
 
 
+UNREADABLE = "postgresql://(a URL that cannot be read)"
+
+
+def url_problem(url: str) -> str | None:
+    """Why a postgresql:// URL cannot be read safely, or None. Such a URL is never printed, nor
+    handed to the driver (whose message would echo it, password and all): a password with `/`,
+    `@`, `?`, `#` or `[` unencoded makes everything after it look like the host or the path."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in rest[len(authority):] or authority.count("@") > 1:
+        return ("the postgresql:// URL cannot be read: a user name or password holding / @ ? or # must be "
+                "percent-encoded (%2F %40 %3F %23)")
+    try:
+        urlsplit(url).port  # noqa: B018 - a bad host or port raises
+    except ValueError:
+        return "the postgresql:// URL cannot be read (a bad host or port; [ ] are for IPv6 addresses)"
+    return None
+
+
 def redact(url: str) -> str:
     """`url` without its password (and without query options, which may carry one):
     postgresql://user@host:port/db."""
+    if url_problem(url):
+        return UNREADABLE
     try:
         parts = urlsplit(url)
     except ValueError:
-        return "postgresql://(unreadable URL)"
+        return UNREADABLE
     user = unquote(parts.username) + "@" if parts.username else ""
     try:
         port = f":{parts.port}" if parts.port else ""
@@ -70,6 +91,8 @@ def describe(target) -> tuple[str, str | None]:
     """(how messages name the database, the password to blank in them): a PostgreSQL URL without
     its password, or the SQLite file's path."""
     if is_postgres(target):
+        if url_problem(target.strip()):
+            return UNREADABLE, target.strip()  # nothing of it is shown
         try:
             secret = urlsplit(target.strip()).password
         except ValueError:
@@ -89,7 +112,10 @@ def sqlite_path(target) -> Path:
 class SQLite:
     dialect = "sqlite"
     placeholder = "?"
-    types = {"pk": "INTEGER PRIMARY KEY", "real": "REAL", "blob": "BLOB"}
+    # sessions' ids never come back after a delete (AUTOINCREMENT): an id in an export, a report or
+    # a log names one lesson for good
+    types = {"pk": "INTEGER PRIMARY KEY", "session_pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL",
+             "blob": "BLOB"}
     Error = sqlite3.Error
     IntegrityError = sqlite3.IntegrityError
 
@@ -111,6 +137,42 @@ class SQLite:
         with self.transaction() as tx:
             for sql in statements:
                 tx.execute(sql)
+        self._never_reuse_ids()
+
+    def _never_reuse_ids(self) -> None:
+        """A database made before session ids were AUTOINCREMENT gets its sessions table rebuilt so
+        (SQLite cannot alter a key): rows, ids and the tables that refer to it unchanged."""
+        sql = self.db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='sessions'").fetchone()
+        if sql is None or "AUTOINCREMENT" in sql[0].upper():
+            return
+        with self._lock:
+            self.db.execute("PRAGMA foreign_keys=OFF")  # else dropping the old table cascades
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    again = self.db.execute("SELECT sql FROM sqlite_master WHERE name='sessions'").fetchone()[0]
+                    if "AUTOINCREMENT" not in again.upper():  # another process may have done it meanwhile
+                        new = re.sub(r"\bid\s+INTEGER\s+PRIMARY\s+KEY\b", "id INTEGER PRIMARY KEY AUTOINCREMENT",
+                                     again, count=1, flags=re.I)
+                        new = re.sub(r"^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?\"?sessions\"?",
+                                     "CREATE TABLE sessions_autoinc", new, count=1, flags=re.I)
+                        cols = ", ".join(r[1] for r in self.db.execute("PRAGMA table_info(sessions)"))
+                        self.db.execute(new)
+                        self.db.execute(f"INSERT INTO sessions_autoinc({cols}) SELECT {cols} FROM sessions")
+                        self.db.execute("DROP TABLE sessions")
+                        self.db.execute("ALTER TABLE sessions_autoinc RENAME TO sessions")
+                        if self.db.execute("PRAGMA foreign_key_check").fetchall():
+                            raise sqlite3.IntegrityError("foreign keys broken by the sessions table's rebuild")
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+            finally:
+                self.db.execute("PRAGMA foreign_keys=ON")
+
+    def lock(self, key: str) -> None:
+        """Serialise transactions about `key`: SQLite's write transactions (BEGIN IMMEDIATE) are
+        serialised already."""
 
     @contextlib.contextmanager
     def transaction(self):
@@ -161,7 +223,8 @@ class SQLite:
 class PostgreSQL:
     dialect = "postgresql"
     placeholder = "%s"
-    types = {"pk": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "real": "DOUBLE PRECISION",
+    types = {"pk": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",  # identities never come back
+             "session_pk": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "real": "DOUBLE PRECISION",
              "blob": "BYTEA"}
 
     def __init__(self, url: str, timeout: float):
@@ -188,6 +251,11 @@ class PostgreSQL:
     def transaction(self):
         with self._lock, self.db.transaction():
             yield self
+
+    def lock(self, key: str) -> None:
+        """Serialise transactions about `key` (a recording's hash) across connections, until this
+        transaction ends."""
+        self.db.execute("SELECT pg_advisory_xact_lock(7261531, hashtext(%s))", (key,))
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s")
@@ -238,8 +306,24 @@ class PostgreSQL:
         self.db.close()
 
 
+def lost(backend, error: BaseException) -> bool:
+    """Whether `error` means the database cannot be reached just now and the same call may succeed
+    later: PostgreSQL's connection lost or refused (a server restarting), an SQLite file locked
+    past the timeout. Not: a bad statement, a full disk, a read-only file, a missing table."""
+    if isinstance(backend, PostgreSQL):
+        import psycopg
+
+        return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)) or \
+            bool(getattr(backend.db, "closed", False) or getattr(backend.db, "broken", False))
+    return isinstance(error, sqlite3.OperationalError) and any(
+        w in str(error).lower() for w in ("database is locked", "database table is locked", "busy"))
+
+
 def connect(target, timeout: float):
     """The backend for a path, a `sqlite:///` URL or a `postgresql://` URL."""
     if is_postgres(target):
+        problem = url_problem(target.strip())
+        if problem:
+            raise ValueError(problem)
         return PostgreSQL(target.strip(), timeout)
     return SQLite(sqlite_path(target), timeout)

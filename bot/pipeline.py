@@ -8,6 +8,8 @@ clock (video time). A frame that fails is logged and left out; the run goes on.
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,19 +17,103 @@ import numpy as np
 
 from bot.mood import summarize
 from bot.records import FrameResult
-from bot.sources import IMAGE_SUFFIXES, ImageSource, SourceError, VideoSource
+from bot.sources import IMAGE_SUFFIXES, ImageSource, SourceError, VideoSource, check_seconds
 
 log = logging.getLogger("classmood.pipeline")
 
 Progress = Callable[[int, int], None]
 FACE_IMAGE_PX = 96        # side of a kept face image (the FER-style square the model saw, in colour)
 FACE_IMAGE_QUALITY = 90   # its JPEG quality
+# Frames analysed while the database cannot be reached (a server restarting) wait in memory, in
+# order, and are written when it is back: at most this many (at the bot's 5 s, 2 h 45 min; a
+# 25-face frame is about 10 kB, with face images about 100 kB). Past it the oldest go, counted.
+MAX_PENDING_FRAMES = 2000
+DRAIN_S = 120.0  # at the end of a run, how long to keep trying to write what waits
+
+
+class Backlog:
+    """What a run has analysed and not yet stored: (record, face images, alerts) a frame, written
+    in order to `store` under `session_id`. `add` writes at once where it can; while the database
+    is unreachable (`StoreUnavailable`) frames wait (see `MAX_PENDING_FRAMES`) and are written,
+    oldest first, at the next `flush` that reaches it; the store reconnects with a backoff."""
+
+    def __init__(self, store, session_id: int, limit: int = MAX_PENDING_FRAMES):
+        self.store, self.session_id = store, session_id
+        self.pending: deque = deque()
+        self.limit, self.dropped, self.written = limit, 0, 0
+        self._keeps: bool | None = None
+        self._down_since: float | None = None
+
+    def keeps_faces(self) -> bool:
+        """Whether the session keeps face images (read each frame; the last answer while the
+        database is unreachable)."""
+        from bot.store import StoreUnavailable
+
+        try:
+            self._keeps = self.store.keeps_faces(self.session_id)
+        except StoreUnavailable:
+            pass
+        return bool(self._keeps)
+
+    def add(self, record: FrameResult, images, alerts) -> None:
+        self.pending.append((record, images, alerts))
+        try:
+            self.flush()
+        finally:
+            while len(self.pending) > self.limit:
+                self.pending.popleft()
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 100 == 0:
+                    log.error("the database %s has been unreachable too long: %d oldest frame(s) dropped "
+                              "(%d kept in memory)", self.store.location, self.dropped, self.limit)
+
+    def flush(self) -> bool:
+        """Write what waits, oldest first; True when nothing waits. A frame the database refuses
+        for another reason (`StoreError`) is raised; it is no longer pending."""
+        from bot.store import StoreUnavailable
+
+        while self.pending:
+            record, images, alerts = self.pending[0]
+            try:
+                if record is not None:
+                    self.store.add_frame(self.session_id, record, images)
+                    self.pending[0] = (None, None, alerts)  # stored: never written twice
+                for a in alerts:
+                    self.store.add_alert(self.session_id, a.rule, a.message, a.time_s, a.participant)
+            except StoreUnavailable as e:
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+                    log.warning("%s; keeping frames in memory until it is back", e)
+                return False
+            except Exception:
+                self.pending.popleft()
+                raise
+            self.pending.popleft()
+            self.written += 1
+            if self._down_since is not None:
+                log.warning("the database %s is back after %.0f s: writing the frames kept meanwhile",
+                            self.store.location, time.monotonic() - self._down_since)
+                self._down_since = None
+        return True
+
+    def drain(self, timeout_s: float = DRAIN_S, sleep=time.sleep) -> bool:
+        """Keep trying to write what waits for up to `timeout_s` (the store's backoff paces the
+        attempts); True when all is written."""
+        deadline = time.monotonic() + timeout_s
+        while not self.flush():
+            if time.monotonic() >= deadline:
+                log.error("the database %s is still unreachable: %d frame(s) analysed and not stored",
+                          self.store.location, len(self.pending))
+                return False
+            sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+        return True
 
 
 def open_path(path: str | Path, every: float = 2.0):
     """An ImageSource for an image or a folder, a VideoSource for anything else OpenCV can open."""
     if not str(path).strip():
         raise SourceError("no path given (an empty path is not taken to mean the current folder)")
+    every = check_seconds(every, "the sampling interval (every)")  # images too: one rule for every path
     p = Path(path)
     if not p.exists():
         raise SourceError(f"{p}: no such file or folder")
@@ -39,7 +125,7 @@ def open_path(path: str | Path, every: float = 2.0):
 def run(source, analyzer, tracker, store=None, session_id: int | None = None, alerts=None,
         progress: Progress | None = None, *, keep: bool = True,
         on_frame: Callable[[FrameResult], None] | None = None,
-        stop_on_store_error: bool = False) -> tuple[list[FrameResult], list]:
+        stop_on_store_error: bool = False, drain_s: float = DRAIN_S) -> tuple[list[FrameResult], list]:
     """Analyse every frame of `source` (an iterable of `(time_s, frame)`; an `ImageSource` gives
     each image's path too), track it, store it in `store` under `session_id` (with the opted-in
     participants' face images, cropped here once and encoded), and feed `alerts` (an `AlertEngine`),
@@ -48,8 +134,11 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     Returns the tracked frames (none with `keep=False`: a live bot runs for hours) and the alerts
     raised. `progress(done, total)` after each frame; `on_frame(record)` too. A store that cannot
     be written is one more failed frame for a live bot (the lock may pass), and ends the run with
-    its `StoreError` where `stop_on_store_error` (a recording: nothing would be kept)."""
-    from bot.store import StoreError
+    its `StoreError` where `stop_on_store_error` (a recording: nothing would be kept). A database
+    that cannot be reached (a server restarting) loses nothing: frames wait in a `Backlog` and are
+    written in order when it is back; at the end the run waits up to `drain_s` for it, then (with
+    `stop_on_store_error`) raises `StoreUnavailable`."""
+    from bot.store import StoreError, StoreUnavailable
 
     folder = isinstance(source, ImageSource) and source.path.is_dir()
     items = source.items() if isinstance(source, ImageSource) else ((t, f, None) for t, f in source)
@@ -57,18 +146,16 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     frames: list[FrameResult] = []
     raised: list = []
     done = 0
+    backlog = Backlog(store, session_id) if store is not None and session_id is not None else None
     for t, frame, file in items:
         try:
             result = analyzer.analyze(frame, time_s=t, file=str(file) if folder else None)
             record = (tracker.fresh() if folder else tracker).update(result, frame)
-            if store is not None and session_id is not None:
-                images = face_images(frame, record) if store.keeps_faces(session_id) else None
-                store.add_frame(session_id, record, images)
             new = alerts.update(record) if alerts is not None else []
             for a in new:
                 log.warning("ALERT %s", a.message)
-                if store is not None and session_id is not None:
-                    store.add_alert(session_id, a.rule, a.message, a.time_s, a.participant)
+            if backlog is not None:
+                backlog.add(record, face_images(frame, record) if backlog.keeps_faces() else None, new)
         except Exception as e:  # a crash in one frame never ends the run
             if stop_on_store_error and isinstance(e, StoreError):
                 raise
@@ -87,6 +174,9 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
             on_frame(record)
         if progress:
             progress(done, max(total, done))
+    if backlog is not None and backlog.pending and not backlog.drain(drain_s) and stop_on_store_error:
+        raise StoreUnavailable(f"the session database {store.location} was unreachable to the end: "
+                               f"{len(backlog.pending)} frame(s) not stored")
     return frames, raised
 
 

@@ -22,7 +22,7 @@ database (a PostgreSQL URL without its password) and the reason, on one line.
 Reads return pandas DataFrames with these columns:
 - `sessions()`: id, name, source, started, ended, last_heartbeat (datetimes, UTC), interval_s,
   live (heartbeat within three intervals and not ended), frames, observations, keep_faces,
-  face_images, class_name, teacher
+  face_images, class_name, teacher, interrupted (its writer died: ended at its last heartbeat)
 - `observations(id)`: time_s, participant, tile, role, emotion, confidence, uncertain,
   x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, yaw, pitch, roll (head pose,
   degrees; NaN without one), attention ("facing", "away", "down" or None), valence
@@ -45,6 +45,7 @@ import functools
 import logging
 import numbers
 import os
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -64,9 +65,10 @@ log = logging.getLogger("classmood.store")
 DEFAULT_RETENTION_DAYS = 30
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sessions (
-    id {{pk}}, name TEXT NOT NULL, source TEXT, started {{real}} NOT NULL, ended {{real}},
+    id {{session_pk}}, name TEXT NOT NULL, source TEXT, started {{real}} NOT NULL, ended {{real}},
     last_heartbeat {{real}}, interval_s {{real}}, keep_faces INTEGER NOT NULL DEFAULT 0,
-    class_name TEXT, teacher TEXT, content_hash TEXT);
+    class_name TEXT, teacher TEXT, content_hash TEXT, stored {{real}}, interrupted INTEGER NOT NULL DEFAULT 0,
+    writer TEXT);
 CREATE TABLE IF NOT EXISTS frames (
     id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     time_s {{real}} NOT NULL, created {{real}} NOT NULL, file TEXT, tiles INTEGER NOT NULL,
@@ -96,9 +98,13 @@ CREATE INDEX IF NOT EXISTS face_images_observation ON face_images(observation_id
 # from before is upgraded in place when opened; their sessions kept no faces, named no class, and
 # their observations have no head pose (NULL: left out of attention, as a face without landmarks).
 _ADDED = [("sessions", "keep_faces", "INTEGER NOT NULL DEFAULT 0"), ("sessions", "class_name", "TEXT"),
-          ("sessions", "teacher", "TEXT"), ("sessions", "content_hash", "TEXT"),
+          ("sessions", "teacher", "TEXT"), ("sessions", "content_hash", "TEXT"), ("sessions", "stored", "{real}"),
+          ("sessions", "interrupted", "INTEGER NOT NULL DEFAULT 0"), ("sessions", "writer", "TEXT"),
           ("observations", "yaw", "{real}"), ("observations", "pitch", "{real}"), ("observations", "roll", "{real}"),
           ("observations", "attention", "TEXT")]
+# a heartbeat; a session marked ended because its writer seemed dead lives again when it writes
+_BEAT = ("UPDATE sessions SET last_heartbeat=?, ended=CASE WHEN interrupted=1 THEN NULL ELSE ended END,"
+         " interrupted=0 WHERE id=?")
 _TABLES = ["face_images", "alerts", "observations", "frames", "sessions"]  # vacuumed after deletes
 
 
@@ -125,6 +131,60 @@ class StoreError(RuntimeError):
     """The database cannot be opened or written; the message names the file and the reason."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached just now (a server restarting, a network cut, an SQLite file
+    locked past the timeout): the same call may succeed later. The store reconnects by itself, with
+    a backoff, on the next call after `retry_in` seconds."""
+
+    def __init__(self, message: str, retry_in: float = 0.0):
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+# A session whose writer stopped sending heartbeats this long ago (and at least this many of its
+# intervals) is plainly dead (a bot killed with SIGKILL, a machine switched off): `end_abandoned`
+# marks it ended at its last heartbeat, `interrupted`. A writer that comes back revives it.
+DEAD_AFTER_S = 600.0
+DEAD_AFTER_INTERVALS = 20
+RECONNECT_MAX_S = 30.0  # the longest wait between two reconnection attempts
+
+
+def writer_id() -> str:
+    """This process as a session's writer: host name and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def writer_dead(writer: str | None) -> bool:
+    """Whether the process that wrote a session is plainly gone: it ran on this machine and no
+    process has its id now. Another machine's writer (or an unknown one) is never judged here:
+    only its heartbeat tells."""
+    host, _, pid = (writer or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or sys.platform == "win32":
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process: alive
+        return False
+    return False
+
+
+def patiently(call, timeout_s: float = 60.0, sleep=time.sleep):
+    """`call()`, tried again while it raises `StoreUnavailable` (the database restarting), for up
+    to `timeout_s` seconds; then its last `StoreUnavailable` is raised."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except StoreUnavailable as e:
+            if time.monotonic() >= deadline:
+                raise
+            sleep(min(max(0.2, e.retry_in), max(0.05, deadline - time.monotonic()), 5.0))
+
+
 def default_db_path() -> Path | str:
     """`$CLASSMOOD_DB` (a path or a URL), else the user data folder's classmood.db."""
     env = os.environ.get("CLASSMOOD_DB")
@@ -148,7 +208,11 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 10.0):
         target = path if path is not None else default_db_path()
         self._target, self._timeout = target, timeout
+        self._backoff, self._retry_at = 0.0, 0.0
         self.location, self._secret = backends.describe(target)
+        problem = backends.url_problem(target.strip()) if backends.is_postgres(target) else None
+        if problem:  # the URL is not repeated: it may hold a password
+            raise StoreError(f"cannot open the session database: {problem}")
         try:
             self._db = backends.connect(target if not isinstance(target, os.PathLike) else Path(target), timeout)
             self.path = self._db.path
@@ -180,6 +244,55 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    # -- a server that goes away and comes back ------------------------------------------------
+    def _unavailable(self, e: BaseException, doing: str) -> StoreUnavailable:
+        return StoreUnavailable(f"cannot {doing} the session database {self.location} just now: "
+                                f"{backends.one_line(e, self._secret)}", max(0.0, self._retry_at - time.monotonic()))
+
+    def _reconnect(self, cause: BaseException, doing: str) -> None:
+        """A new connection in place of a lost one, at most once per backoff period (0.5 s, then
+        doubling up to `RECONNECT_MAX_S`); `StoreUnavailable` where it cannot be had yet."""
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise self._unavailable(cause, doing)
+        try:
+            self._db.close()
+        except Exception:  # noqa: BLE001 - a lost connection may fail to close
+            pass
+        try:
+            self._db = backends.connect(self._target if not isinstance(self._target, os.PathLike)
+                                        else Path(self._target), min(self._timeout, 5.0))
+        except Exception as e:  # noqa: BLE001 - refused, timed out, DNS: all mean "not yet"
+            self._backoff = min(RECONNECT_MAX_S, max(0.5, 2 * self._backoff))
+            self._retry_at = now + self._backoff
+            raise self._unavailable(e, doing) from None
+        log.warning("reconnected to the session database %s", self.location)
+        self._backoff, self._retry_at = 0.0, 0.0
+
+    def _retrying(self, call, doing: str):
+        """`call()` on the connection; where the connection was lost (`backends.lost`), once more
+        on a new one (see `_reconnect`)."""
+        try:
+            return call()
+        except Exception as e:
+            if not backends.lost(self._db, e):
+                raise
+            cause = e
+        if backends.is_postgres(self._target):
+            self._reconnect(cause, doing)
+        elif time.monotonic() < self._retry_at:  # SQLite: locked; the file needs no new connection
+            raise self._unavailable(cause, doing)
+        try:
+            out = call()
+        except Exception as e:
+            if backends.lost(self._db, e):
+                self._backoff = min(RECONNECT_MAX_S, max(0.5, 2 * self._backoff))
+                self._retry_at = time.monotonic() + self._backoff
+                raise self._unavailable(e, doing) from None
+            raise
+        self._backoff, self._retry_at = 0.0, 0.0
+        return out
+
     def __enter__(self):
         return self
 
@@ -188,9 +301,14 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, sql_calls):
-        try:
+        def attempt():
             with self._db.transaction() as tx:
                 return sql_calls(tx)
+
+        try:
+            return self._retrying(attempt, "write to")
+        except StoreError:
+            raise
         except self._db.IntegrityError as e:
             if "foreign key" in str(e).lower():
                 raise StoreError(f"{self.location}: no such session (it was never started or has been deleted)") from None
@@ -210,22 +328,79 @@ class Store:
         now = time.time()
         return self._write(lambda db: db.insert(
             "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces, class_name, teacher,"
-            " content_hash) VALUES (?,?,?,?,?,?,?,?,?)",
+            " content_hash, stored, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (name, source, now if started is None else float(started), now, interval_s, int(bool(keep_faces)),
-             class_name, teacher, content_hash)))
+             class_name, teacher, content_hash, now, writer_id())))
+
+    def claim_recording(self, content_hash: str, name: str, source: str = "", interval_s: float | None = None,
+                        class_name: str | None = None, teacher: str | None = None, started: float | None = None,
+                        busy_after_s: float = DEAD_AFTER_S) -> tuple[str, dict]:
+        """Start the session of a recording unless it is stored or being analysed, atomically (two
+        workers given the same file at once: one analyses it, the other is told "busy"). Returns
+        ("done", `find_session`'s dict) where an ended session of this content exists; ("busy",
+        {"id"}) where another writer's session of it sent a heartbeat in the last `busy_after_s`
+        seconds and that writer is not plainly dead (`writer_dead`: a killed worker on this machine);
+        else ("started", {"id"}): unfinished sessions of it (a writer that died) deleted,
+        a new one started."""
+        now = time.time()
+
+        def calls(db):
+            db.lock(content_hash)
+            _, rows = db.query("SELECT id, ended, interrupted, last_heartbeat, started,"
+                               " (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id), writer FROM sessions s"
+                               " WHERE content_hash = ? ORDER BY id DESC", (content_hash,))
+            for sid, ended, interrupted, beat, begun, n, _w in rows:
+                if ended is not None and not interrupted:
+                    return "done", {"id": int(sid), "frames": int(n), "ended": True, "started": float(begun)}
+            for sid, ended, interrupted, beat, begun, n, who in rows:
+                if ended is None and beat is not None and now - float(beat) < busy_after_s and not writer_dead(who):
+                    return "busy", {"id": int(sid)}
+            for sid, *_ in rows:  # a worker died on it before: its partial session goes
+                db.execute("DELETE FROM sessions WHERE id=?", (int(sid),))
+            sid = db.insert("INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces,"
+                            " class_name, teacher, content_hash, stored, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                            (name, source, now if started is None else float(started), now, interval_s, 0,
+                             class_name, teacher, content_hash, now, writer_id()))
+            return ("started", {"id": int(sid), "replaced": len(rows)})
+
+        status, info = self._write(calls)
+        if info.get("replaced"):
+            self._scrub()
+        return status, info
+
+    def end_abandoned(self, now: float | None = None) -> int:
+        """Mark sessions whose writer is plainly dead (no heartbeat for `DEAD_AFTER_S` seconds and
+        `DEAD_AFTER_INTERVALS` of its intervals; or, on this machine, its process gone:
+        `writer_dead`) ended at their last heartbeat, `interrupted`. Returns how many. A
+        recording's interrupted session is analysed again by the next batch."""
+        now = time.time() if now is None else float(now)
+        _, rows = self._query("SELECT id, last_heartbeat, interval_s, writer FROM sessions WHERE ended IS NULL")
+        dead = [(float(beat), int(sid)) for sid, beat, interval, who in rows if beat is not None and (
+            writer_dead(who) or now - float(beat) > max(DEAD_AFTER_S, DEAD_AFTER_INTERVALS * float(interval or 0.0)))]
+        for beat, sid in dead:
+            self._write(lambda db, beat=beat, sid=sid: db.execute(
+                "UPDATE sessions SET ended=?, interrupted=1 WHERE id=? AND ended IS NULL AND last_heartbeat=?",
+                (beat, sid, beat)))
+        if dead:
+            log.info("marked %d session(s) without a heartbeat for %g min as ended (interrupted)",
+                     len(dead), DEAD_AFTER_S / 60)
+        return len(dead)
 
     def find_session(self, content_hash: str) -> dict | None:
         """The newest session made from the recording with this content hash: {id, frames, ended
         (bool), started (epoch seconds)}, or None."""
         row = self._read_one("SELECT s.id, (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id), s.ended,"
-                             " s.started FROM sessions s WHERE s.content_hash = ? ORDER BY s.id DESC", (content_hash,))
+                             " s.started, s.interrupted FROM sessions s WHERE s.content_hash = ? ORDER BY s.id DESC",
+                             (content_hash,))
         if row is None:
             return None
-        return {"id": int(row[0]), "frames": int(row[1]), "ended": row[2] is not None, "started": float(row[3])}
+        return {"id": int(row[0]), "frames": int(row[1]), "ended": row[2] is not None and not row[4],
+                "started": float(row[3])}
 
     def unfinished_sessions(self, content_hash: str) -> list[int]:
         """Sessions of this recording that never ended (their analysis was cut short)."""
-        cols, rows = self._query("SELECT id FROM sessions WHERE content_hash = ? AND ended IS NULL", (content_hash,))
+        cols, rows = self._query("SELECT id FROM sessions WHERE content_hash = ? AND (ended IS NULL OR interrupted = 1)",
+                                 (content_hash,))
         return [int(r[0]) for r in rows]
 
     @_takes_session_id
@@ -274,7 +449,7 @@ class Store:
                     oid = db.insert(sql, row)
                     db.execute("INSERT INTO face_images(session_id, observation_id, jpeg) VALUES (?,?,?)",
                                (session_id, oid, bytes(jpeg)))
-            db.execute("UPDATE sessions SET last_heartbeat=? WHERE id=?", (now, session_id))
+            db.execute(_BEAT, (now, session_id))
             return fid
 
         return self._write(calls)
@@ -288,8 +463,7 @@ class Store:
 
     @_takes_session_id
     def heartbeat(self, session_id: int) -> None:
-        self._write(lambda db: db.execute("UPDATE sessions SET last_heartbeat=? WHERE id=?",
-                                          (time.time(), session_id)))
+        self._write(lambda db: db.execute(_BEAT, (time.time(), session_id)))
 
     @_takes_session_id
     def end_session(self, session_id: int, at: float | None = None) -> None:
@@ -338,9 +512,17 @@ class Store:
         return float(self.get_setting("retention_days", str(DEFAULT_RETENTION_DAYS)))
 
     def purge(self, now: float | None = None) -> int:
-        """Delete sessions started more than `retention_days` ago; returns how many went."""
-        cutoff = (now if now is not None else time.time()) - self.retention_days * 86400
-        n = self._write(lambda db: db.execute("DELETE FROM sessions WHERE started < ?", (cutoff,)).rowcount)
+        """Delete sessions stored more than `retention_days` ago; returns how many went. Retention
+        counts from when the data was stored (`stored`: when the session was written first), not
+        from the lesson's date (`started`): a term of recordings analysed tonight is kept for the
+        whole period from tonight. Sessions from before `stored` existed count from their last
+        heartbeat (their last write). Sessions whose writer is plainly dead are marked ended first
+        (`end_abandoned`)."""
+        now = time.time() if now is None else float(now)
+        self.end_abandoned(now)
+        cutoff = now - self.retention_days * 86400
+        n = self._write(lambda db: db.execute(
+            "DELETE FROM sessions WHERE COALESCE(stored, last_heartbeat, started) < ?", (cutoff,)).rowcount)
         if n:
             self._scrub()
         return n
@@ -352,7 +534,9 @@ class Store:
 
     def _query(self, sql, params=()):
         try:
-            return self._db.query(sql, params)
+            return self._retrying(lambda: self._db.query(sql, params), "read")
+        except StoreError:
+            raise
         except self._db.Error as e:
             raise StoreError(f"cannot read the session database {self.location}: "
                              f"{backends.one_line(e, self._secret)}") from None
@@ -371,17 +555,18 @@ class Store:
             " (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id) AS frames,"
             " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) AS observations,"
             " s.keep_faces, (SELECT COUNT(*) FROM face_images i WHERE i.session_id = s.id) AS face_images,"
-            f" s.class_name, s.teacher FROM sessions s{where} ORDER BY s.started DESC", params)
+            f" s.class_name, s.teacher, s.interrupted FROM sessions s{where} ORDER BY s.started DESC", params)
         now = time.time()
         for col in ("started", "ended", "last_heartbeat", "interval_s"):  # None -> NaN on an empty result too
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
         interval = df["interval_s"].fillna(10.0).clip(lower=1.0)
         df["live"] = df["ended"].isna() & ((now - df["last_heartbeat"]) <= 3 * interval)
         df["keep_faces"] = df["keep_faces"].astype(bool)
+        df["interrupted"] = df["interrupted"].fillna(0).astype(bool)
         for col in ("started", "ended", "last_heartbeat"):
             df[col] = pd.to_datetime(df[col], unit="s", utc=True)
         return df[["id", "name", "source", "started", "ended", "last_heartbeat", "interval_s", "live",
-                   "frames", "observations", "keep_faces", "face_images", "class_name", "teacher"]]
+                   "frames", "observations", "keep_faces", "face_images", "class_name", "teacher", "interrupted"]]
 
     @_takes_session_id
     def session(self, session_id: int) -> dict | None:

@@ -65,8 +65,9 @@ class Server:
             c.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def stop(self) -> None:
-        subprocess.run([*self._run_as, find_bin("pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "stop"],
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; `mode` "immediate" kills it as a crash would (no clean shutdown)."""
+        subprocess.run([*self._run_as, find_bin("pg_ctl"), "-D", str(self.root / "data"), "-m", mode, "stop"],
                        capture_output=True, timeout=60)
 
     def start(self) -> None:

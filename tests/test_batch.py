@@ -167,3 +167,18 @@ def test_batch_into_postgresql(term, pg_url):
     s = Store(pg_url).sessions()
     assert sorted(s["name"]) == ["monday.mp4", "wednesday.mp4"] and (s["class_name"] == "History 2A").all()
     assert (s["frames"] == 4).all()
+
+
+def test_one_recording_given_twice_at_once_is_analysed_once(fer_faces, tmp_path):
+    """Two copies of one file (one content hash) on two workers at the same moment: one session."""
+    import shutil
+
+    video = face_video(tmp_path / "a.mp4", fer_faces, seconds=40, fps=5)
+    shutil.copy(video, tmp_path / "copy_of_a.mp4")
+    db = tmp_path / "twice.db"
+    r = _batch(str(tmp_path / "a.mp4"), str(tmp_path / "copy_of_a.mp4"), "--db", str(db), "--workers", "2",
+               "--threads-per-worker", "1", "--every", "1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "1 analysed, 1 already stored, 0 failed" in r.stdout or "being analysed by another worker" in r.stdout
+    s = Store(db).sessions()
+    assert len(s) == 1 and s.loc[0, "frames"] == 40 and not s.loc[0, "interrupted"]

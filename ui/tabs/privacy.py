@@ -11,8 +11,10 @@ def build(state, demo, tab) -> None:
     from ui.report import NOTICE, STORED
 
     gr.Markdown(f"### What is recorded\n{STORED}\n\nThe bot never records the tiles of excluded names "
-                "(`classmood-bot --exclude`). Sessions older than the retention period are deleted when you press "
-                "*Save and apply retention now* and whenever the app or the bot starts.\n\n"
+                "(`classmood-bot --exclude`). Sessions stored longer ago than the retention period are deleted when you "
+                "press *Save and apply retention now* and whenever the app or the bot starts. The period counts from "
+                "when a session was stored, not from the lesson's date: recordings of past lessons analysed today are "
+                "kept for the whole period from today.\n\n"
                 f"### The law\n{NOTICE}")
     with gr.Row():
         retention = gr.Number(value=None, label="Keep sessions for (days)", minimum=1, precision=0,
