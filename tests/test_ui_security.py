@@ -156,3 +156,121 @@ def test_password_app_refuses_foreign_origins_and_throttles_sign_ins(locked_app)
     time.sleep(int(headers["retry-after"]) + 0.5)
     status, headers, _ = request(url, "POST", "/login", right, form)
     assert status == 200 and "set-cookie" in headers
+
+
+@pytest.fixture(scope="module")
+def strict_app(tmp_path_factory):
+    """No password, small caps, a cache folder of its own (the parallel and cut-off uploads)."""
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / "tmpleftover_from_before").write_bytes(b"x" * 1000)  # an upload cut off before a restart
+    old = time.time() - 3600
+    os.utime(cache / "tmpleftover_from_before", (old, old))
+    p, url = start_app(tmp_path_factory.mktemp("db") / "c.db", {"GRADIO_TEMP_DIR": str(cache)},
+                       "--max-upload", "64kb", "--max-upload-total", "160kb")
+    yield url, cache
+    stop_app(p)
+
+
+def test_a_forged_host_is_refused_on_every_route(open_app):
+    """DNS rebinding: evil.example made to point at 127.0.0.1 sends its own name as Host, and its
+    own origin, which then matches the Host: both are refused, uploads, API calls and pages alike."""
+    url, cache = open_app
+    port = url.rsplit(":", 1)[1]
+    before = files_in(cache)
+    evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    body, headers = multipart("x.txt", b"x" * 100)
+    status, h, answer = request(url, "POST", "/gradio_api/upload", body, {**headers, **evil})
+    assert status == 403 and "not an address this app serves" in json.loads(answer)["error"]
+    assert h.get("x-frame-options") == "DENY"
+    for method, path in (("POST", "/gradio_api/call/refresh"), ("GET", "/config"), ("GET", "/"),
+                         ("GET", "/gradio_api/info")):
+        assert request(url, method, path, b"{}" if method == "POST" else b"", evil)[0] == 403, path
+        assert request(url, method, path, b"{}" if method == "POST" else b"",
+                       {"Host": f"evil.example:{port}"})[0] == 403, path  # without an Origin too
+    assert files_in(cache) == before
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "classmood.school.example"):
+        assert request(url, "GET", "/config", headers={"Host": host})[0] == 200, host  # the app's own names
+
+
+def test_process_recording_is_refused_and_writes_nothing(strict_app):
+    url, cache = strict_app
+    import tempfile
+
+    tmp = Path(tempfile.gettempdir())
+    before, before_tmp = files_in(cache), set(tmp.iterdir())
+    body, headers = multipart("v.webm", os.urandom(50 * 1024))
+    status, h, _ = request(url, "POST", "/gradio_api/process_recording",
+                           body.replace(b'name="files"', b'name="video"'), headers)
+    assert status == 404 and h.get("x-content-type-options") == "nosniff"
+    new_tmp = [p for p in set(tmp.iterdir()) - before_tmp if p.is_file() and p.stat().st_size >= 50 * 1024]
+    assert files_in(cache) == before and not new_tmp  # nothing kept in the cache or the system's temp folder
+    status, _, answer = request(url, "POST", "/gradio_api/queue/join", b"{" + b" " * 70 * 1024 + b"}",
+                                {"Content-Type": "application/json"})
+    assert status == 413, answer  # a body on any route counts against the cap
+
+
+def test_parallel_uploads_count_against_the_total_and_a_cut_off_upload_leaves_nothing(strict_app):
+    import socket
+
+    url, cache = strict_app
+    assert not (cache / "tmpleftover_from_before").exists()  # swept when the app started
+    host, port = url.split("//", 1)[1].split(":")
+    body, headers = multipart("big.bin", os.urandom(50 * 1024))
+    held = []
+    for _ in range(3):  # three uploads of 50 KB in flight at once, each under the 64 KB cap
+        s = socket.create_connection((host, int(port)), timeout=30)
+        head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Host": f"{host}:{port}",
+                                                       "Content-Length": str(len(body))}.items())
+        s.sendall(f"POST /gradio_api/upload HTTP/1.1\r\n{head}\r\n".encode() + body[:len(body) // 2])
+        held.append(s)
+    time.sleep(1.5)
+    partial = [p for p in cache.iterdir() if p.is_file() and p.name.startswith("tmp")]
+    assert partial  # Gradio is writing them
+    status, _, answer = _upload(url, content=os.urandom(20 * 1024))
+    assert status == 413 and "together" in json.loads(answer)["error"]  # 150 KB in flight + 20 KB > 160 KB
+    for s in held:  # the clients give up half way
+        s.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and [p for p in cache.iterdir() if p.is_file() and p.name.startswith("tmp")]:
+        time.sleep(0.2)
+    assert not [p for p in cache.iterdir() if p.is_file() and p.name.startswith("tmp")]  # no partial file left
+    status, _, answer = _upload(url, content=os.urandom(20 * 1024))
+    assert status == 200, answer  # what was reserved for them is free again
+
+
+def test_rotating_x_forwarded_for_gets_no_extra_sign_in_guesses(locked_app):
+    url, _ = locked_app
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    wrong = b"username=teacher&password=nope"
+    time.sleep(6.2)  # a fresh window
+    codes = [request(url, "POST", "/login", wrong, {**form, "X-Forwarded-For": f"203.0.113.{i}"})[0]
+             for i in range(8)]
+    assert codes == [400] * 5 + [429] * 3
+    time.sleep(6.2)
+
+
+def test_an_error_page_carries_the_security_headers():
+    """A route that fails answers 500 with the headers (Starlette's own error page, outside the
+    app's middleware, would have none): the guard is exercised with a handler that raises."""
+    import asyncio
+
+    from ui.security import Guard, SecuritySettings
+
+    async def failing(scope, receive, send):
+        raise RuntimeError("boom")
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    guard = Guard(failing, SecuritySettings(upload_dir=lambda: Path("/nonexistent")), password=False)
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"host", b"127.0.0.1:7860")]}
+    asyncio.run(guard(scope, receive, send))
+    start = sent[0]
+    assert start["status"] == 500
+    assert dict(start["headers"])[b"x-frame-options"] == b"DENY"
+    assert b"boom" not in sent[1]["body"]  # no internals in the page

@@ -9,6 +9,7 @@ analyses only through `bot.analyze_path` / `bot.GalleryAnalyzer`.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -127,6 +128,9 @@ def main(argv=None) -> int:
     ap.add_argument("--allowed-origin", action="append", default=[], metavar="URL",
                     help="another origin allowed to call the app (e.g. a reverse proxy's https://host); "
                          "requests from any other origin but the app's own are refused")
+    ap.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                    help="the IP address of a reverse proxy in front of the app: only its X-Forwarded-For is "
+                         "believed (for the sign-in throttle's client address); by default no one's is")
     ap.add_argument("--max-upload", default="2GB", metavar="SIZE", help="largest upload (default 2GB)")
     ap.add_argument("--max-upload-total", default="4GB", metavar="SIZE",
                     help="what all uploads may hold on disk together (default 4GB)")
@@ -147,6 +151,11 @@ def main(argv=None) -> int:
         bad = [o for o in args.allowed_origin if normalise_origin(o) is None]
         if bad:
             raise ValueError(f"--allowed-origin must be a URL such as https://classmood.school.org, got {bad[0]!r}")
+        for proxy in args.trusted_proxy:
+            try:
+                ipaddress.ip_address(proxy)
+            except ValueError:
+                raise ValueError(f"--trusted-proxy must be an IP address, got {proxy!r}") from None
         if not 0 < args.login_window < float("inf"):
             raise ValueError(f"--login-window must be a positive number of seconds, got {args.login_window}")
         if not 0.5 <= args.refresh < float("inf"):
@@ -175,13 +184,18 @@ def main(argv=None) -> int:
         return 2
     import gradio as gr
 
+    # uvicorn (under Gradio) takes the client's address from X-Forwarded-For when the connection
+    # comes from a trusted address, by default the loopback one: the app itself is there, so any
+    # local client could rotate that header past the sign-in throttle. Only a named proxy is trusted.
+    os.environ["FORWARDED_ALLOW_IPS"] = ",".join(args.trusted_proxy) or "none"
     # `docker stop`, systemd and `kill` send SIGTERM: stop as on Ctrl-C, so that Gradio's shutdown
     # deletes its cached uploads and downloads and ours go at exit.
     signal.signal(signal.SIGTERM, _interrupt)
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     security = SecuritySettings(allowed_origins=config.allowed_origins, max_upload_bytes=config.max_upload_bytes,
                                 max_upload_total_bytes=config.max_upload_total_bytes,
-                                login_max_failures=config.login_max_failures, login_window_s=config.login_window_s)
+                                login_max_failures=config.login_max_failures, login_window_s=config.login_window_s,
+                                bound_host=args.host)
     try:
         demo.queue(default_concurrency_limit=2).launch(
             server_name=args.host, server_port=args.port, auth=auth, auth_message="ClassMood: sign in",

@@ -6,23 +6,37 @@
   uploads and the login included, with or without a password, and no `Access-Control-Allow-*`
   header. Requests without an `Origin` (curl, `gradio_client`, scripts) are served as before: a
   browser always sends one with a cross-site POST or fetch, so a page elsewhere cannot drive the app.
-- **Upload caps.** An upload whose body is larger than the per-file cap (`--max-upload`, default
-  2 GB), or that would bring what uploads hold on disk (Gradio's cache folder) over the total cap
-  (`--max-upload-total`, default 4 GB), is refused with 413 from its `Content-Length`, before a byte
-  of it is read or written; an upload without a `Content-Length` (which browsers always send) gets
-  411, so a partial file is never left behind.
+- **Known hosts only** (DNS rebinding): every request's `Host` must name an address the app serves:
+  127.0.0.1, localhost, [::1], the address it is bound to, the host of an `--allowed-origin`, and,
+  when bound to every interface (0.0.0.0), any IP address and this machine's own names. A page on
+  evil.example whose name was made to point at 127.0.0.1 sends `Host: evil.example`: 403, before
+  any route, however its `Origin` matches.
+- **Body caps on every route.** A request body larger than the per-file cap (`--max-upload`,
+  default 2 GB; 32 MB on routes other than uploads, which take JSON), or that would bring what
+  uploads hold on disk (Gradio's cache folder) plus the bodies being received at that moment over
+  the total cap (`--max-upload-total`, default 4 GB), is refused with 413 from its `Content-Length`,
+  before a byte of it is read or written; parallel requests count against each other. A body
+  without a `Content-Length` (which browsers always send) gets 411. Gradio's `/process_recording`
+  (the video component's webcam recorder, which this app does not use, and which writes to the
+  system's temp folder) is refused. An upload cut off by its client leaves its partial file in the
+  cache folder: such leftovers are deleted once no upload is in flight, and when the app starts.
 - **Login throttling** (with a password): after `max_failures` (5) failed logins from one client
   address within `window_s` (60 s), every login from that address, right or wrong, gets 429 with
-  `Retry-After` until the window has passed.
-- **Headers on every response:** `X-Frame-Options: DENY` and CSP `frame-ancestors 'none'` (no
-  framing, so no click-jacking), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`.
+  `Retry-After` until the window has passed. The client address is the connection's own:
+  `X-Forwarded-For` is believed only from a proxy named with `--trusted-proxy`.
+- **Headers on every response**, error pages (500) included: `X-Frame-Options: DENY` and CSP
+  `frame-ancestors 'none'` (no framing, so no click-jacking), `X-Content-Type-Options: nosniff`,
+  `Referrer-Policy: no-referrer`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import math
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +45,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 GB = 1024 ** 3
+MB = 1024 ** 2
+API_BODY_CAP = 32 * MB            # a body on a route other than an upload (JSON calls)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+REFUSED_PATHS = ("/process_recording",)  # Gradio routes this app never uses
+log = logging.getLogger("classmood.ui.security")
 SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
@@ -47,6 +67,34 @@ class SecuritySettings:
     login_max_failures: int = 5
     login_window_s: float = 60.0
     upload_dir: Callable[[], Path] = field(default=lambda: Path(gradio_cache_dir()))
+    bound_host: str = "127.0.0.1"              # the address the server is bound to (--host)
+
+
+def served_hosts(settings: SecuritySettings) -> tuple[frozenset[str], bool]:
+    """(the host names a request's `Host` may carry, whether any IP address may): see the module."""
+    hosts = {h.lower().strip("[]") for h in (*LOCAL_HOSTS, settings.bound_host)}
+    for origin in settings.allowed_origins:
+        o = normalise_origin(origin)
+        if o:
+            hosts.add(urlsplit(o).hostname or "")
+    wildcard = settings.bound_host.strip("[]") in WILDCARD_HOSTS
+    if wildcard:
+        for name in (socket.gethostname(), socket.getfqdn()):
+            if name:
+                hosts.add(name.lower())
+    hosts.discard("")
+    return frozenset(hosts), wildcard
+
+
+def host_of(header: str) -> str | None:
+    """The host name of a `Host` header ("Evil.example:7901" -> "evil.example", "[::1]:80" -> "::1");
+    None where it cannot be read."""
+    try:
+        name = urlsplit(f"//{header.strip()}").hostname
+        urlsplit(f"//{header.strip()}").port  # noqa: B018 - a bad port raises
+    except ValueError:
+        return None
+    return name.lower() if name else None
 
 
 def gradio_cache_dir() -> str:
@@ -100,43 +148,122 @@ class Guard:
     def __init__(self, app, settings: SecuritySettings, password: bool):
         self.app, self.settings, self.password = app, settings, password
         self.allowed = {o for o in (normalise_origin(a) for a in settings.allowed_origins) if o}
+        self.hosts, self.any_ip = served_hosts(settings)
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._receiving = 0  # bytes of request bodies announced and not yet finished
+        self._in_flight = 0  # requests with a body now being served
+        sweep_leftovers(settings.upload_dir(), 60.0)
+
+    def host_allowed(self, headers: dict[str, str]) -> bool:
+        name = host_of(headers.get("host", ""))
+        if name is None:
+            return False
+        if name in self.hosts:
+            return True
+        if self.any_ip:
+            try:
+                ipaddress.ip_address(name)
+                return True  # an address typed as such cannot be re-bound: no name to re-point
+            except ValueError:
+                return False
+        return False
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if not self.host_allowed(headers):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await _respond(_with_headers(send), 403, f"request refused: the host {headers.get('host', '(none)')!r} "
+                           "is not an address this app serves")
+            return
         origin = headers.get("origin")
         if origin is not None and not self.origin_allowed(origin, scope, headers):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            await _respond(send, 403, f"cross-origin request refused: {origin} is not this app's origin")
+            await _respond(_with_headers(send), 403, f"cross-origin request refused: {origin} is not this app's origin")
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
 
+        started = {}
+        plain_send = _with_headers(send)
+
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                message = {**message, "headers": list(message.get("headers", []))
-                           + [(k, v) for k, v in SECURITY_HEADERS if k not in present]}
-            await send(message)
+                started["yes"] = True
+            await plain_send(message)
 
         path, method = scope.get("path", ""), scope.get("method", "GET")
-        if method == "POST" and path.rstrip("/").endswith("/upload"):
-            refusal = self.upload_refusal(headers)
+        if path.rstrip("/").endswith(REFUSED_PATHS):
+            await _respond(send_with_headers, 404, "not used by this app")
+            return
+        length = headers.get("content-length", "").strip()
+        has_body = "transfer-encoding" in headers or (length != "" and (not length.isdigit() or int(length) > 0))
+        reserved = 0
+        if has_body:
+            refusal, reserved = self.body_refusal(headers, path.rstrip("/").endswith("/upload"))
             if refusal:
                 await _respond(send_with_headers, *refusal)
                 return
-        if method == "POST" and self.password and path.rstrip("/").endswith("/login"):
-            await self.login(scope, receive, send_with_headers)
-            return
-        await self.app(scope, receive, send_with_headers)
+        cut_off = {}
+
+        async def receive_watching():
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                cut_off["yes"] = True
+            return message
+
+        try:
+            if method == "POST" and self.password and path.rstrip("/").endswith("/login"):
+                await self.login(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive_watching if has_body else receive, send_with_headers)
+        except Exception:  # an error page with our headers, not the server's bare one
+            log.exception("request %s %s failed", method, path)
+            if not started:
+                await _respond(send_with_headers, 500, "internal error: see the app's log")
+            elif not cut_off:
+                raise
+        finally:
+            if has_body and reserved:
+                self.body_done(reserved, bool(cut_off))
+
+    def body_refusal(self, headers: dict[str, str], upload: bool) -> tuple[tuple[int, str] | None, int]:
+        """(a refusal for a request with a body, or None; the bytes reserved for it, to give back
+        with `body_done`)."""
+        s = self.settings
+        length = headers.get("content-length")
+        if "transfer-encoding" in headers or length is None or not length.strip().isdigit():
+            return (411, "uploads must state their size (Content-Length)"), 0
+        size = int(length)
+        cap = s.max_upload_bytes if upload else min(s.max_upload_bytes, API_BODY_CAP)
+        if size > cap:
+            return (413, f"upload refused: {_human(size)} is over the limit of {_human(cap)} a file"), 0
+        held = _folder_bytes(s.upload_dir()) if upload or size > 64 * 1024 else 0
+        with self._lock:
+            if held + self._receiving + size > s.max_upload_total_bytes:
+                return (413, f"upload refused: uploads already hold {_human(held + self._receiving)} on disk "
+                             f"and together may hold at most {_human(s.max_upload_total_bytes)}; try again once "
+                             f"older ones expire"), 0
+            self._receiving += size
+            self._in_flight += 1
+        return None, size
+
+    def body_done(self, reserved: int, cut_off: bool) -> None:
+        with self._lock:
+            self._receiving -= reserved
+            self._in_flight -= 1
+            idle = self._in_flight == 0
+        if idle:  # a partial file of ours is a leftover at once; another program's only when stale
+            sweep_leftovers(self.settings.upload_dir(), 0.0 if cut_off else 60.0)
 
     # -- origins -------------------------------------------------------------------------------
     def origin_allowed(self, origin: str, scope, headers: dict[str, str]) -> bool:
@@ -150,21 +277,6 @@ class Guard:
             return False
         scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
         return o == normalise_origin(f"{scheme}://{host}")
-
-    # -- uploads -------------------------------------------------------------------------------
-    def upload_refusal(self, headers: dict[str, str]) -> tuple[int, str] | None:
-        s = self.settings
-        length = headers.get("content-length")
-        if length is None or not length.strip().isdigit():
-            return 411, "uploads must state their size (Content-Length)"
-        size = int(length)
-        if size > s.max_upload_bytes:
-            return 413, f"upload refused: {_human(size)} is over the limit of {_human(s.max_upload_bytes)} a file"
-        held = _folder_bytes(s.upload_dir())
-        if held + size > s.max_upload_total_bytes:
-            return 413, (f"upload refused: uploads already hold {_human(held)} on disk and together may hold "
-                         f"at most {_human(s.max_upload_total_bytes)}; try again once older ones expire")
-        return None
 
     # -- logins --------------------------------------------------------------------------------
     async def login(self, scope, receive, send):
@@ -203,6 +315,42 @@ class Guard:
             self._failures[client] = recent
             if len(recent) >= s.login_max_failures:
                 self._locked_until[client] = now + s.login_window_s
+
+
+def _with_headers(send):
+    """`send`, with `SECURITY_HEADERS` added to the response's start."""
+    async def sending(message):
+        if message["type"] == "http.response.start":
+            present = {k.lower() for k, _ in message.get("headers", [])}
+            message = {**message, "headers": list(message.get("headers", []))
+                       + [(k, v) for k, v in SECURITY_HEADERS if k not in present]}
+        await send(message)
+    return sending
+
+
+def sweep_leftovers(folder: Path, min_age_s: float = 0.0) -> int:
+    """Delete the partial files of uploads cut off by their client: Gradio receives an upload into
+    a temporary file (`tmp...`) at the top of its cache folder and moves it into a folder of its
+    own when complete, so with no upload of ours in flight (the caller knows), a top-level `tmp*`
+    file is a leftover; one not written for `min_age_s` seconds (another program's uploads may
+    share the folder) goes. Returns how many went."""
+    n = 0
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.name.startswith("tmp") and entry.is_file(follow_symlinks=False) \
+                    and now - entry.stat(follow_symlinks=False).st_mtime >= min_age_s:
+                os.unlink(entry.path)
+                n += 1
+        except OSError:
+            pass
+    if n:
+        log.info("deleted %d partial upload(s) left in %s", n, folder)
+    return n
 
 
 def _folder_bytes(folder: Path) -> int:
