@@ -41,6 +41,10 @@ def load_rules(path: str | Path | None = None) -> dict:
         user = tomllib.loads(p.read_text())
     except FileNotFoundError:
         raise AlertConfigError(f"{p}: no such alert rules file") from None
+    except IsADirectoryError:
+        raise AlertConfigError(f"{p}: a folder, not an alert rules file (TOML)") from None
+    except OSError as e:
+        raise AlertConfigError(f"{p}: cannot read the alert rules ({e.strerror or e})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise AlertConfigError(f"{p}: not valid TOML ({e})") from None
     for rule, values in user.items():

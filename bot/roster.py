@@ -21,6 +21,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from bot.textfile import NotText, read_text
+
 THRESHOLD = 70.0  # rapidfuzz WRatio (0-100) below which a reading is left unnamed
 MIN_CHARS = 3     # a reading with fewer letters or digits (2 Hangul or CJK syllables) is matched to nobody
 
@@ -39,22 +41,15 @@ def normalise(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", str(name)).casefold().split())
 
 
-def _decode(raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", "replace")
-
-
 def load_roster(path: str | Path) -> list[str]:
     """The names in a roster file (see the module docstring), in file order, without repeats."""
     p = Path(path)
     try:
-        text = _decode(p.read_bytes())
+        text = read_text(p, legacy=True)
     except OSError as e:
         raise RosterError(f"{p}: cannot read the roster ({e.strerror or e})") from None
+    except NotText as e:
+        raise RosterError(f"{p}: not a roster: {e} (one name a line, or a participant CSV)") from None
     names = parse_roster(text)
     if not names:
         raise RosterError(f"{p}: no names found (one name a line, or a participant CSV from Zoom, Meet or Teams)")

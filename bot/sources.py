@@ -38,6 +38,30 @@ def check_seconds(value: float, what: str) -> float:
     return v
 
 
+# A picture larger than this is refused from its header, before it is decoded: a 3 MB PNG can
+# hold 32000x32000 pixels, 3 GB once decoded (measured: 157 s and 6.6 GB before this check).
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def image_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
+    """(width, height) from an image file's header, without decoding it (Pillow reads headers
+    lazily); None where the format is not known to it."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own "decompression bomb" warning: we decide here
+            with Image.open(io.BytesIO(bytes(data))) as im:
+                return int(im.size[0]), int(im.size[1])
+    except Image.DecompressionBombError as e:  # over Pillow's own limit (179 megapixels): over ours too
+        raise ValueError(" ".join(str(e).split(",")[0].split())) from None
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: OpenCV decides below
+        return None
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """A BGR image from a file, or SourceError saying why not."""
     import cv2
@@ -46,6 +70,14 @@ def read_image(path: str | Path) -> np.ndarray:
     if not p.is_file():
         raise SourceError(f"{p}: no such file")
     data = np.fromfile(p, dtype=np.uint8)  # works with non-ASCII paths on Windows too
+    try:
+        size = image_size(data)
+    except ValueError as e:
+        raise SourceError(f"{p}: {e}: over the limit of {MAX_IMAGE_PIXELS // 10 ** 6} megapixels a picture; "
+                          f"scale it down first") from None
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise SourceError(f"{p}: {size[0]}x{size[1]} pixels is over the limit of {MAX_IMAGE_PIXELS // 10 ** 6} "
+                          f"megapixels a picture (three 4K screens side by side are 25): scale it down first")
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None or img.size == 0:
         raise SourceError(f"{p}: empty or not a readable image")
@@ -174,8 +206,23 @@ class VideoSource:
         return sum(1 for k in range(int(self.frame_count / step) + 2) if round(k * step) < self.frame_count)
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
-        frames = self._pyav_frames() if self.backend == "pyav" else self._opencv_frames()
+        frames = self._checked_end(self._pyav_frames() if self.backend == "pyav" else self._opencv_frames())
         return _read_ahead(frames, self.prefetch) if self.prefetch else frames
+
+    def _checked_end(self, frames: Iterator[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray]]:
+        """`frames`, with a warning where they end well before the duration the file states (a
+        recording cut off while it was copied or uploaded): what was read is analysed all the
+        same. `ended_early_at`: the video time reached then (None: it ran to its end)."""
+        self.ended_early_at = None
+        last = None
+        for t, frame in frames:
+            last = t
+            yield t, frame
+        reached = 0.0 if last is None else float(last)
+        if self.duration_s > 0 and reached < self.duration_s - max(2 * self.every, 1.0):
+            self.ended_early_at = reached
+            log.warning("%s ends at %s of the %s it says it lasts: the file is truncated or damaged; "
+                        "what could be read is analysed", self.path, _clock(reached), _clock(self.duration_s))
 
     def _pyav_frames(self) -> Iterator[tuple[float, np.ndarray]]:
         import av
@@ -265,6 +312,11 @@ class VideoSource:
                 k += 1
         finally:
             cap.release()
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
 
 
 def _has_pyav() -> bool:

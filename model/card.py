@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,32 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelCard":
+        """The card of a JSON object; ValueError naming the field where it is not a card's shape
+        (so that a damaged card is refused at load, never served as NaN scores)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a model card is a JSON object, not {type(d).__name__ if d is not None else 'null'}")
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         known = {k: v for k, v in d.items() if k in names and v is not None}
+        for f in dataclasses.fields(cls):
+            if f.name in known and f.name != "extra":
+                want = {"dict": dict, "list": list}.get(str(f.type).split("[")[0])
+                if want is not None and not isinstance(known[f.name], want):
+                    raise ValueError(f"{f.name} must be a JSON {'object' if want is dict else 'array'}, "
+                                     f"not {known[f.name]!r}")
         card = cls(**known, extra={k: v for k, v in d.items() if k not in names})
-        card.temperature = float(card.temperature)
-        card.top_label_map = [[float(v) for v in row] for row in card.top_label_map]
+        try:
+            card.temperature = float(card.temperature)
+        except (TypeError, ValueError):
+            raise ValueError(f"temperature must be a number, not {card.temperature!r}") from None
+        if not math.isfinite(card.temperature) or card.temperature <= 0:
+            raise ValueError(f"temperature must be a finite number above 0, not {card.temperature}")
+        views = card.serving.get("views", 1)
+        if isinstance(views, bool) or not isinstance(views, int) or views < 1:
+            raise ValueError(f"serving.views must be a whole number of at least 1, not {views!r}")
+        try:
+            card.top_label_map = [[float(v) for v in row] for row in card.top_label_map]
+        except (TypeError, ValueError):
+            raise ValueError("top_label_map must be an array of arrays of numbers") from None
         return card
 
     def to_dict(self) -> dict:

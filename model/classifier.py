@@ -87,7 +87,10 @@ class EmotionClassifier:
             card = ModelCard.read(p)
         except (OSError, ValueError, TypeError) as e:
             raise ModelLoadError(p, f"model card {p.with_suffix('.json').name} is unreadable ({e})") from e
-        if card is not None:
+        if card is None:
+            log.warning("%s has no model card (%s) beside it: served without its calibration and without a "
+                        "checksum", p, p.with_suffix(".json").name)
+        else:
             if card.sha256 and card.sha256 != sha256_file(p):
                 raise ModelLoadError(p, "sha256 differs from the model card: the file is corrupt or was replaced")
             if tuple(card.classes) != EMOTIONS:
