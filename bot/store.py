@@ -149,17 +149,31 @@ DEAD_AFTER_INTERVALS = 20
 RECONNECT_MAX_S = 30.0  # the longest wait between two reconnection attempts
 
 
+@functools.lru_cache(maxsize=1)
+def _process_space() -> str:
+    """Where this process's id means something: the host name, and on Linux this boot and this
+    process-id namespace (two containers that share a host name do not share process ids)."""
+    parts = [socket.gethostname()]
+    try:
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8])
+        parts.append(os.readlink("/proc/self/ns/pid").strip("pid:[]"))
+    except OSError:
+        pass
+    return "/".join(parts)
+
+
 def writer_id() -> str:
-    """This process as a session's writer: host name and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as a session's writer: where its process id means something, and that id."""
+    return f"{_process_space()}:{os.getpid()}"
 
 
 def writer_dead(writer: str | None) -> bool:
-    """Whether the process that wrote a session is plainly gone: it ran on this machine and no
-    process has its id now. Another machine's writer (or an unknown one) is never judged here:
-    only its heartbeat tells."""
-    host, _, pid = (writer or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or sys.platform == "win32":
+    """Whether the process that wrote a session is plainly gone: it ran in this machine's process
+    space (same host, boot and process-id namespace) and no process has its id now. Another
+    machine's writer, another container's, or an unknown one is never judged here: only its
+    heartbeat tells."""
+    space, _, pid = (writer or "").rpartition(":")
+    if space != _process_space() or not pid.isdigit() or sys.platform == "win32":
         return False
     if int(pid) == os.getpid():
         return False

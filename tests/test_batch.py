@@ -182,3 +182,24 @@ def test_one_recording_given_twice_at_once_is_analysed_once(fer_faces, tmp_path)
     assert "1 analysed, 1 already stored, 0 failed" in r.stdout or "being analysed by another worker" in r.stdout
     s = Store(db).sessions()
     assert len(s) == 1 and s.loc[0, "frames"] == 40 and not s.loc[0, "interrupted"]
+
+
+def test_the_local_cluster_listens_on_loopback_without_a_dashboard(monkeypatch):
+    """Dask's dashboard of a LocalCluster listened on 0.0.0.0 without authentication."""
+    import distributed
+
+    from bot.batch import Job, run_batch
+
+    seen = {}
+
+    class Refused(Exception):
+        pass
+
+    def fake_cluster(**kwargs):
+        seen.update(kwargs)
+        raise Refused
+
+    monkeypatch.setattr(distributed, "LocalCluster", fake_cluster)
+    with pytest.raises(Refused):
+        run_batch([Job("x.mp4")], "x.db", workers=1)
+    assert seen["dashboard_address"] is None and seen["host"] == "127.0.0.1"

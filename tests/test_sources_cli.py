@@ -128,8 +128,12 @@ def test_analyze_cli_applies_the_retention_setting(real_galleries, tmp_path):
     old, recent = s.start_session("old class", "t"), s.start_session("last week's class", "t")
     s.close()
     con = sqlite3.connect(db)
-    con.execute("UPDATE sessions SET started = started - 8 * 86400 WHERE id = ?", (old,))
-    con.execute("UPDATE sessions SET started = started - 6 * 86400 WHERE id = ?", (recent,))
+    # retention counts from when a session was stored (not the lesson's date): one stored 8 days ago
+    # goes, one stored 6 days ago (of a lesson dated a year back) stays
+    con.execute("UPDATE sessions SET stored = stored - 8 * 86400, last_heartbeat = last_heartbeat - 8 * 86400"
+                " WHERE id = ?", (old,))
+    con.execute("UPDATE sessions SET stored = stored - 6 * 86400, started = started - 365 * 86400 WHERE id = ?",
+                (recent,))
     con.commit()
     con.close()
     r = run_cli("classmood-analyze", str(real_galleries[0]["path"]), "--db", str(db))

@@ -18,8 +18,9 @@
   before a byte of it is read or written; parallel requests count against each other. A body
   without a `Content-Length` (which browsers always send) gets 411. Gradio's `/process_recording`
   (the video component's webcam recorder, which this app does not use, and which writes to the
-  system's temp folder) is refused. An upload cut off by its client leaves its partial file in the
-  cache folder: such leftovers are deleted once no upload is in flight, and when the app starts.
+  system's temp folder) is refused. An upload cut off by its client leaves no partial file: Gradio's
+  multipart parser deletes its files only on errors of its own, so `clean_partial_uploads` makes it
+  delete them on any error, a client that gave up (`ClientDisconnect`) included.
 - **Login throttling** (with a password): after `max_failures` (5) failed logins from one client
   address within `window_s` (60 s), every login from that address, right or wrong, gets 429 with
   `Retry-After` until the window has passed. The client address is the connection's own:
@@ -153,8 +154,7 @@ class Guard:
         self._locked_until: dict[str, float] = {}
         self._lock = threading.Lock()
         self._receiving = 0  # bytes of request bodies announced and not yet finished
-        self._in_flight = 0  # requests with a body now being served
-        sweep_leftovers(settings.upload_dir(), 60.0)
+        clean_partial_uploads()
 
     def host_allowed(self, headers: dict[str, str]) -> bool:
         name = host_of(headers.get("host", ""))
@@ -213,32 +213,24 @@ class Guard:
             if refusal:
                 await _respond(send_with_headers, *refusal)
                 return
-        cut_off = {}
-
-        async def receive_watching():
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                cut_off["yes"] = True
-            return message
-
         try:
             if method == "POST" and self.password and path.rstrip("/").endswith("/login"):
                 await self.login(scope, receive, send_with_headers)
             else:
-                await self.app(scope, receive_watching if has_body else receive, send_with_headers)
-        except Exception:  # an error page with our headers, not the server's bare one
-            log.exception("request %s %s failed", method, path)
+                await self.app(scope, receive, send_with_headers)
+        except Exception as e:  # an error page with our headers, not the server's bare one
+            if type(e).__name__ != "ClientDisconnect":  # a client that gave up is no error of ours
+                log.exception("request %s %s failed", method, path)
             if not started:
                 await _respond(send_with_headers, 500, "internal error: see the app's log")
-            elif not cut_off:
-                raise
         finally:
-            if has_body and reserved:
-                self.body_done(reserved, bool(cut_off))
+            if reserved:
+                with self._lock:
+                    self._receiving -= reserved
 
     def body_refusal(self, headers: dict[str, str], upload: bool) -> tuple[tuple[int, str] | None, int]:
         """(a refusal for a request with a body, or None; the bytes reserved for it, to give back
-        with `body_done`)."""
+        when the request ends)."""
         s = self.settings
         length = headers.get("content-length")
         if "transfer-encoding" in headers or length is None or not length.strip().isdigit():
@@ -254,16 +246,7 @@ class Guard:
                              f"and together may hold at most {_human(s.max_upload_total_bytes)}; try again once "
                              f"older ones expire"), 0
             self._receiving += size
-            self._in_flight += 1
         return None, size
-
-    def body_done(self, reserved: int, cut_off: bool) -> None:
-        with self._lock:
-            self._receiving -= reserved
-            self._in_flight -= 1
-            idle = self._in_flight == 0
-        if idle:  # a partial file of ours is a leftover at once; another program's only when stale
-            sweep_leftovers(self.settings.upload_dir(), 0.0 if cut_off else 60.0)
 
     # -- origins -------------------------------------------------------------------------------
     def origin_allowed(self, origin: str, scope, headers: dict[str, str]) -> bool:
@@ -328,29 +311,38 @@ def _with_headers(send):
     return sending
 
 
-def sweep_leftovers(folder: Path, min_age_s: float = 0.0) -> int:
-    """Delete the partial files of uploads cut off by their client: Gradio receives an upload into
-    a temporary file (`tmp...`) at the top of its cache folder and moves it into a folder of its
-    own when complete, so with no upload of ours in flight (the caller knows), a top-level `tmp*`
-    file is a leftover; one not written for `min_age_s` seconds (another program's uploads may
-    share the folder) goes. Returns how many went."""
-    n = 0
-    now = time.time()
+def clean_partial_uploads() -> bool:
+    """Make Gradio's multipart parser delete the files it was writing when parsing fails for any
+    reason: it does so for its own errors (a file over the cap) but not when the client gives up
+    half way (`ClientDisconnect`), which left the partial upload in its cache folder for good.
+    Installed once; False (and a warning) where this Gradio has no such parser to wrap."""
     try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
+        from gradio import route_utils
+
+        parser = route_utils.GradioMultiPartParser
+        parse = parser.parse
+    except (ImportError, AttributeError):
+        log.warning("this Gradio has no GradioMultiPartParser: uploads cut off by their client may leave "
+                    "partial files in its cache folder until it is emptied")
+        return False
+    if getattr(parse, "classmood_cleans", False):
+        return True
+
+    async def parse_and_clean(self, *args, **kwargs):
         try:
-            if entry.name.startswith("tmp") and entry.is_file(follow_symlinks=False) \
-                    and now - entry.stat(follow_symlinks=False).st_mtime >= min_age_s:
-                os.unlink(entry.path)
-                n += 1
-        except OSError:
-            pass
-    if n:
-        log.info("deleted %d partial upload(s) left in %s", n, folder)
-    return n
+            return await parse(self, *args, **kwargs)
+        except BaseException:
+            for f in list(getattr(self, "_files_to_close_on_error", [])):
+                try:
+                    f.close()
+                    os.unlink(f.name)
+                except OSError:  # Gradio deleted it itself (its own errors)
+                    pass
+            raise
+
+    parse_and_clean.classmood_cleans = True
+    parser.parse = parse_and_clean
+    return True
 
 
 def _folder_bytes(folder: Path) -> int:

@@ -165,6 +165,7 @@ class App:
         `last_alert` grouped into one toast."""
         from ui import report as rp
 
+        self._end_abandoned()
         choices, default = self.session_choices()
         ids = {c[1] for c in choices}
         sid = int(selected) if pinned and selected in ids else default
@@ -178,6 +179,18 @@ class App:
         toast = rp.alerts_toast(fresh) if len(fresh) and sid == selected else None
         return ClassView(choices, sid, rp.headline_html(r), rp.mood_chart(r), rp.needs_attention_html(r),
                          rp.more_charts(r), rp.participants_html(r), rp.alerts_html(r), newest, toast)
+
+    def _end_abandoned(self, every_s: float = 60.0) -> None:
+        """Mark sessions whose bot is plainly dead as ended (`Store.end_abandoned`), once a minute
+        at most: an app that runs for weeks does not wait for its next start."""
+        now = time.monotonic()
+        if now - getattr(self, "_abandoned_checked", -every_s) < every_s:
+            return
+        self._abandoned_checked = now
+        try:
+            self.store.end_abandoned()
+        except Exception as e:  # noqa: BLE001 - the refresh shows what it can; the reads report errors
+            log.warning("could not mark abandoned sessions: %s", e)
 
     def _session_windows(self, sid: int):
         """The kept windows of session `sid` (of the last few sessions shown)."""
