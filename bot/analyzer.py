@@ -61,6 +61,7 @@ class GalleryAnalyzer:
         self.layouts = LayoutMemory(self.options.layout) if self.options.reuse_layout else None
         self._seen: _Seen | None = None
         self._seen_lock = threading.Lock()
+        self._faces_outside = False  # the last whole look saw faces the layout's tiles do not explain
         self.stage_ms: dict[str, float] = {}  # the last frame's time in each stage (crop and classify together)
 
     def analyze(self, frame: np.ndarray, time_s: float = 0.0, file: str | None = None) -> FrameResult:
@@ -72,9 +73,14 @@ class GalleryAnalyzer:
         opts = self.options
         t0 = time.perf_counter()
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)  # once a frame: the layout and the change check read it
+        searches = self.layouts.searches if self.layouts else None
         layout = self.layouts.tiles(gray) if self.layouts else find_tiles(gray, opts.layout)
+        # faces first: where the layout was searched on this frame (a new picture, a moved window, a
+        # changed grid) it is not trusted yet, and the whole frame is looked at: a wrong layout (three
+        # avatar squares taken for the gallery) must never hide a face the detector can see
+        searched = self.layouts is None or self.layouts.searches != searches
         t1 = time.perf_counter()
-        dets = self._detect(frame, layout, gray)
+        dets = self._detect(frame, layout, gray, whole=searched or self._faces_outside)
         layout = _faces_as_tiles(layout, dets, frame.shape[1], frame.shape[0])
         t2 = time.perf_counter()
         assigned = _assign(dets, [t.box for t in layout])
@@ -106,15 +112,17 @@ class GalleryAnalyzer:
             self.layouts = LayoutMemory(self.options.layout)
         with self._seen_lock:
             self._seen = None
+            self._faces_outside = False
 
-    def _detect(self, frame: np.ndarray, layout, gray: np.ndarray) -> list[tuple[Box, float]]:
+    def _detect(self, frame: np.ndarray, layout, gray: np.ndarray, whole: bool = False) -> list[tuple[Box, float]]:
         """Faces as (box, confidence). One pass over the frame (around the video tiles, reduced to
         `frame_max_side`); then, for tiles that show video but no face, an upscaled second look, and
         a larger one only where a look saw a face-like candidate it could not confirm (a score
         between `hint_confidence` and `min_confidence`): an empty room costs one look, not two.
 
         With `reuse_detections`, what did not change since the previous frame is not looked at
-        again (see `_Seen`)."""
+        again (see `_Seen`). `whole`: the whole-frame pass looks at the whole frame, not only around
+        the tiles (a layout searched on this frame is not trusted yet)."""
         opts = self.options
         h, w = frame.shape[:2]
         scale = min(1.0, opts.frame_max_side / max(h, w))
@@ -132,6 +140,13 @@ class GalleryAnalyzer:
                 seen += self._first_pass(frame, regions, scale)
                 memory.update(changed, seen)
             dets = [d for d in seen if d[1] >= opts.min_confidence]
+            if whole:  # faces first: the rest of the frame too, at the same scale (not kept as `seen`)
+                around = [(r, c) for r, c in around_roi(roi, w, h, int(64 / scale), int(0.05 * max(w, h)))
+                          if not _flat(gray, c)]
+                outside = [d for d in self._first_pass(frame, [r for r, _ in around], scale, [c for _, c in around])
+                           if d[1] >= opts.min_confidence] if around else []
+                self._faces_outside = bool(outside)  # then the next frames look outside again too
+                dets += outside
             pending = []
             for t in layout:
                 if t.camera_off or any(center_in(b, t.box) for b, _ in dets):
@@ -298,22 +313,88 @@ class _Seen:
 
 
 def _faces_as_tiles(layout, dets, width: int, height: int):
-    """Fewer tiles than faces: no grid was found, or a quarter of the faces (two at least) lie
-    outside the tiles found, with three or more faces of about one size in view (a gallery whose
-    grid is hidden under controls, or drawn some other way): a tile each, made up from where the
-    faces are (`bot.layout.tiles_from_faces`), so that never fewer tiles are reported than faces."""
+    """Fewer tiles than faces: no grid was found, or a quarter of the faces near the grid (two at
+    least) lie outside its tiles, with three or more faces of about one size in
+    view (a gallery whose grid is hidden under controls, or drawn some other way), or as many faces
+    beyond the grid as in its tiles (a few avatar squares taken for the grid): a tile each, made up
+    from where the faces are (`bot.layout.tiles_from_faces`), so that never fewer tiles are reported
+    than faces. Faces on a shared screen beside a strip of tiles that hold more participants leave
+    the grid as it is. Tiles that hold rows of faces are cut into a tile a video first
+    (`_split_crowded`)."""
     from bot.layout import tiles_from_faces
 
     faces = [d[0] for d in dets if d[1] >= 0.5]
     if len(faces) < 3 or len(faces) <= len(layout):
         return layout
+    if len(layout) > 1 and _crowded(layout, faces):
+        layout = _split_crowded(layout, faces)
     outside = [f for f in faces if not any(center_in(f, t.box) for t in layout)]
-    if len(layout) > 1 and (len(outside) < 2 or len(outside) < 0.25 * len(faces)):
-        return layout  # a grid was found and holds (nearly) every face
-    widths = [f[2] for f in faces]
-    if max(widths) > 2.5 * min(widths):  # one near face and others far behind: a room, not a gallery
+    roi = detection_roi(layout, width, height)
+    beyond = [f for f in outside if not center_in(f, roi)]  # seen by the faces-first look only
+    near = len(outside) - len(beyond)  # in the gutters or a tile the layout missed, inside the grid
+    if len(layout) > 1 and not (near >= 2 and near >= 0.25 * (len(faces) - len(beyond))) \
+            and not (len(beyond) >= 2 and len(beyond) >= len(faces) - len(outside)):
+        return layout  # the grid holds (nearly) every face near it, and more than there are beyond it
+    med = float(np.median([f[2] for f in faces]))
+    if max(f[2] for f in faces) > 2.5 * med:  # one near face and others far behind: a room, not a gallery
         return layout
-    return tiles_from_faces(faces, width, height)
+    # the gallery's faces are of about one size; smaller ones (people far behind someone in a tile)
+    # make no tiles of their own: they are "other" in the tile of the face in front of them
+    main = [f for f in faces if f[2] >= med / 2.5]
+    return tiles_from_faces(main, width, height) if len(main) >= 3 else layout
+
+
+def _crowded(layout, faces: list[Box]) -> bool:
+    """Whether the tiles found hold rows of faces of one size: at least two tiles with two or more
+    faces each, and on average three or more faces a tile that has any. That is several videos
+    taken for one tile (a gallery whose videos touch, with no gutters to find), not two people
+    sharing a camera (a second face in one tile of many stays "other")."""
+    med = float(np.median([f[2] for f in faces]))
+    per_tile: dict[int, int] = {}
+    for f in faces:
+        if f[2] < med / 2.5:
+            continue  # someone far behind
+        k = next((i for i, t in enumerate(layout) if center_in(f, t.box)), None)
+        if k is not None:
+            per_tile[k] = per_tile.get(k, 0) + 1
+    shared = sum(n >= 2 for n in per_tile.values())
+    return shared >= 2 and sum(per_tile.values()) >= 3 * len(per_tile)
+
+
+def _split_crowded(layout, faces: list[Box]):
+    """Each tile that holds two or more faces of the gallery's size cut into a grid of equal cells
+    shaped like video (16:9 or 4:3) with one face at most a cell, where such a grid exists: the
+    videos a tile was made of. Other tiles stay as they are."""
+    from bot.layout import Tile
+
+    med = float(np.median([f[2] for f in faces]))
+    out = []
+    for t in layout:
+        x, y, w, h = t.box
+        inside = [f for f in faces if f[2] >= med / 2.5 and center_in(f, t.box)]
+        if len(inside) < 2:
+            out.append(t)
+            continue
+        best = None
+        for cols in range(1, 2 * len(inside) + 2):
+            for rows in range(1, 2 * len(inside) + 2):
+                if cols * rows < len(inside) or cols * rows > 2 * len(inside) + 2:
+                    continue
+                cw, ch = w / cols, h / rows
+                cells = {(int((f[0] + f[2] / 2 - x) // cw), int((f[1] + f[3] / 2 - y) // ch)) for f in inside}
+                if len(cells) < len(inside):
+                    continue  # two faces in one cell
+                misfit = min(abs(np.log((cw / ch) / a)) for a in (16 / 9, 4 / 3))
+                if misfit < 0.25 and (best is None or misfit < best[0]):
+                    best = (misfit, cols, rows, cw, ch)
+        if best is None:
+            out.append(t)
+            continue
+        _, cols, rows, cw, ch = best
+        out += [Tile((int(x + c * cw), int(y + r * ch), int(cw), int(ch)), False)
+                for r in range(rows) for c in range(cols)]
+    out.sort(key=lambda t: (t.box[1], t.box[0]))
+    return out
 
 
 def _overlap(a: Box, b: Box) -> bool:
@@ -349,6 +430,40 @@ def bands(roi: Box, layout, parts: int) -> list[Box]:
     m = max(8, h // 25)  # each band reaches a little past its cut: tiles beside it keep their context
     return [((x0, max(y0, a - m), w, min(y0 + h, b + m) - max(y0, a - m)), (x0, a, w, b - a))
             for a, b in zip(edges, edges[1:]) if b > a]
+
+
+def _flat(gray: np.ndarray, box: Box, spread: float = 4.0) -> bool:
+    """Whether `box` of the frame is one flat level (a letterbox's bars, an empty margin): no
+    face can be there. Read on every 4th pixel."""
+    import cv2
+
+    x, y, w, h = box
+    part = gray[y:y + h:4, x:x + w:4]
+    return part.size == 0 or float(cv2.meanStdDev(part)[1][0][0]) < spread
+
+
+def around_roi(roi: Box, width: int, height: int, reach: int, thinnest: int = 0) -> list[tuple[Box, Box]]:
+    """The frame outside `roi` as (region, core) pairs: a band above, below, left and right of it,
+    each reaching `reach` pixels into it (a face on the line is seen whole); a detection counts
+    where its centre lies in the core, outside `roi`. Bands whose core is thinner than `thinnest`
+    are left out (the margin of a gallery that fills the screen); none where `roi` is the frame."""
+    x0, y0, rw, rh = roi
+    x1, y1 = x0 + rw, y0 + rh
+    x0, y0 = (x0 if x0 >= thinnest else 0), (y0 if y0 >= thinnest else 0)
+    x1, y1 = (x1 if width - x1 >= thinnest else width), (y1 if height - y1 >= thinnest else height)
+    rh = y1 - y0
+    out = []
+    if y0 > 0:
+        out.append(((0, 0, width, min(height, y0 + reach)), (0, 0, width, y0)))
+    if y1 < height:
+        top = max(0, y1 - reach)
+        out.append(((0, top, width, height - top), (0, y1, width, height - y1)))
+    if x0 > 0:
+        out.append(((0, y0, min(width, x0 + reach), rh), (0, y0, x0, rh)))
+    if x1 < width:
+        left = max(0, x1 - reach)
+        out.append(((left, y0, width - left, rh), (x1, y0, width - x1, rh)))
+    return out
 
 
 def detection_roi(layout, width: int, height: int) -> Box:

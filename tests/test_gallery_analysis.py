@@ -287,3 +287,77 @@ def test_screen_share_finds_the_strip_of_participants(fer_faces, analyzer, n, st
     assert [t.camera_off for t in r.tiles] == g.camera_off
     live = [f for f in r.faces if f.role == "participant"]
     assert len(live) == n - len(off)
+
+
+def test_a_wrong_layout_never_hides_a_face_the_detector_sees(real_galleries, analyzer):
+    """Faces first: three letter-avatar squares taken for the gallery (as on a real 5x5 Zoom class
+    that read as 0 of 14 faces) must not hide the faces elsewhere on the screen. The layout is made
+    wrong on purpose over real screenshots; every participant is still found, each in a tile."""
+    import cv2
+
+    from bot.analyzer import GalleryAnalyzer
+    from bot.layout import Tile
+
+    class AvatarsOnly:
+        """A layout memory that 'finds' three camera-off squares in the middle of the picture."""
+        searches = 0
+
+        def tiles(self, gray):
+            self.searches += 1
+            h, w = gray.shape[:2]
+            side = min(w, h) // 8
+            return [Tile((w // 2 - 2 * side + k * int(1.5 * side), h // 2 - side // 2, side, side), True)
+                    for k in range(3)]
+
+    a = GalleryAnalyzer(classifier=analyzer.classifier, detector=analyzer.detector)
+    for g in real_galleries:
+        if g["participant_faces"] < 4 or g["camera_off_tiles"]:
+            continue  # a grid of video tiles: made up from the faces alone
+        a.forget()
+        a.layouts = AvatarsOnly()
+        r = a.analyze(cv2.imread(str(g["path"])))
+        participants = sum(f.role == "participant" for f in r.faces)
+        assert participants >= g["participant_faces"], (g["file"], participants)
+        assert len(r.tiles) >= g["participant_faces"], g["file"]
+        # the next frame (layout unchanged, the same wrong squares) keeps looking outside them
+        r2 = a.analyze(cv2.imread(str(g["path"])))
+        assert sum(f.role == "participant" for f in r2.faces) == participants, g["file"]
+
+
+def test_videos_that_touch_taken_for_a_few_large_tiles_are_a_tile_each(real_galleries, analyzer):
+    """A gallery whose videos touch (no gutters) read as a few wide tiles, each a whole row of
+    people: several faces of one size spread over one "tile" are several tiles, each a participant,
+    not one participant and "others". The rows are made wrong on purpose over real screenshots."""
+    import cv2
+
+    from bot.analyzer import GalleryAnalyzer
+    from bot.layout import find_tiles
+
+    class RowsAsTiles:
+        searches = 0
+
+        def tiles(self, gray):
+            self.searches += 1
+            found = find_tiles(gray)
+            rows = {}
+            for t in found:
+                rows.setdefault(t.box[1] // 8, []).append(t.box)
+            out = []
+            for boxes in rows.values():
+                x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+                x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+                out.append(type(found[0])((x0, y0, x1 - x0, y1 - y0), False))
+            return out
+
+    a = GalleryAnalyzer(classifier=analyzer.classifier, detector=analyzer.detector)
+    checked = 0
+    for g in real_galleries:
+        if g["camera_off_tiles"] or g["participant_faces"] < 9:
+            continue
+        a.forget()
+        a.layouts = RowsAsTiles()
+        r = a.analyze(cv2.imread(str(g["path"])))
+        participants = sum(f.role == "participant" for f in r.faces)
+        assert participants >= g["participant_faces"], (g["file"], participants)
+        checked += 1
+    assert checked >= 2
