@@ -108,19 +108,33 @@ def run_cli(*args: str, timeout: int = 600, env: dict | None = None) -> subproce
 GALLERIES = Path(os.environ.get("CLASSMOOD_GALLERIES", REPO.parent / "shared" / "data" / "galleries"))
 
 
-@pytest.fixture(scope="session")
-def real_galleries() -> list[dict]:
-    """The real Zoom screenshots with their MANIFEST.tsv rows (counts as ints)."""
+GALLERIES2 = Path(os.environ.get("CLASSMOOD_GALLERIES2", REPO.parent / "shared" / "data" / "galleries2"))
+
+
+def read_manifest(folder: Path, variable: str) -> list[dict]:
+    """A folder of real meeting screenshots with its MANIFEST.tsv rows (counts as ints)."""
     import csv
 
-    manifest = GALLERIES / "MANIFEST.tsv"
-    require(manifest.exists(), f"real gallery screenshots not found at {GALLERIES} (set CLASSMOOD_GALLERIES)")
+    manifest = folder / "MANIFEST.tsv"
+    require(manifest.exists(), f"real meeting screenshots not found at {folder} (set {variable})")
     rows = list(csv.DictReader(manifest.open(), delimiter="\t"))
     for r in rows:
         for k in ("tiles", "participant_faces", "partial_faces", "camera_off_tiles"):
             r[k] = int(r[k])
-        r["path"] = GALLERIES / r["file"]
+        r["path"] = folder / r["file"]
     return rows
+
+
+@pytest.fixture(scope="session")
+def real_galleries() -> list[dict]:
+    """The real Zoom screenshots with their MANIFEST.tsv rows (counts as ints)."""
+    return read_manifest(GALLERIES, "CLASSMOOD_GALLERIES")
+
+
+@pytest.fixture(scope="session")
+def real_galleries2() -> list[dict]:
+    """The second set: meeting windows, Google Meet, screen shares, speaker view, avatars."""
+    return read_manifest(GALLERIES2, "CLASSMOOD_GALLERIES2")
 
 
 @pytest.fixture(scope="session")
