@@ -321,9 +321,6 @@ def lost(backend, error: BaseException) -> bool:
 
 def connect(target, timeout: float):
     """The backend for a path, a `sqlite:///` URL or a `postgresql://` URL."""
-    if is_postgres(target):
-        problem = url_problem(target.strip())
-        if problem:
-            raise ValueError(problem)
+    if is_postgres(target):  # `Store` has refused a URL with a `url_problem` before this
         return PostgreSQL(target.strip(), timeout)
     return SQLite(sqlite_path(target), timeout)

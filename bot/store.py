@@ -339,19 +339,15 @@ class Store:
         `class_name` and `teacher` say whose lesson it is (many bots, one database); `started`
         (epoch seconds, default now) is when the lesson began (a recording's own date);
         `content_hash` identifies the recording it came from."""
-        now = time.time()
-        return self._write(lambda db: db.insert(
-            "INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces, class_name, teacher,"
-            " content_hash, stored, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (name, source, now if started is None else float(started), now, interval_s, int(bool(keep_faces)),
-             class_name, teacher, content_hash, now, writer_id())))
+        return self._write(lambda db: _insert_session(db, name, source, interval_s, keep_faces, class_name, teacher,
+                                                      started, content_hash))
 
     def claim_recording(self, content_hash: str, name: str, source: str = "", interval_s: float | None = None,
                         class_name: str | None = None, teacher: str | None = None, started: float | None = None,
                         busy_after_s: float = DEAD_AFTER_S) -> tuple[str, dict]:
         """Start the session of a recording unless it is stored or being analysed, atomically (two
         workers given the same file at once: one analyses it, the other is told "busy"). Returns
-        ("done", `find_session`'s dict) where an ended session of this content exists; ("busy",
+        ("done", {"id", "frames", "ended", "started"}) where an ended session of this content exists; ("busy",
         {"id"}) where another writer's session of it sent a heartbeat in the last `busy_after_s`
         seconds and that writer is not plainly dead (`writer_dead`: a killed worker on this machine);
         else ("started", {"id"}): unfinished sessions of it (a writer that died) deleted,
@@ -371,10 +367,7 @@ class Store:
                     return "busy", {"id": int(sid)}
             for sid, *_ in rows:  # a worker died on it before: its partial session goes
                 db.execute("DELETE FROM sessions WHERE id=?", (int(sid),))
-            sid = db.insert("INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces,"
-                            " class_name, teacher, content_hash, stored, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                            (name, source, now if started is None else float(started), now, interval_s, 0,
-                             class_name, teacher, content_hash, now, writer_id()))
+            sid = _insert_session(db, name, source, interval_s, False, class_name, teacher, started, content_hash)
             return ("started", {"id": int(sid), "replaced": len(rows)})
 
         status, info = self._write(calls)
@@ -399,23 +392,6 @@ class Store:
             log.info("marked %d session(s) without a heartbeat for %g min as ended (interrupted)",
                      len(dead), DEAD_AFTER_S / 60)
         return len(dead)
-
-    def find_session(self, content_hash: str) -> dict | None:
-        """The newest session made from the recording with this content hash: {id, frames, ended
-        (bool), started (epoch seconds)}, or None."""
-        row = self._read_one("SELECT s.id, (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id), s.ended,"
-                             " s.started, s.interrupted FROM sessions s WHERE s.content_hash = ? ORDER BY s.id DESC",
-                             (content_hash,))
-        if row is None:
-            return None
-        return {"id": int(row[0]), "frames": int(row[1]), "ended": row[2] is not None and not row[4],
-                "started": float(row[3])}
-
-    def unfinished_sessions(self, content_hash: str) -> list[int]:
-        """Sessions of this recording that never ended (their analysis was cut short)."""
-        cols, rows = self._query("SELECT id FROM sessions WHERE content_hash = ? AND (ended IS NULL OR interrupted = 1)",
-                                 (content_hash,))
-        return [int(r[0]) for r in rows]
 
     @_takes_session_id
     def keeps_faces(self, session_id: int) -> bool:
@@ -729,6 +705,15 @@ class Store:
         return self._frame("SELECT o.time_s, o.participant, o.emotion, i.jpeg FROM face_images i"
                            " JOIN observations o ON o.id = i.observation_id WHERE i.session_id=?"
                            " ORDER BY o.time_s, o.id", (session_id,))
+
+
+def _insert_session(db, name, source, interval_s, keep_faces, class_name, teacher, started, content_hash) -> int:
+    """A new session row (in the caller's transaction): stored now, by this process."""
+    now = time.time()
+    return db.insert("INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces, class_name,"
+                     " teacher, content_hash, stored, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                     (name, source, now if started is None else float(started), now, interval_s,
+                      int(bool(keep_faces)), class_name, teacher, content_hash, now, writer_id()))
 
 
 def _driver_error(e: BaseException) -> bool:

@@ -119,6 +119,7 @@ class App:
         self._jobs_lock = threading.Lock()
         self._reader_stores: list | None = None
         self._windows: dict = {}   # session id -> its SessionWindows: a refresh reads only open windows
+        self._abandoned_checked: float | None = None  # when sessions of dead bots were last looked for
 
     # -- webcam -------------------------------------------------------------------------------
     def webcam(self, rgb: np.ndarray | None):
@@ -184,7 +185,7 @@ class App:
         """Mark sessions whose bot is plainly dead as ended (`Store.end_abandoned`), once a minute
         at most: an app that runs for weeks does not wait for its next start."""
         now = time.monotonic()
-        if now - getattr(self, "_abandoned_checked", -every_s) < every_s:
+        if self._abandoned_checked is not None and now - self._abandoned_checked < every_s:
             return
         self._abandoned_checked = now
         try:
