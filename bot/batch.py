@@ -116,6 +116,8 @@ def read_manifest(path: str) -> dict[str, dict]:
         raise BatchError(f"cannot read the manifest {p}: {getattr(e, 'strerror', None) or e}") from None
     except csv.Error as e:
         raise BatchError(f"cannot read the manifest {p} as CSV: {e}") from None
+    if not rows:
+        raise BatchError(f"{p}: an empty manifest (a header line and a row a recording: path, class, teacher, date)")
     out = {}
     for i, row in enumerate(rows, start=2):
         if None in row:  # csv puts fields beyond the header's under None

@@ -46,7 +46,8 @@ def test_alert_rules_naming_a_folder(tmp_path, capsys):
     (b"\x00\x01\x02binary\xff" * 200, "a binary file, not text"),
     ("path,class\na.mp4,caf\xe9\n".encode("latin-1"), "not UTF-8 text"),
     (b"path,class,teacher,date\na.mp4,3B,Ms Kim,0001-01-01\n", "no lesson's date"),
-], ids=["extra-fields", "binary", "latin-1", "year-1"])
+    (b"", "an empty manifest"), (b"path,class,teacher,date\n", "an empty manifest"),
+], ids=["extra-fields", "binary", "latin-1", "year-1", "empty", "header-only"])
 def test_bad_manifests(tmp_path, capsys, content, expect):
     (tmp_path / "a.mp4").write_bytes(b"x")
     (tmp_path / "m.csv").write_bytes(content)
