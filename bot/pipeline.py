@@ -26,7 +26,8 @@ FACE_IMAGE_PX = 96        # side of a kept face image (the FER-style square the 
 FACE_IMAGE_QUALITY = 90   # its JPEG quality
 # Frames analysed while the database cannot be reached (a server restarting) wait in memory, in
 # order, and are written when it is back: at most this many (at the bot's 5 s, 2 h 45 min; a
-# 25-face frame is about 10 kB, with face images about 100 kB). Past it the oldest go, counted.
+# frame holds its faces' boxes and scores, and their 96x96 JPEGs where faces are kept). Past it
+# the oldest go, counted.
 MAX_PENDING_FRAMES = 2000
 DRAIN_S = 120.0  # at the end of a run, how long to keep trying to write what waits
 
