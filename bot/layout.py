@@ -249,14 +249,32 @@ def _split(profile: np.ndarray, most: int = 8) -> int:
     return best
 
 
-def tiles_from_faces(faces: list[Box], width: int, height: int) -> list[Tile]:
+def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray | None = None) -> list[Tile]:
     """Tiles made up from where faces are, for a gallery whose grid was not found (controls drawn
-    over it, a layout of its own): faces in rows (centres within half a face's height), a tile a
-    face, as wide as the spacing between neighbours in a row (or 2.5 faces) and as tall as the
-    spacing between rows (or 2 faces), centred on its face. The gallery then has at least as many
-    tiles as faces. In reading order."""
+    over it, a layout of its own): faces in rows (centres within half a face's height). Given the
+    picture (`gray`), each row is fitted to the lines the picture shows (`fit_row`): equal tiles
+    whose every edge lies on a line, a window over part of the row allowed. Otherwise, and for a row
+    no such grid fits, a tile a face, as wide as the spacing between neighbours in a row (or 2.5
+    faces) and as tall as the spacing between rows (or 2 faces), centred on its face; the gallery
+    then has at least as many tiles as faces. In reading order."""
     if not faces:
         return []
+    if gray is not None:
+        # the row with most faces first: its tiles' size is the one the other rows are fitted to
+        # (one gallery, equal tiles)
+        rows_ = sorted(_face_rows(faces), key=lambda r: -len(r))
+        fitted: list[Box] = []
+        size = None
+        for row in rows_:
+            cells = fit_row(gray, row, size=size)
+            if cells is None:
+                fitted = []
+                break
+            size = size or cells[0][2:]
+            # two rows of faces in one row of tiles (a face higher in its tile) fit the same cells
+            fitted += [c for c in cells if all(_iou(c, t) < 0.5 for t in fitted)]
+        if fitted:
+            return [Tile(c, _looks_camera_off(gray, c, LayoutOptions())) for c in sorted(fitted, key=lambda c: (c[1], c[0]))]
     fw = float(np.median([f[2] for f in faces]))
     fh = float(np.median([f[3] for f in faces]))
     centres = sorted(((f[0] + f[2] / 2, f[1] + f[3] / 2) for f in faces), key=lambda c: c[1])
@@ -280,6 +298,100 @@ def tiles_from_faces(faces: list[Box], width: int, height: int) -> list[Tile]:
             out.append(Tile(_clip((int(x), int(y), int(tw), int(th)), width, height), False))
     return out
 
+
+def _face_rows(faces: list[Box]) -> list[list[Box]]:
+    """Faces grouped in rows: centres within half the median face's height of the row's mean."""
+    fh = float(np.median([f[3] for f in faces]))
+    rows: list[list[Box]] = []
+    for f in sorted(faces, key=lambda f: f[1] + f[3] / 2):
+        if rows and abs(f[1] + f[3] / 2 - np.mean([g[1] + g[3] / 2 for g in rows[-1]])) < 0.5 * fh:
+            rows[-1].append(f)
+        else:
+            rows.append([f])
+    return rows
+
+
+def _line_share(diffs: np.ndarray, axis: int, jump: int = 12) -> np.ndarray:
+    """For each line between two neighbouring rows or columns: the share of it along which the
+    picture jumps by `jump` grey levels or more (1.0: an edge from end to end)."""
+    return (np.abs(diffs) >= jump).mean(axis=axis)
+
+
+def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] = (0.9, 2.4),
+            strong: float = 0.25, size: tuple[int, int] | None = None) -> list[Box] | None:
+    """A row of equal tiles fitted to a row of faces and the lines of the picture around them, or
+    None where none fits. A line is where the picture jumps along `strong` (25%) of its length at
+    least (a window drawn over part of a row leaves a third of an edge in view); the frame's own
+    edge counts as a weak one where a picture is cut off by it (not flat background). The row's top is one of the three strongest lines from two faces
+    above the faces' tops down to them, its bottom one of the three strongest from their bottoms to
+    three faces below; within each such band, tiles are the equal cells between two lines, every
+    cut on a line (within 3 pixels), video-shaped (width over height within `shape_range`),
+    holding every face's centre. The fit whose tiles have `size` (width, height: another row's,
+    within 7%) wins, then the one with the most lines, then the strongest: a seam inside a video (a
+    door frame) is one line, never a whole grid."""
+    H, W = gray.shape[:2]
+    fw = float(np.median([f[2] for f in row]))
+    fh = float(np.median([f[3] for f in row]))
+    x0 = int(max(0, min(f[0] for f in row) - fw))
+    x1 = int(min(W, max(f[0] + f[2] for f in row) + fw))
+    top = min(f[1] for f in row)
+    bottom = max(f[1] + f[3] for f in row)
+    g = gray.astype(np.int16)
+    rows = np.zeros(H + 1)
+    rows[1:H] = _line_share(np.diff(g[:, x0:x1], axis=0), axis=1)
+    # the frame's edge: a weak line where a video is cut off by it, none where flat background is
+    rows[0] = 0.5 * (np.ptp(g[:3, x0:x1]) > 7)
+    rows[H] = 0.5 * (np.ptp(g[-3:, x0:x1]) > 7)
+
+    def lines(lo: int, hi: int) -> list[int]:
+        lo, hi = max(0, lo), min(H, hi)
+        picked: list[int] = []
+        for y in sorted(range(lo, hi + 1), key=lambda y: -rows[y]):  # strongest first, 3 pixels apart
+            if rows[y] < strong or len(picked) == 3:
+                break
+            if all(abs(y - q) > 3 for q in picked):
+                picked.append(y)
+        return picked
+
+    centres = [f[0] + f[2] / 2 for f in row]
+    lo_c, hi_c = min(centres), max(centres)
+    best_fit, best_score = None, (False, 0, 0.0)
+    for y0 in lines(int(top - 2 * fh), int(top)):
+        for y1 in lines(int(bottom), int(bottom + 3 * fh)):
+            th = y1 - y0
+            if th < 1.5 * fh:
+                continue
+            cols = np.zeros(W + 1)
+            cols[1:W] = _line_share(np.diff(g[y0 + 1:y1 - 1], axis=1), axis=0)
+            cols[0] = 0.5 * (np.ptp(g[y0:y1, :3]) > 7)
+            cols[W] = 0.5 * (np.ptp(g[y0:y1, -3:]) > 7)
+            peaks = [x for x in range(W + 1) if cols[x] >= strong and cols[x] == cols[max(0, x - 3):x + 4].max()]
+
+            def at(c: float) -> float:
+                return float(cols[max(0, int(round(c)) - 3):int(round(c)) + 4].max())
+
+            for i, a in enumerate(peaks):
+                if a > lo_c:
+                    break
+                for b in peaks[i + 1:]:
+                    if b < hi_c:
+                        continue
+                    # the frame's two edges alone are no grid
+                    for k in range(2 if (a, b) == (0, W) else 1, 9):
+                        p = (b - a) / k
+                        if p < shape_range[0] * th:
+                            break
+                        if p > shape_range[1] * th:
+                            continue
+                        cuts = [a + p * j for j in range(1, k)]
+                        if any(at(c) < strong for c in cuts):
+                            continue
+                        same = size is not None and abs(p - size[0]) <= 0.07 * size[0] and abs(th - size[1]) <= 0.07 * size[1]
+                        score = (same, k + 1, sum(at(c) for c in [a, *cuts, b]) + rows[y0] + rows[y1])
+                        if score > best_score:
+                            best_score = score
+                            best_fit = [(int(round(a + p * j)), y0, int(round(p)), th) for j in range(k)]
+    return best_fit
 
 def _fills(boxes: list[Box], shape) -> bool:
     """A grid found across the frame that spans most of it (a gallery on the whole screen): no
@@ -653,7 +765,9 @@ def _looks_camera_off(gray: np.ndarray, box: Box, opts: LayoutOptions) -> bool:
     flat coloured square with one capital, as Zoom draws for someone without a photo): the panel's
     level and one other flat level then cover the tile as the panel alone covers a name tile. On
     the 13 shared real screenshots the video tiles reach at most 0.78 of the tile with two levels
-    (a dark room), the camera-off ones 0.87 and more."""
+    (a dark room), the camera-off ones 0.87 and more. Failing that, the panel's parts decide (see
+    `_panel_parts`): a panel whose every part is a line of text (a long name) or a still picture (a
+    profile photo) is camera-off."""
     x, y, w, h = box
     inner = gray[y + h // 20: y + h - h // 20, x + w // 20: x + w - w // 20]
     if inner.size == 0:
@@ -670,46 +784,82 @@ def _looks_camera_off(gray: np.ndarray, box: Box, opts: LayoutOptions) -> bool:
     second = int(np.bincount(rest.ravel(), minlength=256).argmax())
     near2 = np.abs(sub.astype(np.int16) - second) <= 3
     panel = near if mode < second else near2  # the darker of the two levels is the panel
-    if min(mode, second) >= 90 or panel.mean() < 0.2:  # no dark panel around the square
-        return False
-    return bool((near | near2).mean() >= opts.camera_off_uniform)
+    if min(mode, second) < 90 and panel.mean() >= 0.2 and (near | near2).mean() >= opts.camera_off_uniform:
+        return True
+    parts = _panel_parts(gray, box)
+    return parts is not None and all(kind != "other" for kind, _ in parts)
 
 
-def picture_on_panel(gray: np.ndarray, tile: Box, face: Box) -> bool:
-    """Whether `face` (a box in `tile`) is a still picture on a camera-off tile, not video: a profile
-    photo or avatar, which Zoom, Meet and Teams show in the middle of a flat dark panel while the
-    camera is off. The picture (the region of non-flat pixels around the face, small gaps closed) must
-    keep a margin from every edge of the tile, a person on camera reaching its bottom edge at least,
-    and cover at most half of it, and the rest of the tile must be the flat panel (within 3 grey
-    levels of its commonest level, below 90; a name, icons and a speaker's frame leave 15% for
-    them). A live video tile has a room, a wall's gradient and noise, or a body, around the face."""
+def _panel_parts(gray: np.ndarray, tile: Box) -> list[tuple[str, Box]] | None:
+    """The parts of a tile drawn on a flat dark panel, as (kind, box in the tile's pixels); None
+    where the tile is no such panel (its commonest grey is 90 or lighter, or covers less than 30%,
+    or what lies outside the parts is not 85% panel). The panel is the pixels within 3 grey levels
+    of the commonest level; a part is a region of other pixels, small gaps closed. Kinds:
+
+    - "picture": a still picture, as Zoom, Meet and Teams show for a camera that is off. Either it
+      keeps a margin from every edge of the tile and covers at most half of it (an avatar, a round
+      or square photo: a person on camera reaches the tile's bottom edge at least), or it is a
+      photo filling the tile's height: a rectangle (90% of its box), about square (0.7 to 1.4),
+      centred across the tile, with panel left and right of it.
+    - "text": a line of text or an icon, at most a fifth of the tile's height (a name, a muted mark),
+      or a third where it is three times as wide as tall and clear of the tile's edges (a name
+      blurred into large blocks; shoulders reach the bottom edge).
+    - "other": anything else (a body, a room: video).
+    """
     import cv2
 
     x, y, w, h = tile
     sub = np.ascontiguousarray(gray[y:y + h:2, x:x + w:2])
     if sub.shape[0] < 16 or sub.shape[1] < 16:
-        return False
+        return None
     mode = int(cv2.calcHist([sub], [0], None, [256], [0, 256]).argmax())
     if mode >= 90:
-        return False
+        return None
     flat = cv2.inRange(sub, max(0, mode - 3), mode + 3) > 0
-    if flat.mean() < 0.85 * 0.5:  # not even the smallest panel the picture could leave
-        return False
-    k = max(3, min(sub.shape) // 40)
-    off = cv2.morphologyEx((~flat).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(off, connectivity=8)
-    cx = int((face[0] + face[2] / 2 - x) / 2)
-    cy = int((face[1] + face[3] / 2 - y) / 2)
+    if flat.mean() < 0.3:
+        return None
     H, W = sub.shape
-    if not (0 <= cx < W and 0 <= cy < H) or labels[cy, cx] == 0:
-        return False
-    px, py, pw, ph, _ = stats[labels[cy, cx]]
-    mx, my = 0.04 * W, 0.04 * H
-    if px < mx or py < my or px + pw > W - mx or py + ph > H - my or pw * ph > 0.5 * W * H:
-        return False
+    k = max(3, min(H, W) // 40)
+    off = cv2.morphologyEx((~flat).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    # the tile's outer edge (a speaker's frame, rounded corners, the gutter a box may hold) is no part
+    e = max(2, min(H, W) // 25)
+    off[:e], off[-e:], off[:, :e], off[:, -e:] = 0, 0, 0, 0
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(off, connectivity=8)
+    parts: list[tuple[str, Box]] = []
     rest = np.ones_like(flat)
-    rest[py:py + ph, px:px + pw] = False
-    return bool(flat[rest].mean() >= 0.85)
+    for i in range(1, n):
+        px, py, pw, ph, area = (int(v) for v in stats[i])
+        if area < 4:
+            continue
+        mx, my = 0.04 * W, 0.04 * H
+        floating = px >= mx and py >= my and px + pw <= W - mx and py + ph <= H - my and pw * ph <= 0.5 * W * H
+        photo = (area >= 0.9 * pw * ph and 0.7 <= pw / ph <= 1.4 and ph >= 0.6 * H
+                 and abs(px + pw / 2 - W / 2) <= 0.08 * W and px >= 0.1 * W and px + pw <= 0.9 * W)
+        edge = px <= e or py <= e or px + pw >= W - e or py + ph >= H - e  # cut off by the tile's edge
+        if (ph <= H / 5 or (ph <= H / 3 and pw >= 3 * ph and not edge)) and not photo and pw * ph <= 0.5 * W * H:
+            kind = "text"  # a line of text, or a name blurred into large blocks
+        elif (floating and ph > H / 5) or photo:
+            kind = "picture"
+        else:
+            kind = "other"
+        parts.append((kind, (x + 2 * px, y + 2 * py, 2 * pw, 2 * ph)))
+        rest[py:py + ph, px:px + pw] = False
+    inside = rest[e:-e, e:-e]
+    if not inside.any() or flat[e:-e, e:-e][inside].mean() < 0.85:
+        return None
+    return parts
+
+
+def picture_on_panel(gray: np.ndarray, tile: Box, face: Box) -> bool:
+    """Whether `face` (a box in `tile`) is a still picture on a camera-off tile, not video: a profile
+    photo or avatar, which Zoom, Meet and Teams show on a flat dark panel while the camera is off
+    (see `_panel_parts`): the face's centre lies in a "picture" part and nothing on the panel is
+    video. A live video tile has a room, a wall's gradient and noise, or a body, around the face."""
+    parts = _panel_parts(gray, tile)
+    if not parts or any(kind == "other" for kind, _ in parts):
+        return False
+    cx, cy = face[0] + face[2] / 2, face[1] + face[3] / 2
+    return any(kind == "picture" and px <= cx < px + pw and py <= cy < py + ph for kind, (px, py, pw, ph) in parts)
 
 
 def _clip(box: Box, w: int, h: int) -> Box:
