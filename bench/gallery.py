@@ -389,7 +389,7 @@ def windows():
     search costs on such a desktop against the screenshot alone."""
     import cv2
 
-    from bot.layout import _iou, find_tiles
+    from bot.layout import find_tiles, iou as _iou
     from tests.synthetic import POSITIONS, desktop_with
 
     shots = sorted(p for p in GALLERIES.glob("*") if p.suffix.lower() in (".png", ".jpg"))
@@ -451,7 +451,7 @@ def overlays(analyzer, faces):
     tiles recovered at IoU >= 0.9 against the tiles as drawn; and through the analyser (which makes
     a tile for each face where the grid is not found), faces drawn that are a participant in a tile
     of their own: never fewer tiles than faces."""
-    from bot.layout import _iou, find_tiles
+    from bot.layout import find_tiles, iou as _iou
     from tests.synthetic import OVERLAYS, controls_over, render_gallery
 
     print("tablet and phone layouts with a toolbar and a banner over the videos (synthetic):")

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.layout import LayoutMemory, LayoutOptions, find_tiles, picture_on_panel
+from bot.layout import LayoutMemory, LayoutOptions, find_tiles, fit, picture_on_panel
+from bot.layout.geometry import center_in, detection_roi, iou  # noqa: F401 (iou: part of this module's API)
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS
 
@@ -83,7 +84,10 @@ class GalleryAnalyzer:
         searched = self.layouts is None or self.layouts.searches != searches
         t1 = time.perf_counter()
         dets = self._detect(frame, layout, gray, whole=searched or self._faces_outside)
-        layout = _faces_as_tiles(layout, dets, frame.shape[1], frame.shape[0], gray)
+        fitted = fit(layout, [d[0] for d in dets if d[1] >= opts.min_confidence], gray, opts.layout, searched)
+        if fitted is not layout and self.layouts is not None:
+            self.layouts.adopt(fitted)  # the next frames reuse what the fit chose, not what the search found
+        layout = fitted
         t2 = time.perf_counter()
         assigned = _assign(dets, [t.box for t in layout])
         # a weak second face beside a tile's participant is rather a guitar or a poster than a
@@ -386,131 +390,6 @@ class _Seen:
         self.empty.update(tiles)
 
 
-def _faces_as_tiles(layout, dets, width: int, height: int, gray: np.ndarray | None = None):
-    """Fewer tiles than faces: no grid was found, or a quarter of the faces near the grid (two at
-    least) lie outside its tiles, with three or more faces of about one size in
-    view (a gallery whose grid is hidden under controls, or drawn some other way), or as many faces
-    beyond the grid as in its tiles (a few avatar squares taken for the grid): a tile each, made up
-    from where the faces are (`bot.layout.tiles_from_faces`), so that never fewer tiles are reported
-    than faces. Faces on a shared screen beside a strip of tiles that hold more participants leave
-    the grid as it is. Tiles that hold rows of faces are cut into a tile a video first
-    (`_split_crowded`)."""
-    from bot.layout import tiles_from_faces
-
-    faces = [d[0] for d in dets if d[1] >= 0.5]
-    if gray is not None and len(layout) >= 2:
-        layout = _missed_tiles(layout, faces, gray, width, height)
-    if len(faces) < 3 or len(faces) <= len(layout):
-        return layout
-    if len(layout) > 1 and _crowded(layout, faces):
-        layout = _split_crowded(layout, faces)
-    outside = [f for f in faces if not any(center_in(f, t.box) for t in layout)]
-    roi = detection_roi(layout, width, height)
-    beyond = [f for f in outside if not center_in(f, roi)]  # seen by the faces-first look only
-    near = len(outside) - len(beyond)  # in the gutters or a tile the layout missed, inside the grid
-    if len(layout) > 1 and not (near >= 2 and near >= 0.25 * (len(faces) - len(beyond))) \
-            and not (len(beyond) >= 2 and len(beyond) >= len(faces) - len(outside)):
-        return layout  # the grid holds (nearly) every face near it, and more than there are beyond it
-    med = float(np.median([f[2] for f in faces]))
-    if max(f[2] for f in faces) > 2.5 * med:  # one near face and others far behind: a room, not a gallery
-        return layout
-    # the gallery's faces are of about one size; smaller ones (people far behind someone in a tile)
-    # make no tiles of their own: they are "other" in the tile of the face in front of them
-    main = [f for f in faces if f[2] >= med / 2.5]
-    return tiles_from_faces(main, width, height, gray) if len(main) >= 3 else layout
-
-
-def _missed_tiles(layout, faces: list[Box], gray: np.ndarray, width: int, height: int):
-    """A face of the gallery's size near its grid (inside the detection ROI) but in none of its
-    tiles is in a tile the layout missed (its gutter washed out by compression, a window drawn
-    over it): that tile is fitted to the face and the picture's lines with the grid's own tile size
-    (`bot.layout.fit_row`) and added where it overlaps no tile. Tiles of other sizes, or a fit that
-    fails, leave the layout as it is."""
-    from bot.layout import Tile, _looks_camera_off, fit_row, LayoutOptions
-
-    sizes = np.array([t.box[2:] for t in layout], float)
-    size = np.median(sizes, axis=0)
-    if np.abs(sizes - size).max(initial=0) > 0.07 * size.max():
-        return layout  # no one grid of equal tiles
-    inside = [f for f in faces if any(center_in(f, t.box) for t in layout)]
-    if not inside:
-        return layout
-    med = float(np.median([f[2] for f in inside]))
-    roi = detection_roi(layout, width, height)
-    out = list(layout)
-    for f in faces:
-        if f in inside or not center_in(f, roi) or not med / 2.5 <= f[2] <= 2.5 * med:
-            continue
-        cells = fit_row(gray, [f], size=(int(size[0]), int(size[1])))
-        for c in cells or []:
-            same = abs(c[2] - size[0]) <= 0.07 * size[0] and abs(c[3] - size[1]) <= 0.07 * size[1]
-            if same and center_in(f, c) and not any(_overlap(c, t.box) for t in out):
-                out.append(Tile(c, _looks_camera_off(gray, c, LayoutOptions())))
-    if len(out) == len(layout):
-        return layout
-    return sorted(out, key=lambda t: (round((t.box[1] + t.box[3] / 2) / size[1]), t.box[0]))
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    """Whether two boxes share more than a tenth of the smaller one's width and height both."""
-    ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return ix > 0.1 * min(a[2], b[2]) and iy > 0.1 * min(a[3], b[3])
-
-
-def _crowded(layout, faces: list[Box]) -> bool:
-    """Whether the tiles found hold rows of faces of one size: at least two tiles with two or more
-    faces each, and on average three or more faces a tile that has any. That is several videos
-    taken for one tile (a gallery whose videos touch, with no gutters to find), not two people
-    sharing a camera (a second face in one tile of many stays "other")."""
-    med = float(np.median([f[2] for f in faces]))
-    per_tile: dict[int, int] = {}
-    for f in faces:
-        if f[2] < med / 2.5:
-            continue  # someone far behind
-        k = next((i for i, t in enumerate(layout) if center_in(f, t.box)), None)
-        if k is not None:
-            per_tile[k] = per_tile.get(k, 0) + 1
-    shared = sum(n >= 2 for n in per_tile.values())
-    return shared >= 2 and sum(per_tile.values()) >= 3 * len(per_tile)
-
-
-def _split_crowded(layout, faces: list[Box]):
-    """Each tile that holds two or more faces of the gallery's size cut into a grid of equal cells
-    shaped like video (16:9 or 4:3) with one face at most a cell, where such a grid exists: the
-    videos a tile was made of. Other tiles stay as they are."""
-    from bot.layout import Tile
-
-    med = float(np.median([f[2] for f in faces]))
-    out = []
-    for t in layout:
-        x, y, w, h = t.box
-        inside = [f for f in faces if f[2] >= med / 2.5 and center_in(f, t.box)]
-        if len(inside) < 2:
-            out.append(t)
-            continue
-        best = None
-        for cols in range(1, 2 * len(inside) + 2):
-            for rows in range(1, 2 * len(inside) + 2):
-                if cols * rows < len(inside) or cols * rows > 2 * len(inside) + 2:
-                    continue
-                cw, ch = w / cols, h / rows
-                cells = {(int((f[0] + f[2] / 2 - x) // cw), int((f[1] + f[3] / 2 - y) // ch)) for f in inside}
-                if len(cells) < len(inside):
-                    continue  # two faces in one cell
-                misfit = min(abs(np.log((cw / ch) / a)) for a in (16 / 9, 4 / 3))
-                if misfit < 0.25 and (best is None or misfit < best[0]):
-                    best = (misfit, cols, rows, cw, ch)
-        if best is None:
-            out.append(t)
-            continue
-        _, cols, rows, cw, ch = best
-        out += [Tile((int(x + c * cw), int(y + r * ch), int(cw), int(ch)), False)
-                for r in range(rows) for c in range(cols)]
-    out.sort(key=lambda t: (t.box[1], t.box[0]))
-    return out
-
-
 def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
@@ -580,22 +459,6 @@ def around_roi(roi: Box, width: int, height: int, reach: int, thinnest: int = 0)
     return out
 
 
-def detection_roi(layout, width: int, height: int) -> Box:
-    """Where the whole-frame pass looks: the box around the tiles that show video, with a margin
-    (side panels, toolbars, the taskbar and camera-off tiles at the grid's end are skipped; faces
-    in the gutters or in a tile the layout missed inside the grid are still seen). The whole frame
-    where there is no grid, or where every tile looks camera-off."""
-    video = [t.box for t in layout if not t.camera_off] or [t.box for t in layout]
-    if len(layout) < 2 or not video:
-        return 0, 0, width, height
-    m = int(0.02 * max(width, height))
-    x0 = max(0, min(b[0] for b in video) - m)
-    y0 = max(0, min(b[1] for b in video) - m)
-    x1 = min(width, max(b[0] + b[2] for b in video) + m)
-    y1 = min(height, max(b[1] + b[3] for b in video) + m)
-    return x0, y0, x1 - x0, y1 - y0
-
-
 def is_uncertain(box: Box, scores: np.ndarray, opts: AnalyzerOptions) -> bool:
     """A face too small to read, or whose (calibrated) top score is low."""
     return bool(min(box[2], box[3]) < opts.tiny_face_px or float(np.max(scores)) < opts.low_score)
@@ -613,19 +476,6 @@ def _as_bgr(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 3 and frame.shape[2] == 3:
         return frame
     raise ValueError(f"expected a BGR, BGRA or gray image, got shape {frame.shape}")
-
-
-def center_in(box: Box, tile: Box) -> bool:
-    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    return tile[0] <= cx < tile[0] + tile[2] and tile[1] <= cy < tile[1] + tile[3]
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union else 0.0
 
 
 def _nms(dets: list[tuple[Box, float]], threshold: float) -> list[tuple[Box, float]]:

@@ -303,6 +303,9 @@ def test_a_wrong_layout_never_hides_a_face_the_detector_sees(real_galleries, ana
         """A layout memory that 'finds' three camera-off squares in the middle of the picture."""
         searches = 0
 
+        def adopt(self, tiles):  # keeps its wrong layout: each frame is judged afresh
+            pass
+
         def tiles(self, gray):
             self.searches += 1
             h, w = gray.shape[:2]
@@ -336,6 +339,9 @@ def test_videos_that_touch_taken_for_a_few_large_tiles_are_a_tile_each(real_gall
 
     class RowsAsTiles:
         searches = 0
+
+        def adopt(self, tiles):  # keeps its wrong layout: each frame is judged afresh
+            pass
 
         def tiles(self, gray):
             self.searches += 1
@@ -396,27 +402,27 @@ def test_a_profile_photo_or_a_long_name_on_the_panel_is_camera_off(real_gallerie
     A video whose person stands on a dark wall, reaching the tile's edges, stays video."""
     import cv2
 
-    from bot.layout import LayoutOptions, _looks_camera_off, picture_on_panel
+    from bot.layout import LayoutOptions, looks_camera_off, picture_on_panel
 
     rng = np.random.default_rng(1)
     tile = np.full((270, 480), 35, np.uint8)
     photo = np.clip(rng.normal(120, 40, (270, 270)), 0, 255).astype(np.uint8)
     tile[:, 105:375] = photo
-    assert _looks_camera_off(tile, (0, 0, 480, 270), LayoutOptions())
+    assert looks_camera_off(tile, (0, 0, 480, 270), LayoutOptions())
     assert picture_on_panel(tile, (0, 0, 480, 270), (200, 60, 80, 90))
     name = np.full((270, 480), 35, np.uint8)
     name[100:180, 40:440] = rng.integers(60, 200, (8, 40)).repeat(10, 0).repeat(10, 1)  # blocks of 10 px
-    assert _looks_camera_off(name, (0, 0, 480, 270), LayoutOptions())
+    assert looks_camera_off(name, (0, 0, 480, 270), LayoutOptions())
     person = np.full((270, 480), 35, np.uint8)
     cv2.ellipse(person, (240, 300), (170, 120), 0, 0, 360, 150, -1)  # shoulders to the bottom edge
     cv2.circle(person, (240, 120), 60, 180, -1)
     person = np.clip(person + rng.normal(0, 6, person.shape), 0, 255).astype(np.uint8)
     person[:, :60] = 35
-    assert not _looks_camera_off(person, (0, 0, 480, 270), LayoutOptions())
+    assert not looks_camera_off(person, (0, 0, 480, 270), LayoutOptions())
     assert not picture_on_panel(person, (0, 0, 480, 270), (200, 70, 80, 100))
     photo_wide = np.full((270, 480), 35, np.uint8)  # a picture as wide as a 4:3 video is no photo
     photo_wide[:, 60:420] = np.clip(rng.normal(120, 40, (270, 360)), 0, 255).astype(np.uint8)
-    assert not _looks_camera_off(photo_wide, (0, 0, 480, 270), LayoutOptions())
+    assert not looks_camera_off(photo_wide, (0, 0, 480, 270), LayoutOptions())
 
 
 def _touching_gallery(rows: list[int], tile=(320, 180), frame=(1280, 720), bg=30, seed=3):
@@ -470,7 +476,7 @@ def test_a_letter_avatar_is_a_camera_off_tile(real_galleries2, analyzer):
     the real Windows screenshot, and on a square drawn here in other colours and sizes."""
     import cv2
 
-    from bot.layout import LayoutOptions, _looks_camera_off
+    from bot.layout import LayoutOptions, looks_camera_off
 
     g = next(r for r in real_galleries2 if r["file"] == "zoom_win_12tiles_4camoff.jpg")
     _gate(analyzer, g)
@@ -480,7 +486,46 @@ def test_a_letter_avatar_is_a_camera_off_tile(real_galleries2, analyzer):
         x0, y0 = 250 - side // 2, 140 - side // 2
         tile[y0:y0 + side, x0:x0 + side] = level
         cv2.putText(tile, "G", (x0 + side // 4, y0 + 3 * side // 4), cv2.FONT_HERSHEY_SIMPLEX, side / 60, 255, 6)
-        assert _looks_camera_off(tile, (0, 0, 500, 280), LayoutOptions()), (side, level)
+        assert looks_camera_off(tile, (0, 0, 500, 280), LayoutOptions()), (side, level)
     video = np.clip(np.random.default_rng(0).normal(90, 30, (280, 500)), 0, 255).astype(np.uint8)
     video[:, :120] = 34  # a dark wall on one side is still video
-    assert not _looks_camera_off(video, (0, 0, 500, 280), LayoutOptions())
+    assert not looks_camera_off(video, (0, 0, 500, 280), LayoutOptions())
+
+
+def test_the_fit_keeps_the_tiling_the_evidence_favours():
+    """`bot.layout.fit`: a searched layout that cuts each video in two (a seam found down the middle
+    of faces' tiles, as a 0.7x Meet screenshot was read) loses to the rows fitted to the faces and
+    the lines where the videos meet; a layout that holds every face on lines stands as it is; and
+    a tile missing (its face outside every tile) costs the layout."""
+    import cv2
+
+    from bot.layout import LineMap, Tile, detection_roi, fit, score
+
+    img, faces = _touching_gallery([2, 1])
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    right = [(320, 180, 320, 180), (640, 180, 320, 180), (480, 360, 320, 180)]
+    halves = [Tile((x + dx, y, 160, 180), False) for x, y, _, _ in right for dx in (0, 160)]
+    assert [t.box for t in fit(halves, faces, gray)] == right
+    good = [Tile(b, False) for b in right]
+    assert fit(good, faces, gray) is good  # nothing to weigh: the same object back
+    lines = LineMap(gray)
+    roi = detection_roi(good, 1280, 720)
+    best = score(good, faces, lines, roi)
+    assert best > score(halves, faces, lines, roi) and best > score(good[:2], faces, lines, roi)
+
+
+def test_the_next_frames_reuse_what_the_fit_chose(real_galleries2, analyzer):
+    """On the real Meet screenshot (no gutters, a grid found from the faces), the tiles the fit chose
+    are kept by `LayoutMemory` (`adopt`): the next frame searches nothing and reads the same tiles."""
+    import cv2
+
+    from bot.analyzer import GalleryAnalyzer
+
+    g = next(r for r in real_galleries2 if r["file"] == "meet_3tiles_selfview.png")
+    img = cv2.imread(str(g["path"]))
+    a = GalleryAnalyzer(classifier=analyzer.classifier, detector=analyzer.detector)
+    first = a.analyze(img)
+    searches = a.layouts.searches
+    second = a.analyze(img)
+    assert a.layouts.searches == searches
+    assert [t.box for t in second.tiles] == [t.box for t in first.tiles] and len(first.tiles) == g["tiles"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from bot.layout import LayoutMemory, _iou, find_tiles
+from bot.layout import LayoutMemory, find_tiles, iou as _iou
 from tests.conftest import REPO, require
 from tests.synthetic import OVERLAYS, controls_over, desktop_with, render_gallery
 

@@ -1,0 +1,236 @@
+"""Proposer: tiles from the faces found (faces first), fitted to the lines of the picture."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.layout.evidence import LineMap, looks_camera_off
+from bot.layout.geometry import Box, center_in, clip, iou, overlaps
+from bot.layout.options import LayoutOptions, Tile
+
+
+def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray | None = None,
+                     lines: LineMap | None = None) -> list[Tile]:
+    """Tiles made up from where faces are, for a gallery whose grid was not found (controls drawn
+    over it, a layout of its own): faces in rows (centres within half a face's height). Given the
+    picture (`gray`), each row is fitted to the lines the picture shows (`fit_row`): equal tiles
+    whose every edge lies on a line, a window over part of the row allowed. Otherwise, and for a row
+    no such grid fits, a tile a face, as wide as the spacing between neighbours in a row (or 2.5
+    faces) and as tall as the spacing between rows (or 2 faces), centred on its face; the gallery
+    then has at least as many tiles as faces. In reading order."""
+    if not faces:
+        return []
+    if gray is not None:
+        lines = lines or LineMap(gray)
+        # the row with most faces first: its tiles' size is the one the other rows are fitted to
+        # (one gallery, equal tiles)
+        rows_ = sorted(face_rows(faces), key=lambda r: -len(r))
+        fitted: list[Box] = []
+        size = None
+        for row in rows_:
+            cells = fit_row(gray, row, size=size, lines=lines)
+            if cells is None:
+                fitted = []
+                break
+            size = size or cells[0][2:]
+            # two rows of faces in one row of tiles (a face higher in its tile) fit the same cells
+            fitted += [c for c in cells if all(iou(c, t) < 0.5 for t in fitted)]
+        if fitted:
+            return [Tile(c, looks_camera_off(gray, c, LayoutOptions())) for c in sorted(fitted, key=lambda c: (c[1], c[0]))]
+    fw = float(np.median([f[2] for f in faces]))
+    fh = float(np.median([f[3] for f in faces]))
+    centres = sorted(((f[0] + f[2] / 2, f[1] + f[3] / 2) for f in faces), key=lambda c: c[1])
+    rows: list[list[tuple[float, float]]] = []
+    for c in centres:
+        if rows and abs(c[1] - np.mean([r[1] for r in rows[-1]])) < 0.5 * fh:
+            rows[-1].append(c)
+        else:
+            rows.append([c])
+    pitches = [b[0] - a[0] for row in rows for a, b in zip(sorted(row), sorted(row)[1:])]
+    tw = float(np.median(pitches)) if pitches else 2.5 * fw
+    gaps = [np.mean([c[1] for c in b]) - np.mean([c[1] for c in a]) for a, b in zip(rows, rows[1:])]
+    th = float(np.median(gaps)) if gaps else 2.0 * fh
+    tw, th = max(tw, 1.2 * fw), max(th, 1.2 * fh)
+    q = 8  # on an 8-pixel grid: a face that moves a little keeps its tile (no new layout each frame)
+    tw, th = q * round(tw / q), q * round(th / q)
+    out = []
+    for row in rows:
+        for cx, cy in sorted(row):
+            x, y = q * round((cx - tw / 2) / q), q * round((cy - th / 2) / q)
+            out.append(Tile(clip((int(x), int(y), int(tw), int(th)), width, height), False))
+    return out
+
+
+def face_rows(faces: list[Box]) -> list[list[Box]]:
+    """Faces grouped in rows: centres within half the median face's height of the row's mean."""
+    fh = float(np.median([f[3] for f in faces]))
+    rows: list[list[Box]] = []
+    for f in sorted(faces, key=lambda f: f[1] + f[3] / 2):
+        if rows and abs(f[1] + f[3] / 2 - np.mean([g[1] + g[3] / 2 for g in rows[-1]])) < 0.5 * fh:
+            rows[-1].append(f)
+        else:
+            rows.append([f])
+    return rows
+
+
+def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] = (0.9, 2.4),
+            strong: float = 0.25, size: tuple[int, int] | None = None, lines: LineMap | None = None) -> list[Box] | None:
+    """A row of equal tiles fitted to a row of faces and the lines of the picture around them, or
+    None where none fits. A line is where the picture jumps (`LineMap`) along `strong` (25%) of
+    its length at least (a window drawn over part of a row leaves a third of an edge in view); the
+    frame's own edge counts as a weak one where a picture is cut off by it (not flat background).
+    The row's top is one of the three strongest lines from two faces above the faces' tops down to
+    them, its bottom one of the three strongest from their bottoms to three faces below; within
+    each such band, tiles are the equal cells between two lines (of the six strongest left of the
+    faces and right of them), every cut on a line (within 3 pixels), video-shaped (width over
+    height within `shape_range`), holding every face's centre. The fit whose tiles have `size`
+    (width, height: another row's, within 7%) wins, then the one with the most lines, then the
+    strongest: a seam inside a video (a door frame) is one line, never a whole grid."""
+    H, W = gray.shape[:2]
+    fw = float(np.median([f[2] for f in row]))
+    fh = float(np.median([f[3] for f in row]))
+    x0 = int(max(0, min(f[0] for f in row) - fw))
+    x1 = int(min(W, max(f[0] + f[2] for f in row) + fw))
+    top = min(f[1] for f in row)
+    bottom = max(f[1] + f[3] for f in row)
+    lines = lines or LineMap(gray)
+    rows = lines.rows(x0, x1)  # rows[y]: the line between picture rows y - 1 and y; the frame's edges weak
+
+    def strongest(lo: int, hi: int) -> list[int]:
+        lo, hi = max(0, lo), min(H, hi)
+        picked: list[int] = []
+        for y in lo + np.argsort(-rows[lo:hi + 1], kind="stable"):  # strongest first, 3 pixels apart
+            if rows[y] < strong or len(picked) == 3:
+                break
+            if all(abs(int(y) - q) > 3 for q in picked):
+                picked.append(int(y))
+        return picked
+
+    tops, bottoms = strongest(int(top - 2 * fh), int(top)), strongest(int(bottom), int(bottom + 3 * fh))
+    centres = [f[0] + f[2] / 2 for f in row]
+    lo_c, hi_c = min(centres), max(centres)
+    bands = []
+    for y0 in tops:
+        for y1 in bottoms:
+            th = y1 - y0
+            if th < 1.5 * fh:
+                continue
+            cols = lines.cols(y0 + 1, y1 - 1)
+            near = np.lib.stride_tricks.sliding_window_view(np.pad(cols, 3), 7).max(axis=1)  # within 3 pixels
+            peaks = np.flatnonzero((cols >= strong) & (cols == near))
+            # the six strongest lines each side of the faces: a row's outer edges are among them
+            left, right = peaks[peaks <= lo_c], peaks[peaks >= hi_c]
+            lefts = left[np.argsort(-cols[left], kind="stable")[:6]].tolist()
+            rights = right[np.argsort(-cols[right], kind="stable")[:6]].tolist()
+            bands.append((y0, y1, near, lefts, rights, rows[y0] + rows[y1]))
+
+    def best(sized: bool):
+        fit, top_score = None, (False, 0, 0.0)
+        for y0, y1, near, lefts, rights, edge in bands:
+            th = y1 - y0
+            if sized and abs(th - size[1]) > 0.07 * size[1]:
+                continue
+            for a in lefts:
+                for b in rights:
+                    kmin = max(2 if (a, b) == (0, W) else 1, int(np.ceil((b - a) / (shape_range[1] * th))))
+                    kmax = min(8, int((b - a) / (shape_range[0] * th)))  # the frame's two edges alone are no grid
+                    ks = [int(round((b - a) / size[0]))] if sized else range(kmin, kmax + 1)
+                    for k in ks:
+                        if not kmin <= k <= kmax:
+                            continue
+                        p = (b - a) / k
+                        at = near[(a + p * np.arange(k + 1) + 0.5).astype(int)]  # a, every cut, b
+                        if k > 1 and at[1:-1].min() < strong:
+                            continue
+                        same = size is not None and abs(p - size[0]) <= 0.07 * size[0] and abs(th - size[1]) <= 0.07 * size[1]
+                        if sized and not same:
+                            continue
+                        score = (same, k + 1, float(at.sum()) + edge)
+                        if score > top_score:
+                            top_score = score
+                            fit = [(int(round(a + p * j)), y0, int(round(p)), th) for j in range(k)]
+        return fit
+
+    # tiles of the size wanted first (one count of tiles between two lines), any size where none fits
+    best_fit = (best(True) if size is not None else None) or best(False)
+    return best_fit
+
+
+def missed_tiles(layout: list[Tile], faces: list[Box], gray: np.ndarray, roi: Box,
+                 opts: LayoutOptions = LayoutOptions(), lines: LineMap | None = None) -> list[Tile]:
+    """The layout with a tile for each face of the gallery's size near its grid (inside `roi`) but
+    in none of its tiles: a tile the search missed (its gutter washed out by compression, a window
+    drawn over it), fitted to the face and the picture's lines with the grid's own tile size
+    (`fit_row`), added where it overlaps no tile. The layout itself where its tiles are not of one
+    size or no such tile fits."""
+    sizes = np.array([t.box[2:] for t in layout], float)
+    size = np.median(sizes, axis=0)
+    if len(layout) < 2 or np.abs(sizes - size).max(initial=0) > opts.size_tolerance * size.max():
+        return layout  # no one grid of equal tiles
+    inside = [f for f in faces if any(center_in(f, t.box) for t in layout)]
+    if not inside:
+        return layout
+    med = float(np.median([f[2] for f in inside]))
+    lines = lines or LineMap(gray)
+    out = list(layout)
+    for f in faces:
+        if f in inside or not center_in(f, roi) or not med / 2.5 <= f[2] <= 2.5 * med:
+            continue
+        for c in fit_row(gray, [f], size=(int(size[0]), int(size[1])), lines=lines) or []:
+            same = abs(c[2] - size[0]) <= opts.size_tolerance * size[0] and abs(c[3] - size[1]) <= opts.size_tolerance * size[1]
+            if same and center_in(f, c) and not any(overlaps(c, t.box) for t in out):
+                out.append(Tile(c, looks_camera_off(gray, c, opts)))
+    if len(out) == len(layout):
+        return layout
+    return sorted(out, key=lambda t: (round((t.box[1] + t.box[3] / 2) / size[1]), t.box[0]))
+
+
+def crowded(layout: list[Tile], faces: list[Box]) -> bool:
+    """Whether the tiles hold rows of faces of one size: at least two tiles with two or more faces
+    each, and on average three or more faces a tile that has any. That is several videos taken for
+    one tile (a gallery whose videos touch, with no gutters to find), not two people sharing a
+    camera (a second face in one tile of many stays "other")."""
+    med = float(np.median([f[2] for f in faces]))
+    per_tile: dict[int, int] = {}
+    for f in faces:
+        if f[2] < med / 2.5:
+            continue  # someone far behind
+        k = next((i for i, t in enumerate(layout) if center_in(f, t.box)), None)
+        if k is not None:
+            per_tile[k] = per_tile.get(k, 0) + 1
+    shared = sum(n >= 2 for n in per_tile.values())
+    return shared >= 2 and sum(per_tile.values()) >= 3 * len(per_tile)
+
+
+def split_crowded(layout: list[Tile], faces: list[Box]) -> list[Tile]:
+    """Each tile that holds two or more faces of the gallery's size cut into a grid of equal cells
+    shaped like video (16:9 or 4:3) with one face at most a cell, where such a grid exists: the
+    videos a tile was made of. Other tiles stay as they are."""
+    med = float(np.median([f[2] for f in faces]))
+    out = []
+    for t in layout:
+        x, y, w, h = t.box
+        inside = [f for f in faces if f[2] >= med / 2.5 and center_in(f, t.box)]
+        if len(inside) < 2:
+            out.append(t)
+            continue
+        best = None
+        for cols in range(1, 2 * len(inside) + 2):
+            for rows in range(1, 2 * len(inside) + 2):
+                if cols * rows < len(inside) or cols * rows > 2 * len(inside) + 2:
+                    continue
+                cw, ch = w / cols, h / rows
+                cells = {(int((f[0] + f[2] / 2 - x) // cw), int((f[1] + f[3] / 2 - y) // ch)) for f in inside}
+                if len(cells) < len(inside):
+                    continue  # two faces in one cell
+                misfit = min(abs(np.log((cw / ch) / a)) for a in (16 / 9, 4 / 3))
+                if misfit < 0.25 and (best is None or misfit < best[0]):
+                    best = (misfit, cols, rows, cw, ch)
+        if best is None:
+            out.append(t)
+            continue
+        _, cols, rows, cw, ch = best
+        out += [Tile((int(x + c * cw), int(y + r * ch), int(cw), int(ch)), False)
+                for r in range(rows) for c in range(cols)]
+    out.sort(key=lambda t: (t.box[1], t.box[0]))
+    return out
