@@ -130,21 +130,27 @@ def picture_on_panel(gray: np.ndarray, tile: Box, face: Box) -> bool:
 
 class LineMap:
     """Where the picture jumps by `jump` grey levels or more between neighbouring pixels, kept as
-    running sums (integral images), so that how much of any line (between two neighbouring rows or
-    columns, over any stretch) jumps is read at once. A line from end to end on a gutter, or where
+    running sums (integral images, made when whole profiles are first asked for), so that how much
+    of any line (between two neighbouring rows or columns, over any stretch) jumps is read at once. A line from end to end on a gutter, or where
     one video meets the next, jumps along most of it; a video's own texture along some of it."""
 
     def __init__(self, gray: np.ndarray, jump: int = 8):
-        import cv2
+        self.gray = np.ascontiguousarray(gray)
+        self.H, self.W = self.gray.shape[:2]
+        self.jump = jump
+        self._sums: tuple[np.ndarray, np.ndarray] | None = None  # made on the first use of rows/cols
 
-        g = np.ascontiguousarray(gray)
-        self.gray = g
-        self.H, self.W = g.shape[:2]
-        # across[y, x]: jumps between columns x and x + 1; down[y, x]: between rows y and y + 1
-        across = (cv2.absdiff(g[:, 1:], g[:, :-1]) >= jump).astype(np.uint8)
-        down = (cv2.absdiff(g[1:], g[:-1]) >= jump).astype(np.uint8)
-        self._across = cv2.integral(across)  # (H + 1, W)
-        self._down = cv2.integral(down)      # (H, W + 1)
+    def _integrals(self) -> tuple[np.ndarray, np.ndarray]:
+        """(across, down) running sums: across[y, x] counts the jumps between columns x - 1 and x
+        in rows above y, down[y, x] those between rows y - 1 and y in columns left of x."""
+        if self._sums is None:
+            import cv2
+
+            g = self.gray
+            across = (cv2.absdiff(g[:, 1:], g[:, :-1]) >= self.jump).astype(np.uint8)
+            down = (cv2.absdiff(g[1:], g[:-1]) >= self.jump).astype(np.uint8)
+            self._sums = cv2.integral(across), cv2.integral(down)  # (H + 1, W), (H, W + 1)
+        return self._sums
 
     def _edge(self, part: np.ndarray) -> float:
         """The frame's edge as a line: a weak one where a picture is cut off by it, none along flat
@@ -153,7 +159,7 @@ class LineMap:
 
     def rows(self, x0: int, x1: int) -> np.ndarray:
         """share[y] for y in 0..H: of the line between picture rows y - 1 and y, over columns x0..x1."""
-        d = self._down
+        d = self._integrals()[1]
         out = np.zeros(self.H + 1)
         if x1 > x0:
             out[1:self.H] = (d[1:, x1] - d[1:, x0] - d[:-1, x1] + d[:-1, x0]) / (x1 - x0)
@@ -162,7 +168,7 @@ class LineMap:
 
     def cols(self, y0: int, y1: int) -> np.ndarray:
         """share[x] for x in 0..W: of the line between picture columns x - 1 and x, over rows y0..y1."""
-        a = self._across
+        a = self._integrals()[0]
         out = np.zeros(self.W + 1)
         if y1 > y0:
             out[1:self.W] = (a[y1, 1:] - a[y1, :-1] - a[y0, 1:] + a[y0, :-1]) / (y1 - y0)
@@ -173,14 +179,20 @@ class LineMap:
         """The share of one line between rows y - 1 and y (None: the frame's edge)."""
         if y <= 0 or y >= self.H or x1 <= x0:
             return None
-        d = self._down
+        if self._sums is None:  # a few lines: read them off the picture
+            g = self.gray
+            return float((np.abs(g[y, x0:x1].astype(np.int16) - g[y - 1, x0:x1]) >= self.jump).mean())
+        d = self._sums[1]
         return float(d[y, x1] - d[y, x0] - d[y - 1, x1] + d[y - 1, x0]) / (x1 - x0)
 
     def col(self, x: int, y0: int, y1: int) -> float | None:
         """The share of one line between columns x - 1 and x (None: the frame's edge)."""
         if x <= 0 or x >= self.W or y1 <= y0:
             return None
-        a = self._across
+        if self._sums is None:
+            g = self.gray
+            return float((np.abs(g[y0:y1, x].astype(np.int16) - g[y0:y1, x - 1]) >= self.jump).mean())
+        a = self._sums[0]
         return float(a[y1, x] - a[y1, x - 1] - a[y0, x] + a[y0, x - 1]) / (y1 - y0)
 
 

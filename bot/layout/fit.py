@@ -83,13 +83,21 @@ def fit(layout: list[Tile], faces: list[Box], gray: np.ndarray, opts: LayoutOpti
                                                                   for n, t in zip(per, layout)))):
         return layout
     roi = detection_roi(layout, W, H)
-    lines = LineMap(gray)
-    sides = {t.box: border_sides(lines, t.box) for t in layout}
-    if held and all(min(sides[t.box]) >= 0.25 for t in layout if not t.camera_off) and not crowded(layout, main):
-        # every face in a tile, every side of every tile on a line, a second face in a tile here and
-        # there (two people at one camera): no tiling the faces propose does better
-        return layout
-    known = {box: float(np.mean(v)) for box, v in sides.items()}  # the candidates share most of their tiles
+    if held and (max(per, default=0) <= 1 or (len(layout) > 1 and not crowded(layout, main))):
+        # every face in a tile, a second face in a tile of a grid here and there (two people at one
+        # camera), never several in the one tile of a frame with no grid; and every side of every
+        # video tile a gap away from the next tile (a gutter: evidence of its own, though a dark
+        # video's edge jumps little from a dark gutter) or on a line where it touches the next: no
+        # tiling the faces propose does better. Only where tiles touch are lines looked at.
+        touching = [(t.box, k) for t in layout if not t.camera_off for k in range(4) if _touches(t.box, k, layout)]
+        if not touching:
+            return layout
+        lines = LineMap(gray)
+        if all(border_sides(lines, box)[k] >= 0.25 for box, k in touching):
+            return layout
+    else:
+        lines = LineMap(gray)
+    known: dict = {}  # border evidence by box: the candidates share most of their tiles
     cands = [layout]
     missed = missed_tiles(layout, main, gray, roi, opts, lines)
     if missed is not layout:
@@ -131,3 +139,24 @@ def score(tiles: list[Tile], faces: list[Box], lines: LineMap, roi: Box, opts: L
     s += opts.fit_lines * sum(max(known[t.box], 0.5) if t.camera_off else known[t.box] for t in tiles) \
         - opts.fit_lines * 0.5 * len(tiles)
     return float(s)
+
+
+
+def _touches(box: Box, side: int, tiles: list[Tile]) -> bool:
+    """Whether another tile touches side `side` (0 top, 1 bottom, 2 left, 3 right) of `box`, within
+    2 pixels and along a third of the side at least: tiles that touch with no gap between them
+    meet at a cut that must lie on a line; a gutter between tiles is evidence of its own."""
+    x, y, w, h = box
+    for t in tiles:
+        u, v, tw, th = t.box
+        if (u, v, tw, th) == box:
+            continue
+        if side < 2:
+            edge, other = (y, v + th) if side == 0 else (y + h, v)
+            along = min(x + w, u + tw) - max(x, u) > w / 3
+        else:
+            edge, other = (x, u + tw) if side == 2 else (x + w, u)
+            along = min(y + h, v + th) - max(y, v) > h / 3
+        if along and abs(edge - other) <= 2:
+            return True
+    return False
