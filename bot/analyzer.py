@@ -84,7 +84,8 @@ class GalleryAnalyzer:
         searched = self.layouts is None or self.layouts.searches != searches
         t1 = time.perf_counter()
         dets = self._detect(frame, layout, gray, whole=searched or self._faces_outside)
-        fitted = fit(layout, [d[0] for d in dets if d[1] >= opts.min_confidence], gray, opts.layout, searched)
+        others = getattr(self.layouts, "others", []) if searched and self.layouts is not None else []
+        fitted = fit(layout, [d[0] for d in dets if d[1] >= opts.min_confidence], gray, opts.layout, searched, others)
         if fitted is not layout and self.layouts is not None:
             self.layouts.adopt(fitted)  # the next frames reuse what the fit chose, not what the search found
         layout = fitted

@@ -529,3 +529,30 @@ def test_the_next_frames_reuse_what_the_fit_chose(real_galleries2, analyzer):
     second = a.analyze(img)
     assert a.layouts.searches == searches
     assert [t.box for t in second.tiles] == [t.box for t in first.tiles] and len(first.tiles) == g["tiles"]
+
+
+def test_the_fit_weighs_every_tiling_the_search_proposed():
+    """The search keeps the tiling with most tiles (here four empty panels of equal size on the
+    desktop) and proposes the others it found (a meeting window's three tiles): where the faces are
+    in the window's tiles, the fit keeps those."""
+    import cv2
+
+    from bot.layout import LayoutOptions, fit, search_all
+
+    rng = np.random.default_rng(5)
+    img = np.full((1080, 1920), 30, np.uint8)
+    for x, y in ((60, 100), (460, 100), (60, 400), (460, 400)):  # four equal panels, no faces
+        img[y:y + 270, x:x + 360] = np.clip(rng.normal(120, 25, (270, 360)), 0, 255).astype(np.uint8)
+    img[150:900, 900:1860] = 60  # a meeting window, its own flat background
+    faces = []
+    for x, y in ((930, 250), (1390, 250), (1160, 560)):
+        img[y:y + 250, x:x + 440] = np.clip(rng.normal(150, 20, (250, 440)), 0, 255).astype(np.uint8)
+        cv2.rectangle(img, (x + 180, y + 60), (x + 260, y + 160), 200, -1)
+        faces.append((x + 180, y + 60, 80, 100))
+    kept, _, others = search_all(img, LayoutOptions())
+    assert len(kept) == 4 and any(len(o) == 3 for o in others)
+    chosen = fit(kept, faces, img, others=others)
+    window = next(o for o in others if len(o) == 3)
+    assert [t.box for t in chosen] == [t.box for t in window]
+    assert all(any(_inside(f, t.box) for t in chosen) for f in faces)
+    assert fit(kept, [], img, others=others) is kept  # no faces: nothing to weigh

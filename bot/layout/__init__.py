@@ -19,7 +19,7 @@ A frame with no grid (a webcam picture, a photo) is one tile covering the whole 
 
 from bot.layout.evidence import LineMap, border_lines, border_sides, looks_camera_off, panel_parts, picture_on_panel
 from bot.layout.faces import fit_row, tiles_from_faces
-from bot.layout.fit import find_tiles, fit, score, search
+from bot.layout.fit import find_tiles, fit, score, search, search_all
 from bot.layout.geometry import Box, center_in, detection_roi, iou, overlaps
 from bot.layout.gutters import background_levels
 from bot.layout.memory import LayoutMemory
@@ -29,4 +29,4 @@ from bot.layout.windows import meeting_windows
 
 __all__ = ["Box", "LineMap", "LayoutMemory", "LayoutOptions", "Tile", "background_levels", "border_lines", "border_sides", "center_in",
            "detection_roi", "find_tiles", "fit", "fit_row", "iou", "looks_camera_off", "meeting_windows",
-           "overlaps", "panel_parts", "picture_on_panel", "score", "search", "seam_tiles", "tiles_from_faces"]
+           "overlaps", "panel_parts", "picture_on_panel", "score", "search", "search_all", "seam_tiles", "tiles_from_faces"]

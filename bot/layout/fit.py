@@ -31,13 +31,22 @@ def find_tiles(frame: np.ndarray, opts: LayoutOptions = LayoutOptions()) -> list
 def search(gray: np.ndarray, opts: LayoutOptions) -> tuple[list[Tile], int | None]:
     """(tiles, the background level they were found against; None where no grid was found): the
     grid across the whole frame, or in a meeting window found on it (`meeting_windows`), whichever
-    holds more tiles."""
+    holds more tiles; where neither holds two, tiles that touch (`seam_tiles`)."""
+    tiles, bg, _ = search_all(gray, opts)
+    return tiles, bg
+
+
+def search_all(gray: np.ndarray, opts: LayoutOptions) -> tuple[list[Tile], int | None, list[list[Tile]]]:
+    """`search`, and the other tilings of two tiles or more it proposed and did not keep (for `fit`
+    to weigh against the faces: a window's grid of fewer tiles than the whole frame's may be the
+    one that holds the faces)."""
     import cv2
 
     h0, w0 = gray.shape[:2]
     scale = min(1.0, opts.work_width / w0)
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     boxes, bg = gutter_tiles(small, opts)
+    others: list[list] = []
     for wx, wy, ww, wh in ([] if fills(boxes, small.shape) else meeting_windows(small, opts)):
         # the window at the capture's own resolution (a wide capture of several monitors was
         # halved above, and a small window's tiles with it), its tiles back in `small`'s pixels
@@ -47,31 +56,51 @@ def search(gray: np.ndarray, opts: LayoutOptions) -> tuple[list[Tile], int | Non
         inner = [(x * scale + wx, y * scale + wy, w * scale, h * scale) for x, y, w, h in inner]
         covered = sum(w * h for _, _, w, h in inner)
         if len(inner) > max(1, len(boxes)) and covered >= 0.35 * ww * wh:
+            others.append(boxes)
             boxes, bg = inner, inner_bg
+        else:
+            others.append(inner)
     if len(boxes) <= 1:  # no gutters to go by: tiles that touch, split where one video meets the next
         for region, level in grid_regions(small, boxes, opts):
             touching = seam_tiles(small, region, opts)
             if len(touching) > max(1, len(boxes)):
+                others.append(boxes)
                 boxes, bg = touching, level
+            else:
+                others.append(touching)
     if not boxes:
         boxes, bg = [(0, 0, small.shape[1], small.shape[0])], None
-    tiles = []
-    for x, y, w, h in boxes:
-        bx = (int(round(x / scale)), int(round(y / scale)), int(round(w / scale)), int(round(h / scale)))
-        bx = clip(bx, w0, h0)
-        tiles.append(Tile(bx, looks_camera_off(gray, bx, opts)))
-    return tiles, bg
+
+    def tiles_of(found) -> list[Tile]:
+        out = []
+        for x, y, w, h in found:
+            bx = (int(round(x / scale)), int(round(y / scale)), int(round(w / scale)), int(round(h / scale)))
+            bx = clip(bx, w0, h0)
+            out.append(Tile(bx, looks_camera_off(gray, bx, opts)))
+        return out
+
+    kept = tiles_of(boxes)
+    seen = {tuple(t.box for t in kept)}
+    alternatives = []
+    for found in others:
+        if len(found) >= 2:
+            alt = tiles_of(found)
+            if tuple(t.box for t in alt) not in seen:
+                seen.add(tuple(t.box for t in alt))
+                alternatives.append(alt)
+    return kept, bg, alternatives
 
 
 def fit(layout: list[Tile], faces: list[Box], gray: np.ndarray, opts: LayoutOptions = LayoutOptions(),
-        searched: bool = True) -> list[Tile]:
+        searched: bool = True, others: list[list[Tile]] = ()) -> list[Tile]:
     """The tiling that the evidence favours: `layout` (from `search` or kept by `LayoutMemory`),
     or one the faces (boxes of confident detections) propose. Where every face of the gallery's size
     is alone in a tile, `layout` stands without more ado, unless it was `searched` on this frame
     and holds a video tile without a face (a tile cut out of a video?); on the frames after a
     search, only a face in none of the tiles (someone where the layout has no tile) opens the fit
     again: what the fit chose is kept with the layout (`LayoutMemory.adopt`). One face much larger than
-    the median (a room with people far behind someone) proposes nothing: a room is no gallery."""
+    the median (a room with people far behind someone) proposes nothing: a room is no gallery.
+    `others`: the tilings the search proposed and did not keep (`search_all`), weighed too."""
     if not faces:
         return layout
     H, W = gray.shape[:2]
@@ -98,7 +127,7 @@ def fit(layout: list[Tile], faces: list[Box], gray: np.ndarray, opts: LayoutOpti
     else:
         lines = LineMap(gray)
     known: dict = {}  # border evidence by box: the candidates share most of their tiles
-    cands = [layout]
+    cands = [layout, *others]
     missed = missed_tiles(layout, main, gray, roi, opts, lines)
     if missed is not layout:
         cands.append(missed)

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from bot.layout.evidence import gutter_across, looks_camera_off
-from bot.layout.fit import search
+from bot.layout.fit import search_all
 from bot.layout.geometry import gray_of, thumbnail
 from bot.layout.options import LayoutOptions, Tile
 
@@ -33,6 +33,7 @@ class LayoutMemory:
         self.searches = 0
         self._rng = np.random.default_rng(seed)
         self._state = None  # (shape, tiles, bg, (ys, xs), [(ys, xs) per tile])
+        self.others: list[list[Tile]] = []  # the tilings the last search proposed and did not keep
         self._lock = threading.Lock()
 
     def tiles(self, frame: np.ndarray) -> list[Tile]:
@@ -45,7 +46,7 @@ class LayoutMemory:
         if state is not None and state[0] == gray.shape and self._holds(gray, state):
             return [Tile(t.box, looks_camera_off(gray, t.box, self.opts)) for t in state[1]]
         self.searches += 1
-        tiles, bg = search(gray, self.opts)
+        tiles, bg, self.others = search_all(gray, self.opts)
         self._state = self._remember(gray, tiles, bg)
         return tiles
 
