@@ -27,6 +27,7 @@ from bot.layout.options import LayoutOptions, Tile
 from bot.layout.seams import seam_tiles
 from bot.layout.windows import meeting_windows
 
-__all__ = ["Box", "LineMap", "LayoutMemory", "LayoutOptions", "Tile", "background_levels", "border_lines", "border_sides", "center_in",
-           "detection_roi", "find_tiles", "fit", "fit_row", "iou", "looks_camera_off", "meeting_windows",
-           "overlaps", "panel_parts", "picture_on_panel", "score", "search", "search_all", "seam_tiles", "tiles_from_faces"]
+__all__ = ["background_levels", "border_lines", "border_sides", "Box", "center_in", "detection_roi",
+           "find_tiles", "fit", "fit_row", "iou", "LayoutMemory", "LayoutOptions", "LineMap",
+           "looks_camera_off", "meeting_windows", "overlaps", "panel_parts", "picture_on_panel", "score",
+           "seam_tiles", "search", "search_all", "Tile", "tiles_from_faces"]

@@ -131,8 +131,9 @@ def picture_on_panel(gray: np.ndarray, tile: Box, face: Box) -> bool:
 class LineMap:
     """Where the picture jumps by `jump` grey levels or more between neighbouring pixels, kept as
     running sums (integral images, made when whole profiles are first asked for), so that how much
-    of any line (between two neighbouring rows or columns, over any stretch) jumps is read at once. A line from end to end on a gutter, or where
-    one video meets the next, jumps along most of it; a video's own texture along some of it."""
+    of any line (between two neighbouring rows or columns, over any stretch) jumps is read at once.
+    A line from end to end on a gutter, or where one video meets the next, jumps along most of it;
+    a video's own texture along some of it."""
 
     def __init__(self, gray: np.ndarray, jump: int = 8):
         self.gray = np.ascontiguousarray(gray)

@@ -36,7 +36,8 @@ def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray
             # two rows of faces in one row of tiles (a face higher in its tile) fit the same cells
             fitted += [c for c in cells if all(iou(c, t) < 0.5 for t in fitted)]
         if fitted:
-            return [Tile(c, looks_camera_off(gray, c, LayoutOptions())) for c in sorted(fitted, key=lambda c: (c[1], c[0]))]
+            return [Tile(c, looks_camera_off(gray, c, LayoutOptions()))
+                    for c in sorted(fitted, key=lambda c: (c[1], c[0]))]
     fw = float(np.median([f[2] for f in faces]))
     fh = float(np.median([f[3] for f in faces]))
     centres = sorted(((f[0] + f[2] / 2, f[1] + f[3] / 2) for f in faces), key=lambda c: c[1])
@@ -73,8 +74,8 @@ def face_rows(faces: list[Box]) -> list[list[Box]]:
     return rows
 
 
-def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] = (0.9, 2.4),
-            strong: float = 0.25, size: tuple[int, int] | None = None, lines: LineMap | None = None) -> list[Box] | None:
+def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] = (0.9, 2.4), strong: float = 0.25,
+            size: tuple[int, int] | None = None, lines: LineMap | None = None) -> list[Box] | None:
     """A row of equal tiles fitted to a row of faces and the lines of the picture around them, or
     None where none fits. A line is where the picture jumps (`LineMap`) along `strong` (25%) of
     its length at least (a window drawn over part of a row leaves a third of an edge in view); the
@@ -142,7 +143,8 @@ def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] =
                         at = near[(a + p * np.arange(k + 1) + 0.5).astype(int)]  # a, every cut, b
                         if k > 1 and at[1:-1].min() < strong:
                             continue
-                        same = size is not None and abs(p - size[0]) <= 0.07 * size[0] and abs(th - size[1]) <= 0.07 * size[1]
+                        same = size is not None and abs(p - size[0]) <= 0.07 * size[0] \
+                            and abs(th - size[1]) <= 0.07 * size[1]
                         if sized and not same:
                             continue
                         score = (same, k + 1, float(at.sum()) + edge)
@@ -177,7 +179,8 @@ def missed_tiles(layout: list[Tile], faces: list[Box], gray: np.ndarray, roi: Bo
         if f in inside or not center_in(f, roi) or not med / 2.5 <= f[2] <= 2.5 * med:
             continue
         for c in fit_row(gray, [f], size=(int(size[0]), int(size[1])), lines=lines) or []:
-            same = abs(c[2] - size[0]) <= opts.size_tolerance * size[0] and abs(c[3] - size[1]) <= opts.size_tolerance * size[1]
+            tol = opts.size_tolerance
+            same = abs(c[2] - size[0]) <= tol * size[0] and abs(c[3] - size[1]) <= tol * size[1]
             if same and center_in(f, c) and not any(overlaps(c, t.box) for t in out):
                 out.append(Tile(c, looks_camera_off(gray, c, opts)))
     if len(out) == len(layout):
