@@ -469,6 +469,12 @@ def test_rows_of_tiles_are_fitted_to_the_faces_and_the_lines_of_the_picture():
     assert [t.box[0] for t in tiles_from_faces(faces, 1280, 720, gray)] == [0, 320, 640, 960]
     # without the picture, the old rule: a tile a face
     assert len(tiles_from_faces(faces, 1280, 720)) == len(faces)
+    # the shapes a fitted tile may have are the caller's (`LayoutOptions.tile_shapes`): asked for
+    # tiles 3 to 4 times as wide as tall, the strip is read as two such tiles
+    from bot.layout import LayoutOptions
+
+    wide = tiles_from_faces(faces, 1280, 720, gray, opts=LayoutOptions(tile_shapes=(3.0, 4.0)))
+    assert [t.box[0] for t in wide] == [0, 640] and all(3.0 <= t.box[2] / t.box[3] <= 4.0 for t in wide)
 
 
 def test_a_letter_avatar_is_a_camera_off_tile(real_galleries2, analyzer):

@@ -10,7 +10,7 @@ from bot.layout.options import LayoutOptions, Tile
 
 
 def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray | None = None,
-                     lines: LineMap | None = None) -> list[Tile]:
+                     lines: LineMap | None = None, opts: LayoutOptions = LayoutOptions()) -> list[Tile]:
     """Tiles made up from where faces are, for a gallery whose grid was not found (controls drawn
     over it, a layout of its own): faces in rows (centres within half a face's height). Given the
     picture (`gray`), each row is fitted to the lines the picture shows (`fit_row`): equal tiles
@@ -21,14 +21,14 @@ def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray
     if not faces:
         return []
     if gray is not None:
-        lines = lines or LineMap(gray)
+        lines = lines or LineMap(gray, opts.line_jump)
         # the row with most faces first: its tiles' size is the one the other rows are fitted to
         # (one gallery, equal tiles)
         rows_ = sorted(face_rows(faces), key=lambda r: -len(r))
         fitted: list[Box] = []
         size = None
         for row in rows_:
-            cells = fit_row(gray, row, size=size, lines=lines)
+            cells = fit_row(gray, row, opts.tile_shapes, opts.line_strong, size=size, lines=lines)
             if cells is None:
                 fitted = []
                 break
@@ -36,7 +36,7 @@ def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray
             # two rows of faces in one row of tiles (a face higher in its tile) fit the same cells
             fitted += [c for c in cells if all(iou(c, t) < 0.5 for t in fitted)]
         if fitted:
-            return [Tile(c, looks_camera_off(gray, c, LayoutOptions()))
+            return [Tile(c, looks_camera_off(gray, c, opts))
                     for c in sorted(fitted, key=lambda c: (c[1], c[0]))]
     fw = float(np.median([f[2] for f in faces]))
     fh = float(np.median([f[3] for f in faces]))
@@ -173,12 +173,12 @@ def missed_tiles(layout: list[Tile], faces: list[Box], gray: np.ndarray, roi: Bo
     if not inside:
         return layout
     med = float(np.median([f[2] for f in inside]))
-    lines = lines or LineMap(gray)
+    lines = lines or LineMap(gray, opts.line_jump)
     out = list(layout)
     for f in faces:
         if f in inside or not center_in(f, roi) or not med / 2.5 <= f[2] <= 2.5 * med:
             continue
-        for c in fit_row(gray, [f], size=(int(size[0]), int(size[1])), lines=lines) or []:
+        for c in fit_row(gray, [f], opts.tile_shapes, opts.line_strong, (int(size[0]), int(size[1])), lines) or []:
             tol = opts.size_tolerance
             same = abs(c[2] - size[0]) <= tol * size[0] and abs(c[3] - size[1]) <= tol * size[1]
             if same and center_in(f, c) and not any(overlaps(c, t.box) for t in out):

@@ -121,11 +121,11 @@ def fit(layout: list[Tile], faces: list[Box], gray: np.ndarray, opts: LayoutOpti
         touching = [(t.box, k) for t in layout if not t.camera_off for k in range(4) if _touches(t.box, k, layout)]
         if not touching:
             return layout
-        lines = LineMap(gray)
-        if all(border_sides(lines, box)[k] >= 0.25 for box, k in touching):
+        lines = LineMap(gray, opts.line_jump)
+        if all(border_sides(lines, box)[k] >= opts.line_strong for box, k in touching):
             return layout
     else:
-        lines = LineMap(gray)
+        lines = LineMap(gray, opts.line_jump)
     known: dict = {}  # border evidence by box: the candidates share most of their tiles
     cands = [layout, *others]
     missed = missed_tiles(layout, main, gray, roi, opts, lines)
@@ -135,7 +135,7 @@ def fit(layout: list[Tile], faces: list[Box], gray: np.ndarray, opts: LayoutOpti
         for base in list(cands):
             if len(base) > 1 and crowded(base, main):
                 cands.append(split_crowded(base, main))
-        cands.append(tiles_from_faces(main, W, H, gray, lines))
+        cands.append(tiles_from_faces(main, W, H, gray, lines, opts))
     scores = [score(c, main, lines, roi, opts, known) for c in cands]
     return cands[int(np.argmax(scores))]  # the first of equals: the layout searched, then the nearest to it
 

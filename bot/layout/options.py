@@ -15,6 +15,10 @@ class LayoutOptions:
     min_tile_frac: float = 0.06    # a tile is at least this fraction of the frame's width and height
     size_tolerance: float = 0.07   # tiles of one gallery differ in size by at most this fraction
     camera_off_uniform: float = 0.85  # share of a tile's pixels within 3 levels of its commonest grey
+    # lines (`evidence.LineMap`, `faces.fit_row`, `fit.fit`): where one video meets the next
+    line_jump: int = 8             # grey levels between neighbouring pixels that make a jump
+    line_strong: float = 0.25      # share of a line that jumps for a cut between tiles (a window may cover the rest)
+    tile_shapes: tuple[float, float] = (0.9, 2.4)  # width over height a fitted tile may have
     # the fit's weights (`bot.layout.fit.score`): what each piece of evidence is worth to a tiling
     fit_face: float = 1.0          # a tile holding a face of the gallery's size
     fit_outside: float = 1.0       # a face near the grid in none of the tiles (taken off)
