@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.layout import LayoutMemory, LayoutOptions, find_tiles, fit, picture_on_panel
-from bot.layout.geometry import center_in, detection_roi, iou  # noqa: F401 (iou: part of this module's API)
+from bot.layout.geometry import center_in, detection_roi, iou, overlaps  # noqa: F401 (iou: part of this module's API)
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS
 
@@ -84,7 +84,7 @@ class GalleryAnalyzer:
         searched = self.layouts is None or self.layouts.searches != searches
         t1 = time.perf_counter()
         dets = self._detect(frame, layout, gray, whole=searched or self._faces_outside)
-        others = getattr(self.layouts, "others", []) if searched and self.layouts is not None else []
+        others = self.layouts.others if searched and self.layouts is not None else []
         fitted = fit(layout, [d[0] for d in dets if d[1] >= opts.min_confidence], gray, opts.layout, searched, others)
         if fitted is not layout and self.layouts is not None:
             self.layouts.adopt(fitted)  # the next frames reuse what the fit chose, not what the search found
@@ -155,7 +155,7 @@ class GalleryAnalyzer:
             else:
                 regions = memory.regions(changed, roi)
                 done = memory.settled
-                seen = [d for d in memory.seen if not any(_overlap(d[0], r) for r in regions)
+                seen = [d for d in memory.seen if not any(overlaps(d[0], r, 0.0) for r in regions)
                         and not any(center_in(d[0], t) for t in done)]
                 seen += tracked + self._first_pass(frame, regions, scale)
                 memory.update(changed, seen)
@@ -362,7 +362,7 @@ class _Seen:
         boxes = [(int(x) * c, int(y) * c, int(w) * c, int(h) * c) for x, y, w, h, _ in stats[1:n]]
         kept = [d for d, _ in self.seen if not any(center_in(d, t) for t in self.settled)]
         for _ in range(2):  # grow each box over earlier detections it touches: no face is cut in two
-            boxes = [_union([b] + [d for d in kept if _overlap(d, b)]) for b in boxes]
+            boxes = [_union([b] + [d for d in kept if overlaps(d, b, 0.0)]) for b in boxes]
         rx, ry, rw, rh = roi
         out = []
         for x, y, w, h in boxes:
@@ -389,10 +389,6 @@ class _Seen:
 
     def looked_empty(self, tiles: list[Box]) -> None:
         self.empty.update(tiles)
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _union(boxes: list[Box]) -> Box:

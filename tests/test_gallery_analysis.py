@@ -290,6 +290,17 @@ def test_screen_share_finds_the_strip_of_participants(fer_faces, analyzer, n, st
     assert len(live) == n - len(off)
 
 
+class _WrongMemory:
+    """The part of `LayoutMemory` the analyser uses, for layouts made wrong on purpose: every frame
+    counts as a search (`tiles`, in the subclass), what the fit chose is not kept (`adopt`), and
+    the search proposed nothing else (`others`)."""
+    searches = 0
+    others: list = []
+
+    def adopt(self, tiles):
+        pass
+
+
 def test_a_wrong_layout_never_hides_a_face_the_detector_sees(real_galleries, analyzer):
     """Faces first: three letter-avatar squares taken for the gallery (as on a real 5x5 Zoom class
     that read as 0 of 14 faces) must not hide the faces elsewhere on the screen. The layout is made
@@ -299,12 +310,8 @@ def test_a_wrong_layout_never_hides_a_face_the_detector_sees(real_galleries, ana
     from bot.analyzer import GalleryAnalyzer
     from bot.layout import Tile
 
-    class AvatarsOnly:
+    class AvatarsOnly(_WrongMemory):
         """A layout memory that 'finds' three camera-off squares in the middle of the picture."""
-        searches = 0
-
-        def adopt(self, tiles):  # keeps its wrong layout: each frame is judged afresh
-            pass
 
         def tiles(self, gray):
             self.searches += 1
@@ -337,12 +344,7 @@ def test_videos_that_touch_taken_for_a_few_large_tiles_are_a_tile_each(real_gall
     from bot.analyzer import GalleryAnalyzer
     from bot.layout import find_tiles
 
-    class RowsAsTiles:
-        searches = 0
-
-        def adopt(self, tiles):  # keeps its wrong layout: each frame is judged afresh
-            pass
-
+    class RowsAsTiles(_WrongMemory):
         def tiles(self, gray):
             self.searches += 1
             found = find_tiles(gray)

@@ -215,8 +215,10 @@ class _Counting:
         return self.inner.detect_many(jobs, min_confidence)
 
 
-def test_detections_are_reused_only_where_nothing_changed(fer_faces, analyzer):
-    rng = np.random.default_rng(2)
+def _reusing_and_fresh(fer_faces, analyzer):
+    """A 16-tile gallery (2 camera-off), its video tiles, a counting detector, an analyser that
+    reuses work through it (the gallery analysed once: its first frame) and one that reuses nothing;
+    and the pixels the first frame cost."""
     g = render_gallery(fer_faces, 16, size=(1280, 720), camera_off=2, seed=8)
     video = [b for b, off in zip(g.tiles, g.camera_off) if not off]
     det = _Counting(analyzer.detector)
@@ -224,8 +226,13 @@ def test_detections_are_reused_only_where_nothing_changed(fer_faces, analyzer):
     fresh = GalleryAnalyzer(AnalyzerOptions(reuse_detections=False, reuse_layout=False),
                             classifier=analyzer.classifier, detector=analyzer.detector)
     first = reuse.analyze(g.image)
-    cost_first = det.pixels
     assert len(first.faces) == len(g.faces)
+    return g, video, det, reuse, fresh, det.pixels
+
+
+def test_detections_are_reused_only_where_nothing_changed(fer_faces, analyzer):
+    rng = np.random.default_rng(2)
+    g, video, det, reuse, fresh, cost_first = _reusing_and_fresh(fer_faces, analyzer)
     # A still class: camera noise only. Nothing is looked at again, and nothing is lost.
     for _ in range(3):
         frame = _camera_noise(g.image, video, rng)
@@ -261,15 +268,7 @@ def test_faces_that_all_moved_are_found_close_to_where_they_were(fer_faces, anal
     is looked for close around where it was, at a fraction of a first frame's pixels, and found
     where a fresh analysis finds it. A face that moved too far for that close look (to the tile's
     other side) is still found, by the usual pass."""
-    g = render_gallery(fer_faces, 16, size=(1280, 720), camera_off=2, seed=8)
-    video = [b for b, off in zip(g.tiles, g.camera_off) if not off]
-    det = _Counting(analyzer.detector)
-    a = GalleryAnalyzer(classifier=analyzer.classifier, detector=det)
-    fresh = GalleryAnalyzer(AnalyzerOptions(reuse_detections=False, reuse_layout=False),
-                            classifier=analyzer.classifier, detector=analyzer.detector)
-    first = a.analyze(g.image)
-    cost_first = det.pixels
-    assert len(first.faces) == len(g.faces)
+    g, video, det, a, fresh, cost_first = _reusing_and_fresh(fer_faces, analyzer)
     frame = g.image
     for d in (3, -3, 3):
         frame = frame.copy()
