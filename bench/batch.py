@@ -2,8 +2,10 @@
 2 workers x 1 thread (a LocalCluster each), side by side; each worker's resident memory (with its
 face-detector processes) after every recording of the 2-worker run; the per-worker rate, and what it
 means for 300 hours of recordings in one night. Needs FER2013 (faces for the synthetic galleries).
+`--kind desktop`: whole-desktop screen recordings instead (116 s, 1920x1080 H.264, mostly a browser
+scrolling, then a webcam window, then a phone's photo of six faces: `tests.synthetic.ScreenRecording`).
 
-    python bench/batch.py [--recordings 20] [--seconds 60] [--every 2]
+    python bench/batch.py [--recordings 20] [--seconds 60] [--every 2] [--kind gallery|desktop]
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def make_recordings(folder: Path, n: int, seconds: float, faces) -> list[Path]:
     return out
 
 
+def make_desktop_recordings(folder: Path, n: int, faces) -> list[Path]:
+    """`n` whole-desktop screen recordings (`tests.synthetic.ScreenRecording`), each its own seed."""
+    from tests.synthetic import ScreenRecording, write_video
+
+    out = []
+    for k in range(n):
+        rec = ScreenRecording(faces[(k * 7) % len(faces):], seed=k)
+        out.append(write_video(folder / f"desktop{k:02d}.mp4", rec.frame, rec.seconds))
+    return out
+
+
 def _worker_rss_mb() -> float:
     """This Dask worker's resident memory plus its children's (the face detector's processes)."""
     def rss(pid):
@@ -70,6 +83,7 @@ def main() -> int:
     ap.add_argument("--recordings", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--every", type=float, default=2.0)
+    ap.add_argument("--kind", choices=("gallery", "desktop"), default="gallery")
     args = ap.parse_args()
     from bench.gallery import faces_for_galleries
     from bot.batch import plan, run_batch
@@ -79,10 +93,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d) / "term"
         folder.mkdir()
-        make_recordings(folder, args.recordings, args.seconds, faces)
+        if args.kind == "desktop":
+            args.seconds = 116.0
+            make_desktop_recordings(folder, args.recordings, faces)
+            what = "1920x1080 H.264 whole-desktop screen recordings"
+        else:
+            make_recordings(folder, args.recordings, args.seconds, faces)
+            what = "1280x720, 9 tiles"
         jobs = plan([str(folder)])
         hours = len(jobs) * args.seconds / 3600
-        print(f"{len(jobs)} recordings of {args.seconds:g} s (1280x720, 9 tiles), --every {args.every:g} "
+        print(f"{len(jobs)} recordings of {args.seconds:g} s ({what}), --every {args.every:g} "
               f"({vector_extensions()}):", flush=True)
         times, memory = {}, {}
         for workers in (1, 2):

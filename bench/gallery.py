@@ -4,6 +4,7 @@ video), bot memory. Needs FER2013 (faces for synthetic galleries); uses ../share
 when there (the stages run on its real 25-tile 1080p gallery).
 
     python bench/gallery.py [--part quality,stages,speed,recording,video,memory,windows,names] [--repeats 15]
+                            [--against OTHER_CHECKOUT]
 
 Prints medians and the CPU's vector extensions; the previous pipeline and today's run interleaved
 in one process, so their ratio holds on a noisy machine.
@@ -238,45 +239,6 @@ def speed(analyzer, faces, repeats):
           f"original approach median {mb:.0f} ms ({len(o)} faces); {mb / mo:.1f}x faster")
 
 
-def desktop_recording(path, faces, seconds=120, fps=25, keyframe_s=10, size=(1920, 1080)):
-    """A screen recording as a teacher's screen recorder makes it: H.264 (libx264, veryfast, B
-    frames), 1920x1080, 25 fps, a keyframe every 10 s; a desktop (wallpaper, a notes window, a
-    taskbar) with a webcam window showing a real face that moves."""
-    import av
-    import cv2
-
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    desk = np.zeros((h, w, 3), np.uint8)
-    desk[..., 0] = (120 + 60 * xx / w).astype(np.uint8)
-    desk[..., 1] = (80 + 40 * yy / h).astype(np.uint8)
-    desk[..., 2] = 60
-    cv2.rectangle(desk, (0, h - 48), (w, h), (40, 40, 40), -1)
-    cv2.rectangle(desk, (80, 80), (900, 700), (235, 235, 235), -1)
-    cv2.rectangle(desk, (80, 80), (900, 112), (200, 120, 60), -1)
-    for i in range(20):
-        cv2.putText(desk, f"Lesson notes, line {i}: fractions and decimals", (100, 150 + i * 26),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 1, cv2.LINE_AA)
-    face = cv2.resize(faces[3], (220, 220), interpolation=cv2.INTER_CUBIC)
-    face = face[..., None] if face.ndim == 2 else face
-    with av.open(str(path), "w") as out:
-        st = out.add_stream("libx264", rate=fps)
-        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-        st.codec_context.options = {"preset": "veryfast", "crf": "23", "keyint": str(fps * keyframe_s),
-                                    "min-keyint": str(fps * keyframe_s), "sc_threshold": "0"}
-        for i in range(int(seconds * fps)):
-            img = desk.copy()
-            wx, wy = 1200, 300
-            cv2.rectangle(img, (wx, wy), (wx + 560, wy + 420), (50, 50, 50), -1)
-            ox, oy = int(170 + 120 * np.sin(i / 40)), int(100 + 40 * np.cos(i / 55))
-            img[wy + oy:wy + oy + 220, wx + ox:wx + ox + 220] = face
-            for packet in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                out.mux(packet)
-        for packet in st.encode():
-            out.mux(packet)
-    return path
-
-
 def _analyse_recording(path, analyzer, every, backend):
     from bot.pipeline import run
     from bot.sources import VideoSource
@@ -289,25 +251,88 @@ def _analyse_recording(path, analyzer, every, backend):
     return time.perf_counter() - t, frames
 
 
-def recording(analyzer, faces, every=2.0, repeats=3):
-    old = previous_analyzer(analyzer)
+def _cli(path: Path, every: float, checkout: Path, out: Path) -> tuple[float, dict]:
+    """`classmood-analyze PATH --every E --json OUT` as a teacher runs it (a fresh process: start,
+    imports and model load included; Tesseract reads names where installed), with the code of
+    `checkout`; (wall seconds, the JSON)."""
+    import json
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(checkout), TF_CPP_MIN_LOG_LEVEL="3")
+    code = "import sys; from bot.cli import analyze_main; sys.exit(analyze_main())"
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code, str(path), "--every", f"{every:g}", "--json", str(out)],
+                       cwd=str(checkout), env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        sys.exit(f"classmood-analyze failed in {checkout}: {r.stderr[-2000:]}")
+    return dt, json.loads(out.read_text())
+
+
+def _faces_by_part(result: dict, rec) -> str:
+    """Faces found in each part of the desktop recording (browser, webcam, phone), against those shown."""
+    parts = {"browser": [0, 0], "webcam": [0, 0], "phone": [0, 0]}
+    for f in result["frames"]:
+        t = f["time_s"]
+        key = "browser" if t < rec.browse_s else ("webcam" if t < rec.webcam_end_s else "phone")
+        parts[key][0] += len(f["faces"])
+        parts[key][1] += rec.faces_at(t)
+    return ", ".join(f"{k} {found}/{shown}" for k, (found, shown) in parts.items())
+
+
+def recording(analyzer, faces, every=2.0, repeats=3, against: str | None = None):
+    """A 116 s 1920x1080 25 fps H.264 screen recording of a whole desktop, mostly no meeting (a
+    browser scrolling a page for 78 s, then a webcam window, then a photo of a phone showing six
+    faces: `tests.synthetic.ScreenRecording`), through `classmood-analyze --every 2` as a teacher runs
+    it; with `against`, another checkout's code run the same way, interleaved. Then where one run
+    of this checkout's loop spends its time (waiting for decoded frames, analysis, names)."""
+    from bot.pipeline import run
+    from bot.sources import VideoSource
+    from bot.tracker import Tracker
+    from tests.synthetic import ScreenRecording, write_video
+
+    rec = ScreenRecording(faces)
+    here = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as d:
-        path = desktop_recording(Path(d) / "desktop.mp4", faces)
-        _analyse_recording(path, analyzer, every, "pyav")  # warm both up
-        t_old, t_new = [], []
-        for _ in range(repeats):
-            dt, f_old = _analyse_recording(path, old, every, "opencv")
-            t_old.append(dt)
-            dt, f_new = _analyse_recording(path, analyzer, every, "pyav")
-            t_new.append(dt)
-    mo, mn = statistics.median(t_old), statistics.median(t_new)
-    print(f"2-minute 1920x1080 25 fps H.264 desktop recording (keyframe every 10 s, a webcam window with a "
-          f"moving face), --every {every:g}, median of {repeats} ({vector_extensions()}):")
-    print(f"  previous (OpenCV decode and seeks, no reuse): {mo:.1f} s = {120 / mo:.1f}x real time, "
-          f"{sum(len(f.faces) for f in f_old)} faces in {len(f_old)} frames")
-    print(f"  now (PyAV, decode ahead, reuse):              {mn:.1f} s = {120 / mn:.1f}x real time, "
-          f"{sum(len(f.faces) for f in f_new)} faces in {len(f_new)} frames (target >= 20x)")
-    old.detector.close()
+        path = write_video(Path(d) / "desktop.mp4", rec.frame, rec.seconds)
+        checkouts = [("now", here)] + ([("against", Path(against).resolve())] if against else [])
+        times: dict[str, list[float]] = {name: [] for name, _ in checkouts}
+        results: dict[str, dict] = {}
+        for k in range(repeats + 1):  # the first round warms the page cache and is not counted
+            for name, checkout in checkouts:
+                dt, results[name] = _cli(path, every, checkout, Path(d) / f"{name}.json")
+                if k:
+                    times[name].append(dt)
+        # where the time goes, in one process: the loop as classmood-analyze runs it
+        analyzer.forget()
+        source = iter(VideoSource(path, every=every))
+        waited = [0.0]
+
+        def timed():
+            while True:
+                t0 = time.perf_counter()
+                item = next(source, None)
+                waited[0] += time.perf_counter() - t0
+                if item is None:
+                    return
+                yield item
+
+        tracker = Tracker()
+        searches, kept = analyzer.layouts.searches, analyzer.layouts.kept
+        t0 = time.perf_counter()
+        frames, _ = run(timed(), analyzer, tracker)
+        total = time.perf_counter() - t0
+    print(f"desktop screen recording, {rec.seconds:g} s 1920x1080 25 fps H.264 (a browser scrolling for "
+          f"{rec.browse_s:g} s, a webcam window, a phone's photo of 6 faces), classmood-analyze --every {every:g}, "
+          f"process start and model load included, median of {repeats} ({vector_extensions()}, "
+          f"{os.cpu_count()} cores here):")
+    for name, _ in checkouts:
+        m = statistics.median(times[name])
+        print(f"  {name:8s} {m:5.1f} s = {rec.seconds / m:4.1f}x real time; faces found: "
+              f"{_faces_by_part(results[name], rec)}" + ("  (target >= 20x)" if name == "now" else ""))
+    print(f"  one run of the loop in-process: {total:.1f} s, of which {waited[0]:.1f} s waiting for decoded frames; "
+          f"{len(frames)} frames, {analyzer.layouts.searches - searches} layout searches, "
+          f"{analyzer.layouts.kept - kept} changed frames kept by the cheap checks, {tracker.reads} name readings")
 
 
 def video(analyzer, faces, minutes=5.0, every=2.0, fps=10):
@@ -485,7 +510,7 @@ def names(faces):
     from bot.ocr import script_of
     from bot.roster import Roster
     from bot.tracker import Tracker
-    from tests.synthetic import render_gallery
+    from tests.synthetic import render_gallery, seen_gallery
 
     if not ocr.available():
         print("names: Tesseract not installed")
@@ -516,9 +541,8 @@ def names(faces):
         seen = set()
         for k, people in enumerate((first, second, first)):  # page 1, page 2, back to page 1
             g = render_gallery(faces[25 * k:], 25, size=(1920, 1080), names=people, seed=40 + k)
-            from bot.records import FrameResult, TileResult
 
-            rec = tracker.update(FrameResult(float(k), [TileResult(b) for b in g.tiles], []), g.image)
+            rec = tracker.update(seen_gallery(float(k), g.tiles), g.image)
             seen |= {t.name or f"tile-{i}" for i, t in enumerate(rec.tiles)}
         print(f"  page change (25 people, then 25 others, then the first again) {label}: {len(seen)} participants "
               f"for 50 people shown [50 +/- 1]")
@@ -529,6 +553,8 @@ def main() -> int:
     ap.add_argument("--part", default="quality,stages,speed,recording,video,memory,windows,overlays,names")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--frames", type=int, default=1000)
+    ap.add_argument("--against", metavar="DIR", help="recording: also run another checkout's classmood-analyze "
+                                                     "(e.g. a git worktree of main), side by side")
     args = ap.parse_args()
     import warnings
 
@@ -545,7 +571,7 @@ def main() -> int:
     if "speed" in parts:
         speed(analyzer, faces, args.repeats)
     if "recording" in parts:
-        recording(analyzer, faces)
+        recording(analyzer, faces, against=args.against)
     if "video" in parts:
         video(analyzer, faces)
     if "memory" in parts:

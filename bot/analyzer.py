@@ -85,7 +85,10 @@ class GalleryAnalyzer:
         t1 = time.perf_counter()
         dets = self._detect(frame, layout, gray, whole=searched or self._faces_outside)
         others = self.layouts.others if searched and self.layouts is not None else []
-        fitted = fit(layout, [d[0] for d in dets if d[1] >= opts.min_confidence], gray, opts.layout, searched, others)
+        sure = [d[0] for d in dets if d[1] >= opts.min_confidence]
+        if self.layouts is not None:
+            self.layouts.saw(sure)  # where faces were, the next frame's layout is never kept unsearched
+        fitted = fit(layout, sure, gray, opts.layout, searched, others)
         if fitted is not layout and self.layouts is not None:
             self.layouts.adopt(fitted)  # the next frames reuse what the fit chose, not what the search found
         layout = fitted

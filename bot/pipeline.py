@@ -133,7 +133,9 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     storing what it raises. Images of a folder are unrelated pictures: each gets a fresh tracker.
 
     Returns the tracked frames (none with `keep=False`: a live bot runs for hours) and the alerts
-    raised. `progress(done, total)` after each frame; `on_frame(record)` too. A store that cannot
+    raised. `progress(done, total)` after each frame analysed; `on_frame(record)` as each tracked
+    record is ready (the tracker holds a gallery's records back while their names are read in the
+    background: `Tracker.push`; the rest come at the end, `Tracker.flush`). A store that cannot
     be written is one more failed frame for a live bot (the lock may pass), and ends the run with
     its `StoreError` where `stop_on_store_error` (a recording: nothing would be kept). A database
     that cannot be reached (a server restarting) loses nothing: frames wait in a `Backlog` and are
@@ -148,33 +150,52 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     raised: list = []
     done = 0
     backlog = Backlog(store, session_id) if store is not None and session_id is not None else None
+
+    def emit(ready) -> None:
+        """Alerts and the store for the tracked records now ready (the tracker holds a layout's
+        records back while its names are read), in order."""
+        nonlocal raised
+        for record, frame in ready:
+            try:
+                new = alerts.update(record) if alerts is not None else []
+                for a in new:
+                    log.warning("ALERT %s", a.message)
+                if backlog is not None:
+                    backlog.add(record, face_images(frame, record) if backlog.keeps_faces() else None, new)
+            except Exception as e:  # a crash in one frame never ends the run
+                if stop_on_store_error and isinstance(e, StoreError):
+                    raise
+                failed(record.time_s, e)
+                continue
+            raised += new
+            if keep:
+                frames.append(record)
+            if on_frame:
+                on_frame(record)
+
+    def failed(t: float, e: Exception) -> None:
+        log.error("frame at %.1fs failed: %s: %s", t, type(e).__name__, e)
+        if store is not None and session_id is not None:
+            try:
+                store.heartbeat(session_id)
+            except Exception:
+                pass
+
     for t, frame, file in items:
         try:
             result = analyzer.analyze(frame, time_s=t, file=str(file) if folder else None)
-            record = (tracker.fresh() if folder else tracker).update(result, frame)
-            new = alerts.update(record) if alerts is not None else []
-            for a in new:
-                log.warning("ALERT %s", a.message)
-            if backlog is not None:
-                backlog.add(record, face_images(frame, record) if backlog.keeps_faces() else None, new)
+            if folder:  # unrelated pictures: each its own tracker, named at once
+                ready = [(tracker.fresh().update(result, frame), frame)]
+            else:
+                ready = tracker.push(result, frame)
         except Exception as e:  # a crash in one frame never ends the run
-            if stop_on_store_error and isinstance(e, StoreError):
-                raise
-            log.error("frame at %.1fs failed: %s: %s", t, type(e).__name__, e)
-            if store is not None and session_id is not None:
-                try:
-                    store.heartbeat(session_id)
-                except Exception:
-                    pass
+            failed(t, e)
             continue
-        raised += new
-        if keep:
-            frames.append(record)
+        emit(ready)
         done += 1
-        if on_frame:
-            on_frame(record)
         if progress:
             progress(done, max(total, done))
+    emit(tracker.flush())  # the last layout's names, and the records that waited for them
     if backlog is not None and backlog.pending and not backlog.drain(drain_s) and stop_on_store_error:
         raise StoreUnavailable(f"the session database {store.location} was unreachable to the end: "
                                f"{len(backlog.pending)} frame(s) not stored")

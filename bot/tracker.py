@@ -1,11 +1,17 @@
 """`Tracker`: participants over time.
 
 Consumes frame results (and the frame, for OCR) and
-- names tiles by OCR of their name strips, run only when the layout changes (a name read then stays
-  with its tile until the layout changes again); with a class roster, a tile takes the roster
-  name its reading fits, or stays unnamed (`bot.roster`): misreadings mint no participants; a
-  named tile's label text is kept (in memory) and a label showing the same text again later (a
-  page that comes back) takes that participant without being read again;
+- names tiles by OCR of their name strips, read only for a layout that is a gallery (two tiles or
+  more, at least half of them showing a participant's face or a camera-off panel: never a desktop,
+  a web page or a single webcam) and that holds (seen on `HOLD_SAMPLES` samples running; at once
+  with `exclude`, whose names must be known before anything is stored), once per layout, in the
+  background: the frame loop goes on while Tesseract reads. The records of a layout whose names are
+  being read wait in the tracker and come out named, in order (`push` returns what is ready,
+  `flush` the rest). A name read stays with its tile until the layout changes again; with a class
+  roster, a tile takes the roster name its reading fits, or stays unnamed (`bot.roster`):
+  misreadings mint no participants; a named tile's label text is kept (in memory) and a label
+  showing the same text again later (a page that comes back) takes that participant at once,
+  without being read again;
 - gives each participant a stable id: the name when read, else `tile-<i>`; when the layout changes
   and no names are legible, tiles are re-matched to earlier participants by a small face signature
   kept in memory only (never stored);
@@ -16,24 +22,73 @@ Consumes frame results (and the frame, for OCR) and
 - drops excluded participants (the teacher's self-view, students who opted out) before anything
   is stored.
 
-`update(result, frame=None)` takes the analyser's `FrameResult` and returns a new one; times on
-camera and first/last sightings are the store's to compute (`Store.participants`).
+`push(result, frame)` takes the analyser's `FrameResult` and returns the tracked records now ready
+(with their frames); `flush()` waits for the names being read and returns the rest; `update(result,
+frame=None)` does both for one record (names read at once: a screenshot, a test). Times on camera
+and first/last sightings are the store's to compute (`Store.participants`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from bot.attention import Baselines
 from bot.records import FaceResult, FrameResult, TileResult
 
+log = logging.getLogger("classmood.tracker")
+
+HOLD_SAMPLES = 2  # a layout's names are read once it has been seen on this many samples running
+
 
 def _norm(name: str) -> str:
     return " ".join(str(name).lower().split())
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _reader() -> ThreadPoolExecutor:
+    """The one thread that reads names for every tracker of this process (Tesseract runs its own
+    processes beside it: `bot.ocr.ocr_workers`)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classmood-names")
+        return _POOL
+
+
+def is_gallery(result: FrameResult) -> bool:
+    """Whether a frame's tiles look like a meeting's gallery, whose name labels are worth reading:
+    two tiles or more, and at least half of them showing a participant's face or a camera-off
+    panel. A desktop, a web page's grid of pictures, a single webcam window are not."""
+    tiles = result.tiles
+    if len(tiles) < 2:
+        return False
+    shown = {f.tile for f in result.faces if f.role == "participant" and f.tile is not None}
+    return 2 * sum(1 for i, t in enumerate(tiles) if i in shown or t.camera_off) >= len(tiles)
+
+
+@dataclasses.dataclass(eq=False)
+class _Reading:
+    """The names of one layout (or of one page of it): provisional ids until the reading is done."""
+    ids: list[str]
+    names: list[str | None]
+    todo: list[int]                  # tiles whose names are still to be read
+    texts: dict                      # tile -> its label's text mask when the layout was seen
+    seen: int = 1                    # samples this layout has been seen on, running
+    gallery: bool = False            # the last sample looked like a gallery (`is_gallery`)
+    future: Future | None = None
+    done: bool = False
+    skipped: bool = False            # done unread: no gallery, or the layout went before it held
 
 
 class Tracker:
@@ -66,14 +121,24 @@ class Tracker:
             self._ocr = functools.partial(ocr_mod.read_names, roster=roster) if ocr_mod.available() else None
         self.tol = layout_tolerance_px
         self._layout: list[tuple] | None = None
-        self._names: list[str | None] = []
-        self._ids: list[str] = []
+        self._cur = _Reading([], [], [], {}, done=True)
         self._signatures: dict[str, np.ndarray] = {}
         self._smoothed: dict[str, np.ndarray] = {}
         self._baselines = Baselines()
         self._strips: list[np.ndarray] = []  # each tile's name label when its name was read
         self._page = 0                        # name-label changes seen on one grid (a page change)
         self._labels: dict[str, tuple[np.ndarray, str | None]] = {}  # id -> (its label's text, its name)
+        self._queue: deque = deque()          # (record, frame, reading): tracked, waiting for names
+        self._reading: list[_Reading] = []    # readings in flight, oldest first
+        self.reads = 0                        # name readings started (tiles read), for tests and benchmarks
+
+    @property
+    def _ids(self) -> list[str]:
+        return self._cur.ids
+
+    @property
+    def _names(self) -> list[str | None]:
+        return self._cur.names
 
     def fresh(self) -> "Tracker":
         """A new tracker with the same settings and no history."""
@@ -82,22 +147,133 @@ class Tracker:
     def update(self, result: FrameResult, frame: np.ndarray | None = None) -> FrameResult:
         """A new `FrameResult` with tile names, stable participant ids, smoothed scores and
         `uncertain` from them; excluded participants' tiles and faces removed. `frame` (the picture
-        analysed) serves OCR and face signatures."""
-        from bot.analyzer import is_uncertain
+        analysed) serves OCR and face signatures. Names of a gallery are read at once (and waited
+        for): one picture, or a caller that needs each record named as it comes."""
+        out = self.push(result, frame)
+        out += self.flush(hold=False)
+        return out[-1][0]
 
+    def push(self, result: FrameResult, frame: np.ndarray | None = None) -> list[tuple[FrameResult, np.ndarray | None]]:
+        """Track one frame; returns the records now ready, oldest first, each with its frame. A
+        record whose layout's names are still to be read (its layout has not held yet, or the
+        reading is in flight) waits, and the records after it with it."""
+        self._collect(wait=False)
         tiles, faces = result.tiles, result.faces
         if self._layout_changed(tiles):
+            self._close(self._cur)
             self._relayout(tiles, faces, frame)
-        elif frame is not None and self._ocr:
-            self._renamed(tiles, frame)
-        ids = self._ids
-        keep_tiles = [i for i in range(len(tiles)) if _norm(ids[i]) not in self.exclude
-                      and not (self._names[i] and _norm(self._names[i]) in self.exclude)]
-        remap = {old: new for new, old in enumerate(keep_tiles)}  # tile indices point at the kept tiles
-        kept_faces = []
-        for f in faces:
+        else:
+            self._cur.seen += 1
+            if frame is not None and self._ocr and self._cur.done:
+                self._renamed(tiles, frame, result)
+        self._cur.gallery = is_gallery(result)
+        self._start(self._cur, frame, tiles)
+        self._queue.append((self._track(result, frame), frame, self._cur))
+        return self._ready()
+
+    def flush(self, hold: bool = False) -> list[tuple[FrameResult, np.ndarray | None]]:
+        """Every record still waiting, named: the names of a gallery that was waiting to hold are
+        read now (a recording's last layout, a single screenshot), and readings in flight are
+        waited for. `hold=True` keeps a layout that has not held waiting (the frames go on)."""
+        if not hold and self._queue:
+            r = self._cur
+            frame = self._queue[-1][1]
+            if not r.done and r.future is None:
+                self._start(r, frame, None, now=True)
+        self._collect(wait=True)
+        return self._ready()
+
+    # -- names -------------------------------------------------------------------------------------
+
+    def _start(self, r: _Reading, frame, tiles, now: bool = False) -> None:
+        """Start reading `r`'s names in the background where it is due: a gallery seen on
+        `HOLD_SAMPLES` samples (or at once with `exclude`, or `now`); a layout that is no gallery
+        is done unread (a desktop, a web page)."""
+        if r.done or r.future is not None:
+            return
+        if not r.todo or self._ocr is None or frame is None:
+            r.done = True
+            return
+        if not r.gallery:
+            r.done = r.skipped = True
+            return
+        if not (now or r.seen >= HOLD_SAMPLES or self.exclude):
+            return
+        tiles = tiles if tiles is not None else self._queue[-1][0].tiles
+        if tiles is None or len(tiles) != len(r.ids):
+            r.done = r.skipped = True
+            return
+        picture = np.array(frame, copy=True)  # the source may reuse its buffer
+        r.future = _reader().submit(self._ocr, picture, [tiles[i] for i in r.todo])
+        self.reads += len(r.todo)
+        self._reading.append(r)
+
+    def _close(self, r: _Reading) -> None:
+        """A layout that changed before its names were read: its records go out unnamed."""
+        if not r.done and r.future is None:
+            r.done = r.skipped = True
+
+    def _collect(self, wait: bool) -> None:
+        """Apply the readings that are done (all, waiting for them, with `wait`), oldest first."""
+        while self._reading and (wait or self._reading[0].future.done()):
+            r = self._reading.pop(0)
+            try:
+                read = list(r.future.result())
+            except Exception as e:  # noqa: BLE001 - a failed reading leaves the tiles unnamed
+                log.warning("reading names failed: %s: %s", type(e).__name__, e)
+                read = [None] * len(r.todo)
+            self._apply(r, read + [None] * (len(r.todo) - len(read)))
+
+    def _apply(self, r: _Reading, read: list[str | None]) -> None:
+        """The names read for `r.todo`: each such tile takes its name as its id (two tiles with the
+        same name stay apart), or keeps its provisional one; what the tracker keeps by id follows."""
+        taken = {pid for k, pid in enumerate(r.ids) if k not in r.todo}
+        for i, name in zip(r.todo, read):
+            old = r.ids[i]
+            pid = name if name else old
+            if pid in taken:
+                pid = f"{pid} ({i})"
+            taken.add(pid)
+            r.names[i], r.ids[i] = name, pid
+            if pid != old and old.startswith("tile-"):
+                for store in (self._smoothed, self._signatures, self._baselines._poses):
+                    if old in store and pid not in store:
+                        store[pid] = store.pop(old)
+        r.done = True
+        self._remember_labels(r.texts, r)
+
+    def _ready(self) -> list[tuple[FrameResult, np.ndarray | None]]:
+        out = []
+        while self._queue and self._queue[0][2].done:
+            record, frame, r = self._queue.popleft()
+            out.append((self._named(record, r), frame))
+        return out
+
+    def _named(self, record: FrameResult, r: _Reading) -> FrameResult:
+        """A tracked record with its reading's ids and names; excluded participants' tiles and faces
+        removed, tile indices pointing at the tiles kept."""
+        ids, names = r.ids, r.names
+        keep = [i for i in range(len(record.tiles)) if _norm(ids[i]) not in self.exclude
+                and not (names[i] and _norm(names[i]) in self.exclude)]
+        remap = {old: new for new, old in enumerate(keep)}
+        faces = []
+        for f in record.faces:
             if f.tile is not None and f.tile not in remap:
                 continue
+            pid = ids[f.tile] if f.tile is not None and f.role == "participant" else None
+            faces.append(dataclasses.replace(f, participant=pid, tile=remap.get(f.tile)))
+        return FrameResult(record.time_s, [dataclasses.replace(record.tiles[i], name=names[i]) for i in keep],
+                           faces, record.file)
+
+    # -- tracking ----------------------------------------------------------------------------------
+
+    def _track(self, result: FrameResult, frame) -> FrameResult:
+        """Smoothed scores, `uncertain` from them and attention, under each tile's current id."""
+        from bot.analyzer import is_uncertain
+
+        ids = self._ids
+        faces = []
+        for f in result.faces:
             if f.tile is not None and f.role == "participant":
                 pid = ids[f.tile]
                 prev = self._smoothed.get(pid)
@@ -105,13 +281,12 @@ class Tracker:
                 self._smoothed[pid] = sm
                 if frame is not None:
                     self._signatures[pid] = _signature(frame, f.box)
-                f = dataclasses.replace(f, participant=pid, scores=sm, uncertain=is_uncertain(f.box, sm, self.options),
+                f = dataclasses.replace(f, scores=sm, uncertain=is_uncertain(f.box, sm, self.options),
                                         attention=self._baselines.classify(pid, f.yaw, f.pitch))
             else:
-                f = dataclasses.replace(f, participant=None, attention=self._baselines.classify(None, f.yaw, f.pitch))
-            kept_faces.append(dataclasses.replace(f, tile=remap.get(f.tile)))
-        return FrameResult(result.time_s, [dataclasses.replace(tiles[i], name=self._names[i]) for i in keep_tiles],
-                           kept_faces, result.file)
+                f = dataclasses.replace(f, attention=self._baselines.classify(None, f.yaw, f.pitch))
+            faces.append(f)
+        return FrameResult(result.time_s, list(result.tiles), faces, result.file)
 
     def _layout_changed(self, tiles: list[TileResult]) -> bool:
         boxes = [tuple(t.box) for t in tiles]
@@ -125,11 +300,7 @@ class Tracker:
         texts = {i: _label_text(frame, t) for i, t in enumerate(tiles)} if frame is not None else {}
         known = self._known_labels(texts, set())
         names = [known[i][1] if i in known else None for i in range(len(tiles))]
-        todo = [i for i in range(len(tiles)) if i not in known]
-        if self._ocr and frame is not None and todo:
-            for i, name in zip(todo, self._ocr(frame, [tiles[i] for i in todo])):
-                names[i] = name
-        ids = [known[i][0] if i in known else (n if n else f"tile-{i}") for i, n in enumerate(names)]
+        ids = [known[i][0] if i in known else f"tile-{i}" for i in range(len(tiles))]
         if old_layout and frame is not None and self._signatures:
             ids = self._rematch(ids, names, tiles, faces, frame)
         # two tiles with the same legible name stay apart
@@ -138,38 +309,44 @@ class Tracker:
             if pid in seen:
                 ids[i] = f"{pid} ({i})"
             seen[pid] = i
-        self._names, self._ids = names, ids
+        self._cur = _Reading(ids, names, [i for i in range(len(tiles)) if i not in known], texts)
         self._strips = [_strip_signature(frame, t) for t in tiles] if frame is not None else []
-        self._remember_labels(texts)
 
-    def _renamed(self, tiles: list[TileResult], frame: np.ndarray) -> None:
+    def _renamed(self, tiles: list[TileResult], frame: np.ndarray, result: FrameResult) -> None:
         """Same grid, other names (a page change, someone replaced in a slot): tiles whose name
-        label changed are read again, and only those; a name read before stays with its tile."""
+        label changed are read again, and only those (at once: the grid has held); a name read
+        before stays with its tile. A grid left unread as no gallery that now is one (cameras
+        turned on) is read too."""
         now = [_strip_signature(frame, t) for t in tiles]
         if len(now) != len(self._strips):
             self._strips = now
             return
+        cur = self._cur
         changed = [i for i, (a, b) in enumerate(zip(self._strips, now)) if not _same_strip(a, b)]
+        if cur.skipped:  # left unread as no gallery: its labels mean nothing, unless it now is one
+            if not is_gallery(result):
+                self._strips = now
+                return
+            changed = sorted(set(changed) | {i for i, n in enumerate(cur.names) if not n})
         if not changed:
             return
         self._page += 1
-        taken = {pid for k, pid in enumerate(self._ids) if k not in changed}
+        taken = {pid for k, pid in enumerate(cur.ids) if k not in changed}
         texts = {i: _label_text(frame, tiles[i]) for i in changed}
         known = self._known_labels(texts, taken)  # someone seen before, back again
-        todo = [i for i in changed if i not in known]
-        read = dict(zip(todo, self._ocr(frame, [tiles[i] for i in todo]))) if todo else {}
+        ids, names = list(cur.ids), list(cur.names)
         for i in changed:
             if i in known:
-                pid, name = known[i]
+                ids[i], names[i] = known[i]
             else:
-                name = read[i]
-                pid = name if name else f"tile-{i}" + (f".{self._page}" if self._page else "")
-                if pid in taken:
-                    pid = f"{pid} ({i})"
-            self._names[i], self._ids[i] = name, pid
-            taken.add(pid)
+                names[i] = None
+                ids[i] = f"tile-{i}" + (f".{self._page}" if self._page else "")
+            if ids[i] in taken:
+                ids[i] = f"{ids[i]} ({i})"
+            taken.add(ids[i])
             self._strips[i] = now[i]
-        self._remember_labels(texts)
+        self._cur = _Reading(ids, names, [i for i in changed if i not in known], texts, seen=HOLD_SAMPLES)
+        self._remember_labels({i: texts[i] for i in known}, self._cur)
 
     def _known_labels(self, texts: dict, taken: set) -> dict[int, tuple[str, str | None]]:
         """Tiles whose name label text (`texts`: tile -> `_label_text`) is the same, pixel for pixel,
@@ -186,12 +363,12 @@ class Tracker:
                 out[i] = (pid, free.pop(pid)[1])
         return out
 
-    def _remember_labels(self, texts: dict) -> None:
+    def _remember_labels(self, texts: dict, r: _Reading) -> None:
         """Keep (in memory only) the label text of each named tile, for `_known_labels`; an unnamed
         tile's label is read again when it comes back (over another video it may read)."""
         for i, text in texts.items():
-            if self._names[i] and text.sum() >= 2:
-                self._labels[self._ids[i]] = (text, self._names[i])
+            if i < len(r.names) and r.names[i] and text.sum() >= 2:
+                self._labels[r.ids[i]] = (text, r.names[i])
 
     def _rematch(self, ids, names, tiles, faces, frame) -> list[str]:
         """Unnamed tiles take the id of the earlier participant whose face signature matches best."""

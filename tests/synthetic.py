@@ -391,3 +391,227 @@ def controls_over(image: np.ndarray, tiles: list, kind: str) -> np.ndarray:
             cv2.putText(out, label, (x + 10 + k * w // len(labels), y + h // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX,
                         0.45, (240, 240, 240), 1, cv2.LINE_AA)
     return out
+
+
+class ScreenRecording:
+    """A teacher's whole-desktop screen recording, frame by frame (`frame(t)`), as uploaded: a
+    desktop (wallpaper, icons, a taskbar) with a browser whose page scrolls in bursts for most of it
+    (text, photos without faces, a dark section of captioned cards that looks like a gallery), no
+    face for `browse_s`; then a webcam window with a moving face over it until `webcam_end_s`; then
+    a photo viewer showing a photo of a phone, tilted, whose screen shows a meeting of six faces.
+
+    `faces`: gray or BGR face photos (FER2013's, upscaled); `size`: the screen; the scene keeps its
+    proportions at any size. `phone_faces` says how many faces the phone shows (6)."""
+
+    def __init__(self, faces: np.ndarray, size: tuple[int, int] = (1920, 1080), seconds: float = 116.0,
+                 browse_s: float = 78.0, webcam_end_s: float = 100.0, seed: int = 0):
+        import cv2
+
+        self.size, self.seconds = size, float(seconds)
+        self.browse_s, self.webcam_end_s = float(browse_s), float(webcam_end_s)
+        self.phone_faces = 6
+        rng = np.random.default_rng(seed)
+        W, H = size
+        u = W / 1920  # the scene's unit: one pixel at 1920 wide
+        self.u = u
+        desk, _ = desktop_with(np.zeros((8, 8, 3), np.uint8), 0.01, "top-left", seed=seed, size=size)
+        desk[: int(80 * u)] = desk[int(80 * u): int(160 * u)]  # no tiny "meeting window" left over
+        self.desk = desk
+        # the browser: its window and a long page that scrolls in it
+        self.win = (int(60 * u), int(30 * u), int(1500 * u), int(980 * u))
+        x, y, w, h = self.win
+        chrome = int(84 * u)
+        self.view = (x, y + chrome, w, h - chrome)
+        self.browser = np.full((h, w, 3), 250, np.uint8)
+        self.browser[:chrome] = (222, 224, 228)
+        for k, tab in enumerate(["Fractions - Khan Academy", "Class notes", "Worksheet 4.pdf"]):
+            cv2.rectangle(self.browser, (int((10 + 230 * k) * u), int(6 * u)), (int((230 + 230 * k) * u), int(38 * u)),
+                          (250, 250, 250) if k == 0 else (205, 207, 212), -1)
+            cv2.putText(self.browser, tab, (int((20 + 230 * k) * u), int(28 * u)), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45 * u, (30, 30, 30), 1, cv2.LINE_AA)
+        cv2.rectangle(self.browser, (int(120 * u), int(46 * u)), (w - int(120 * u), int(76 * u)), (250, 250, 250), -1)
+        cv2.putText(self.browser, "https://www.example.org/learn/fractions-and-decimals", (int(134 * u), int(67 * u)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5 * u, (60, 60, 60), 1, cv2.LINE_AA)
+        self.page = self._page(rng, w, int(9000 * u))
+        # the scroll: a burst of 1 s every 4 s (a wheel's steps, eased), and back up once
+        self.bursts = [(2.0 + 4.0 * k, (380 if k != 9 else -900) * u) for k in range(int((browse_s - 2) // 4))]
+        self.face = faces[3]
+        self.webcam_bg = np.zeros((int(480 * u), int(640 * u), 3), np.uint8)
+        _room(self.webcam_bg, rng)
+        self.phone_photo = self._phone(faces, rng)
+
+    def _page(self, rng, w: int, h: int) -> np.ndarray:
+        """The web page: headings, paragraphs, photos (smooth colour fields, no faces) and a dark
+        section of captioned cards in a grid, like a video site's."""
+        import cv2
+
+        u = self.u
+        page = np.full((h, w, 3), 252, np.uint8)
+        y = int(40 * u)
+        k = 0
+        while y < h - int(400 * u):
+            kind = k % 4
+            if kind == 0:  # heading and paragraphs
+                cv2.putText(page, f"{k // 4 + 1}. Fractions, decimals and percentages", (int(80 * u), y + int(30 * u)),
+                            cv2.FONT_HERSHEY_SIMPLEX, 1.0 * u, (20, 20, 20), 2, cv2.LINE_AA)
+                y += int(60 * u)
+                for j in range(int(rng.integers(6, 14))):
+                    cv2.putText(page, "A fraction names a part of a whole; its denominator says how many equal parts "
+                                "the whole has"[: int(rng.integers(60, 100))], (int(80 * u), y + int(24 * u)),
+                                cv2.FONT_HERSHEY_SIMPLEX, 0.6 * u, (50, 50, 50), 1, cv2.LINE_AA)
+                    y += int(30 * u)
+            elif kind == 1:  # a photo with a caption
+                pw, ph = int(rng.uniform(600, 1000) * u), int(rng.uniform(300, 480) * u)
+                page[y:y + ph, int(80 * u):int(80 * u) + pw] = _smooth_photo(rng, ph, pw)
+                cv2.putText(page, "Figure: a pizza cut into eighths", (int(80 * u), y + ph + int(26 * u)),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.5 * u, (90, 90, 90), 1, cv2.LINE_AA)
+                y += ph + int(60 * u)
+            elif kind == 2:  # a dark section: cards in a grid, white captions (a video site's)
+                cols, rows = 4, 2
+                sh = int(2 * 330 * u + 80 * u)
+                page[y:y + sh] = (24, 24, 28)
+                cw, ch = int(300 * u), int(170 * u)
+                for r in range(rows):
+                    for c in range(cols):
+                        cx, cy = int((80 + c * 330) * u), y + int((30 + r * 330) * u)
+                        page[cy:cy + ch, cx:cx + cw] = _smooth_photo(rng, ch, cw)
+                        cv2.putText(page, f"Lesson {r * cols + c + 1}: comparing fractions", (cx, cy + ch + int(28 * u)),
+                                    cv2.FONT_HERSHEY_SIMPLEX, 0.55 * u, (235, 235, 235), 1, cv2.LINE_AA)
+                        cv2.putText(page, f"{int(rng.integers(2, 90))}K views", (cx, cy + ch + int(54 * u)),
+                                    cv2.FONT_HERSHEY_SIMPLEX, 0.45 * u, (160, 160, 160), 1, cv2.LINE_AA)
+                y += sh + int(40 * u)
+            else:  # a table
+                for r in range(8):
+                    for c in range(4):
+                        x0 = int((80 + c * 250) * u)
+                        cv2.rectangle(page, (x0, y), (x0 + int(250 * u), y + int(36 * u)), (180, 180, 180), 1)
+                        cv2.putText(page, f"{(r + 1) * (c + 2)}/{(c + 2) * 4}", (x0 + int(10 * u), y + int(25 * u)),
+                                    cv2.FONT_HERSHEY_SIMPLEX, 0.55 * u, (40, 40, 40), 1, cv2.LINE_AA)
+                    y += int(36 * u)
+                y += int(40 * u)
+            k += 1
+        return page
+
+    def _phone(self, faces: np.ndarray, rng) -> np.ndarray:
+        """A photo viewer, full screen: a dark surround and a photo of a phone (tilted 3 degrees, a
+        little soft) whose screen shows a meeting of six people in a 2 x 3 grid."""
+        import cv2
+
+        W, H = self.size
+        u = self.u
+        pw, ph = int(430 * u), int(880 * u)
+        phone = np.full((ph, pw, 3), 12, np.uint8)
+        sx, sy, sw, sh = int(18 * u), int(60 * u), pw - int(36 * u), ph - int(130 * u)
+        screen = np.full((sh, sw, 3), 30, np.uint8)
+        cols, rows, gap = 2, 3, max(2, int(4 * u))
+        tw, th = (sw - gap) // cols, (sh - 2 * gap) // rows
+        for i in range(self.phone_faces):
+            r, c = divmod(i, cols)
+            tile = screen[r * (th + gap):r * (th + gap) + th, c * (tw + gap):c * (tw + gap) + tw]
+            _room(tile, rng)
+            side = int(tw * 0.62)
+            f = cv2.resize(faces[(7 + 5 * i) % len(faces)], (side, side), interpolation=cv2.INTER_CUBIC)
+            f = f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=2)
+            fx, fy = (tw - side) // 2, int(th * 0.2)
+            tile[fy:fy + side, fx:fx + side] = f
+            _label(tile, f"{FIRST[i]} {LAST[i]}", th)
+        phone[sy:sy + sh, sx:sx + sw] = screen
+        img = np.full((H, W, 3), 18, np.uint8)
+        x0, y0 = (W - pw) // 2, (H - ph) // 2
+        img[y0:y0 + ph, x0:x0 + pw] = phone
+        rot = cv2.getRotationMatrix2D((W / 2, H / 2), 3.0, 1.0)
+        img = cv2.warpAffine(img, rot, (W, H), flags=cv2.INTER_LINEAR, borderValue=(18, 18, 18))
+        img = cv2.GaussianBlur(img, (0, 0), 0.8)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+    def scroll(self, t: float) -> int:
+        """The page's scroll offset at time t (pixels)."""
+        off = 0.0
+        for start, dist in self.bursts:
+            if t >= start + 1.0:
+                off += dist
+            elif t > start:
+                a = (t - start)
+                off += dist * a * a * (3 - 2 * a)
+        view_h = self.view[3]
+        return int(min(max(0.0, off), self.page.shape[0] - view_h))
+
+    def faces_at(self, t: float) -> int:
+        """How many faces the screen shows at time t."""
+        return 0 if t < self.browse_s else (1 if t < self.webcam_end_s else self.phone_faces)
+
+    def frame(self, t: float) -> np.ndarray:
+        if t >= self.webcam_end_s:
+            return self.phone_photo.copy()
+        u = self.u
+        img = self.desk.copy()
+        x, y, w, h = self.win
+        img[y:y + h, x:x + w] = self.browser
+        vx, vy, vw, vh = self.view
+        off = self.scroll(min(t, self.browse_s))
+        img[vy:vy + vh, vx:vx + vw] = self.page[off:off + vh, :vw]
+        if t >= self.browse_s:  # the webcam window, its face moving
+            cam = self.webcam_bg.copy()
+            ch, cw = cam.shape[:2]
+            side = int(220 * u)
+            face = cv2_resize(self.face, side)
+            i = t * 25
+            ox, oy = int((170 + 120 * np.sin(i / 40)) * u), int((100 + 40 * np.cos(i / 55)) * u)
+            ox, oy = min(max(0, ox), cw - side), min(max(0, oy), ch - side)
+            cam[oy:oy + side, ox:ox + side] = face
+            wx, wy, bar = int(1200 * u), int(260 * u), int(30 * u)
+            img[wy:wy + bar, wx:wx + cw] = (60, 60, 64)
+            img[wy + bar:wy + bar + ch, wx:wx + cw] = cam
+        return img
+
+
+def cv2_resize(face: np.ndarray, side: int) -> np.ndarray:
+    """`face` resized to `side` x `side`, in BGR."""
+    import cv2
+
+    f = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    return f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=2)
+
+
+def _smooth_photo(rng, h: int, w: int) -> np.ndarray:
+    """A photo without faces: smooth colour fields (a landscape, a still life) with some grain."""
+    import cv2
+
+    small = rng.integers(30, 230, (4, 6, 3)).astype(np.uint8)
+    img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+
+
+def write_video(path, frame_at, seconds: float, fps: int = 25, size: tuple[int, int] = (1920, 1080),
+                keyframe_s: float = 10.0, crf: int = 23) -> Path:
+    """A video as a screen recorder writes it: H.264 (libx264, veryfast, B frames), yuv420p, a
+    keyframe every `keyframe_s`; frame i is `frame_at(i / fps)` (BGR, `size`)."""
+    import av
+
+    w, h = size
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=fps)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        key = str(int(fps * keyframe_s))
+        st.codec_context.options = {"preset": "veryfast", "crf": str(crf), "keyint": key, "min-keyint": key,
+                                    "sc_threshold": "0"}
+        for i in range(int(round(seconds * fps))):
+            for packet in st.encode(av.VideoFrame.from_ndarray(frame_at(i / fps), format="bgr24")):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    return Path(path)
+
+
+def seen_gallery(time_s: float, boxes: list[Box]):
+    """The analyser's record of a gallery whose every tile shows its participant's face (a neutral
+    one, in the tile's centre): what the tracker needs to take tiles for a gallery worth naming."""
+    from bot.records import FaceResult, FrameResult, TileResult
+    from model import EMOTIONS
+
+    scores = np.full(len(EMOTIONS), 0.1, np.float32)
+    scores[EMOTIONS.index("neutral")] = 0.4
+    faces = [FaceResult((x + w // 3, y + h // 4, w // 3, w // 3), k, None, "participant", 0.9, False, scores / scores.sum())
+             for k, (x, y, w, h) in enumerate(boxes)]
+    return FrameResult(float(time_s), [TileResult(tuple(b)) for b in boxes], faces)

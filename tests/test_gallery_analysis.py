@@ -300,6 +300,9 @@ class _WrongMemory:
     def adopt(self, tiles):
         pass
 
+    def saw(self, faces):
+        pass
+
 
 def test_a_wrong_layout_never_hides_a_face_the_detector_sees(real_galleries, analyzer):
     """Faces first: three letter-avatar squares taken for the gallery (as on a real 5x5 Zoom class

@@ -8,6 +8,7 @@ import pytest
 
 from bot.roster import Roster, RosterError, load_roster, parse_roster
 from tests.conftest import require, run_cli
+from tests.synthetic import seen_gallery
 
 LATIN = ["Monica Adebayo", "Josh Nelson", "Margaret Ramsey", "Rafael Villanueva", "Takuya Kato"]
 HANGUL = ["김선경", "이민정", "박명숙", "장희재", "윤정연"]
@@ -90,12 +91,12 @@ def test_names_are_read_in_one_script_and_right_with_a_roster(hangul_ocr):
     assert named == names
 
 
-def test_analyze_cli_takes_a_roster(tmp_path, hangul_ocr):
+def test_analyze_cli_takes_a_roster(tmp_path, hangul_ocr, fer_faces):
     import cv2
     import json
 
     names = [LATIN[0], HANGUL[0], LATIN[1], HANGUL[1]]
-    g = _gallery(names, _faces(4))
+    g = _gallery(names, fer_faces[:4])  # faces: a grid of pictures without people is no gallery to name
     shot = tmp_path / "gallery.png"
     cv2.imwrite(str(shot), g.image)
     roster = tmp_path / "roster.txt"
@@ -154,7 +155,7 @@ def test_a_page_change_names_the_new_people_and_mints_no_extra_participants(hang
     for k, people in enumerate((first, second, first)):
         g = render_gallery(rng.integers(60, 200, (16, 48, 48), dtype=np.uint8), 16, size=(1600, 900),
                            names=people, seed=30 + k)
-        rec = tracker.update(FrameResult(float(k), [TileResult(b) for b in g.tiles], []), g.image)
+        rec = tracker.update(seen_gallery(float(k), g.tiles), g.image)
         shown.append([t.name for t in rec.tiles])
     assert sum(a == b for a, b in zip(shown[1], second)) >= 14, shown[1]  # page 2's names...
     assert not set(shown[1]) & set(first)                                  # ...and none of page 1's left
@@ -187,7 +188,7 @@ def test_a_page_that_comes_back_keeps_its_people_however_ocr_reads_it_then():
     ids = []
     for k, people in enumerate((first, second, first)):
         g = render_gallery(_faces(9), 9, size=(1280, 720), names=people, seed=50 + k)
-        rec = tracker.update(FrameResult(float(k), [TileResult(b) for b in g.tiles], []), g.image)
+        rec = tracker.update(seen_gallery(float(k), g.tiles), g.image)
         ids.append([t.name for t in rec.tiles])
     assert ids[2] == ids[0] and not set(ids[1]) & set(ids[0])
     assert asked == [9, 9]                       # page 1 back: nothing read again
@@ -195,7 +196,7 @@ def test_a_page_that_comes_back_keeps_its_people_however_ocr_reads_it_then():
     # one new person in a slot of page 1: only that label is read, the others keep their people
     people = first[:4] + ["Zoe Novak"] + first[5:]
     g = render_gallery(_faces(9), 9, size=(1280, 720), names=people, seed=60)
-    rec = tracker.update(FrameResult(3.0, [TileResult(b) for b in g.tiles], []), g.image)
+    rec = tracker.update(seen_gallery(3.0, g.tiles), g.image)
     now = [t.name for t in rec.tiles]
     assert asked == [9, 9, 1] and now[:4] == ids[0][:4] and now[5:] == ids[0][5:] and now[4] not in ids[0]
 

@@ -31,8 +31,11 @@ class _Analyzer:
 
 
 class _Tracker:
-    def update(self, result, frame):
-        return result
+    def push(self, result, frame):
+        return [(result, frame)]
+
+    def flush(self):
+        return []
 
 
 def test_a_postgresql_restart_mid_lesson_loses_no_frame(tmp_path):

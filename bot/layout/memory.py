@@ -1,4 +1,12 @@
-"""`LayoutMemory`: the last layout re-checked on each frame before searching again."""
+"""`LayoutMemory`: the last layout re-checked on each frame before searching again.
+
+Two cheap checks come before a search where the last layout no longer holds as it was: a region
+that scrolled (a document or a web page: its content shifted up or down, the rest unchanged) where
+no face was, and, where there is no grid, faces that moved where they were (a webcam's picture). A
+scrolling page is content, not a new meeting layout: its tiles (a page's grid of pictures) are
+dropped and the rest stands. Measured on a 2-minute desktop recording (a browser scrolling for 78
+s, then a webcam window, then a phone's photo): 26 searches of about 150 ms with their whole-frame
+look in 58 samples before, 5 after (`bench/gallery.py --part recording`)."""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ import numpy as np
 
 from bot.layout.evidence import gutter_across, looks_camera_off
 from bot.layout.fit import search_all
-from bot.layout.geometry import gray_of, thumbnail
+from bot.layout.geometry import Box, center_in, gray_of, overlaps, thumbnail
 from bot.layout.options import LayoutOptions, Tile
 
 
@@ -27,6 +35,13 @@ class LayoutMemory:
     NO_GRID_LEVELS = 8   # without a grid: thumbnail pixels (64 x 36) within this many grey levels are
     NO_GRID_HOLD = 0.95  # unchanged, and this share of them must be; a search at least every
     NO_GRID_FRAMES = 10  # this many frames all the same
+    SMALL = 4            # the cheap checks look at the frame this many times smaller a side
+    CHANGED = 12         # ... where a pixel moved by more than this many grey levels,
+    CELL = 8             # ... in cells of this many of their pixels, a cell changed where 2% did
+    FACE_MOVED = 0.2     # a face that moved: at most this share of the cells changed, all around faces
+    SCROLL_SAME = 0.85   # a scroll: this share of the shifted region's pixels match its last frame
+                         # (within CHANGED; measured on H.264 screen recordings: 0.92-0.95 where a
+                         # page scrolled, 0.11-0.47 for a window opening or a face moving)
 
     def __init__(self, opts: LayoutOptions = LayoutOptions(), seed: int = 0):
         self.opts = opts
@@ -34,6 +49,10 @@ class LayoutMemory:
         self._rng = np.random.default_rng(seed)
         self._state = None  # (shape, tiles, bg, (ys, xs), [(ys, xs) per tile])
         self.others: list[list[Tile]] = []  # the tilings the last search proposed and did not keep
+        self.kept = 0  # frames whose changed layout the cheap checks kept (a scroll, faces that moved)
+        self._faces: list[Box] = []          # faces on the last frame (`saw`)
+        self._gray: np.ndarray | None = None   # the last frame (grey)
+        self._small: np.ndarray | None = None  # ... a quarter of its size a side
         self._lock = threading.Lock()
 
     def tiles(self, frame: np.ndarray) -> list[Tile]:
@@ -41,10 +60,28 @@ class LayoutMemory:
         with self._lock:
             return self._tiles(gray)
 
+    def saw(self, faces: list[Box]) -> None:
+        """The faces found on the frame just analysed (the cheap checks never keep a layout where
+        one was, except around a face that moved)."""
+        with self._lock:
+            self._faces = [tuple(int(v) for v in f) for f in faces]
+
     def _tiles(self, gray: np.ndarray) -> list[Tile]:
+        import cv2
+
         state = self._state
-        if state is not None and state[0] == gray.shape and self._holds(gray, state):
-            return [Tile(t.box, looks_camera_off(gray, t.box, self.opts)) for t in state[1]]
+        last, self._gray = self._gray, gray
+        small, self._small = self._small, cv2.resize(gray, (max(1, gray.shape[1] // self.SMALL),
+                                                            max(1, gray.shape[0] // self.SMALL)),
+                                                     interpolation=cv2.INTER_AREA)
+        if state is not None and state[0] == gray.shape:
+            if self._holds(gray, state):
+                return [Tile(t.box, looks_camera_off(gray, t.box, self.opts)) for t in state[1]]
+            kept = self._moved(gray, state, small, last) \
+                if last is not None and last.shape == gray.shape and small.shape == self._small.shape else None
+            if kept is not None:
+                self.kept += 1
+                return kept
         self.searches += 1
         tiles, bg, self.others = search_all(gray, self.opts)
         self._state = self._remember(gray, tiles, bg)
@@ -102,3 +139,87 @@ class LayoutMemory:
 
         is_bg = cv2.inRange(gray[::2, ::2], max(0, bg - tol), min(255, bg + tol)) // 255
         return not any(gutter_across(is_bg, t.box) for t in tiles)
+
+    def _moved(self, gray: np.ndarray, state, small: np.ndarray, last: np.ndarray) -> list[Tile] | None:
+        """The layout kept where what changed since the last frame (`small`) is a region that
+        scrolled, with no face in it, or (no grid) only faces that moved where they were: the last
+        tiles less those in the scrolled region (the whole frame where none is left), remembered
+        as a search's would be. `small` and `last`: the last frame, small and grey. None: search."""
+        import cv2
+
+        cur, k, s = self._small, self.CELL, self.SMALL
+        diff = (cv2.absdiff(cur, small) > self.CHANGED).astype(np.float32)
+        ch, cw = cur.shape[0] // k, cur.shape[1] // k
+        if ch < 2 or cw < 2:
+            return None
+        cells = cv2.resize(diff[:ch * k, :cw * k], (cw, ch), interpolation=cv2.INTER_AREA) > 0.02
+        ys, xs = np.nonzero(cells)
+        if ys.size == 0:
+            return None
+        region = (int(xs.min()) * k * s, int(ys.min()) * k * s, int(np.ptp(xs) + 1) * k * s, int(np.ptp(ys) + 1) * k * s)
+        _, tiles, bg, _, _ = state
+        if bg is None and self._faces and ys.size <= self.FACE_MOVED * cells.size and all(
+                any(center_in((int(x) * k * s + k * s // 2, int(y) * k * s + k * s // 2, 1, 1), _grown(f))
+                    for f in self._faces) for y, x in zip(ys, xs)):
+            return self._keep(gray, tiles, bg)  # a face moving in its webcam's picture: no new layout
+        inside = [t for t in tiles if overlaps(t.box, region, 0.0)]
+        if any(center_in(f, region) for f in self._faces) or \
+                (len(inside) >= 2 and 2 * sum(t.camera_off for t in inside) >= len(inside)):
+            return None  # a gallery (faces, camera-off panels) may be what moved: search
+        x, y, w, h = region
+        if h < 96 or not _scrolled(gray[y:y + h, x:x + w], last[y:y + h, x:x + w], s, self.CHANGED, self.SCROLL_SAME):
+            return None
+        if len(tiles) < 2:  # no grid: the picture as it was found
+            return self._keep(gray, tiles, None)
+        rest = [t for t in tiles if not overlaps(t.box, region, 0.0)]
+        if len(rest) < 2:  # no grid left: the whole frame, as a search finds where there is none
+            H, W = gray.shape[:2]
+            rest, bg = [Tile((0, 0, W, H), False)], None
+        return self._keep(gray, rest, bg)
+
+    def _keep(self, gray: np.ndarray, tiles: list[Tile], bg: int | None) -> list[Tile] | None:
+        kept = [Tile(t.box, looks_camera_off(gray, t.box, self.opts)) for t in tiles]
+        remembered = self._remember(gray, kept, bg if len(kept) >= 2 else None)
+        if remembered is None:
+            return None
+        self._state = remembered
+        return kept
+
+
+def _grown(face: Box) -> Box:
+    """A face's box grown by twice its size each way: where it may have moved to between two
+    samples (measured: a webcam's face moved by up to 1.8 of its width in 2 s)."""
+    x, y, w, h = face
+    return x - 2 * w, y - 2 * h, 5 * w, 5 * h
+
+
+def _scrolled(cur: np.ndarray, prev: np.ndarray, small: int, levels: int, same: float) -> bool:
+    """Whether the region `cur` (full resolution) is `prev` shifted up or down (a page scrolled):
+    the shift that best lines up their row profiles at 1/`small` of the size, refined to the pixel
+    at full size, where a share `same` of the pixels the two show (every 4th row, every 2nd column;
+    at least a third of the rows) lie within `levels`. A flat region (no profile) is no scroll."""
+    import cv2
+
+    h, w = cur.shape[:2]
+    sh, sw = max(1, h // small), max(1, w // small)
+    pc = cv2.resize(cur, (sw, sh), interpolation=cv2.INTER_AREA).mean(axis=1)
+    pp = cv2.resize(prev, (sw, sh), interpolation=cv2.INTER_AREA).mean(axis=1)
+    n = sh
+    if n < 24 or pc.std() < 3.0 or pp.std() < 3.0:
+        return False
+    best, best_err = 0, np.inf
+    for dy in range(-(2 * n) // 3, (2 * n) // 3 + 1):
+        if dy == 0:
+            continue
+        a, b = max(0, -dy), n - max(0, dy)
+        err = float(np.mean(np.abs(pc[a:b] - pp[a + dy:b + dy])))
+        if err < best_err:
+            best, best_err = dy, err
+    share = 0.0
+    for d in range(small * best - small, small * best + small + 1):
+        a, b = max(0, -d), h - max(0, d)
+        if d == 0 or b - a < h // 3:
+            continue
+        diff = np.abs(cur[a:b:4, ::2].astype(np.int16) - prev[a + d:b + d:4, ::2])
+        share = max(share, float(np.mean(diff <= levels)))
+    return share >= same
