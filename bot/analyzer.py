@@ -7,7 +7,8 @@ participant, any other face is "other", and so is a still picture on a camera-of
 profile photo or avatar: its tile is camera-off and `picture`, see `bot.layout.picture_on_panel`);
 all faces cropped FER-style and classified in one batch;
 each face's head pose from its five landmarks (`model.headpose`).
-Between frames of one meeting, the layout and the detections of unchanged areas are reused.
+Between frames of one meeting, the layout and the detections of unchanged areas are reused; on a
+page that scrolled (`LayoutMemory.scrolled`), only the rows it newly shows are looked at.
 """
 
 from __future__ import annotations
@@ -145,6 +146,9 @@ class GalleryAnalyzer:
         with self._seen_lock:
             memory = self._seen if opts.reuse_detections else None
             changed = memory.changes(gray, roi, scale, opts.full_pass_every) if memory else None
+            scroll = self.layouts.scrolled if self.layouts is not None else None
+            if changed is not None and scroll is not None and not whole:
+                memory.scrolled(changed, *scroll)  # a page that scrolled: only the rows it newly shows
             tracked: list[tuple[Box, float]] = []
             if changed is not None and opts.track_faces and not whole:
                 tracked, done = self._track(frame, memory, layout, changed)
@@ -340,6 +344,22 @@ class _Seen:
         self._thumb_now = thumb
         self.settled = []
         return changed
+
+    def scrolled(self, changed: np.ndarray, region: Box, d: int) -> None:
+        """`region` scrolled (its row y shows the last frame's row y + d; `LayoutMemory` saw no
+        face there): only the rows it newly shows are changed (taken out of `changed` elsewhere in
+        the region, in place, and the region's cells show what is there now); the weak candidates
+        seen there moved with the page and are dropped."""
+        c = self.CELL
+        x, y, w, h = region
+        top, bottom = (y + h - d, y + h) if d > 0 else (y, y - d)
+        region_cells = np.zeros(changed.shape, bool)
+        region_cells[y // c:(y + h) // c + 1, x // c:(x + w) // c + 1] = True
+        m = max(2, h // (10 * c))  # ... and a tenth of the region beside them: a face cut by the edge
+        region_cells[max(0, top // c - m):bottom // c + m + 1, :] = False  # is seen whole on the next frame
+        changed[region_cells] = 0
+        self.ref[region_cells] = self._thumb_now[region_cells]
+        self.seen = [s for s in self.seen if not center_in(s[0], region)]
 
     def settle(self, changed: np.ndarray, tiles: list[Box]) -> None:
         """Tiles whose faces were found again where they were (`GalleryAnalyzer._track`): their

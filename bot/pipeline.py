@@ -173,13 +173,18 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
             if on_frame:
                 on_frame(record)
 
-    def failed(t: float, e: Exception) -> None:
-        log.error("frame at %.1fs failed: %s: %s", t, type(e).__name__, e)
+    def beat() -> None:
+        """Tell the store the session is alive without a frame to write (one failed, or the tracker
+        holds it while names are read): the app must not take a live class for a finished one."""
         if store is not None and session_id is not None:
             try:
                 store.heartbeat(session_id)
             except Exception:
                 pass
+
+    def failed(t: float, e: Exception) -> None:
+        log.error("frame at %.1fs failed: %s: %s", t, type(e).__name__, e)
+        beat()
 
     for t, frame, file in items:
         try:
@@ -192,6 +197,8 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
             failed(t, e)
             continue
         emit(ready)
+        if not ready:
+            beat()
         done += 1
         if progress:
             progress(done, max(total, done))

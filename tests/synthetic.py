@@ -449,7 +449,7 @@ class ScreenRecording:
         page = np.full((h, w, 3), 252, np.uint8)
         y = int(40 * u)
         k = 0
-        while y < h - int(400 * u):
+        while y < h - int(1200 * u):  # room for the tallest block (a dark section, 740 px)
             kind = k % 4
             if kind == 0:  # heading and paragraphs
                 cv2.putText(page, f"{k // 4 + 1}. Fractions, decimals and percentages", (int(80 * u), y + int(30 * u)),

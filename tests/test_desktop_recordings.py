@@ -3,6 +3,7 @@ background; a scrolling page or a moving webcam face is no new layout; the recor
 in order and named. (The speed itself is measured by `bench/gallery.py --part recording`.)"""
 
 import threading
+import time
 
 import numpy as np
 
@@ -117,10 +118,17 @@ def test_the_pipeline_stores_the_named_records_in_order(tmp_path):
     ocr, calls = _reader()
     store = Store(tmp_path / "s.db")
     sid = store.start_session("lesson", "recording")
-    seen = []
-    frames, _ = run(((2.0 * k, _picture()) for k in range(4)), Fixed(), Tracker(ocr=ocr), store, sid,
-                    on_frame=lambda r: seen.append(r.time_s))
+    seen, beats = [], []
+
+    def source():
+        for k in range(4):
+            beats.append(store.sessions().set_index("id").loc[sid, "last_heartbeat"])
+            time.sleep(0.02)
+            yield 2.0 * k, _picture()
+
+    frames, _ = run(source(), Fixed(), Tracker(ocr=ocr), store, sid, on_frame=lambda r: seen.append(r.time_s))
     assert seen == [0.0, 2.0, 4.0, 6.0] and calls == [4]
+    assert beats[1] > beats[0]  # the first record waited for its names: the session said it was alive
     obs = store.observations(sid)
     assert set(obs["participant"]) == {"Ana Perez", "Ben Smith", "Chloe Nguyen", "David Okafor"}
     assert len(obs) == 16
@@ -166,11 +174,17 @@ def test_a_scrolling_page_is_no_new_layout():
     mem.saw([])
     first = mem.searches
     assert len(start) == 1  # no grid: one tile, the picture
-    for off in [300, 300, 650, 900, 900, 1300]:  # scrolled, read, scrolled again...
-        tiles = mem.tiles(_desktop(page, off))
+    for k, off in enumerate([300, 300, 650, 900, 900, 1300]):  # scrolled, read, scrolled again...
+        img = _desktop(page, off)
+        img[695:715, 1200:1270] = 255 * (k % 2)     # ... while the taskbar's clock ticks
+        tiles = mem.tiles(img)
         mem.saw([])
         assert [t.box for t in tiles] == start
     assert mem.searches == first and mem.kept == 4
+    for off in range(1340, 1340 + 40 * LayoutMemory.NO_GRID_FRAMES, 40):  # a page scrolling on and on
+        mem.tiles(_desktop(page, off))
+        mem.saw([])
+    assert mem.searches == first + 1                # is searched all the same every NO_GRID_FRAMES frames
 
 
 def test_a_scroll_where_a_face_was_or_another_picture_is_searched():
@@ -251,3 +265,22 @@ def test_a_desktop_recording_is_read_and_searched_only_where_a_meeting_shows(tmp
     phone = [f for f in frames if f.time_s >= rec.webcam_end_s + 2]
     assert all(len(f.faces) == 1 for f in webcam) and all(len(f.faces) >= 5 for f in phone)
     assert not any(f.faces for f in frames if f.time_s < rec.browse_s)
+
+
+def test_a_face_that_scrolls_into_view_is_found(fer_faces):
+    """A scrolled page is looked at only where it shows new rows: a face photo further down the
+    page is found once it scrolls in, though the frame is no new layout."""
+    import cv2
+
+    from bot.analyzer import GalleryAnalyzer
+
+    page = _page(seed=3)
+    face = cv2.resize(fer_faces[10], (160, 160), interpolation=cv2.INTER_CUBIC)
+    page[900:1060, 700:860] = face
+    analyzer = GalleryAnalyzer()
+    found = []
+    for off in (0, 300, 600, 600):
+        r = analyzer.analyze(cv2.cvtColor(_desktop(page, off), cv2.COLOR_GRAY2BGR), time_s=float(off))
+        found.append(len(r.faces))
+    assert analyzer.layouts.kept >= 2 and analyzer.layouts.searches == 1
+    assert found[0] == 0 and found[2] == 1 and found[3] == 1, found

@@ -4,9 +4,11 @@ Two cheap checks come before a search where the last layout no longer holds as i
 that scrolled (a document or a web page: its content shifted up or down, the rest unchanged) where
 no face was, and, where there is no grid, faces that moved where they were (a webcam's picture). A
 scrolling page is content, not a new meeting layout: its tiles (a page's grid of pictures) are
-dropped and the rest stands. Measured on a 2-minute desktop recording (a browser scrolling for 78
-s, then a webcam window, then a phone's photo): 26 searches of about 150 ms with their whole-frame
-look in 58 samples before, 5 after (`bench/gallery.py --part recording`)."""
+dropped and the rest stands; the analyser then looks for faces only in the rows the page newly
+shows (`scrolled`). Measured on a 2-minute desktop recording (a browser scrolling for 78 s, then a
+webcam window, then a phone's photo): 26 searches of about 150 ms with their whole-frame look in 58
+samples before, 7 after, 3 of them the search due every `NO_GRID_FRAMES` frames without a grid
+(`bench/gallery.py --part recording`)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class LayoutMemory:
     CHANGED = 12         # ... where a pixel moved by more than this many grey levels,
     CELL = 8             # ... in cells of this many of their pixels, a cell changed where 2% did
     FACE_MOVED = 0.2     # a face that moved: at most this share of the cells changed, all around faces
+    ELSEWHERE = 0.1      # a scroll: changed cells outside its region, at most this share of its own
     SCROLL_SAME = 0.85   # a scroll: this share of the shifted region's pixels match its last frame
                          # (within CHANGED; measured on H.264 screen recordings: 0.92-0.95 where a
                          # page scrolled, 0.11-0.47 for a window opening or a face moving)
@@ -50,9 +53,9 @@ class LayoutMemory:
         self._state = None  # (shape, tiles, bg, (ys, xs), [(ys, xs) per tile])
         self.others: list[list[Tile]] = []  # the tilings the last search proposed and did not keep
         self.kept = 0  # frames whose changed layout the cheap checks kept (a scroll, faces that moved)
+        self.scrolled: tuple[Box, int] | None = None  # this frame: (region, d), its row y the last's y + d
         self._faces: list[Box] = []          # faces on the last frame (`saw`)
         self._gray: np.ndarray | None = None   # the last frame (grey)
-        self._small: np.ndarray | None = None  # ... a quarter of its size a side
         self._lock = threading.Lock()
 
     def tiles(self, frame: np.ndarray) -> list[Tile]:
@@ -70,18 +73,17 @@ class LayoutMemory:
         import cv2
 
         state = self._state
-        last, self._gray = self._gray, gray
-        small, self._small = self._small, cv2.resize(gray, (max(1, gray.shape[1] // self.SMALL),
-                                                            max(1, gray.shape[0] // self.SMALL)),
-                                                     interpolation=cv2.INTER_AREA)
+        last, self._gray = self._gray, gray  # the frame is not copied: the caller makes a new one each time
+        self.scrolled = None
         if state is not None and state[0] == gray.shape:
             if self._holds(gray, state):
                 return [Tile(t.box, looks_camera_off(gray, t.box, self.opts)) for t in state[1]]
-            kept = self._moved(gray, state, small, last) \
-                if last is not None and last.shape == gray.shape and small.shape == self._small.shape else None
+            due = state[2] is None and state[4][0] >= self.NO_GRID_FRAMES  # no grid: a search is due anyway
+            kept = self._moved(gray, state, last) if last is not None and last.shape == gray.shape and not due else None
             if kept is not None:
                 self.kept += 1
                 return kept
+            self.scrolled = None
         self.searches += 1
         tiles, bg, self.others = search_all(gray, self.opts)
         self._state = self._remember(gray, tiles, bg)
@@ -140,14 +142,16 @@ class LayoutMemory:
         is_bg = cv2.inRange(gray[::2, ::2], max(0, bg - tol), min(255, bg + tol)) // 255
         return not any(gutter_across(is_bg, t.box) for t in tiles)
 
-    def _moved(self, gray: np.ndarray, state, small: np.ndarray, last: np.ndarray) -> list[Tile] | None:
-        """The layout kept where what changed since the last frame (`small`) is a region that
+    def _moved(self, gray: np.ndarray, state, last: np.ndarray) -> list[Tile] | None:
+        """The layout kept where what changed since the last frame (`last`) is a region that
         scrolled, with no face in it, or (no grid) only faces that moved where they were: the last
         tiles less those in the scrolled region (the whole frame where none is left), remembered
-        as a search's would be. `small` and `last`: the last frame, small and grey. None: search."""
+        as a search's would be. `last`: the last frame (grey). None: search."""
         import cv2
 
-        cur, k, s = self._small, self.CELL, self.SMALL
+        k, s = self.CELL, self.SMALL
+        size = (max(1, gray.shape[1] // s), max(1, gray.shape[0] // s))
+        cur, small = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in (gray, last))
         diff = (cv2.absdiff(cur, small) > self.CHANGED).astype(np.float32)
         ch, cw = cur.shape[0] // k, cur.shape[1] // k
         if ch < 2 or cw < 2:
@@ -156,32 +160,47 @@ class LayoutMemory:
         ys, xs = np.nonzero(cells)
         if ys.size == 0:
             return None
-        region = (int(xs.min()) * k * s, int(ys.min()) * k * s, int(np.ptp(xs) + 1) * k * s, int(np.ptp(ys) + 1) * k * s)
         _, tiles, bg, _, _ = state
         if bg is None and self._faces and ys.size <= self.FACE_MOVED * cells.size and all(
                 any(center_in((int(x) * k * s + k * s // 2, int(y) * k * s + k * s // 2, 1, 1), _grown(f))
                     for f in self._faces) for y, x in zip(ys, xs)):
-            return self._keep(gray, tiles, bg)  # a face moving in its webcam's picture: no new layout
+            return self._keep(gray, tiles, bg, state)  # a face moving in its webcam's picture: no new layout
+        # the largest stretch of change is what may have scrolled; little else may have changed (a
+        # clock, the pointer, a face moving elsewhere)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(cells.astype(np.uint8), np.ones((3, 3), np.uint8)),
+                                                               connectivity=8)
+        main = cells & (labels == 1 + int(np.argmax(stats[1:n, cv2.CC_STAT_AREA])))
+        if ys.size - int(main.sum()) > max(4, self.ELSEWHERE * main.sum()):
+            return None
+        ys, xs = np.nonzero(main)
+        region = (int(xs.min()) * k * s, int(ys.min()) * k * s, int(np.ptp(xs) + 1) * k * s, int(np.ptp(ys) + 1) * k * s)
         inside = [t for t in tiles if overlaps(t.box, region, 0.0)]
         if any(center_in(f, region) for f in self._faces) or \
                 (len(inside) >= 2 and 2 * sum(t.camera_off for t in inside) >= len(inside)):
             return None  # a gallery (faces, camera-off panels) may be what moved: search
         x, y, w, h = region
-        if h < 96 or not _scrolled(gray[y:y + h, x:x + w], last[y:y + h, x:x + w], s, self.CHANGED, self.SCROLL_SAME):
+        shift = _scrolled(gray[y:y + h, x:x + w], last[y:y + h, x:x + w], s, self.CHANGED, self.SCROLL_SAME) \
+            if h >= 96 else None
+        if shift is None:
             return None
+        self.scrolled = (region, shift)
         if len(tiles) < 2:  # no grid: the picture as it was found
-            return self._keep(gray, tiles, None)
+            return self._keep(gray, tiles, None, state)
         rest = [t for t in tiles if not overlaps(t.box, region, 0.0)]
         if len(rest) < 2:  # no grid left: the whole frame, as a search finds where there is none
             H, W = gray.shape[:2]
             rest, bg = [Tile((0, 0, W, H), False)], None
-        return self._keep(gray, rest, bg)
+        return self._keep(gray, rest, bg, state)
 
-    def _keep(self, gray: np.ndarray, tiles: list[Tile], bg: int | None) -> list[Tile] | None:
+    def _keep(self, gray: np.ndarray, tiles: list[Tile], bg: int | None, state) -> list[Tile] | None:
+        """`tiles` remembered as a search's would be; without a grid, the frames since the last
+        search go on counting (a search at least every NO_GRID_FRAMES, however long a page scrolls)."""
         kept = [Tile(t.box, looks_camera_off(gray, t.box, self.opts)) for t in tiles]
         remembered = self._remember(gray, kept, bg if len(kept) >= 2 else None)
         if remembered is None:
             return None
+        if remembered[2] is None and state[2] is None:
+            remembered[4][0] = state[4][0]
         self._state = remembered
         return kept
 
@@ -193,11 +212,12 @@ def _grown(face: Box) -> Box:
     return x - 2 * w, y - 2 * h, 5 * w, 5 * h
 
 
-def _scrolled(cur: np.ndarray, prev: np.ndarray, small: int, levels: int, same: float) -> bool:
-    """Whether the region `cur` (full resolution) is `prev` shifted up or down (a page scrolled):
-    the shift that best lines up their row profiles at 1/`small` of the size, refined to the pixel
-    at full size, where a share `same` of the pixels the two show (every 4th row, every 2nd column;
-    at least a third of the rows) lie within `levels`. A flat region (no profile) is no scroll."""
+def _scrolled(cur: np.ndarray, prev: np.ndarray, small: int, levels: int, same: float) -> int | None:
+    """How far the region `cur` (full resolution) is `prev` shifted (a page scrolled: `cur`'s row y
+    shows `prev`'s row y + d), or None: the shift that best lines up their row profiles at 1/`small`
+    of the size, refined to the pixel at full size, where a share `same` of the pixels the two show
+    (every 4th row, every 2nd column; at least a third of the rows) lie within `levels`. A flat
+    region (no profile) is no scroll."""
     import cv2
 
     h, w = cur.shape[:2]
@@ -206,7 +226,7 @@ def _scrolled(cur: np.ndarray, prev: np.ndarray, small: int, levels: int, same: 
     pp = cv2.resize(prev, (sw, sh), interpolation=cv2.INTER_AREA).mean(axis=1)
     n = sh
     if n < 24 or pc.std() < 3.0 or pp.std() < 3.0:
-        return False
+        return None
     best, best_err = 0, np.inf
     for dy in range(-(2 * n) // 3, (2 * n) // 3 + 1):
         if dy == 0:
@@ -215,11 +235,13 @@ def _scrolled(cur: np.ndarray, prev: np.ndarray, small: int, levels: int, same: 
         err = float(np.mean(np.abs(pc[a:b] - pp[a + dy:b + dy])))
         if err < best_err:
             best, best_err = dy, err
-    share = 0.0
+    share, shift = 0.0, None
     for d in range(small * best - small, small * best + small + 1):
         a, b = max(0, -d), h - max(0, d)
         if d == 0 or b - a < h // 3:
             continue
         diff = np.abs(cur[a:b:4, ::2].astype(np.int16) - prev[a + d:b + d:4, ::2])
-        share = max(share, float(np.mean(diff <= levels)))
-    return share >= same
+        match = float(np.mean(diff <= levels))
+        if match > share:
+            share, shift = match, d
+    return shift if share >= same else None
