@@ -104,11 +104,14 @@ def main() -> int:
         hours = len(jobs) * args.seconds / 3600
         print(f"{len(jobs)} recordings of {args.seconds:g} s ({what}), --every {args.every:g} "
               f"({vector_extensions()}):", flush=True)
-        times, memory = {}, {}
+        times, memory, steady = {}, {}, {}
         for workers in (1, 2):
             mem: dict[str, list[float]] = {}
 
-            def watch(client, outcome, mem=mem):
+            done_at: list[float] = []
+
+            def watch(client, outcome, mem=mem, done_at=done_at):
+                done_at.append(time.perf_counter())
                 for addr, mb in client.run(_worker_rss_mb).items():
                     mem.setdefault(addr, []).append(mb)
 
@@ -117,9 +120,15 @@ def main() -> int:
                                  threads_per_worker=1, stream=open(os.devnull, "w"), on_done=watch)
             times[workers] = time.perf_counter() - t
             memory[workers] = mem
+            # steady state (what a night of recordings sees): from the time every worker has finished
+            # its first recording to the last, with cluster start and model loading behind
+            if len(done_at) > workers:
+                steady[workers] = (len(done_at) - workers) * args.seconds / (done_at[-1] - done_at[workers - 1])
             bad = [o for o in outcomes if o.status != "done"]
             print(f"  {workers} worker(s) x 1 thread: {times[workers]:.1f} s = {hours * 3600 / times[workers]:.0f}x "
-                  f"real time{f'; {len(bad)} not done' if bad else ''}", flush=True)
+                  f"real time{f'; {len(bad)} not done' if bad else ''}"
+                  + (f"; steady, once every worker has finished a recording: {steady[workers]:.0f}x" if workers in steady
+                     else ""), flush=True)
         print(f"  2 workers vs 1: {times[1] / times[2]:.2f}x faster (target >= 1.6x)")
         for addr, series in memory[2].items():
             k = max(1, len(series) // 4)
@@ -131,6 +140,10 @@ def main() -> int:
         need = 300 * 3600 / (rate * night)
         print(f"  per worker (1 thread): {rate:.0f}x real time: 300 hours in a 10-hour night need "
               f"{need:.1f} such workers (machines like this one, 2 workers each: {-(-need // 2):.0f})")
+        if 2 in steady:  # a night is hundreds of recordings: the cluster's start is paid once
+            need = 300 * 3600 / (steady[2] / 2 * night)
+            print(f"  per worker (1 thread), steady: {steady[2] / 2:.0f}x real time: 300 hours in a 10-hour night "
+                  f"need {need:.1f} such workers (machines like this one, 2 workers each: {-(-need // 2):.0f})")
     return 0
 
 
