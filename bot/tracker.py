@@ -322,7 +322,8 @@ class Tracker:
             self._strips = now
             return
         cur = self._cur
-        changed = [i for i, (a, b) in enumerate(zip(self._strips, now)) if not _same_strip(a, b)]
+        relabelled = [i for i, (a, b) in enumerate(zip(self._strips, now)) if not _same_strip(a, b)]
+        changed = relabelled
         if cur.skipped:  # left unread as no gallery: its labels mean nothing, unless it now is one
             if not is_gallery(result):
                 self._strips = now
@@ -330,7 +331,8 @@ class Tracker:
             changed = sorted(set(changed) | {i for i, n in enumerate(cur.names) if not n})
         if not changed:
             return
-        self._page += 1
+        if relabelled:
+            self._page += 1
         taken = {pid for k, pid in enumerate(cur.ids) if k not in changed}
         texts = {i: _label_text(frame, tiles[i]) for i in changed}
         known = self._known_labels(texts, taken)  # someone seen before, back again
@@ -338,7 +340,7 @@ class Tracker:
         for i in changed:
             if i in known:
                 ids[i], names[i] = known[i]
-            else:
+            elif i in relabelled:  # someone else in the slot
                 names[i] = None
                 ids[i] = f"tile-{i}" + (f".{self._page}" if self._page else "")
             if ids[i] in taken:

@@ -284,3 +284,36 @@ def test_a_face_that_scrolls_into_view_is_found(fer_faces):
         found.append(len(r.faces))
     assert analyzer.layouts.kept >= 2 and analyzer.layouts.searches == 1
     assert found[0] == 0 and found[2] == 1 and found[3] == 1, found
+
+
+def test_a_grid_that_becomes_a_gallery_is_read_then_and_its_people_keep_their_ids():
+    """Tiles first seen without faces (cameras warming up) are no gallery and are not read; once
+    faces show, the unnamed tiles are read, and a name read becomes the tile's id from then on,
+    while a tile still unnamed keeps its id (one person, one participant)."""
+    ocr, calls = _reader(("Ana Perez", None, "Chloe Nguyen", "David Okafor"))
+    tr = Tracker(ocr=ocr)
+    empty = FrameResult(0.0, [TileResult(b) for b in GRID], [])
+    out = tr.push(empty, _picture()) + tr.push(FrameResult(2.0, empty.tiles, []), _picture())
+    assert calls == [] and [f.participant for r, _ in out for f in r.faces] == []
+    out = tr.push(seen_gallery(4.0, GRID), _picture()) + tr.flush()
+    assert calls == [4]
+    assert [f.participant for f in out[-1][0].faces] == ["Ana Perez", "tile-1", "Chloe Nguyen", "David Okafor"]
+
+
+def test_a_meeting_window_moved_down_is_searched_again_not_taken_for_a_scroll(real_galleries, analyzer):
+    """A meeting window dragged straight down shifts its picture like a scrolled page; the faces
+    in it say it is a gallery, and the analyser searches again and finds its tiles where they are."""
+    import cv2
+
+    from tests.synthetic import desktop_with
+
+    g = next(r for r in real_galleries if r["tiles"] >= 16)
+    shot = cv2.imread(str(g["path"]))
+    analyzer.forget()
+    first, _ = desktop_with(shot, 0.65, "top-left", seed=1)
+    moved, (x1, y1, _) = desktop_with(shot, 0.65, "bottom-left", seed=1)
+    a = analyzer.analyze(first)
+    searches = analyzer.layouts.searches
+    b = analyzer.analyze(moved)
+    assert analyzer.layouts.searches == searches + 1 and analyzer.layouts.scrolled is None
+    assert len(b.tiles) == len(a.tiles) == g["tiles"] and min(t.box[1] for t in b.tiles) >= y1 - 2

@@ -296,6 +296,7 @@ class _WrongMemory:
     the search proposed nothing else (`others`)."""
     searches = 0
     others: list = []
+    scrolled = None
 
     def adopt(self, tiles):
         pass

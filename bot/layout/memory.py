@@ -54,7 +54,7 @@ class LayoutMemory:
         self.others: list[list[Tile]] = []  # the tilings the last search proposed and did not keep
         self.kept = 0  # frames whose changed layout the cheap checks kept (a scroll, faces that moved)
         self.scrolled: tuple[Box, int] | None = None  # this frame: (region, d), its row y the last's y + d
-        self._faces: list[Box] = []          # faces on the last frame (`saw`)
+        self._faces: list[Box] | None = None  # faces on the last frame (`saw`); None: not told
         self._gray: np.ndarray | None = None   # the last frame (grey)
         self._lock = threading.Lock()
 
@@ -64,8 +64,9 @@ class LayoutMemory:
             return self._tiles(gray)
 
     def saw(self, faces: list[Box]) -> None:
-        """The faces found on the frame just analysed (the cheap checks never keep a layout where
-        one was, except around a face that moved)."""
+        """The faces found on the frame just analysed. The cheap checks run on the next frame only
+        where the caller told this (the analyser does, every frame), and never keep a layout where a
+        face was, except around a face that moved."""
         with self._lock:
             self._faces = [tuple(int(v) for v in f) for f in faces]
 
@@ -74,12 +75,14 @@ class LayoutMemory:
 
         state = self._state
         last, self._gray = self._gray, gray  # the frame is not copied: the caller makes a new one each time
+        faces, self._faces = self._faces, None  # where faces were on the last frame, if `saw` told
         self.scrolled = None
         if state is not None and state[0] == gray.shape:
             if self._holds(gray, state):
                 return [Tile(t.box, looks_camera_off(gray, t.box, self.opts)) for t in state[1]]
             due = state[2] is None and state[4][0] >= self.NO_GRID_FRAMES  # no grid: a search is due anyway
-            kept = self._moved(gray, state, last) if last is not None and last.shape == gray.shape and not due else None
+            kept = self._moved(gray, state, last, faces) \
+                if last is not None and last.shape == gray.shape and faces is not None and not due else None
             if kept is not None:
                 self.kept += 1
                 return kept
@@ -142,11 +145,12 @@ class LayoutMemory:
         is_bg = cv2.inRange(gray[::2, ::2], max(0, bg - tol), min(255, bg + tol)) // 255
         return not any(gutter_across(is_bg, t.box) for t in tiles)
 
-    def _moved(self, gray: np.ndarray, state, last: np.ndarray) -> list[Tile] | None:
+    def _moved(self, gray: np.ndarray, state, last: np.ndarray, faces: list[Box]) -> list[Tile] | None:
         """The layout kept where what changed since the last frame (`last`) is a region that
         scrolled, with no face in it, or (no grid) only faces that moved where they were: the last
         tiles less those in the scrolled region (the whole frame where none is left), remembered
-        as a search's would be. `last`: the last frame (grey). None: search."""
+        as a search's would be. `last`: the last frame (grey); `faces`: the faces found on it (the
+        checks run only where the caller said, `saw`: a moved meeting window is no scroll). None: search."""
         import cv2
 
         k, s = self.CELL, self.SMALL
@@ -161,9 +165,9 @@ class LayoutMemory:
         if ys.size == 0:
             return None
         _, tiles, bg, _, _ = state
-        if bg is None and self._faces and ys.size <= self.FACE_MOVED * cells.size and all(
+        if bg is None and faces and ys.size <= self.FACE_MOVED * cells.size and all(
                 any(center_in((int(x) * k * s + k * s // 2, int(y) * k * s + k * s // 2, 1, 1), _grown(f))
-                    for f in self._faces) for y, x in zip(ys, xs)):
+                    for f in faces) for y, x in zip(ys, xs)):
             return self._keep(gray, tiles, bg, state)  # a face moving in its webcam's picture: no new layout
         # the largest stretch of change is what may have scrolled; little else may have changed (a
         # clock, the pointer, a face moving elsewhere)
@@ -175,7 +179,7 @@ class LayoutMemory:
         ys, xs = np.nonzero(main)
         region = (int(xs.min()) * k * s, int(ys.min()) * k * s, int(np.ptp(xs) + 1) * k * s, int(np.ptp(ys) + 1) * k * s)
         inside = [t for t in tiles if overlaps(t.box, region, 0.0)]
-        if any(center_in(f, region) for f in self._faces) or \
+        if any(center_in(f, region) for f in faces) or \
                 (len(inside) >= 2 and 2 * sum(t.camera_off for t in inside) >= len(inside)):
             return None  # a gallery (faces, camera-off panels) may be what moved: search
         x, y, w, h = region
