@@ -71,8 +71,6 @@ class LayoutMemory:
             self._faces = [tuple(int(v) for v in f) for f in faces]
 
     def _tiles(self, gray: np.ndarray) -> list[Tile]:
-        import cv2
-
         state = self._state
         last, self._gray = self._gray, gray  # the frame is not copied: the caller makes a new one each time
         faces, self._faces = self._faces, None  # where faces were on the last frame, if `saw` told
