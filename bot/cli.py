@@ -39,6 +39,26 @@ def _roster(path: str | None):
     return Roster.from_file(path)
 
 
+def status_line(record) -> str:
+    """The bot's line for one tracked frame, in a teacher's words: how many are in view, how many
+    faces were read and the class mood, or that no meeting is visible (no gallery, no face)."""
+    from bot.mood import summarize
+    from bot.tracker import is_gallery
+
+    m, sec = divmod(int(round(record.time_s)), 60)
+    clock = f"{m // 60}:{m % 60:02d}:{sec:02d}"
+    faces = record.participant_faces
+    gallery = is_gallery(record)
+    if not faces and not gallery:
+        return f"{clock}  no meeting visible (no gallery, no face on screen)"
+    present = len(record.tiles) if gallery else len(faces)
+    if not faces:
+        return f"{clock}  {present} in view, no face to read (cameras off or turned away)"
+    s = summarize([record])
+    facing = f", {s['attention']:.0%} facing the screen" if s["attention"] is not None else ""
+    return f"{clock}  {present} in view, {len(faces)} face(s) read: mood {s['mood']} (valence {s['valence']:+.2f}){facing}"
+
+
 def _setup_logging(verbose: bool = False) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -214,6 +234,7 @@ def _bot(argv=None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("session %d %r: capturing every %gs into %s", sid, name, args.interval, store.location)
+    log.info("to see the class live: classmood-ui --db %s, then open http://127.0.0.1:7860", args.db)
     if args.keep_faces:
         log.warning("keeping participants' face images in %s (--keep-faces): only with their consent", store.location)
     frames = 0
@@ -221,7 +242,7 @@ def _bot(argv=None) -> int:
     def logged(record) -> None:
         nonlocal frames
         frames += 1
-        log.info("t=%.0fs tiles=%d faces=%d", record.time_s, len(record.tiles), len(record.participant_faces))
+        log.info("%s", status_line(record))
 
     try:
         run(source, analyzer, tracker, store, sid, alerts=engine, keep=False, on_frame=logged)

@@ -94,6 +94,8 @@ def test_bot_records_a_session_from_the_screen(screen, tmp_path):
     imgs = s.face_images(sid)  # kept, as asked, for every participant stored and for nobody excluded
     assert len(imgs) == len(part) and set(imgs["participant"]) == set(part["participant"])
     assert "session" in err and "ended" in err
+    assert f"classmood-ui --db {db}" in err                    # where to see the class live
+    assert "in view," in err and "face(s) read: mood" in err  # a plain line a tick
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])

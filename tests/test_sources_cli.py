@@ -368,3 +368,17 @@ def test_a_recording_stops_with_the_stores_error_when_it_cannot_be_written(video
         other.execute("ROLLBACK")
         other.close()
     assert store.frames(sid).empty
+
+
+def test_the_bots_line_a_tick_says_no_meeting_or_the_class_in_plain_words():
+    from bot.cli import status_line
+    from bot.records import FrameResult, TileResult
+    from tests.synthetic import seen_gallery
+
+    desktop = FrameResult(65.0, [TileResult((0, 0, 960, 540)), TileResult((960, 0, 960, 540))], [])
+    assert status_line(desktop) == "0:01:05  no meeting visible (no gallery, no face on screen)"
+    boxes = [(0, 0, 400, 225), (410, 0, 400, 225), (0, 235, 400, 225)]
+    line = status_line(seen_gallery(3723.0, boxes))
+    assert line.startswith("1:02:03  3 in view, 3 face(s) read: mood neutral") and "valence" in line
+    off = FrameResult(10.0, [TileResult(b, None, True) for b in boxes], [])
+    assert status_line(off) == "0:00:10  3 in view, no face to read (cameras off or turned away)"
