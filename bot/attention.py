@@ -73,6 +73,11 @@ class Baselines:
         return (float(np.clip(yaw, -BASELINE_LIMIT, BASELINE_LIMIT)),
                 float(np.clip(pitch, -BASELINE_LIMIT, BASELINE_LIMIT)))
 
+    def rename(self, old: str, new: str) -> None:
+        """`old`'s poses become `new`'s, where `new` has none yet (a provisional id named)."""
+        if old in self._poses and new not in self._poses:
+            self._poses[new] = self._poses.pop(old)
+
     def classify(self, participant: str | None, yaw: float | None, pitch: float | None) -> str | None:
         """The face's state against the participant's baseline so far; the pose then joins it."""
         state = state_of(yaw, pitch, self.baseline(participant))

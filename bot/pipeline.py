@@ -154,7 +154,6 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     def emit(ready) -> None:
         """Alerts and the store for the tracked records now ready (the tracker holds a layout's
         records back while its names are read), in order."""
-        nonlocal raised
         for record, frame in ready:
             try:
                 new = alerts.update(record) if alerts is not None else []
@@ -167,7 +166,7 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
                     raise
                 failed(record.time_s, e)
                 continue
-            raised += new
+            raised.extend(new)
             if keep:
                 frames.append(record)
             if on_frame:

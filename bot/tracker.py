@@ -236,9 +236,10 @@ class Tracker:
             taken.add(pid)
             r.names[i], r.ids[i] = name, pid
             if pid != old and old.startswith("tile-"):
-                for store in (self._smoothed, self._signatures, self._baselines._poses):
+                for store in (self._smoothed, self._signatures):
                     if old in store and pid not in store:
                         store[pid] = store.pop(old)
+                self._baselines.rename(old, pid)
         r.done = True
         self._remember_labels(r.texts, r)
 

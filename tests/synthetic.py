@@ -510,8 +510,7 @@ class ScreenRecording:
             tile = screen[r * (th + gap):r * (th + gap) + th, c * (tw + gap):c * (tw + gap) + tw]
             _room(tile, rng)
             side = int(tw * 0.62)
-            f = cv2.resize(faces[(7 + 5 * i) % len(faces)], (side, side), interpolation=cv2.INTER_CUBIC)
-            f = f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=2)
+            f = _square_bgr(faces[(7 + 5 * i) % len(faces)], side)
             fx, fy = (tw - side) // 2, int(th * 0.2)
             tile[fy:fy + side, fx:fx + side] = f
             _label(tile, f"{FIRST[i]} {LAST[i]}", th)
@@ -555,7 +554,7 @@ class ScreenRecording:
             cam = self.webcam_bg.copy()
             ch, cw = cam.shape[:2]
             side = int(220 * u)
-            face = cv2_resize(self.face, side)
+            face = _square_bgr(self.face, side)
             i = t * 25
             ox, oy = int((170 + 120 * np.sin(i / 40)) * u), int((100 + 40 * np.cos(i / 55)) * u)
             ox, oy = min(max(0, ox), cw - side), min(max(0, oy), ch - side)
@@ -566,7 +565,7 @@ class ScreenRecording:
         return img
 
 
-def cv2_resize(face: np.ndarray, side: int) -> np.ndarray:
+def _square_bgr(face: np.ndarray, side: int) -> np.ndarray:
     """`face` resized to `side` x `side`, in BGR."""
     import cv2
 
