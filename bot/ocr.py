@@ -1,14 +1,25 @@
-"""Participant names from tile name strips with Debian's `tesseract-ocr` (optional: without it,
+"""Participant names from tile name labels with Debian's `tesseract-ocr` (optional: without it,
 `read_names` returns None for every tile and participants stay `tile-<i>`).
+
+Where: the label's text line is found by its light, thin strokes (`label_lines`: white on Zoom's
+dark label box, or straight on the video with a shadow as Meet and Teams draw it), bottom left on
+video and in the middle of a camera-off panel; the dark label box (`_label_boxes`) is read too.
+
+What counts as a name (`reading`, `is_name`): unsure words at either end are dropped (icons, the
+video beside the label), loose Hangul letters are dropped, the words with letters must be read at
+`NAME_CONF` or surer, and digits alone, single letters, two small Latin letters and the buttons and
+toolbar words of meeting apps (`NOT_NAMES`) never become a name. Several readings of one label
+(crops, languages, and the frames of a layout: `bot.tracker` passes up to three) are voted
+(`vote`): a name read alike more often wins, not the first or the surest single reading.
 
 Languages: `$CLASSMOOD_OCR_LANG` where set (Tesseract's codes, e.g. "kor+eng"), else every language
 pack installed beside English, English last (e.g. with `tesseract-ocr-kor`: "kor+eng"). Each
-language reads the strip on its own and the reading is kept to one script (`readings`): a name
-never mixes Latin and Hangul. Figures below are from when the languages were read together. On two
-real Zoom screenshots with Korean names (38 tiles), "kor+eng" read 21 names exactly, "eng+kor" 2
-and "eng" none; on one with 16 Latin names, "kor+eng" and "eng" agreed on 15 tiles (on the
-sixteenth both were wrong). With more than `MAX_AUTO_LANGS` other packs (e.g. `tesseract-ocr-all`)
-each call would get slow, so English alone is used unless the variable says otherwise.
+language reads the strip on its own and each reading is kept to one script (`one_script`): a name
+never mixes Latin and Hangul. Measured on 13 real screenshots (73 legible names, 41 tiles without
+one; `tests/test_names.py`): 49 of 63 Latin names and 55 of 73 in all exact, none in the wrong
+script, no name on a tile without one (before: 33, 38, 7 and 26). With more than `MAX_AUTO_LANGS`
+other packs (e.g. `tesseract-ocr-all`) each call would get slow, so English alone is used unless
+the variable says otherwise.
 """
 
 from __future__ import annotations
@@ -25,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 log = logging.getLogger("classmood.ocr")
-_CLEAN = re.compile(r"[^\w .'()\-]+", re.UNICODE)
+_CLEAN = re.compile(r"[^\w .,'()@&+#\-]+", re.UNICODE)
 # pronouns or a meeting role in parentheses at the end of a label, or their start where a small tile
 # cut the label off: "(she/her)", "(they/them)", "(Host)", "(Co-host)", "(she/h"
 _PRONOUNS = re.compile(r"\s*\(\s*(she|he|they|ze|xe|zie|ey|any|host|co-?host|guest|me)\b[^()]*(\)|$)\s*$",
@@ -65,31 +76,84 @@ def default_lang() -> str:
 
 
 def name_strips(frame: np.ndarray, box, camera_off: bool = False) -> list[np.ndarray]:
-    """The tile's bottom-left name label (or, on a camera-off tile, the centred name), prepared
-    for OCR: grey, upscaled, inverted to dark text on light; one image for each place the label box
-    may be (`_label_boxes`). Meeting apps draw the label as light text on a dark box: the crop keeps
-    the dark run of columns from the left edge, so the video beside the label does not reach the OCR."""
+    """The tile's name label prepared for OCR (grey, dark text on light, text about 36 px high): the
+    text lines found where the label is (`label_lines`: bottom left on video, the centre on a
+    camera-off panel), then the older crops of the dark label box (`_label_boxes`) as a fallback
+    where the text sits on a plain box the line finder misses."""
     import cv2
 
-    x, y, w, h = box
+    out = label_lines(frame, box, camera_off)
+    x, y, w, h = (int(v) for v in box)
     if camera_off:
         roi = frame[y + int(0.35 * h): y + int(0.65 * h), x + int(0.05 * w): x + int(0.95 * w)]
     else:
         roi = frame[y + int(0.85 * h): y + h - max(1, h // 100), x: x + int(0.75 * w)]
-    blank = [np.full((8, 8), 255, np.uint8)]
-    if roi.size == 0:
-        return blank
-    gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
-    crops = [gray] if camera_off else _label_boxes(gray)
-    out = []
-    for crop in crops:
-        if crop.size == 0 or crop.shape[1] < 4:
+    if roi.size:
+        gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
+        for crop in ([gray] if camera_off else _label_boxes(gray)):
+            if crop.size and crop.shape[1] >= 4:
+                out.append(_for_ocr(crop, max(2.0, 48.0 / crop.shape[0])))
+    return out or [np.full((8, 8), 255, np.uint8)]
+
+
+def _for_ocr(crop: np.ndarray, scale: float) -> np.ndarray:
+    """A grey crop upscaled (Tesseract reads best with text about 30-40 px high), inverted to dark
+    text on light, stretched to full contrast, with a margin."""
+    import cv2
+
+    big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    inv = cv2.normalize(255 - big, None, 0, 255, cv2.NORM_MINMAX)
+    return cv2.copyMakeBorder(inv, 12, 12, 12, 12, cv2.BORDER_REPLICATE)
+
+
+def label_lines(frame: np.ndarray, box, camera_off: bool = False, most: int = 2) -> list[np.ndarray]:
+    """Light text lines where a tile's name is, each cropped and prepared for OCR (`_for_ocr`):
+    text is what a white top-hat keeps (thin strokes lighter than around them: white on Zoom's dark
+    label box, and white with a shadow straight on the video as Meet and Teams draw it), joined
+    along the line. On video, the lines that start near the tile's left edge in its bottom quarter
+    (a little below the tile too: a tile found a few pixels short), lowest first; on a camera-off
+    panel, the widest lines in its middle."""
+    import cv2
+
+    hh, ww = frame.shape[:2]
+    x, y, w, h = (int(v) for v in box)
+    if camera_off:
+        y0, y1, x0, x1 = y + int(0.3 * h), y + int(0.7 * h), x + int(0.03 * w), x + int(0.97 * w)
+    else:
+        y0, y1, x0, x1 = y + int(0.75 * h), min(hh, y + h + max(2, h // 40)), x, x + int(0.8 * w)
+    roi = frame[max(0, y0):y1, max(0, x0):min(ww, x1)]
+    if roi.size == 0 or min(roi.shape[:2]) < 6:
+        return []
+    g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
+    k = max(5, min(15, h // 25)) | 1
+    hat = cv2.morphologyEx(g, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    strokes = hat > max(40.0, float(np.percentile(hat, 90)))
+    text = (strokes & (g > 160)).astype(np.uint8)  # light strokes: where a line is
+    join = max(3, h // 30)
+    lines = cv2.morphologyEx(text, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * join, 1)))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    found = []
+    for cx, cy, cw, ch, _area in stats[1:]:
+        if ch < 5 or ch > max(12, 0.2 * h) or cw < 1.5 * ch or (not camera_off and cx > 0.2 * w):
             continue
-        scale = max(2.0, 48.0 / crop.shape[0])  # tesseract reads best with text ~30 px high
-        big = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        inv = cv2.normalize(255 - big, None, 0, 255, cv2.NORM_MINMAX)  # dark text on light
-        out.append(cv2.copyMakeBorder(inv, 12, 12, 12, 12, cv2.BORDER_REPLICATE))
-    return out or blank
+        if 0.08 <= text[cy:cy + ch, cx:cx + cw].mean() <= 0.7:
+            found.append((int(cx), int(cy), int(cw), int(ch)))
+    found.sort(key=(lambda c: -c[2]) if camera_off else (lambda c: -(c[1] + c[3])))
+    out = []
+    for cx, cy, cw, ch in found[:most]:
+        pad = max(3, ch // 2)
+        # the line goes on where strokes of any lightness go on along it (small anti-aliased text,
+        # an ellipsis): its end is the last stroke column before a gap as wide as the line is
+        # high, and at most three heights further (beyond, it is the video's texture)
+        cols = np.flatnonzero(strokes[cy:cy + ch, cx + cw: cx + cw + 3 * ch].any(axis=0))
+        end = cx + cw
+        for c in cols + cx + cw:
+            if c - end > ch:
+                break
+            end = c + 1
+        crop = g[max(0, cy - pad): cy + ch + pad, max(0, cx - pad): end + 2 * pad]
+        out.append(_for_ocr(crop, 36.0 / (ch + 2)))
+    return out
 
 
 def _label_boxes(gray: np.ndarray) -> list[np.ndarray]:
@@ -124,6 +188,9 @@ def clean_name(text: str) -> str | None:
     labels carry and small tiles cut off; other parts in parentheses (a class's own tags, "(초급)")
     stay. An initial ("Chloe R.") is kept: two Chloes are two people. None where fewer than two
     letters are left."""
+    text = text.strip()
+    cut = bool(re.search(r"(\.\.\.|\u2026)$", text))  # the app shortened a long label: its last letter is text
+    text = re.sub(r"\s*(\.\.\.|\u2026)$", "", text)
     base = _PRONOUNS.sub("", text)
     tokens = _CLEAN.sub(" ", base if len(re.sub(r"\W", "", base)) >= 2 else text).split()
 
@@ -135,13 +202,13 @@ def clean_name(text: str) -> str | None:
         return re.fullmatch(r"[A-Z]\.", tok) is not None
 
     # at the end, a lone syllable after a whole word is an icon too (a family name comes first)
-    while tokens and not (len(tokens) > 1 and initial(tokens[-1])) and (
+    while tokens and not cut and not (len(tokens) > 1 and initial(tokens[-1])) and (
             stray(tokens[-1]) or (len(tokens) > 1 and len(re.sub(r"\W", "", tokens[-1])) == 1
                                   and len(re.sub(r"\W", "", tokens[-2])) >= 2)):
         tokens.pop()
     while tokens and stray(tokens[0]) and not (len(tokens) > 1 and initial(tokens[0])):
         tokens.pop(0)
-    text = " ".join(tokens).strip(" -'" if tokens and initial(tokens[-1]) else " .-'")
+    text = " ".join(tokens).strip(" ,-'" if tokens and initial(tokens[-1]) else " .,-'")
     if len(re.sub(r"\W", "", text)) < 2:
         return None
     return text[:60]
@@ -176,6 +243,20 @@ def one_script(text: str) -> tuple[str, float]:
     return kept, counts[main] / sum(counts.values())
 
 
+def _syllabic(word: str) -> bool:
+    """A word whose letters are all of a script written in syllable blocks (Hangul, CJK, kana)."""
+    scripts = {script_of(c) for c in word} - {None}
+    return bool(scripts) and scripts <= _SYLLABIC
+
+
+def _joins(a: str, b: str) -> bool:
+    """Two close pieces Tesseract read apart are one word: syllables of Hangul or CJK, or such a
+    syllable and the brackets or digits beside it ("(초급)", "김선경(20200756)")."""
+    def bare(w: str) -> bool:
+        return not any(script_of(c) for c in w)
+    return (_syllabic(a) or bare(a)) and (_syllabic(b) or bare(b)) and (_syllabic(a) or _syllabic(b))
+
+
 def ocr_words(img: np.ndarray, lang: str = "eng", timeout: float = 10.0, psm: int = 7) -> list[tuple[str, float]]:
     """(word, confidence 0-100) for each word Tesseract reads on a one-line strip (`psm` 7: a text
     line; 13: a raw line, without Tesseract's own layout analysis)."""
@@ -195,84 +276,175 @@ def ocr_words(img: np.ndarray, lang: str = "eng", timeout: float = 10.0, psm: in
         cells = line.split("\t")
         if len(cells) >= 12 and cells[11].strip():
             try:
-                left, width, height, conf = int(cells[6]), int(cells[7]), int(cells[9]), float(cells[10])
+                left, width, height, conf = int(cells[6]), int(cells[8]), int(cells[9]), float(cells[10])
             except ValueError:
                 continue
             if conf >= 0:
                 boxes.append([cells[11].strip(), conf, left, left + width, height])
-    # Tesseract's Korean model makes each syllable a word: words closer than a third of the text's
-    # height are one word (the gap between two words of a name is wider)
+    # Tesseract's Korean model makes each syllable a word: syllables closer than a third of the
+    # text's height are one word (the gap between two words of a name is wider)
     words: list[list] = []
     for b in sorted(boxes, key=lambda b: b[2]):
-        if words and b[2] - words[-1][3] < 0.35 * max(b[4], words[-1][4]):
+        if words and b[2] - words[-1][3] < 0.35 * max(b[4], words[-1][4]) and _joins(words[-1][0], b[0]):
             w = words[-1]
             n0, n1 = len(w[0]), len(b[0])
             w[0], w[1] = w[0] + b[0], (w[1] * n0 + b[1] * n1) / (n0 + n1)
             w[3], w[4] = b[3], max(w[4], b[4])
         else:
             words.append(list(b))
-    return [(w[0], w[1]) for w in words]
+    # a gap wider than twice the text's height parts the label from what is beside it (an icon, the
+    # video read as letters): the run of words with the most letters is the label
+    runs: list[list] = []
+    for w in words:
+        if runs and w[2] - runs[-1][-1][3] <= 2.0 * max(w[4], runs[-1][-1][4]):
+            runs[-1].append(w)
+        else:
+            runs.append([w])
+    best = max(runs, key=lambda r: sum(1 for w in r for c in w[0] if c.isalnum()), default=[])
+    return [(w[0], w[1]) for w in best]
 
 
-def readings(img: np.ndarray | list[np.ndarray], langs: list[str]) -> list[tuple[str, float]]:
-    """A reading of the strip (or of each candidate crop of it) with each language on its own, each
-    kept to one script: (name, score), best first; score = mean word confidence x the share of
-    letters in the name's script. Reading "kor" and "eng" apart, rather than "kor+eng" together,
-    is what keeps Hangul out of a Latin name and the other way round."""
-    if isinstance(img, list):
-        return sorted((r for im in img for r in readings(im, langs)), key=rank)
-    out = []
-    for lang in langs:
-        # as a text line; where that finds nothing (it misses some short names outright), as a raw line
-        words = ocr_words(img, lang) or ocr_words(img, lang, psm=13)
-        if not words:
-            continue
-        text, pure = one_script(" ".join(w for w, _ in words))
-        name = clean_name(text)
-        if name:
-            weights = [len(w) for w, _ in words]
-            conf = sum(c * n for (_, c), n in zip(words, weights)) / max(sum(weights), 1)
-            out.append((name, round(conf * pure, 1)))
-    return sorted(out, key=rank)
+NAME_CONF = 60.0   # a name's words with letters average at least this confidence (0-100) ...
+NAME_CONF_SYLLABIC = 55.0  # ... or this in Hangul or CJK, which Tesseract reads less surely
+ROSTER_CONF = 30.0  # with a roster, less sure readings count too: the roster's own match decides
+EDGE_CONF = 55.0   # words below this at either end of a reading are icons or the video, not the name
+_JAMO = re.compile("[\u1100-\u11ff\u3130-\u318f]")  # loose Hangul letters: never in a written name
+# what meeting apps write on and around tiles that is no name (their buttons, toolbars, badges)
+NOT_NAMES = frozenset("""
+stop start mute unmute video audio share record recording rec chat leave end end meeting participants
+reactions react apps more security view gallery speaker host co-host guest you (you) me raise hand
+pin spotlight join live captions whiteboard whiteboards breakout rooms present presenting now
+stop video start video stop share share screen new share pause resume waiting room
+""".split()) | {"stop video", "start video", "share screen", "raise hand", "end meeting", "breakout rooms",
+                "gallery view", "speaker view", "waiting room", "stop share", "new share"}
 
 
-def has_letters(text: str) -> bool:
-    """Whether `text` holds a letter of some script (a name), not only digits and punctuation."""
-    return any(script_of(c) for c in text)
+def is_name(text: str) -> bool:
+    """Whether a cleaned reading can be a person's name: two letters or more (a single letter is an
+    icon or an avatar's initial), no loose Hangul letters (a Korean model's reading of Latin text),
+    not a button or toolbar word of a meeting app, not digits alone."""
+    letters = [c for c in text if script_of(c)]
+    if len(letters) < 2 or _JAMO.search(text):  # (`reading` drops loose letters first)
+        return False
+    if len(letters) == 2 and script_of(letters[0]) == "LATIN" and not letters[0].isupper():
+        return False  # two small Latin letters ("ae", "ee") are specks of the video; "Li" is a name
+    words = re.sub(r"[^\w\s-]", " ", text).lower().split()
+    if " ".join(words) in NOT_NAMES or (words and all(w in NOT_NAMES for w in words)):
+        return False
+    return any(len(re.sub(r"\d", "", w)) >= 2 for w in words)
 
 
-def rank(reading: tuple[str, float]) -> tuple[bool, float]:
-    """The sort key of readings, best first: a reading with letters before any of digits alone,
-    then by score. Like is compared with like: a model for another script reads a Latin name as
-    digits, sure of them ("Ana Perez" -> "408 6162" at 61.6 with `kor`, "Ana Perez" at 57.1 with
-    `eng`), and digits count as every script, so their score alone would win. A label of digits
-    alone (a dial-in caller's phone number) is still read where no reading has letters."""
-    return (not has_letters(reading[0]), -reading[1])
+def reading(words: list[tuple[str, float]], least: float | None = None) -> tuple[str, float] | None:
+    """The name in one OCR reading of a label (`ocr_words`), and its score, or None where it holds
+    none: unsure words at either end dropped (icons, the video beside the label), kept to one script
+    (`one_script`), cleaned (`clean_name`), a name (`is_name`), and its words with letters read at
+    `NAME_CONF` or surer (`least` where given: a roster checks names itself). Score: their confidence (weighted by letters) x the share of letters in
+    the name's script. Digits (a student number) stay in a name but count for no script: a model
+    for another script reads a Latin name as digits, sure of them."""
+    # a loose Hangul letter is a box's edge or a speck read by the Korean model: never a name's
+    words = [(w2, c) for w2, c in ((_JAMO.sub("", w), c) for w, c in words) if w2]
+    edge_conf = EDGE_CONF if least is None else min(EDGE_CONF, least)
+
+    def edge(word: tuple[str, float]) -> bool:  # unsure, or a lone character (an icon, a speck), but
+        # not the last letter of a label the app shortened ("Manton, @manton, A...")
+        bare = re.sub(r"\W", "", word[0])
+        if len(set(bare.lower())) == 1 and len(bare) >= 3:
+            return True  # one letter repeated ("eee", "ooo"): Meet's dots, a level meter
+        return word[1] < edge_conf or (len(bare) <= 1 and not re.fullmatch(r"[A-Z]\.|\w(\.\.\.|\u2026)", word[0]))
+    while words and edge(words[0]):
+        words = words[1:]
+    while words and edge(words[-1]):
+        words = words[:-1]
+    if not words:
+        return None
+    text, pure = one_script(" ".join(w for w, _ in words))
+    name = clean_name(text)
+    if not name or not is_name(name):
+        return None
+    weights = [(c, sum(1 for ch in w if script_of(ch))) for w, c in words]
+    total = sum(n for _, n in weights)
+    conf = sum(c * n for c, n in weights) / max(total, 1) * pure
+    if least is None:
+        least = NAME_CONF_SYLLABIC if _syllabic(name) else NAME_CONF
+    return (name, round(conf, 1)) if conf >= least else None
 
 
-def read_names(frame: np.ndarray, tiles, lang: str | None = None, roster=None) -> list[str | None]:
-    """A name per tile (None where nothing legible, or without Tesseract). The strip is read with
-    each language of `lang` (Tesseract's codes, "kor+eng"; default `default_lang()`) on its own and
-    the reading in one script that Tesseract is surest of is kept. With a `roster` (`bot.roster.Roster`),
-    each tile gets the roster name its readings fit best, or None below the roster's threshold."""
+def _key(name: str) -> str:
+    """What two readings of one name share: letters and digits, case folded."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFC", name)).casefold()
+
+
+def vote(found: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Readings of one label (several crops, languages, frames) merged: readings of the same name
+    (`_key`) add their scores and keep their surest spelling; best first. A name read alike from
+    several frames or crops beats one read once, however sure."""
+    groups: dict[str, list] = {}
+    for name, score in found:
+        g = groups.setdefault(_key(name), [name, score, 0.0])
+        if score > g[1]:
+            g[0], g[1] = name, score
+        g[2] += score
+    # a reading that holds another one whole ("John Brayton" and "Brayton": a crop that cut the
+    # first word off) has half that one's votes too: it is the same label, read further
+    total = {k: g[2] + 0.5 * sum(h[2] for j, h in groups.items() if j != k and j in k) for k, g in groups.items()}
+    return [(groups[k][0], round(total[k], 1)) for k in sorted(groups, key=lambda k: (-total[k], -len(k)))]
+
+
+def readings(img: np.ndarray | list[np.ndarray], langs: list[str], least: float | None = None) -> list[tuple[str, float]]:
+    """The names read on a label image (or on each candidate crop of it), each language on its own
+    and each reading kept to one script, voted (`vote`): (name, score), best first. Reading "kor"
+    and "eng" apart, rather than "kor+eng" together, is what keeps Hangul out of a Latin name and
+    the other way round."""
+    found = []
+    for im in (img if isinstance(img, list) else [img]):
+        for lang in langs:
+            # as a text line; where that finds nothing (it misses some short names outright), as a raw line
+            words = ocr_words(im, lang) or ocr_words(im, lang, psm=13)
+            got = reading(words, least)
+            if got:
+                found.append(got)
+    return vote(found)
+
+
+def read_names(frame: np.ndarray | list[np.ndarray], tiles, lang: str | None = None,
+               roster=None) -> list[str | None]:
+    """A name per tile (None where nothing legible, or without Tesseract). `frame` may be several
+    frames of one layout: the name is what their readings agree on (`vote`; a label that did not
+    change between frames is read once). The label is read with each language of `lang`
+    (Tesseract's codes, "kor+eng"; default `default_lang()`) on its own. With a `roster`
+    (`bot.roster.Roster`), each tile gets the roster name its readings fit best, or None below the
+    roster's threshold."""
     if not available():
         return [None] * len(tiles)
     langs = [x for x in (lang or default_lang()).split("+") if x]
+    frames = list(frame) if isinstance(frame, (list, tuple)) else [frame]
+    least = ROSTER_CONF if roster is not None else None
 
     def one(t) -> list[tuple[str, float]]:
         box, off = (t["box"], t.get("camera_off", False) and not t.get("picture", False)) if isinstance(t, dict) \
             else (t.box, t.camera_off and not getattr(t, "picture", False))
-        # a camera-off tile shows the name large in its centre: read that first (unless a profile
-        # picture is there instead: its name is bottom-left, as on video)
-        got = readings(name_strips(frame, box, True), langs) if off else []
-        return got or readings(name_strips(frame, box, False), langs)
+        found, labels = [], []
+        for fr in frames:
+            x, y, w, h = (int(v) for v in box)
+            label = fr[y + int(0.3 * h): y + h, x: x + w]
+            if any(label.shape == seen.shape and np.array_equal(label, seen) for seen in labels):
+                continue  # the same pixels read again would only repeat themselves
+            labels.append(label)
+            # a camera-off tile shows the name large in its centre: read that first (unless a
+            # profile picture is there instead: its name is bottom-left, as on video)
+            got = readings(name_strips(fr, box, True), langs, least) if off else []
+            found += got or readings(name_strips(fr, box, False), langs, least)
+        return vote(found)
 
     with ThreadPoolExecutor(max_workers=ocr_workers()) as pool:
         found = list(pool.map(one, tiles))
     if roster is None:
         return [r[0][0] if r else None for r in found]
     # each tile's reading that fits some roster name best, then one roster name a tile
-    best = [max(r, key=lambda x: max(roster.score(x[0]), default=0.0))[0] if r else None for r in found]
+    # (among the readings near the best one: a weak reading of Hangul as Latin letters may fit a
+    # Latin roster name better than the Hangul reading fits the right one)
+    best = [max((x for x in r if x[1] >= 0.6 * r[0][1]), key=lambda x: max(roster.score(x[0]), default=0.0))[0]
+            if r else None for r in found]
     return roster.match(best)
 
 

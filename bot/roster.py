@@ -122,7 +122,9 @@ class Roster:
         if len(letters) < (2 if syllabic else MIN_CHARS):
             return [0.0] * len(self.names)  # two letters fit too many names (two Hangul syllables do not)
         r = normalise(reading)
-        return [float(fuzz.WRatio(r, k)) for k in self._keys]
+        # a reading under half a name's length is scored against the whole name: as a part of it
+        # ("ere" in "erica holt", "ane" in "shaner") three letters of noise fit too many names
+        return [float(fuzz.WRatio(r, k) if len(r) >= 0.5 * len(k) else fuzz.ratio(r, k)) for k in self._keys]
 
     def match(self, readings: Sequence[str | None]) -> list[str | None]:
         """Best roster name per reading, one tile a name (best pairs first), None below the threshold."""

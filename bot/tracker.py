@@ -4,7 +4,8 @@ Consumes frame results (and the frame, for OCR) and
 - names tiles by OCR of their name strips, read only for a layout that is a gallery (two tiles or
   more, at least half of them showing a participant's face or a camera-off panel: never a desktop,
   a web page or a single webcam) and that holds (seen on `HOLD_SAMPLES` samples running; at once
-  with `exclude`, whose names must be known before anything is stored), once per layout, in the
+  with `exclude`, whose names must be known before anything is stored), once per layout, voted
+  over the readings of its frames seen so far (up to `VOTE_FRAMES`: `bot.ocr.vote`), in the
   background: the frame loop goes on while Tesseract reads. The records of a layout whose names are
   being read wait in the tracker and come out named, in order (`push` returns what is ready,
   `flush` the rest). A name read stays with its tile until the layout changes again; with a class
@@ -46,6 +47,7 @@ from bot.records import FaceResult, FrameResult, TileResult
 log = logging.getLogger("classmood.tracker")
 
 HOLD_SAMPLES = 2  # a layout's names are read once it has been seen on this many samples running
+VOTE_FRAMES = 3   # a layout's names are voted over the readings of up to this many of its frames
 
 
 def _norm(name: str) -> str:
@@ -89,6 +91,7 @@ class _Reading:
     future: Future | None = None
     done: bool = False
     skipped: bool = False            # done unread: no gallery, or the layout went before it held
+    frames: list = dataclasses.field(default_factory=list)  # its frames so far, to read names on
 
 
 class Tracker:
@@ -113,6 +116,7 @@ class Tracker:
         self.options = options or AnalyzerOptions()
         self.exclude = {_norm(e) for e in exclude if str(e).strip()}
         self.alpha = float(smoothing)
+        self._votes = ocr is None or ocr is True
         if ocr is False:
             self._ocr = None
         elif callable(ocr):
@@ -167,7 +171,12 @@ class Tracker:
             if frame is not None and self._ocr and self._cur.done:
                 self._renamed(tiles, frame, result)
         self._cur.gallery = is_gallery(result)
-        self._start(self._cur, frame, tiles)
+        r = self._cur
+        if frame is not None and not r.done and r.future is None and len(r.frames) < VOTE_FRAMES:
+            r.frames.append(np.array(frame, copy=True))  # the source may reuse its buffer
+        self._start(r, frame, tiles)
+        if r.done:
+            r.frames = []
         self._queue.append((self._track(result, frame), frame, self._cur))
         return self._ready()
 
@@ -203,7 +212,11 @@ class Tracker:
         if tiles is None or len(tiles) != len(r.ids):
             r.done = r.skipped = True
             return
-        picture = np.array(frame, copy=True)  # the source may reuse its buffer
+        # the built-in reader votes over the frames seen so far (the video behind a label changes,
+        # and with it Tesseract's mistakes); a callable given reads one frame
+        pictures = r.frames or [np.array(frame, copy=True)]
+        picture = pictures if self._votes else pictures[-1]
+        r.frames = []
         r.future = _reader().submit(self._ocr, picture, [tiles[i] for i in r.todo])
         self.reads += len(r.todo)
         self._reading.append(r)
@@ -212,6 +225,7 @@ class Tracker:
         """A layout that changed before its names were read: its records go out unnamed."""
         if not r.done and r.future is None:
             r.done = r.skipped = True
+        r.frames = []
 
     def _collect(self, wait: bool) -> None:
         """Apply the readings that are done (all, waiting for them, with `wait`), oldest first."""
