@@ -7,6 +7,7 @@ clock (video time). A frame that fails is logged and left out; the run goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -56,8 +57,10 @@ class Backlog:
             pass
         return bool(self._keeps)
 
-    def add(self, record: FrameResult, images, alerts) -> None:
-        self.pending.append((record, images, alerts))
+    def add(self, record: FrameResult, images, alerts, renames=()) -> None:
+        """A tracked record, its face images (None: none kept), the alerts it raised, and the
+        participants renamed since (`Tracker.take_renames`: written after it)."""
+        self.pending.append((record, images, alerts, list(renames)))
         try:
             self.flush()
         finally:
@@ -74,13 +77,16 @@ class Backlog:
         from bot.store import StoreUnavailable
 
         while self.pending:
-            record, images, alerts = self.pending[0]
+            record, images, alerts, renames = self.pending[0]
             try:
                 if record is not None:
                     self.store.add_frame(self.session_id, record, images)
-                    self.pending[0] = (None, None, alerts)  # stored: never written twice
+                    self.pending[0] = (None, None, alerts, renames)  # stored: never written twice
                 for a in alerts:
                     self.store.add_alert(self.session_id, a.rule, a.message, a.time_s, a.participant)
+                self.pending[0] = (None, None, [], renames)
+                for old, new in renames:
+                    self.store.rename_participant(self.session_id, old, new)
             except StoreUnavailable as e:
                 if self._down_since is None:
                     self._down_since = time.monotonic()
@@ -151,16 +157,26 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     done = 0
     backlog = Backlog(store, session_id) if store is not None and session_id is not None else None
 
+    renames: list[tuple[str, str]] = []
+
     def emit(ready) -> None:
         """Alerts and the store for the tracked records now ready (the tracker holds a layout's
-        records back while its names are read), in order."""
+        records back while its names are read), in order; participants handed out unnamed and
+        named since are renamed in what was stored and kept before."""
+        taken = getattr(tracker, "take_renames", None)
+        renames.extend(taken() if taken else [])
+        if renames and keep:
+            old_new = dict(renames)
+            frames[:] = [dataclasses.replace(r, faces=[dataclasses.replace(f, participant=old_new.get(f.participant, f.participant))
+                                                        for f in r.faces]) for r in frames]
         for record, frame in ready:
             try:
                 new = alerts.update(record) if alerts is not None else []
                 for a in new:
                     log.warning("ALERT %s", a.message)
                 if backlog is not None:
-                    backlog.add(record, face_images(frame, record) if backlog.keeps_faces() else None, new)
+                    backlog.add(record, face_images(frame, record) if backlog.keeps_faces() else None, new, renames)
+                renames.clear()
             except Exception as e:  # a crash in one frame never ends the run
                 if stop_on_store_error and isinstance(e, StoreError):
                     raise

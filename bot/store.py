@@ -452,6 +452,17 @@ class Store:
             (session_id, float(time_s), time.time(), rule, participant, message)))
 
     @_takes_session_id
+    def rename_participant(self, session_id: int, old: str, new: str) -> int:
+        """A participant first stored under `old` (unnamed: "tile-3") is `new` (their name, read
+        later): their earlier observations and alerts take the new id. Returns the rows changed."""
+        def calls(db):
+            n = db.execute("UPDATE observations SET participant=? WHERE session_id=? AND participant=?",
+                           (new, session_id, old)).rowcount
+            return n + db.execute("UPDATE alerts SET participant=? WHERE session_id=? AND participant=?",
+                                  (new, session_id, old)).rowcount
+        return self._write(calls)
+
+    @_takes_session_id
     def heartbeat(self, session_id: int) -> None:
         self._write(lambda db: db.execute(_BEAT, (time.time(), session_id)))
 

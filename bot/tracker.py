@@ -10,12 +10,15 @@ Consumes frame results (and the frame, for OCR) and
   being read wait in the tracker and come out named, in order (`push` returns what is ready,
   `flush` the rest). A name read stays with its tile until the layout changes again; with a class
   roster, a tile takes the roster name its reading fits, or stays unnamed (`bot.roster`):
-  misreadings mint no participants; a named tile's label text is kept (in memory) and a label
-  showing the same text again later (a page that comes back) takes that participant at once,
-  without being read again;
-- gives each participant a stable id: the name when read, else `tile-<i>`; when the layout changes
-  and no names are legible, tiles are re-matched to earlier participants by a small face signature
-  kept in memory only (never stored);
+  misreadings mint no participants;
+- gives each participant one id for the whole session (the name when read, else `tile-<i>`),
+  across page changes, reflowed grids, a window moved or resized and the full-screen/window
+  switch, by what is no biometric data: the label's text, kept in memory at any scale (a label
+  showing it again takes that participant at once, unread if named); the same slot of a grid that
+  only shifted; the tile's place between neighbours it knows, in the order of an earlier layout;
+  a name read that fits a known one (a label cut short or a letter off). No face template is kept,
+  not even in memory. A participant handed out unnamed and named later is renamed in what was
+  stored (`take_renames`, `Store.rename_participant`);
 - smooths each participant's scores over time (exponential moving average) and sets `uncertain`
   again from the smoothed scores;
 - sets each face's `attention` ("facing", "away", "down") from its head pose against the
@@ -126,12 +129,15 @@ class Tracker:
         self.tol = layout_tolerance_px
         self._layout: list[tuple] | None = None
         self._cur = _Reading([], [], [], {}, done=True)
-        self._signatures: dict[str, np.ndarray] = {}
         self._smoothed: dict[str, np.ndarray] = {}
         self._baselines = Baselines()
         self._strips: list[np.ndarray] = []  # each tile's name label when its name was read
-        self._page = 0                        # name-label changes seen on one grid (a page change)
         self._labels: dict[str, tuple[np.ndarray, str | None]] = {}  # id -> (its label's text, its name)
+        self._known: dict[str, str | None] = {}  # every participant of a gallery so far: id -> name (None: unread)
+        self._minted: set[str] = set()        # every id given so far: a new person gets a new one
+        self._emitted: set[str] = set()       # ids in records handed out
+        self._orders: deque = deque(maxlen=6)  # the layouts before (their readings), oldest first
+        self.renames: list[tuple[str, str]] = []  # (old, new): an id handed out, then named (`take_renames`)
         self._queue: deque = deque()          # (record, frame, reading): tracked, waiting for names
         self._reading: list[_Reading] = []    # readings in flight, oldest first
         self.reads = 0                        # name readings started (tiles read), for tests and benchmarks
@@ -202,6 +208,8 @@ class Tracker:
             return
         if not r.todo or self._ocr is None or frame is None:
             r.done = True
+            if r.gallery:
+                self._remember_labels(r.texts, r)  # unread, still told apart by their labels
             return
         if not r.gallery:
             r.done = r.skipped = True
@@ -239,29 +247,78 @@ class Tracker:
             self._apply(r, read + [None] * (len(r.todo) - len(read)))
 
     def _apply(self, r: _Reading, read: list[str | None]) -> None:
-        """The names read for `r.todo`: each such tile takes its name as its id (two tiles with the
-        same name stay apart), or keeps its provisional one; what the tracker keeps by id follows."""
+        """The names read for `r.todo`. Each such tile takes the id of the participant its name is
+        (`_known_name`); else, where its place between tiles now known names someone of an earlier
+        layout (`_guess`), that participant: named, when the reading fits their name (a label cut
+        short: "David" for "David Rossi"); unnamed before, they take the name now read (their
+        earlier records are renamed: `take_renames`); else a new name is a new participant, and a
+        tile left unread keeps the id it had. Two tiles with the same name stay apart."""
         taken = {pid for k, pid in enumerate(r.ids) if k not in r.todo}
+        sure: list[str | None] = [None if k in r.todo else pid for k, pid in enumerate(r.ids)]
+        for i, name in zip(r.todo, read):
+            if name and name in self._known:
+                sure[i] = name
+        guess = self._guess(sure)
         for i, name in zip(r.todo, read):
             old = r.ids[i]
-            pid = name if name else old
+            others = taken | {r.ids[k] for k in r.todo if k != i}
+            g = guess[i] if guess[i] not in others else None
+            merged = None
+            if name:
+                pid = self._known_name(name, others)
+                if pid == name and name not in self._known and g is not None:
+                    known = self._known.get(g)
+                    if known is None and g.startswith("tile-"):
+                        merged = g           # unnamed before, named now
+                    elif known and _fits(name, known):
+                        pid, name = g, known  # a cut-off or misread label of someone known
+            else:  # unread: their place says who, or the id it was given, and its name
+                pid = g if g is not None else old
+                name = self._known.get(pid)
             if pid in taken:
                 pid = f"{pid} ({i})"
             taken.add(pid)
             r.names[i], r.ids[i] = name, pid
-            if pid != old and old.startswith("tile-"):
-                for store in (self._smoothed, self._signatures):
-                    if old in store and pid not in store:
-                        store[pid] = store.pop(old)
-                self._baselines.rename(old, pid)
+            for was in {old, merged} - {None, pid}:
+                if not was.startswith("tile-"):
+                    continue
+                if was in self._smoothed and pid not in self._smoothed:
+                    self._smoothed[pid] = self._smoothed.pop(was)
+                    self._baselines.rename(was, pid)
+                self._labels.pop(was, None)
+                self._known.pop(was, None)
+                for other in {id(x): x for x in [*self._orders, *(q[2] for q in self._queue)]}.values():
+                    if other is not r and was in other.ids:  # records still waiting: out under the new id
+                        k = other.ids.index(was)
+                        other.ids[k], other.names[k] = pid, name
+                if was in self._emitted:  # records already out under the old id: one person, one participant
+                    self.renames.append((was, pid))
         r.done = True
         self._remember_labels(r.texts, r)
+
+    def _guess(self, ids: list[str | None]) -> list[str | None]:
+        """`ids` with unknown tiles (None) named by their neighbours in the layouts seen before,
+        the latest first (`_between`)."""
+        for past in reversed(self._orders):
+            if None not in ids:
+                break
+            ids = _between(ids, past.ids)
+        return ids
 
     def _ready(self) -> list[tuple[FrameResult, np.ndarray | None]]:
         out = []
         while self._queue and self._queue[0][2].done:
             record, frame, r = self._queue.popleft()
-            out.append((self._named(record, r), frame))
+            named = self._named(record, r)
+            self._emitted.update(f.participant for f in named.faces if f.participant)
+            out.append((named, frame))
+        return out
+
+    def take_renames(self) -> list[tuple[str, str]]:
+        """The (old id, new id) pairs since the last call: a participant handed out unnamed (an
+        unreadable label, kept by its label's text or its place) whose name was read later; the
+        store renames their earlier records (`Store.rename_participant`)."""
+        out, self.renames = self.renames, []
         return out
 
     def _named(self, record: FrameResult, r: _Reading) -> FrameResult:
@@ -294,8 +351,6 @@ class Tracker:
                 prev = self._smoothed.get(pid)
                 sm = f.scores if prev is None else self.alpha * f.scores + (1 - self.alpha) * prev
                 self._smoothed[pid] = sm
-                if frame is not None:
-                    self._signatures[pid] = _signature(frame, f.box)
                 f = dataclasses.replace(f, scores=sm, uncertain=is_uncertain(f.box, sm, self.options),
                                         attention=self._baselines.classify(pid, f.yaw, f.pitch))
             else:
@@ -310,22 +365,62 @@ class Tracker:
         return any(max(abs(a - b) for a, b in zip(p, q)) > self.tol for p, q in zip(boxes, self._layout))
 
     def _relayout(self, tiles: list[TileResult], faces: list[FaceResult], frame) -> None:
-        old_layout = self._layout is not None
+        """A new layout (a window moved or resized, full screen and back, a grid reflowed, another
+        page): each tile keeps its participant where it can tell, by what is no biometric data:
+        its label's text, seen before at any scale (`_known_labels`); the same slot of a grid
+        that only shifted; its place between tiles whose people it knows, in the order they were
+        in (`_between`). The rest get new ids, and every tile not known by name is read."""
+        old = self._layout
+        old_ids, old_texts = list(self._cur.ids), self._cur.texts
+        if self._cur.ids:
+            self._orders.append(self._cur)  # its ids as they end up (a reading may still name them)
         self._layout = [tuple(t.box) for t in tiles]
+        n = len(tiles)
         texts = {i: _label_text(frame, t) for i, t in enumerate(tiles)} if frame is not None else {}
         known = self._known_labels(texts, set())
-        names = [known[i][1] if i in known else None for i in range(len(tiles))]
-        ids = [known[i][0] if i in known else f"tile-{i}" for i in range(len(tiles))]
-        if old_layout and frame is not None and self._signatures:
-            ids = self._rematch(ids, names, tiles, faces, frame)
+        ids: list[str | None] = [known[i][0] if i in known else None for i in range(n)]
+        if old is not None and len(old) == n and all(_iou(a, b) >= 0.5 for a, b in zip(old, self._layout)):
+            for i in range(n):  # the same grid, shifted: the same people in the same slots
+                same = i not in texts or i not in old_texts or min(texts[i].sum(), old_texts[i].sum()) < 2 \
+                    or _label_diff(texts[i], old_texts[i]) <= 1.5 * LABEL_SAME
+                if ids[i] is None and old_ids[i] not in ids and same:
+                    ids[i] = old_ids[i]
+        elif old is not None:
+            ids = self._guess(ids)
+        for i in range(n):
+            if ids[i] is None:
+                ids[i] = self._mint(f"tile-{i}")
         # two tiles with the same legible name stay apart
         seen: dict[str, int] = {}
         for i, pid in enumerate(ids):
             if pid in seen:
                 ids[i] = f"{pid} ({i})"
             seen[pid] = i
-        self._cur = _Reading(ids, names, [i for i in range(len(tiles)) if i not in known], texts)
+        self._minted.update(ids)
+        names = [self._known.get(pid) for pid in ids]
+        self._cur = _Reading(ids, names, [i for i in range(n) if not (i in known and known[i][1])], texts)
         self._strips = [_strip_signature(frame, t) for t in tiles] if frame is not None else []
+
+    def _mint(self, base: str) -> str:
+        """`base`, or `base.k` with the first k not given before: a new person, a new id."""
+        pid, k = base, 0
+        while pid in self._minted:
+            k += 1
+            pid = f"{base}.{k}"
+        self._minted.add(pid)
+        return pid
+
+    def _known_name(self, name: str, taken: set) -> str:
+        """The id of a name read: a participant seen before whose name it is, or nearly is (OCR
+        read one letter otherwise at another size: rapidfuzz ratio 88 or more, names of six
+        letters or more), and who is not on screen now (`taken`); else the name itself."""
+        if name in self._known or len(name) < 6:
+            return name
+        from rapidfuzz import fuzz
+
+        best = max(((fuzz.ratio(_norm(name), _norm(n)), pid) for pid, n in self._known.items()
+                    if n and pid not in taken and len(n) >= 6), default=(0.0, None))
+        return best[1] if best[0] >= 88 else name
 
     def _renamed(self, tiles: list[TileResult], frame: np.ndarray, result: FrameResult) -> None:
         """Same grid, other names (a page change, someone replaced in a slot): tiles whose name
@@ -346,8 +441,6 @@ class Tracker:
             changed = sorted(set(changed) | {i for i, n in enumerate(cur.names) if not n})
         if not changed:
             return
-        if relabelled:
-            self._page += 1
         taken = {pid for k, pid in enumerate(cur.ids) if k not in changed}
         texts = {i: _label_text(frame, tiles[i]) for i in changed}
         known = self._known_labels(texts, taken)  # someone seen before, back again
@@ -357,12 +450,13 @@ class Tracker:
                 ids[i], names[i] = known[i]
             elif i in relabelled:  # someone else in the slot
                 names[i] = None
-                ids[i] = f"tile-{i}" + (f".{self._page}" if self._page else "")
+                ids[i] = self._mint(f"tile-{i}")
             if ids[i] in taken:
                 ids[i] = f"{ids[i]} ({i})"
             taken.add(ids[i])
             self._strips[i] = now[i]
-        self._cur = _Reading(ids, names, [i for i in changed if i not in known], texts, seen=HOLD_SAMPLES)
+        self._cur = _Reading(ids, names, [i for i in changed if not (i in known and known[i][1])], texts,
+                             seen=HOLD_SAMPLES)
         self._remember_labels({i: texts[i] for i in known}, self._cur)
 
     def _known_labels(self, texts: dict, taken: set) -> dict[int, tuple[str, str | None]]:
@@ -374,39 +468,21 @@ class Tracker:
         for i, text in texts.items():
             if not free or text.sum() < 2:
                 continue
-            diffs = sorted((_text_diff(text, ref), pid) for pid, (ref, _) in free.items())
+            diffs = sorted((_label_diff(text, ref), pid) for pid, (ref, _) in free.items())
             if diffs and diffs[0][0] <= LABEL_SAME and (len(diffs) == 1 or diffs[0][0] < 0.6 * diffs[1][0]):
                 pid = diffs[0][1]
                 out[i] = (pid, free.pop(pid)[1])
         return out
 
     def _remember_labels(self, texts: dict, r: _Reading) -> None:
-        """Keep (in memory only) the label text of each named tile, for `_known_labels`; an unnamed
-        tile's label is read again when it comes back (over another video it may read)."""
+        """Keep (in memory only) the label text of each tile and its name (None where unread), for
+        `_known_labels`; an unnamed tile that comes back takes its id and is read again (over
+        another video it may read)."""
+        for i, pid in enumerate(r.ids):
+            self._known[pid] = r.names[i]
         for i, text in texts.items():
-            if i < len(r.names) and r.names[i] and text.sum() >= 2:
+            if i < len(r.names) and text.sum() >= 2:
                 self._labels[r.ids[i]] = (text, r.names[i])
-
-    def _rematch(self, ids, names, tiles, faces, frame) -> list[str]:
-        """Unnamed tiles take the id of the earlier participant whose face signature matches best."""
-        taken = {pid for pid, n in zip(ids, names) if n}
-        for f in faces:
-            i = f.tile
-            if i is None or f.role != "participant" or names[i]:
-                continue
-            sig = _signature(frame, f.box)
-            best, best_sim = None, 0.8
-            for pid, ref in self._signatures.items():
-                if pid in taken:
-                    continue
-                sim = float(np.dot(sig, ref))
-                if sim > best_sim:
-                    best, best_sim = pid, sim
-            if best is not None:
-                ids[i] = best
-                taken.add(best)
-        return ids
-
 
 def _label_strip(frame: np.ndarray, tile, inset: int = 0) -> np.ndarray | None:
     """The grey strip where meeting apps draw a tile's name label (bottom left; `inset` pixels in
@@ -432,28 +508,57 @@ def _strip_signature(frame: np.ndarray, tile) -> np.ndarray:
     return cv2.resize((g > 200).astype(np.float32), (64, 8), interpolation=cv2.INTER_AREA)
 
 
-LABEL_SAME = 0.16  # label texts this close are the same name (measured on 3 x 75 synthetic labels,
-                  # Latin and Hangul: the same name drawn again over another video 0.00-0.14, median
-                  # 0.013; two different names 0.197 and up, 1% below 0.48)
+LABEL_SAME = 0.3  # label texts this close are the same name (see `_label_text`, `_label_diff`)
+LABEL_H, LABEL_W = 16, 192  # a label's text is compared at this height, its width to scale
 
 
 def _label_text(frame: np.ndarray, tile) -> np.ndarray:
-    """The text of a tile's name label as a small mask (256x24): white pixels with the dark label
-    box right beside them, inside the tile's border (a highlighted speaker's frame is no text), so
-    the video around the label does not count."""
+    """The text of a tile's name label as a small mask, the same at any tile size: white pixels
+    with the dark label box right beside them, inside the tile's border (a highlighted speaker's
+    frame is no text), so the video around the label does not count; cropped to the text and
+    scaled to `LABEL_H` pixels high, its width to scale (left-aligned in `LABEL_W`): a label drawn
+    larger in a larger tile (full screen, then a window) is the same mask."""
     import cv2
 
+    out = np.zeros((LABEL_H, LABEL_W), np.float32)
     h = int((tile.box if hasattr(tile, "box") else tile["box"])[3])
     g = _label_strip(frame, tile, inset=max(2, h // 40))
     if g is None:
-        return np.zeros((24, 256), np.float32)
+        return out
     k = max(3, (h // 40) | 1)
-    text = (g > 200) & (cv2.erode(g, np.ones((k, k), np.uint8)) < 90)
-    return cv2.resize(text.astype(np.float32), (256, 24), interpolation=cv2.INTER_AREA)
+    boxed = cv2.erode(g, np.ones((k, k), np.uint8)) < 90
+    sure = (g > 200) & boxed
+    rows, cols = np.flatnonzero(sure.any(axis=1)), np.flatnonzero(sure.any(axis=0))
+    if len(rows) < 3 or len(cols) < 3:
+        return out
+    # grey, not a threshold: the anti-aliased edges of strokes drawn at two sizes then agree
+    text = np.clip((g.astype(np.float32) - 100.0) / 120.0, 0.0, 1.0) * boxed
+    text = text[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    width = min(LABEL_W, max(1, round(text.shape[1] * LABEL_H / text.shape[0])))
+    out[:, :width] = cv2.resize(text, (width, LABEL_H), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(out, (5, 5), 1.2)  # strokes a pixel thick, drawn at two sizes, overlap
 
 
 def _text_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).sum()) / max(float(a.sum()), float(b.sum()), 1e-6)
+
+
+def _label_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """How far apart two label texts (`_label_text`) are: where their widths are within 15% (one
+    text drawn at two sizes: its height and width do not scale alike to the pixel), `_text_diff`
+    with the second stretched to the first's width; where the shorter shows 70% of the longer or
+    more (a smaller tile cut a long label off), over the width both show."""
+    import cv2
+
+    wa, wb = (int(np.flatnonzero(m.any(axis=0))[-1]) + 1 if m.any() else 0 for m in (a, b))
+    if min(wa, wb) == 0:
+        return _text_diff(a, b)
+    if 0.85 <= wa / wb <= 1 / 0.85:
+        return _text_diff(a[:, :wa], cv2.resize(b[:, :wb], (wa, b.shape[0]), interpolation=cv2.INTER_LINEAR))
+    w = min(wa, wb)
+    if w < 0.7 * max(wa, wb):
+        return _text_diff(a, b)
+    return _text_diff(a[:, :w], b[:, :w])
 
 
 def _same_strip(a: np.ndarray, b: np.ndarray) -> bool:
@@ -461,16 +566,46 @@ def _same_strip(a: np.ndarray, b: np.ndarray) -> bool:
     return (a.sum() < 2 and b.sum() < 2) or _text_diff(a, b) <= 0.25
 
 
-def _signature(frame: np.ndarray, box) -> np.ndarray:
-    """A 16x16 normalised grey thumbnail of the face (in memory only)."""
-    import cv2
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = w * h
+    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
-    x, y, w, h = (int(v) for v in box)
-    roi = frame[max(0, y): y + h, max(0, x): x + w]
-    if roi.size == 0:
-        return np.zeros(256)
-    g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
-    v = cv2.resize(g, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
-    v -= v.mean()
-    n = np.linalg.norm(v)
-    return v / n if n > 0 else v
+
+def _between(ids: list[str | None], old: list[str]) -> list[str | None]:
+    """Unknown tiles (None) named by their neighbours: a run of unknown tiles between two known
+    ones (or the grid's start or end) takes the people who were between the same two, in the
+    same order, in the layout before, where there were as many of them and none is on screen.
+    A reflowed grid, a resized window and a page that comes back keep their order in meeting apps."""
+    out = list(ids)
+    pos = {pid: k for k, pid in enumerate(old)}
+    shown = {pid for pid in ids if pid is not None}
+    anchors = [-1] + [i for i, pid in enumerate(ids) if pid is not None and pid in pos] + [len(ids)]
+    for left, right in zip(anchors, anchors[1:]):
+        run = list(range(left + 1, right))
+        if not run or any(out[i] is not None for i in run):
+            continue
+        lo = pos[ids[left]] if left >= 0 else -1
+        hi = pos[ids[right]] if right < len(ids) else len(old)
+        if lo >= hi or (left < 0 and right >= len(ids)):
+            continue  # order not kept, or nothing known to go by
+        gap = old[lo + 1:hi]
+        if len(gap) == len(run) and not shown & set(gap):
+            for i, pid in zip(run, gap):
+                out[i] = pid
+    return out
+
+
+def _fits(reading: str, name: str) -> bool:
+    """Whether a name read can be `name` read short or a letter off: its words are among the
+    name's ("David", "Silva" for "David Rossi", "Jon Silva"), or it is nearly the name or a part
+    of it (rapidfuzz: ratio 80, or partial ratio 90 for four letters or more)."""
+    from rapidfuzz import fuzz
+
+    a, b = _norm(reading), _norm(name)
+    if a and set(a.split()) <= set(b.split()):
+        return True
+    return fuzz.ratio(a, b) >= 80 or (len(a) >= 4 and fuzz.partial_ratio(a, b) >= 90)

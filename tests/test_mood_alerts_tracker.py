@@ -138,21 +138,32 @@ def test_tracker_names_exclusion_smoothing_and_uncertain_after_smoothing():
     assert d2.to_dict()["faces"][0]["scores"]["sad"] == round(float(sm[EMOTIONS.index("sad")]), 4)
 
 
-def test_tracker_rematches_unnamed_tiles_by_face_after_layout_change():
+def test_tracker_keeps_no_face_template_and_follows_labels_across_layouts():
+    """After a layout change, unnamed participants are told apart by their name labels' text (at
+    any scale), never by their faces (no biometric template, not even in memory): two people who
+    swap places keep their ids when their labels show, and get new ids when nothing but their
+    faces could tell."""
+    from tests.synthetic import render_gallery, seen_gallery
+
     rng = np.random.default_rng(0)
-    img = np.zeros((200, 400, 3), np.uint8)
-    a, b = rng.integers(0, 255, (40, 40, 3)), rng.integers(0, 255, (40, 40, 3))
-    img[10:50, 10:50], img[10:50, 210:250] = a, b
+    faces = rng.integers(60, 200, (2, 48, 48), dtype=np.uint8)
     tr = Tracker(ocr=False)
-    d = tr.update(frame(0, [face(0, box=(10, 10, 40, 40), participant=None),
-                            face(1, box=(210, 10, 40, 40), participant=None)]), img)
-    assert [f.participant for f in d.faces] == ["tile-0", "tile-1"]
-    # the two swap places and a third tile appears: ids follow the faces, not the positions
-    img2 = np.zeros((200, 600, 3), np.uint8)
-    img2[10:50, 10:50], img2[10:50, 210:250] = b, a
-    d = tr.update(frame(5, [face(0, box=(10, 10, 40, 40), participant=None),
-                            face(1, box=(210, 10, 40, 40), participant=None)], n_tiles=3, width=200), img2)
-    assert [f.participant for f in d.faces] == ["tile-1", "tile-0"]
+    g = render_gallery(faces, 2, size=(1280, 720), names=["Ana Perez", "Ben Okafor"], seed=1)
+    d = tr.update(seen_gallery(0, g.tiles), g.image)
+    first = [f.participant for f in d.faces]
+    assert len(set(first)) == 2
+    # a smaller window, the two in each other's place: ids follow the labels
+    g2 = render_gallery(faces[::-1], 2, size=(900, 500), names=["Ben Okafor", "Ana Perez"], seed=2)
+    d = tr.update(seen_gallery(5, g2.tiles), g2.image)
+    assert [f.participant for f in d.faces] == first[::-1]
+    assert not any(isinstance(v, np.ndarray) and v.shape == (256,) for v in vars(tr).values())
+    # no labels at all (an app that shows none), the faces swapped: nothing but faces could tell
+    plain = np.zeros((200, 600, 3), np.uint8)
+    tr = Tracker(ocr=False)
+    ids = [f.participant for f in tr.update(frame(0, [face(0, participant=None), face(1, participant=None)]), plain).faces]
+    moved = frame(5, [face(0, box=(310, 10, 40, 40), participant=None), face(1, box=(410, 10, 40, 40), participant=None)],
+                  n_tiles=3, width=200)
+    assert not {f.participant for f in tr.update(moved, plain).faces} & set(ids)
 
 
 def test_one_record_through_tracker_store_and_alerts(tmp_path):

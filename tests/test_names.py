@@ -11,6 +11,8 @@ import hashlib
 import re
 import unicodedata
 
+import numpy as np
+
 from tests.conftest import require
 
 NAMES = {
@@ -108,3 +110,100 @@ def test_with_a_roster_real_names_are_right_or_left_unnamed(real_galleries, real
                 assert got is None, (file, got)
             elif got is not None:
                 assert _hash(got) == truth.split()[0] or got == before, (file, got, before)
+
+
+def _class_journey():
+    """The same 25 students as a teacher's screen shows them in turn: full screen (5x5), then in
+    a 1200x700 window (4x4, page 1), its page 2 (the other 9), page 1 again, full screen again;
+    each view held for three samples. Names as meeting apps draw them (22 Latin, 3 Hangul)."""
+    from tests.synthetic import FIRST, LAST, render_gallery
+
+    rng = np.random.default_rng(3)
+    people = [f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + 3) % len(LAST)]}" for i in range(22)] + ["김선경", "이민정", "박명숙"]
+    faces = rng.integers(60, 200, (25, 48, 48), dtype=np.uint8)
+    views = [((1920, 1080), range(25)), ((1200, 700), range(16)), ((1200, 700), range(16, 25)),
+             ((1200, 700), range(16)), ((1920, 1080), range(25))]
+    shots, t = [], 0.0
+    for k, (size, shown) in enumerate(views):
+        g = render_gallery(faces[list(shown)], len(shown), size=size, names=[people[i] for i in shown], seed=10 + k)
+        for _ in range(3):
+            shots.append((t, g))
+            t += 2.0
+    return people, shots
+
+
+class _Seen:
+    """An analyser that reports each synthetic gallery as the real one would: every tile a face."""
+
+    def __init__(self, shots):
+        self._tiles = {id(g.image): g.tiles for _, g in shots}
+
+    def analyze(self, frame, time_s=0.0, file=None):
+        from tests.synthetic import seen_gallery
+
+        return seen_gallery(time_s, self._tiles[id(frame)])
+
+
+def test_one_person_one_participant_across_window_and_page_changes(tmp_path):
+    """Full screen -> window -> page 2 -> page 1 -> full screen: participants seen = people shown
+    (25), through the pipeline into a real SQLite store. Tiles keep their people by their labels'
+    text at any scale and by their neighbours; a name read later renames what was stored unnamed."""
+    from bot import ocr
+    from bot.pipeline import run
+    from bot.store import Store
+    from bot.tracker import Tracker
+    from tests.synthetic import cjk_font
+
+    require(ocr.available(), "tesseract not installed (Debian: tesseract-ocr)")
+    require(cjk_font() is not None, "no CJK font to draw Hangul names (Debian: fonts-noto-cjk)")
+    people, shots = _class_journey()
+    store = Store(tmp_path / "c.db")
+    sid = store.start_session("journey")
+    frames, _ = run([(t, g.image) for t, g in shots], _Seen(shots), Tracker(), store, sid)
+    stored = set(store.participants(sid)["participant"])
+    kept = {f.participant for r in frames for f in r.faces}
+    assert len(stored) == 25 and kept == stored, sorted(stored)
+    assert len(stored & set(people)) >= 20, sorted(stored)  # named, most of them
+
+
+def test_without_names_labels_and_neighbours_keep_each_person(tmp_path):
+    """The same journey with no OCR at all (no Tesseract, or labels it cannot read): 25."""
+    from bot.tracker import Tracker
+    from tests.synthetic import cjk_font
+
+    require(cjk_font() is not None, "no CJK font to draw Hangul names (Debian: fonts-noto-cjk)")
+    _, shots = _class_journey()
+    tr = Tracker(ocr=False)
+    out = []
+    for t, g in shots:
+        out += tr.push(_Seen(shots).analyze(g.image, t), g.image)
+    out += tr.flush()
+    assert len({f.participant for r, _ in out for f in r.faces}) == 25
+
+
+def test_a_name_read_later_renames_what_was_stored_unnamed(tmp_path):
+    """Ben's label is unreadable in the first layout (he is stored as `tile-1`); after the window
+    moves, his label reads "Ben Okafor" in the same place beside Ana: one participant, and his
+    earlier rows in the database carry his name too."""
+    from bot.pipeline import run
+    from bot.store import Store
+    from bot.tracker import Tracker
+    from tests.synthetic import seen_gallery
+
+    answers = iter([["Ana Perez", None], ["Ana Perez", "Ben Okafor"]])
+    tracker = Tracker(ocr=lambda frame, tiles: next(answers))
+    picture = np.zeros((400, 900, 3), np.uint8)
+    first = [(0, 0, 400, 225), (410, 0, 400, 225)]
+    moved = [(50, 100, 380, 214), (440, 100, 380, 214)]
+    shots = [seen_gallery(t, first if t < 6 else moved) for t in (0.0, 2.0, 4.0, 6.0, 8.0, 10.0)]
+
+    class Replay:
+        def analyze(self, frame, time_s=0.0, file=None):
+            return next(r for r in shots if r.time_s == time_s)
+
+    store = Store(tmp_path / "r.db")
+    sid = store.start_session("rename")
+    frames, _ = run([(r.time_s, picture) for r in shots], Replay(), tracker, store, sid)
+    assert set(store.participants(sid)["participant"]) == {"Ana Perez", "Ben Okafor"}
+    assert {f.participant for r in frames for f in r.faces} == {"Ana Perez", "Ben Okafor"}
+    assert store.observations(sid).query("time_s < 6")["participant"].tolist().count("Ben Okafor") == 3
