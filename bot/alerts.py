@@ -29,6 +29,24 @@ class Alert:
     message: str
     time_s: float
     participant: str | None = None
+    value: float | None = None  # what the rule measured (the class's valence, the share on camera, P(negative))
+
+
+def span(minutes: float) -> str:
+    """A rule's duration in words: "30 seconds", "1 minute", "5 minutes", "1.5 minutes"."""
+    if minutes < 1:
+        secs = round(minutes * 60)
+        return f"{secs} second" + ("" if secs == 1 else "s")
+    return f"{minutes:g} minute" + ("" if minutes == 1 else "s")
+
+
+def who(pid: str | None) -> str:
+    """A participant as a teacher reads them: their name, or for a tile whose name was not read
+    ("tile-3", "tile-3.1"), "the unnamed participant in tile 4"."""
+    import re
+
+    m = re.fullmatch(r"tile-(\d+)(\.\d+)?", str(pid or ""))
+    return f"the unnamed participant in tile {int(m.group(1)) + 1}" if m else str(pid)
 
 
 def load_rules(path: str | Path | None = None) -> dict:
@@ -83,8 +101,8 @@ class AlertEngine:
             vals = np.concatenate([v for tt, v, _, _ in self._window if tt > t - r["window_s"]])
             mood = float(vals.mean()) if vals.size else None
             alerts += self._check("class_valence", None, mood is not None and mood < r["threshold"], t, r,
-                                  f"class mood negative: valence {mood if mood is not None else 0:+.2f} below "
-                                  f"{r['threshold']:+.2f} for {r['minutes']:g} min")
+                                  f"The class has looked negative for {span(r['minutes'])}: more faces read "
+                                  "negative than positive.", value=mood)
 
         r = self.rules["low_engagement"]
         if r["enabled"]:
@@ -92,8 +110,8 @@ class AlertEngine:
             present_sum = sum(p for _, p in win)
             eng = sum(n for n, _ in win) / present_sum if present_sum else None
             alerts += self._check("low_engagement", None, eng is not None and eng < r["threshold"], t, r,
-                                  f"engagement low: {0 if eng is None else eng:.0%} of participants on camera, "
-                                  f"below {r['threshold']:.0%} for {r['minutes']:g} min")
+                                  f"Only {0 if eng is None else eng:.0%} of the class has shown a face for "
+                                  f"{span(r['minutes'])}.", value=eng)
 
         r = self.rules["participant_negative"]
         if r["enabled"]:
@@ -101,8 +119,7 @@ class AlertEngine:
             for pid in set(neg) | {k[1] for k in self._since if k[0] == "participant_negative"}:
                 p = neg.get(pid)
                 alerts += self._check("participant_negative", pid, p is not None and p > r["threshold"], t, r,
-                                      f"{pid} has looked negative (P={0 if p is None else p:.2f}) "
-                                      f"for {r['minutes']:g} min")
+                                      f"{who(pid)} has looked negative for {span(r['minutes'])}.", value=p)
 
         r = self.rules["participant_turned_away"]
         if r["enabled"]:
@@ -111,7 +128,7 @@ class AlertEngine:
                 # away now; a frame without their face (or without a pose) neither starts nor ends it
                 held = state.get(pid) or ("away" if ("participant_turned_away", pid) in self._since else None)
                 alerts += self._check("participant_turned_away", pid, held == "away", t, r,
-                                      f"{pid} has been turned away from the screen for {r['minutes']:g} min")
+                                      f"{who(pid)} has been turned away from the screen for {span(r['minutes'])}.")
 
         r = self.rules["participant_absent"]
         if r["enabled"]:
@@ -120,13 +137,13 @@ class AlertEngine:
             for pid in self._seen:
                 away = self._seen[pid] < t
                 alerts += self._check("participant_absent", pid, away, t, r,
-                                      f"{pid} has been off camera or away for {r['minutes']:g} min",
+                                      f"{who(pid)} has been off camera or away for {span(r['minutes'])}.",
                                       since=self._seen[pid])
         while self._window and self._window[0][0] <= t - 3600:
             self._window.popleft()
         return alerts
 
-    def _check(self, rule, pid, condition, t, r, message, since=None) -> list[Alert]:
+    def _check(self, rule, pid, condition, t, r, message, since=None, value=None) -> list[Alert]:
         key = (rule, pid)
         if not condition:
             self._since.pop(key, None)
@@ -138,4 +155,4 @@ class AlertEngine:
         if last is not None and t - last < r["cooldown_minutes"] * 60:
             return []
         self._last[key] = t
-        return [Alert(rule, message, t, pid)]
+        return [Alert(rule, message, t, pid, value)]

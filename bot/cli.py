@@ -30,6 +30,11 @@ def _parse(ap: argparse.ArgumentParser, argv) -> argparse.Namespace:
     return args
 
 
+NO_ROSTER = ("no class roster given: names are read from the tiles' labels, and a label too small or "
+             "unclear to read leaves its tile unnamed; --roster FILE (a class list, or the participant CSV "
+             "Zoom, Meet or Teams exports) is the sure way to get every name right")
+
+
 def _roster(path: str | None):
     """The `--roster` file as a `Roster` (None without one); `RosterError` (a ValueError) says why not."""
     if not path:
@@ -118,6 +123,8 @@ def _analyze(argv=None) -> int:
     except (SourceError, ValueError) as e:
         print(f"classmood-analyze: {e}", file=sys.stderr)
         return 2
+    if roster is None:
+        log.info(NO_ROSTER)
     bar = ProgressBar()
     store = None
     try:
@@ -235,6 +242,8 @@ def _bot(argv=None) -> int:
     signal.signal(signal.SIGINT, stop)
     log.info("session %d %r: capturing every %gs into %s", sid, name, args.interval, store.location)
     log.info("to see the class live: classmood-ui --db %s, then open http://127.0.0.1:7860", args.db)
+    if roster is None:
+        log.info(NO_ROSTER)
     if args.keep_faces:
         log.warning("keeping participants' face images in %s (--keep-faces): only with their consent", store.location)
     frames = 0

@@ -151,7 +151,9 @@ def label_lines(frame: np.ndarray, box, camera_off: bool = False, most: int = 2)
             if c - end > ch:
                 break
             end = c + 1
-        crop = g[max(0, cy - pad): cy + ch + pad, max(0, cx - pad): end + 2 * pad]
+        # two pixels before the first stroke: further left is the label box's edge, which
+        # Tesseract reads as a bar glued to the first letter ("|Ana", sure of it at 4%)
+        crop = g[max(0, cy - pad): cy + ch + pad, max(0, cx - 2): end + 2 * pad]
         out.append(_for_ocr(crop, 36.0 / (ch + 2)))
     return out
 

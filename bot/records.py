@@ -92,6 +92,19 @@ class FrameResult:
                    [FaceResult.from_dict(f) for f in d.get("faces", [])], d.get("file"))
 
 
+def is_gallery(result: FrameResult) -> bool:
+    """Whether a frame's tiles look like a meeting's gallery, whose tiles are participants and whose
+    name labels are worth reading: two tiles or more, and at least half of them showing a
+    participant's face or a camera-off panel. A desktop, a web page's grid of pictures, a single
+    webcam window are not (`Store.add_frame` then counts the faces alone as present, and the app
+    and the bot say "no meeting visible" where there is none)."""
+    tiles = result.tiles
+    if len(tiles) < 2:
+        return False
+    shown = {f.tile for f in result.faces if f.role == "participant" and f.tile is not None}
+    return 2 * sum(1 for i, t in enumerate(tiles) if i in shown or t.camera_off) >= len(tiles)
+
+
 def as_record(frame: "FrameResult | dict") -> FrameResult:
     """A FrameResult as it is, or the `to_dict()` shape read back."""
     return frame if isinstance(frame, FrameResult) else FrameResult.from_dict(frame)

@@ -21,7 +21,7 @@ database (a PostgreSQL URL without its password) and the reason, on one line.
 
 Reads return pandas DataFrames with these columns:
 - `sessions()`: id, name, source, started, ended, last_heartbeat (datetimes, UTC), interval_s,
-  live (heartbeat within three intervals and not ended), frames, observations, keep_faces,
+  live (not ended, heartbeat within `LIVE_INTERVALS` intervals or `LIVE_GRACE_S`), frames, observations, keep_faces,
   face_images, class_name, teacher, interrupted (its writer died: ended at its last heartbeat)
 - `observations(id)`: time_s, participant, tile, role, emotion, confidence, uncertain,
   x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, yaw, pitch, roll (head pose,
@@ -58,7 +58,7 @@ from bot import aggregate
 from bot import db as backends
 from bot.attention import attention_sql
 from bot.mood import valence_of, valence_sql
-from bot.records import FrameResult, as_record
+from bot.records import FrameResult, as_record, is_gallery
 from model import EMOTIONS
 
 log = logging.getLogger("classmood.store")
@@ -144,6 +144,10 @@ class StoreUnavailable(StoreError):
 # A session whose writer stopped sending heartbeats this long ago (and at least this many of its
 # intervals) is plainly dead (a bot killed with SIGKILL, a machine switched off): `end_abandoned`
 # marks it ended at its last heartbeat, `interrupted`. A writer that comes back revives it.
+# a session not ended is live while its bot's heartbeat is this recent: one slow frame (a new
+# window layout searched, names read) must not show a running class as finished
+LIVE_GRACE_S = 60.0
+LIVE_INTERVALS = 5
 DEAD_AFTER_S = 600.0
 DEAD_AFTER_INTERVALS = 20
 RECONNECT_MAX_S = 30.0  # the longest wait between two reconnection attempts
@@ -375,6 +379,13 @@ class Store:
             self._scrub()
         return status, info
 
+    def analysed(self, content_hash: str) -> int | None:
+        """The newest session of this content that ended whole (not interrupted), or None: an
+        upload analysed before, to open rather than analyse again."""
+        _, rows = self._query("SELECT id FROM sessions WHERE content_hash = ? AND ended IS NOT NULL"
+                              " AND interrupted = 0 ORDER BY id DESC", (content_hash,))
+        return int(rows[0][0]) if rows else None
+
     def end_abandoned(self, now: float | None = None) -> int:
         """Mark sessions whose writer is plainly dead (no heartbeat for `DEAD_AFTER_S` seconds and
         `DEAD_AFTER_INTERVALS` of its intervals; or, on this machine, its process gone:
@@ -414,7 +425,9 @@ class Store:
         if len(jpegs) != len(faces):
             raise ValueError(f"{len(jpegs)} face images for {len(faces)} faces")
         jpegs = [j if f.role == "participant" else None for f, j in zip(faces, jpegs)]
-        participants = len(tiles) if tiles else len(frame.participant_faces)
+        # present: a gallery's tiles (cameras off too), else the faces seen (a webcam); none on a
+        # desktop with windows that look like tiles
+        participants = len(tiles) if is_gallery(frame) else len(frame.participant_faces)
         visible = len(frame.participant_faces)
         now = time.time()
 
@@ -561,7 +574,7 @@ class Store:
         for col in ("started", "ended", "last_heartbeat", "interval_s"):  # None -> NaN on an empty result too
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
         interval = df["interval_s"].fillna(10.0).clip(lower=1.0)
-        df["live"] = df["ended"].isna() & ((now - df["last_heartbeat"]) <= 3 * interval)
+        df["live"] = df["ended"].isna() & ((now - df["last_heartbeat"]) <= np.maximum(LIVE_GRACE_S, LIVE_INTERVALS * interval))
         df["keep_faces"] = df["keep_faces"].astype(bool)
         df["interrupted"] = df["interrupted"].fillna(0).astype(bool)
         for col in ("started", "ended", "last_heartbeat"):

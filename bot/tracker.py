@@ -45,7 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from bot.attention import Baselines
-from bot.records import FaceResult, FrameResult, TileResult
+from bot.records import FaceResult, FrameResult, TileResult, is_gallery  # noqa: F401 - is_gallery: also ours to export
 
 log = logging.getLogger("classmood.tracker")
 
@@ -69,17 +69,6 @@ def _reader() -> ThreadPoolExecutor:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classmood-names")
         return _POOL
-
-
-def is_gallery(result: FrameResult) -> bool:
-    """Whether a frame's tiles look like a meeting's gallery, whose name labels are worth reading:
-    two tiles or more, and at least half of them showing a participant's face or a camera-off
-    panel. A desktop, a web page's grid of pictures, a single webcam window are not."""
-    tiles = result.tiles
-    if len(tiles) < 2:
-        return False
-    shown = {f.tile for f in result.faces if f.role == "participant" and f.tile is not None}
-    return 2 * sum(1 for i, t in enumerate(tiles) if i in shown or t.camera_off) >= len(tiles)
 
 
 @dataclasses.dataclass(eq=False)

@@ -71,7 +71,7 @@ def test_one_definition_for_summary_timeline_participants_and_alerts(tmp_path):
     assert len(fired) == len(frames)
     eng = AlertEngine(rules)
     last = [a for f in frames for a in eng.update(f) if a.rule == "class_valence"][-1]
-    assert f"valence {s['valence']:+.2f}" in last.message
+    assert last.value == pytest.approx(s["valence"]) and "The class has looked negative" in last.message
 
 
 def _gallery_mood(fer2013, analyzer, label, seed):

@@ -118,9 +118,15 @@ def test_session_frames_observations_timeline_participants(store):
 
 
 def test_live_needs_recent_heartbeat(store):
-    sid = store.start_session("x", "screen", interval_s=1)
+    """A live class stays live through one slow frame (12 s at a 2 s interval: a window layout
+    searched, names read), and is finished once its bot has been silent a minute and five intervals."""
+    from bot.store import LIVE_GRACE_S
+
+    sid = store.start_session("x", "screen", interval_s=2)
     assert bool(store.sessions().loc[0, "live"])
-    _sql(store, "UPDATE sessions SET last_heartbeat = last_heartbeat - 10 WHERE id=?", (sid,))
+    _sql(store, "UPDATE sessions SET last_heartbeat = last_heartbeat - 12 WHERE id=?", (sid,))
+    assert bool(store.sessions().loc[0, "live"])
+    _sql(store, "UPDATE sessions SET last_heartbeat = last_heartbeat - ? WHERE id=?", (LIVE_GRACE_S, sid))
     assert not bool(store.sessions().loc[0, "live"])
     store.heartbeat(sid)
     assert bool(store.sessions().loc[0, "live"])

@@ -96,7 +96,7 @@ def test_frames_wait_in_order_while_the_database_is_unreachable_and_the_wait_is_
     b = Backlog(db, 1, limit=5)
     for t in range(8):
         b.add(FrameResult(float(t), [], []), None, [])
-    assert list(r.time_s for r, _, _ in b.pending) == [3.0, 4.0, 5.0, 6.0, 7.0] and b.dropped == 3
+    assert list(r.time_s for r, _, _, _ in b.pending) == [3.0, 4.0, 5.0, 6.0, 7.0] and b.dropped == 3
     assert not b.drain(0.1, sleep=lambda s: None)  # still down: nothing written, nothing lost from memory
     db.up = True
     b.add(FrameResult(8.0, [], []), None, [])

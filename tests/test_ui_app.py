@@ -130,8 +130,20 @@ def test_alerts_are_grouped_newest_first_and_toasted_once():
 def test_job_progress_reads_frames_and_time_left():
     from ui.state import Job
 
-    j = Job(1, "lesson.mp4", started=1000.0, status="running", done=10, total=40)
-    assert j.progress_text(now=1020.0) == "frame 10 of 40, about 1 min 00 s left"
+    j = Job(1, "lesson.mp4", started=1000.0)
+    j.progress(1, 40, now=1010.0)              # the first frame loads the model: not in the rate
+    assert j.progress_text(now=1010.0) == "frame 1 of 40"
+    j.progress(10, 40, now=1028.0)              # 2 s a frame since the first
+    assert j.progress_text(now=1028.0) == "frame 10 of 40, about 1 min 00 s left"
+    # a slow frame and a quick one move the estimate by less than a fifth: it counts down instead
+    said = []
+    for k, t in ((11, 1032.0), (12, 1033.0), (13, 1035.0), (14, 1037.0)):
+        j.progress(k, 40, now=t)
+        said.append(j.progress_text(now=t))
+    assert said == ["frame 11 of 40, about 55 s left", "frame 12 of 40, about 55 s left",
+                    "frame 13 of 40, about 55 s left", "frame 14 of 40, about 50 s left"], said
+    j.stage = "Making the report: key frames and downloads..."
+    assert j.progress_text(now=1100.0) == j.stage
     j.status, j.done, j.ended = "done", 40, 1080.0
     assert j.progress_text() == "Done: 40 frames analysed in 1 min 20 s." and not j.running
 

@@ -226,6 +226,47 @@ def test_a_page_open_before_the_bot_starts_follows_it(browser, tmp_path):
         stop_app(p)
 
 
+def test_plain_states_no_meeting_and_a_quiet_bot(browser, tmp_path):
+    """A live class whose screen shows no meeting (an empty desktop: two windows the analyser took
+    for tiles, no face) reads "no meeting visible", 0 present and no mood; a bot silent for 15 s
+    (one slow frame) is still live and says so; the alert and the flag agree and give reasons."""
+    from bot.store import Store
+    from model import EMOTIONS
+
+    db = tmp_path / "states.db"
+    store = Store(db)
+    sid = store.start_session("Period 2 Chemistry", "screen:monitor 1", interval_s=2)
+    sc = {e: (0.8 if e == "sad" else 0.2 / 6) for e in EMOTIONS}
+    face = {"box": [10, 10, 40, 40], "tile": 0, "participant": "Gil", "role": "participant", "confidence": 0.9,
+            "uncertain": False, "emotion": "sad", "scores": sc}
+    for t in range(0, 120, 2):
+        store.add_frame(sid, {"time_s": float(t), "tiles": [{"box": [0, 0, 90, 60], "name": "Gil", "camera_off": False},
+                                                            {"box": [100, 0, 90, 60], "name": None, "camera_off": True}],
+                              "faces": [face]})
+    desktop = [{"box": [0, 0, 500, 400], "name": None, "camera_off": False},
+               {"box": [520, 0, 500, 400], "name": None, "camera_off": False}]
+    store.add_frame(sid, {"time_s": 120.0, "tiles": desktop, "faces": []})
+    p, url = start_app(db, {}, "--refresh", "1")
+    try:
+        page, _ = _page(browser, url, viewport_size=(1366, 768))
+        head = page.locator("#cm-headline")
+        expect(head).to_contain_text("no meeting visible", timeout=30000)
+        text = head.inner_text()
+        assert re.search(r"Participants present\s*0", text) and re.search(r"Class mood now\s*-", text), text
+        flagged = page.locator("#cm-needs-attention").inner_text()
+        assert "Gil" in flagged and "read mostly as sad" in flagged, flagged  # a flag gives its reason
+        assert "Gil" in page.locator("#cm-alerts").inner_text()                # ... and the Alerts agree
+        page.screenshot(path=str(ARTIFACTS / "state-no-meeting.png"))
+        with store._db.transaction() as tx:  # the bot's last heartbeat 15 s ago: a slow frame
+            tx.execute("UPDATE sessions SET last_heartbeat = last_heartbeat - 15 WHERE id=?", (sid,))
+        expect(head).to_contain_text("no update for", timeout=15000)
+        assert "live" in head.inner_text() and "finished" not in head.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "state-quiet-bot.png"))
+    finally:
+        store.close()
+        stop_app(p)
+
+
 def test_needs_attention_shows_the_class_alert_first_and_groups_a_burst(browser, tmp_path):
     from bot.store import Store
     from model import EMOTIONS
@@ -293,7 +334,21 @@ def test_recording_upload_gives_timeline_and_downloads(browser, app, fer_faces, 
     assert result["source"] == "lesson.mp4" and [f["time_s"] for f in result["frames"]] == [0.0, 2.0, 4.0, 6.0, 8.0]
     html = bodies[".html"].decode()
     assert "<svg" in html and "data:image/jpeg;base64" in html and "http" not in html.split("<body>")[1].replace("http://www.w3.org", "")
+    # the report in a recording's words: its length, no "Now", its Markdown rendered
+    assert "recording, 0:08 long" in html and "<th>Now</th>" not in html and "<th>Seen</th>" in html
+    assert "*Keep face images*" not in html and "<em>Keep face images</em>" in html
+    expect(page.locator("#cm-rec-headline")).to_be_in_viewport()  # the result came into view when done
     page.screenshot(path=str(ARTIFACTS / "recording-report.png"), full_page=True)
+    # the same file again: the first analysis opens, no second session
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#cm-upload").get_by_role("button", name="Clear").click()
+    page.locator("#cm-upload input[type=file]").set_input_files(str(video))
+    expect(page.locator("#cm-upload")).to_contain_text(re.compile(r"lesson\s*\.mp4"), timeout=60000)
+    page.locator("#cm-analyse").click()
+    expect(page.locator("#cm-rec-progress")).to_contain_text("this is that analysis (no second session was made)",
+                                                              timeout=60000)
+    expect(page.locator("#cm-rec-headline")).to_be_in_viewport()
+    page.screenshot(path=str(ARTIFACTS / "recording-uploaded-twice.png"))
 
 
 def test_face_images_are_kept_only_when_ticked_and_can_be_deleted(browser, app, fer_faces, tmp_path):
@@ -450,7 +505,7 @@ def test_webcam_tab_annotates_the_fake_camera(browser, app, fer_faces, tmp_path)
         before = _cached_files(app)
         page.get_by_role("tab", name="Live webcam").click(timeout=60000)
         page.get_by_text("Click to Access Webcam").first.click(timeout=60000)
-        page.locator("button").filter(has_text=re.compile(r"^\W*Record\W*$")).first.click(timeout=60000)
+        page.locator("button").filter(has_text=re.compile(r"^\W*Start test\W*$")).first.click(timeout=60000)
         page.locator("#cm-annotated img").first.wait_for(timeout=90000)
         page.locator("#cm-scores").get_by_text("%").first.wait_for(timeout=60000)
         text = page.locator("#cm-scores").inner_text()

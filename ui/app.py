@@ -27,6 +27,11 @@ LAYOUT_CSS = """
 """
 
 
+# Gradio's own words where ours are plainer: its streaming webcam's button says "Record" beside our
+# promise that nothing is recorded (the app has no audio component the same words would reach)
+WORDS = {"audio.record": "Start test", "audio.stop": "Stop test"}
+
+
 def build_app(config: AppConfig | None = None, app: App | None = None):
     """The Gradio Blocks for `config` (models and the store are loaded here, never at import): one
     module a tab (`ui/tabs/`), each built from the same `App`."""
@@ -202,7 +207,7 @@ def main(argv=None) -> int:
             max_file_size=config.max_upload_bytes, show_error=False, theme=theme, css=REPORT_CSS + LAYOUT_CSS,
             ssr_mode=False,
             app_kwargs={"lifespan": outermost_lifespan(security, password=auth is not None)},
-            footer_links=[], quiet=False)
+            footer_links=[], quiet=False, i18n=gr.I18n(en=WORDS, **{"en-US": WORDS, "en-GB": WORDS}))
     except KeyboardInterrupt:  # stopped while the server was still starting, before Gradio's own
         demo.close()           # wait loop catches it: the same clean shutdown (cached uploads go)
     return 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bot.alerts import who
 from ui.charts import emotion_area, fmt_time, heat_strip, mood_line, presence_lines, strip_legend
 
 NOTICE = ("Emotion inference in workplaces and education institutions is prohibited in the EU since "
@@ -35,6 +36,7 @@ RECENT_S = 600.0      # the needs-attention panel of a live class looks back thi
 BURST_S = 15.0        # alerts of one rule this close together are one burst...
 BURST_MIN = 3         # ... when there are at least this many
 STRIP_CELLS = 60      # a heat strip has at most this many windows
+QUIET_INTERVALS = 3   # a live class whose bot has been silent this many intervals says so
 
 
 @dataclass
@@ -51,8 +53,33 @@ class Report:
 
     @property
     def finished(self) -> bool:
-        """A session that has ended (a recording, or a class whose bot stopped)."""
+        """A session that has ended: its bot or recording said so, or its heartbeat has been
+        silent longer than `bot.store.LIVE_GRACE_S` and `LIVE_INTERVALS` intervals."""
         return not bool(self.session.get("live"))
+
+    @property
+    def recording(self) -> bool:
+        """A recording's or a screenshot's analysis, not a live class watched by the bot."""
+        return not str(self.session.get("source") or "").startswith("screen:")
+
+    @property
+    def no_meeting(self) -> bool:
+        """The latest frame of a live class showed no meeting: no gallery and no face."""
+        return not self.finished and self.now.get("frames", 0) > 0 and self.now["participants"] == 0 \
+            and self.now["faces"] == 0
+
+    @property
+    def interval_s(self) -> float:
+        v = self.session.get("interval_s")
+        return float(v) if v is not None and not pd.isna(v) and v > 0 else 10.0
+
+    @property
+    def silent_s(self) -> float | None:
+        """Seconds since the session's last heartbeat (None without one)."""
+        beat = self.session.get("last_heartbeat")
+        if beat is None or pd.isna(beat):
+            return None
+        return max(0.0, dt.datetime.now(dt.timezone.utc).timestamp() - pd.Timestamp(beat).timestamp())
 
 
 def mood_word(v: float | None) -> str:
@@ -97,7 +124,7 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
            "attention": None, "looking_down": None, "overall": None, "faces_per_frame": None}
     if len(frames):
         last = frames.iloc[-1]
-        now.update(participants=int(last["participants"]), faces=int(last["faces"]),
+        now.update(participants=int(last["participants"]), faces=int(last["faces"]), frames=len(frames),
                    faces_per_frame=float(frames["faces"].mean()))
     if len(timeline):
         now["valence"] = float(timeline["valence"].iloc[-1]) if timeline["mood"].iloc[-1] is not None else None
@@ -137,7 +164,13 @@ def headline_html(r: Report) -> str:
                  _card("Faces per frame", f"{n['faces_per_frame']:.1f}" if n["faces_per_frame"] is not None else "-",
                        f"over {fmt_time(n['time_s'])}"),
                  _card("Facing the screen", "-" if att is None else f"{att:.0%}", "share of faces, whole session")]
-        state = "finished"
+        state = "recording" if r.recording else "finished"
+    elif r.no_meeting:
+        cells = [_card("Class mood now", "-", "no meeting visible"),
+                 _card("Participants present", "0", f"{len(r.participants)} seen in all"),
+                 _card("Faces visible now", "0"),
+                 _card("Facing the screen now", "-")]
+        state = "&#9679; live: no meeting visible (no gallery, no face on screen)"
     else:
         v = n["valence"]
         present = int(r.participants["present"].sum()) if len(r.participants) else 0
@@ -148,9 +181,12 @@ def headline_html(r: Report) -> str:
                  _card("Faces visible now", str(n["faces"])),
                  _card("Facing the screen now", attention_text(n.get("attention"), n.get("looking_down")))]
         state = "&#9679; live"
+    if not r.finished and r.silent_s is not None and r.silent_s > QUIET_INTERVALS * r.interval_s:
+        state += f", no update for {fmt_time(r.silent_s)} (the bot is busy or stopped)"
     title = html.escape(str(r.session["name"]))
+    clock = f'{fmt_time(n["time_s"])} long' if r.finished and r.recording else f'{fmt_time(n["time_s"])} in'
     return (f'<div class="cm-head"><div class="cm-title">{title} <small class="cm-state">{state}, '
-            f'{fmt_time(n["time_s"])} in</small></div><div class="cm-cards">{"".join(cells)}</div></div>')
+            f'{clock}</small></div><div class="cm-cards">{"".join(cells)}</div></div>')
 
 
 def attention_text(attention: float | None, looking_down: float | None) -> str:
@@ -212,18 +248,23 @@ def _concern(r: Report) -> pd.DataFrame:
     recent = r.alerts[(r.alerts["time_s"] >= since) & r.alerts["participant"].notna()] if len(r.alerts) else r.alerts
     alerted = recent.groupby("participant")["rule"].apply(set).to_dict() if len(recent) else {}
     scores, reasons = [], []
-    for row in p.itertuples(index=False):
+    recent_col = next((c for c in p.columns if c.startswith("dominant_last_")), None)
+    for row in p.to_dict("records"):
         s, why = 0.0, []
-        if row.mood == "negative":
-            s, why = s + 3, why + ["looks negative"]
-        rules = alerted.get(row.participant, set())
-        if "participant_negative" in rules and row.mood != "negative":
-            s, why = s + 2, why + ["negative lately"]
+        if row["mood"] == "negative":
+            mostly = row.get(recent_col) if recent_col and not r.finished else None
+            mostly = mostly if isinstance(mostly, str) else row.get("dominant_emotion")
+            s, why = s + 3, why + [f"looks negative (read mostly as {mostly})" if isinstance(mostly, str)
+                                   else "looks negative"]
+        rules = alerted.get(row["participant"], set())
+        if "participant_negative" in rules and row["mood"] != "negative":
+            s, why = s + 2, why + ["looked negative for a while (alert)"]
         if "participant_turned_away" in rules:
-            s, why = s + 2, why + ["turned away"]
-        if row.attention is not None and not pd.isna(row.attention) and row.attention < 0.5:
-            s, why = s + 1, why + ["often not facing the screen"]
-        if not row.present and not r.finished:
+            s, why = s + 2, why + ["turned away from the screen (alert)"]
+        att = row["attention"]
+        if att is not None and not pd.isna(att) and att < 0.5:
+            s, why = s + 1, why + [f"faced the screen {att:.0%} of the time"]
+        if not row["present"] and not r.finished:
             s, why = s + 0.5, why + ["not on camera now"]
         scores.append(s)
         reasons.append(", ".join(why))
@@ -248,14 +289,8 @@ def needs_attention_html(r: Report) -> str:
                      f'{html.escape(it["text"])}{who}</li>')
     if len(items) > 12:
         lines.append(f'<li class="cm-na-more">and {len(items) - 12} earlier (see Alerts below)</li>')
-    people = _concern(r)
-    watch = people[people["concern"] >= 2] if len(people) else people
-    already = {p for it in items for p in it["participants"]}
-    for row in watch.head(6).itertuples(index=False):
-        if row.participant in already:
-            continue
-        lines.append(f'<li class="cm-na-person"><b>{html.escape(str(row.participant))}</b>: '
-                     f'{html.escape(row.reasons)}</li>')
+    for who, why in flagged(r, items)[:6]:
+        lines.append(f'<li class="cm-na-person"><b>{html.escape(who)}</b>: {html.escape(why)}</li>')
     span = "in the last 10 minutes" if not r.finished else "in this session"
     body = (f'<ul class="cm-na-list">{"".join(lines)}</ul>' if lines
             else f'<p class="cm-na-calm">Nothing needs your attention {span}.</p>')
@@ -297,22 +332,44 @@ def participants_html(r: Report) -> str:
         att = "-" if row.attention is None or pd.isna(row.attention) else f"{row.attention:.0%}"
         flag = f' <small class="cm-why">{html.escape(row.reasons)}</small>' if row.reasons else ""
         rows.append(
-            f"<tr><td><b>{html.escape(str(row.participant))}</b>{flag}</td><td>{now}</td>"
+            f"<tr><td><b>{html.escape(who(str(row.participant)))}</b>{flag}</td><td>{now}</td>"
             f'<td style="color:{color}">{mood}</td><td>{att}</td><td>{_duration(row.time_on_camera_s)}</td>'
             f"<td>{html.escape(str(row.latest_emotion))}</td>"
             f"<td>{heat_strip(cells.get(row.participant, []), x0, x1, r.strip_window_s, span)}</td></tr>")
-    head = ("<tr><th>Participant</th><th>Now</th><th>Mood</th><th>Facing screen</th><th>On camera</th>"
+    head = (f"<tr><th>Participant</th><th>{'Seen' if r.finished else 'Now'}</th><th>Mood</th><th>Facing screen</th><th>On camera</th>"
             "<th>Latest</th><th>Expression over the session</th></tr>")
-    return (f'<div class="cm-people"><table class="cm-table">{head}{"".join(rows)}</table>'
+    unnamed = sum(1 for pid in p["participant"] if who(str(pid)) != str(pid))
+    note = (f'<p class="cm-note">{unnamed} participant{"s" * (unnamed != 1)} unnamed: their name labels could not be '
+            "read. A class roster names every tile surely (<code>classmood-bot --roster FILE</code>, or the roster "
+            "field of the Recordings tab).</p>" if unnamed else "")
+    return (f'<div class="cm-people"><table class="cm-table">{head}{"".join(rows)}</table>{note}'
             f'<div class="cm-legend">{strip_legend()}</div></div>')
 
 
+def flagged(r: Report, items: list[dict] | None = None) -> list[tuple[str, str]]:
+    """Participants the needs-attention panel flags without an alert of theirs in its span (their
+    mood or attention over the session so far), with the reasons: (participant, reasons). The
+    panel and the Alerts section list the same ones."""
+    if items is None:
+        since = r.now["time_s"] - RECENT_S if not r.finished else -1.0
+        items = group_alerts(r.alerts[r.alerts["time_s"] >= since] if len(r.alerts) else r.alerts)
+    people = _concern(r)
+    watch = people[people["concern"] >= 2] if len(people) else people
+    already = {p for it in items for p in it["participants"]}
+    return [(who(str(row.participant)), str(row.reasons)) for row in watch.itertuples(index=False)
+            if row.participant not in already]
+
+
 def alerts_html(r: Report) -> str:
-    """Every alert of the session, newest first, text wrapped."""
-    if r.alerts.empty:
-        return '<div class="cm-alerts"><p>No alerts.</p></div>'
+    """Every alert of the session, newest first, text wrapped; then the participants the
+    needs-attention panel flags without an alert, with the reasons (one list: the panel's)."""
     rows = "".join(f'<tr><td>{fmt_time(a.time_s)}</td><td>{html.escape(str(a.message))}</td></tr>'
                    for a in r.alerts.sort_values(["time_s", "id"], ascending=False).itertuples(index=False))
+    span = "now" if not r.finished else "over the session"
+    rows += "".join(f'<tr><td>{span}</td><td><b>{html.escape(name)}</b>: {html.escape(why)} (flagged, no alert '
+                    f'raised)</td></tr>' for name, why in flagged(r))
+    if not rows:
+        return '<div class="cm-alerts"><p>No alerts, and no one flagged.</p></div>'
     return f'<div class="cm-alerts"><table class="cm-table"><tr><th>Time</th><th>Alert</th></tr>{rows}</table></div>'
 
 
@@ -370,6 +427,15 @@ text-align:left;vertical-align:middle;white-space:normal;word-break:break-word;f
 """
 
 
+def inline_markdown(text: str) -> str:
+    """`text` escaped for HTML with its inline Markdown rendered: *emphasis*, `code`."""
+    import re
+
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*([^*]+)\*", r"<em>\1</em>", out)
+
+
 def report_html(r: Report) -> str:
     """The whole report as one HTML file: no scripts, no external resources."""
     started = r.session.get("started")
@@ -389,5 +455,5 @@ started {html.escape(str(started)[:19])} UTC; windows of {r.window_s:g} s. Gener
 <h2>Participants</h2>{participants_html(r)}
 <h2>Alerts</h2>{alerts_html(r)}
 {'<h2>Key frames</h2>' + figures_html(r.key_frames) if r.key_frames else ''}
-<h2>What is recorded</h2><p>{html.escape(STORED)}</p>
+<h2>What is recorded</h2><p>{inline_markdown(STORED)}</p>
 </body></html>"""

@@ -70,29 +70,61 @@ class Job:
     report: object | None = None
     files: list[str] = field(default_factory=list)
     ended: float | None = None
+    stage: str = ""            # what runs after the frames ("making the report: key frames, downloads")
+    key: str = ""              # the upload's content and settings (`upload_key`): the same upload, the same job
+    note: str = ""             # said above its results ("already analysed at 10:42: ...")
+    first_done: float | None = None  # when the first frame was done (model loading and the first
+    shown_left: tuple[float, float] | None = None  # layout search excluded from the rate); (when, left) as shown
 
     @property
     def running(self) -> bool:
         return self.status in ("starting", "running")
 
+    def progress(self, done: int, total: int, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if done >= 1 and self.first_done is None:
+            self.first_done = now
+        self.status, self.done, self.total = "running", done, total
+
     def progress_text(self, now: float | None = None) -> str:
-        """"frame 12 of 94, about 40 s left" while it runs; how it ended afterwards."""
+        """"frame 12 of 94, about 40 s left" while it runs; how it ended afterwards. The time left
+        is the rate since the first frame (which loads the model and searches the first layout),
+        rounded (5 s under a minute, 30 s under ten, then minutes) and steady: it counts down
+        between frames and moves to a new estimate only when that differs by a fifth or more."""
         if self.status == "done":
             return f"Done: {self.done} frame{'s' * (self.done != 1)} analysed in {_span(self.ended - self.started)}."
         if self.status == "failed":
             return f"Failed: {self.message}"
+        if self.stage:
+            return self.stage
         if not self.total:
             return "Opening the recording..."
+        now = time.time() if now is None else now
         text = f"frame {self.done} of {self.total}"
-        elapsed = (now or time.time()) - self.started
-        if self.done >= 2 and elapsed > 1:
-            left = elapsed / self.done * (self.total - self.done)
-            text += f", about {_span(left)} left"
+        if self.first_done is not None and self.done >= 3 and now - self.first_done > 2:
+            fresh = (now - self.first_done) / (self.done - 1) * (self.total - self.done)
+            if self.shown_left is not None:
+                at, left = self.shown_left
+                counted = max(0.0, left - (now - at))
+                if abs(fresh - counted) < 0.2 * max(counted, 5.0):
+                    fresh = counted
+                else:
+                    self.shown_left = (now, fresh)
+            else:
+                self.shown_left = (now, fresh)
+            text += f", about {_rounded(fresh)} left"
         return text
 
     def label(self) -> str:
         when = time.strftime("%H:%M", time.localtime(self.started))
         return f"{self.name}, {when}: " + {"done": "done", "failed": "failed"}.get(self.status, "running")
+
+
+def _rounded(seconds: float) -> str:
+    """A time left as a person says it: to 5 s under a minute, to 30 s under ten minutes, else to
+    the minute."""
+    step = 5 if seconds < 60 else 30 if seconds < 600 else 60
+    return _span(max(step, round(seconds / step) * step))
 
 
 def _span(seconds: float) -> str:
@@ -294,11 +326,13 @@ class App:
             raise ValueError("upload one video, or any number of images, at a time")
         return paths, "video" if kinds == {"video"} else "images"
 
-    def analyze_upload(self, files, every: float, progress=None, keep_faces: bool = False, roster=None):
+    def analyze_upload(self, files, every: float, progress=None, keep_faces: bool = False, roster=None,
+                       stage=None, key: str | None = None):
         """Analyse uploaded files (one video, or images) -> (report, downloads, session id).
         `keep_faces`: the opt-in to keep participants' face images with the session;
-        `progress(done, total)` after each frame; `roster`: a class roster (file or `Roster`) the
-        tiles are named after."""
+        `progress(done, total)` after each frame; `stage(text)` when the frames are done and the
+        report is made; `roster`: a class roster (file or `Roster`) the tiles are named after;
+        `key`: the upload's `upload_key`, stored with the session (a second upload of it opens it)."""
         from bot import analyze_path
         from bot.sources import SourceError
         from bot.tracker import Tracker
@@ -314,7 +348,7 @@ class App:
             for p in paths:
                 shutil.copy(p, target / p.name)
             name = paths[0].name if len(paths) == 1 else f"{len(paths)} images"
-        sid = self.store.start_session(name, f"upload:{name}", keep_faces=keep_faces)
+        sid = self.store.start_session(name, f"upload:{name}", keep_faces=keep_faces, content_hash=key)
         try:
             result = analyze_path(target, every=float(every), analyzer=self.analyzer, tracker=Tracker(roster=roster),
                                   store=self.store, session_id=sid, progress=progress)
@@ -325,6 +359,8 @@ class App:
             if self.store.session(sid) is not None:
                 self.store.end_session(sid)
         result["source"] = name
+        if stage is not None:
+            stage("Making the report: key frames and downloads...")
         report = build_report(self.store, sid, self.config.recent_minutes)
         report.key_frames = self.key_frames(target, result, keep_faces=keep_faces)
         stem = Path(name).stem.replace(" ", "_") or "recording"
@@ -334,6 +370,20 @@ class App:
         html_path.write_text(report_html(report))
         faces = self.face_zip(sid, work)
         return report, [str(csv_path), str(json_path), str(html_path)] + ([str(faces)] if faces else []), sid
+
+    def stored_upload(self, sid: int):
+        """An upload's session read back from the store -> (report, downloads, session id): its
+        report and observations (key frames and the JSON of the analysis are made only once)."""
+        from ui.report import build_report, report_html
+
+        report = build_report(self.store, sid, self.config.recent_minutes)
+        work = self._out_dir("upload")
+        stem = Path(str(report.session["name"])).stem.replace(" ", "_") or "recording"
+        csv_path, html_path = work / f"{stem}.csv", work / f"{stem}.html"
+        self.store.observations(sid).to_csv(csv_path, index=False)
+        html_path.write_text(report_html(report))
+        faces = self.face_zip(sid, work)
+        return report, [str(csv_path), str(html_path)] + ([str(faces)] if faces else []), sid
 
     def start_job(self, files, every: float, keep_faces: bool = False, roster=None) -> Job:
         """Start analysing an upload in the background (one at a time per app) and return its job;
@@ -346,21 +396,37 @@ class App:
         if not every > 0:
             raise ValueError("analyse at least one frame every few seconds (a number above 0)")
         name = paths[0].name if len(paths) == 1 else f"{len(paths)} images"
+        key = upload_key(paths, every, keep_faces, roster)
         with self._jobs_lock:
             self._expire_jobs()
+            same = next((j for j in self.jobs.values() if j.key == key and j.status == "done"), None)
+            if same is not None:
+                same.note = (f"{name} was analysed at {time.strftime('%H:%M', time.localtime(same.started))} with "
+                             "the same settings: this is that analysis (no second session was made).")
+                return same
             busy = next((j for j in self.jobs.values() if j.running), None)
             if busy is not None:
                 raise ValueError(f"{busy.name} is being analysed: wait for it to finish ({busy.progress_text()})")
-            job = Job(next(self._job_ids), name, time.time())
+            job = Job(next(self._job_ids), name, time.time(), key=key)
             self.jobs[job.id] = job
+        stored = self.store.analysed(key)
+        if stored is not None:  # analysed before this app started: opened from the store
+            try:
+                job.report, job.files, job.session_id = self.stored_upload(stored)
+                job.note = (f"{name} was analysed before with the same settings (session #{stored}): "
+                            "this is that analysis (no second session was made).")
+                job.status = "done"
+                return job
+            finally:
+                job.ended = time.time()
 
-        def progress(done: int, total: int) -> None:
-            job.status, job.done, job.total = "running", done, total
+        progress = job.progress
 
         def work() -> None:
             try:
-                job.report, job.files, job.session_id = self.analyze_upload([str(p) for p in paths], every, progress,
-                                                                            keep_faces=keep_faces, roster=roster)
+                job.report, job.files, job.session_id = self.analyze_upload(
+                    [str(p) for p in paths], every, progress, keep_faces=keep_faces, roster=roster,
+                    stage=lambda text: setattr(job, "stage", text), key=key)
                 job.total = max(job.total, job.done)
                 job.status = "done"
             except Exception as e:  # shown in the job list; the app goes on
@@ -391,8 +457,6 @@ class App:
     def key_frames(self, target: Path, result: dict, n: int = 3, keep_faces: bool = False) -> list[tuple[str, np.ndarray]]:
         """Annotated frames at the lowest mood (frames with faces), then the highest. Unless face
         images were opted in, the picture under the boxes is blurred past recognition."""
-        import cv2
-
         from bot.mood import summarize
         from bot.sources import read_image
         from ui.annotate import annotate
@@ -415,7 +479,7 @@ class App:
                 log.warning("key frame at %.1fs unavailable: %s", fr["time_s"], e)
                 continue
             if not keep_faces:
-                img = cv2.GaussianBlur(img, (0, 0), sigmaX=max(6.0, min(img.shape[:2]) / 40))
+                img = blur_past_recognition(img)
             caption = f"{what}: {fr['time_s']:.0f} s" + (f" ({Path(fr['file']).name})" if fr.get("file") else "")
             out.append((caption, annotate(img, fr)))
         return out
@@ -427,6 +491,35 @@ class App:
                  "precision (right when said)": f"{v['precision']:.0%}", "validation faces": v["support"]}
                 for k, v in val.get("per_class", {}).items()]
         return pd.DataFrame(rows), val.get("accuracy"), val.get("macro_f1")
+
+
+def upload_key(paths, every: float, keep_faces: bool, roster=None) -> str:
+    """What makes two uploads the same analysis: the files' bytes (SHA-256, not their names), the
+    sampling interval, the face-image opt-in and the roster's names."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(paths, key=lambda q: Path(q).name):
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
+    names = sorted(roster.names) if roster is not None else []
+    h.update(f"every={float(every):g};faces={bool(keep_faces)};roster={names}".encode())
+    return h.hexdigest()
+
+
+def blur_past_recognition(img: np.ndarray, side: int = 640) -> np.ndarray:
+    """`img` blurred past recognition (sigma a fortieth of its shorter side), at its own size. The
+    blur runs on a copy at most `side` pixels on its longer side, scaled back up: the same picture
+    in milliseconds where a direct blur of an 8000x8000 screenshot took 21 s a key frame."""
+    import cv2
+
+    h, w = img.shape[:2]
+    f = min(1.0, side / max(h, w))
+    small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else img
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(6.0 * f, min(h, w) * f / 40))
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if f < 1 else small
 
 
 def explained(e: BaseException) -> bool:

@@ -39,7 +39,7 @@ def build(state, demo) -> None:
     def refresh(selected, is_pinned, last, shown):
         v = state.class_view(selected, bool(is_pinned), int(last))
         if v.toast:
-            gr.Warning(v.toast)
+            gr.Warning(v.toast, title="Class alert")
         key = repr((v.choices, v.selected))
         # an unchanged list is left alone: redrawing it would close it under the teacher's pointer
         menu = gr.skip() if key == shown else gr.update(choices=v.choices, value=v.selected)

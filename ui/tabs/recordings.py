@@ -3,6 +3,8 @@ a job list whose results survive a page reload for an hour, the report with key-
 
 from __future__ import annotations
 
+import time
+
 
 def build(state, demo) -> None:
     import gradio as gr
@@ -20,8 +22,9 @@ def build(state, demo) -> None:
             every = gr.Slider(0.5, 30, value=2, step=0.5, label="Analyse one frame every (seconds)")
             keep = gr.Checkbox(value=False, elem_id="cm-keep-faces",
                                label="Keep face images with this session (only with the participants' consent)")
-            roster = gr.File(label="Class roster (optional): one name a line, or the participant CSV Zoom, Meet or "
-                                   "Teams exports; tiles are named after it", file_types=[".txt", ".csv", ".tsv"],
+            roster = gr.File(label="Class roster (optional, and the sure way to get every name right): one name a "
+                                   "line, or the participant CSV Zoom, Meet or Teams exports; tiles are named after it. "
+                                   "Without one, names are read from the labels", file_types=[".txt", ".csv", ".tsv"],
                              type="filepath", elem_id="cm-roster")
             go = gr.Button("Analyse", variant="primary", elem_id="cm-analyse")
     progress = gr.HTML(elem_id="cm-rec-progress")
@@ -58,6 +61,8 @@ def build(state, demo) -> None:
                     f'<progress max="100" value="{pct:.0f}" style="width:100%"></progress></div>')
         elif job is not None and job.status == "failed":
             text = f'<div class="cm-progress cm-failed">{_esc(job.name)}: {_esc(job.progress_text())}</div>'
+        elif job is not None and job.note:
+            text = f'<div class="cm-progress cm-note">{_esc(job.note)}</div>'
         key = repr((choices, sid, job.status if job else None))
         button = gr.update(interactive=busy is None, value="Analysing..." if busy is not None else "Analyse")
         # the list is redrawn only when it changed: a redraw would close it under the teacher's pointer
@@ -69,7 +74,10 @@ def build(state, demo) -> None:
             return head + [""] * (len(results) - 1) + [None]
         r = job.report
         frames = ("<h3>Key frames</h3>" + figures_html(r.key_frames)) if r.key_frames else ""
-        return head + [headline_html(r), needs_attention_html(r), charts_html(r),
+        # a result just finished (or opened again) is scrolled into view once (`SCROLL`)
+        fresh = job.ended is not None and time.time() - job.ended < 15 or bool(job.note)
+        top = f'<div class="cm-result" data-job="{job.id}"{" data-fresh=1" if fresh else ""}></div>'
+        return head + [top + headline_html(r), needs_attention_html(r), charts_html(r),
                        "<h3>Participants</h3>" + participants_html(r), "<h3>Alerts</h3>" + alerts_html(r),
                        frames, job.files]
 
@@ -80,10 +88,19 @@ def build(state, demo) -> None:
     def pick(selected, shown_key):
         return [selected] + view(selected, shown_key)
 
-    go.click(soft(start, len(outs) + 1), inputs=[upload, every, keep, roster, shown], outputs=[picked] + outs)
-    timer.tick(soft(view, len(outs)), inputs=[picked, shown], outputs=outs, show_progress="hidden")
+    go.click(soft(start, len(outs) + 1), inputs=[upload, every, keep, roster, shown], outputs=[picked] + outs).then(
+        None, js=SCROLL)
+    timer.tick(soft(view, len(outs)), inputs=[picked, shown], outputs=outs, show_progress="hidden").then(
+        None, js=SCROLL)
     jobs.input(soft(pick, len(outs) + 1), inputs=[jobs, shown], outputs=[picked] + outs)
     demo.load(soft(view, len(outs)), inputs=[picked, shown], outputs=outs)
+
+
+# The results of an analysis that just ended sit below the upload form: brought into view, once
+SCROLL = """() => {
+  const r = document.querySelector('#cm-rec-headline .cm-result[data-fresh]:not([data-seen])');
+  if (r) { r.dataset.seen = '1'; r.scrollIntoView({behavior: 'smooth', block: 'start'}); }
+}"""
 
 
 def _esc(text: str) -> str:
