@@ -16,7 +16,7 @@ Languages: `$CLASSMOOD_OCR_LANG` where set (Tesseract's codes, e.g. "kor+eng"), 
 pack installed beside English, English last (e.g. with `tesseract-ocr-kor`: "kor+eng"). Each
 language reads the strip on its own and each reading is kept to one script (`one_script`): a name
 never mixes Latin and Hangul. Measured on 13 real screenshots (73 legible names, 41 tiles without
-one; `tests/test_names.py`): 49 of 63 Latin names and 55 of 73 in all exact, none in the wrong
+one; `tests/test_names.py`): 48 of 63 Latin names and 55 of 73 in all exact, none in the wrong
 script, no name on a tile without one (before: 33, 38, 7 and 26). With more than `MAX_AUTO_LANGS`
 other packs (e.g. `tesseract-ocr-all`) each call would get slow, so English alone is used unless
 the variable says otherwise.

@@ -1,6 +1,7 @@
 """The bot against a real X display: Xvfb shows a gallery with feh, mss captures it."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -126,6 +127,35 @@ def test_bot_stops_cleanly_without_traceback_and_keeps_true_time(screen, tmp_pat
     times = Store(db).frames(int(sessions.loc[0, "id"]))["time_s"].to_numpy()
     assert (np.diff(times) > 0).all(), times  # strictly increasing: no burst after the slow first frame
     assert (np.abs(times - np.round(times)) <= 0.2).all(), times  # on the 1 s grid
+
+
+def test_an_empty_desktop_is_no_meeting_for_the_bot_and_the_store(screen, tmp_path, fer_faces):
+    """The screen shows a desktop (a browser with a page of pictures and captioned cards, windows,
+    a taskbar) and no meeting: the bot says "no meeting visible" every tick, and the session holds
+    no one present, no face, no mood. (Before: "Participants present 2", "tiles=2 faces=0".)"""
+    from tests.synthetic import ScreenRecording
+
+    desk = ScreenRecording(fer_faces[:40], size=SIZE).frame(40.0)  # the cards: 8 "tiles" to the analyser
+    shown = tmp_path / "desktop.png"
+    cv2.imwrite(str(shown), desk)
+    feh = subprocess.Popen(["feh", "--fullscreen", "--hide-pointer", str(shown)], env=screen["env"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)
+        db = tmp_path / "desk.db"
+        p = _bot(screen, db, "--interval", "1", "--duration", "5", "--session", "no class")
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    finally:
+        feh.terminate()
+        feh.wait(5)
+    ticks = [line for line in (out + err).splitlines() if re.search(r"\d:\d\d:\d\d  ", line)]
+    assert len(ticks) >= 3 and all("no meeting visible" in t for t in ticks), (out + err)[-3000:]
+    s = Store(db)
+    sid = int(s.sessions().loc[0, "id"])
+    frames = s.frames(sid)
+    assert len(frames) >= 3 and (frames["participants"] == 0).all() and (frames["faces"] == 0).all()
+    assert s.observations(sid).empty and s.timeline(sid)["mood"].isna().all()
 
 
 def test_bot_refuses_a_region_off_the_screen(screen, tmp_path):
