@@ -552,7 +552,7 @@ def names(faces):
             g = render_gallery(faces[25 * k:], 25, size=(1920, 1080), names=people, seed=40 + k)
 
             rec = tracker.update(seen_gallery(float(k), g.tiles), g.image)
-            seen |= {t.name or f"tile-{i}" for i, t in enumerate(rec.tiles)}
+            seen |= {f.participant for f in rec.faces}  # the ids the store would keep
         print(f"  page change (25 people, then 25 others, then the first again) {label}: {len(seen)} participants "
               f"for 50 people shown [50 +/- 1]")
 

