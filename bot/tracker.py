@@ -51,6 +51,7 @@ log = logging.getLogger("classmood.tracker")
 
 HOLD_SAMPLES = 2  # a layout's names are read once it has been seen on this many samples running
 VOTE_FRAMES = 3   # a layout's names are voted over the readings of up to this many of its frames
+MAX_LABELS = 1000  # label texts kept in memory (the most recent participants')
 
 
 def _norm(name: str) -> str:
@@ -472,7 +473,10 @@ class Tracker:
             self._known[pid] = r.names[i]
         for i, text in texts.items():
             if i < len(r.names) and text.sum() >= 2:
+                self._labels.pop(r.ids[i], None)  # the newest last: the oldest go first
                 self._labels[r.ids[i]] = (text, r.names[i])
+        while len(self._labels) > MAX_LABELS:  # 12 KB each: a day of flickering layouts stays small
+            self._labels.pop(next(iter(self._labels)))
 
 def _label_strip(frame: np.ndarray, tile, inset: int = 0) -> np.ndarray | None:
     """The grey strip where meeting apps draw a tile's name label (bottom left; `inset` pixels in

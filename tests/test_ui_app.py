@@ -4,6 +4,8 @@ import os
 import time
 import zipfile
 
+import numpy as np
+
 from tests.test_store import _faces, _picture, add_with_picture, frame
 
 
@@ -169,3 +171,21 @@ def test_charts_have_titles_units_and_gaps_where_no_face_was_seen():
     # windows 0-1 joined, 2-3 without faces, 4 missing, 5 alone (a dot): one line each for
     # engagement and attention
     assert "share (%)" in svg and svg.count("<polyline") == 2
+
+
+def test_key_frames_are_blurred_as_before_at_any_size():
+    """The blur past recognition runs on a copy of at most 640 pixels: the same picture as a
+    direct blur (within two grey levels on average), at the picture's own size; an 8000x8000
+    screenshot's key frame no longer holds the report back for a minute and a half."""
+    import cv2
+
+    from ui.state import blur_past_recognition
+
+    rng = np.random.default_rng(0)
+    img = cv2.resize(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8), (1600, 900), interpolation=cv2.INTER_CUBIC)
+    direct = cv2.GaussianBlur(img, (0, 0), sigmaX=max(6.0, min(img.shape[:2]) / 40))
+    ours = blur_past_recognition(img)
+    assert ours.shape == img.shape and np.abs(ours.astype(int) - direct).mean() < 2.0
+    assert np.abs(ours.astype(int) - img).mean() > 5.0  # blurred indeed
+    small = img[:300, :400]
+    assert np.array_equal(blur_past_recognition(small), cv2.GaussianBlur(small, (0, 0), sigmaX=7.5))
