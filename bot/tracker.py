@@ -147,7 +147,7 @@ class Tracker:
     def update(self, result: FrameResult, frame: np.ndarray | None = None) -> FrameResult:
         """A new `FrameResult` with tile names, stable participant ids, smoothed scores and
         `uncertain` from them; excluded participants' tiles and faces removed. `frame` (the picture
-        analysed) serves OCR and face signatures. Names of a gallery are read at once (and waited
+        analysed) serves OCR and the labels' texts. Names of a gallery are read at once (and waited
         for): one picture, or a caller that needs each record named as it comes."""
         out = self.push(result, frame)
         out += self.flush(hold=False)
