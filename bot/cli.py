@@ -123,8 +123,6 @@ def _analyze(argv=None) -> int:
     except (SourceError, ValueError) as e:
         print(f"classmood-analyze: {e}", file=sys.stderr)
         return 2
-    if roster is None:
-        log.info(NO_ROSTER)
     bar = ProgressBar()
     store = None
     try:
@@ -133,6 +131,8 @@ def _analyze(argv=None) -> int:
             _apply_retention(store)
         sid = store.start_session(Path(args.path).name, str(args.path), keep_faces=args.keep_faces,
                                   class_name=args.class_name, teacher=args.teacher) if store else None
+        if roster is None:  # once the analysis starts: an error before it stays one line
+            log.info(NO_ROSTER)
         try:
             result = analyze_path(args.path, every=args.every, progress=bar, store=store, session_id=sid,
                                   tracker=Tracker(exclude=_names(args.exclude), roster=roster))

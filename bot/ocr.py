@@ -16,7 +16,7 @@ Languages: `$CLASSMOOD_OCR_LANG` where set (Tesseract's codes, e.g. "kor+eng"), 
 pack installed beside English, English last (e.g. with `tesseract-ocr-kor`: "kor+eng"). Each
 language reads the strip on its own and each reading is kept to one script (`one_script`): a name
 never mixes Latin and Hangul. Measured on 13 real screenshots (73 legible names, 41 tiles without
-one; `tests/test_names.py`): 48 of 63 Latin names and 55 of 73 in all exact, none in the wrong
+one; `tests/test_names.py`): 47 of 63 Latin names and 53 of 73 in all exact, none in the wrong
 script, no name on a tile without one (before: 33, 38, 7 and 26). With more than `MAX_AUTO_LANGS`
 other packs (e.g. `tesseract-ocr-all`) each call would get slow, so English alone is used unless
 the variable says otherwise.
@@ -151,9 +151,10 @@ def label_lines(frame: np.ndarray, box, camera_off: bool = False, most: int = 2)
             if c - end > ch:
                 break
             end = c + 1
-        # two pixels before the first stroke: further left is the label box's edge, which
-        # Tesseract reads as a bar glued to the first letter ("|Ana", sure of it at 4%)
-        crop = g[max(0, cy - pad): cy + ch + pad, max(0, cx - 2): end + 2 * pad]
+        # a quarter of the line's height before the first stroke: further left is the label box's
+        # edge, which Tesseract reads as a bar glued to the first letter ("|Ana", sure of it at 4%);
+        # closer, it misses the thin bracket that opens "(초급)"
+        crop = g[max(0, cy - pad): cy + ch + pad, max(0, cx - max(2, ch // 4)): end + 2 * pad]
         out.append(_for_ocr(crop, 36.0 / (ch + 2)))
     return out
 
