@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.mood import negativity_of, valence_of
-from bot.records import FrameResult
+from bot.records import FrameResult, present
 from model import EMOTIONS
 
 DEFAULTS_FILE = Path(__file__).with_name("alerts.toml")
@@ -92,8 +92,7 @@ class AlertEngine:
         t = float(frame.time_s)
         faces = [f for f in frame.participant_faces if f.participant]
         scores = np.array([f.scores for f in faces], dtype=np.float64).reshape(-1, len(EMOTIONS))
-        present = len(frame.tiles) or len(faces)
-        self._window.append((t, valence_of(scores), len(faces), present))
+        self._window.append((t, valence_of(scores), len(faces), present(frame)))
         alerts: list[Alert] = []
 
         r = self.rules["class_valence"]

@@ -48,20 +48,18 @@ def status_line(record) -> str:
     """The bot's line for one tracked frame, in a teacher's words: how many are in view, how many
     faces were read and the class mood, or that no meeting is visible (no gallery, no face)."""
     from bot.mood import summarize
-    from bot.tracker import is_gallery
+    from bot.records import is_gallery, present
 
     m, sec = divmod(int(round(record.time_s)), 60)
     clock = f"{m // 60}:{m % 60:02d}:{sec:02d}"
     faces = record.participant_faces
-    gallery = is_gallery(record)
-    if not faces and not gallery:
+    if not faces and not is_gallery(record):
         return f"{clock}  no meeting visible (no gallery, no face on screen)"
-    present = len(record.tiles) if gallery else len(faces)
     if not faces:
-        return f"{clock}  {present} in view, no face to read (cameras off or turned away)"
+        return f"{clock}  {present(record)} in view, no face to read (cameras off or turned away)"
     s = summarize([record])
     facing = f", {s['attention']:.0%} facing the screen" if s["attention"] is not None else ""
-    return f"{clock}  {present} in view, {len(faces)} face(s) read: mood {s['mood']} (valence {s['valence']:+.2f}){facing}"
+    return f"{clock}  {present(record)} in view, {len(faces)} face(s) read: mood {s['mood']} (valence {s['valence']:+.2f}){facing}"
 
 
 def _setup_logging(verbose: bool = False) -> None:

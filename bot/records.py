@@ -105,6 +105,17 @@ def is_gallery(result: FrameResult) -> bool:
     return 2 * sum(1 for i, t in enumerate(tiles) if i in shown or t.camera_off) >= len(tiles)
 
 
+def present(result: FrameResult) -> int:
+    """Participants present in a frame: every tile of a grid where someone is (a participant's face
+    or a camera-off panel: a class whose students mostly turned away still counts them all), else
+    the participant faces seen (a webcam); 0 on a desktop whose windows look like tiles and show no
+    one. One count for the store, the alerts and the bot's line. (Looser than `is_gallery`, which
+    decides whether labels are worth reading.)"""
+    tiles = result.tiles
+    someone = any(f.role == "participant" and f.tile is not None for f in result.faces) or any(t.camera_off for t in tiles)
+    return len(tiles) if len(tiles) >= 2 and someone else len(result.participant_faces)
+
+
 def as_record(frame: "FrameResult | dict") -> FrameResult:
     """A FrameResult as it is, or the `to_dict()` shape read back."""
     return frame if isinstance(frame, FrameResult) else FrameResult.from_dict(frame)

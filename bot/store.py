@@ -58,7 +58,7 @@ from bot import aggregate
 from bot import db as backends
 from bot.attention import attention_sql
 from bot.mood import valence_of, valence_sql
-from bot.records import FrameResult, as_record, is_gallery
+from bot.records import FrameResult, as_record, present
 from model import EMOTIONS
 
 log = logging.getLogger("classmood.store")
@@ -141,13 +141,13 @@ class StoreUnavailable(StoreError):
         self.retry_in = retry_in
 
 
+# A session not ended is live while its bot's heartbeat is this recent (and this many intervals):
+# one slow frame (a new window layout searched, names read) must not show a running class as finished.
+LIVE_GRACE_S = 60.0
+LIVE_INTERVALS = 5
 # A session whose writer stopped sending heartbeats this long ago (and at least this many of its
 # intervals) is plainly dead (a bot killed with SIGKILL, a machine switched off): `end_abandoned`
 # marks it ended at its last heartbeat, `interrupted`. A writer that comes back revives it.
-# a session not ended is live while its bot's heartbeat is this recent: one slow frame (a new
-# window layout searched, names read) must not show a running class as finished
-LIVE_GRACE_S = 60.0
-LIVE_INTERVALS = 5
 DEAD_AFTER_S = 600.0
 DEAD_AFTER_INTERVALS = 20
 RECONNECT_MAX_S = 30.0  # the longest wait between two reconnection attempts
@@ -425,9 +425,7 @@ class Store:
         if len(jpegs) != len(faces):
             raise ValueError(f"{len(jpegs)} face images for {len(faces)} faces")
         jpegs = [j if f.role == "participant" else None for f, j in zip(faces, jpegs)]
-        # present: a gallery's tiles (cameras off too), else the faces seen (a webcam); none on a
-        # desktop with windows that look like tiles
-        participants = len(tiles) if is_gallery(frame) else len(frame.participant_faces)
+        participants = present(frame)
         visible = len(frame.participant_faces)
         now = time.time()
 

@@ -45,6 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from bot.attention import Baselines
+from bot.layout.geometry import iou
 from bot.records import FaceResult, FrameResult, TileResult, is_gallery  # noqa: F401 - is_gallery: also ours to export
 
 log = logging.getLogger("classmood.tracker")
@@ -369,7 +370,7 @@ class Tracker:
         texts = {i: _label_text(frame, t) for i, t in enumerate(tiles)} if frame is not None else {}
         known = self._known_labels(texts, set())
         ids: list[str | None] = [known[i][0] if i in known else None for i in range(n)]
-        if old is not None and len(old) == n and all(_iou(a, b) >= 0.5 for a, b in zip(old, self._layout)):
+        if old is not None and len(old) == n and all(iou(a, b) >= 0.5 for a, b in zip(old, self._layout)):
             for i in range(n):  # the same grid, shifted: the same people in the same slots
                 same = i not in texts or i not in old_texts or min(texts[i].sum(), old_texts[i].sum()) < 2 \
                     or _label_diff(texts[i], old_texts[i]) <= 1.5 * LABEL_SAME
@@ -562,15 +563,6 @@ def _label_diff(a: np.ndarray, b: np.ndarray) -> float:
 def _same_strip(a: np.ndarray, b: np.ndarray) -> bool:
     """Two label masks show the same text: little white either way, or closely the same."""
     return (a.sum() < 2 and b.sum() < 2) or _text_diff(a, b) <= 0.25
-
-
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
 def _between(ids: list[str | None], old: list[str]) -> list[str | None]:

@@ -188,3 +188,15 @@ def test_one_record_through_tracker_store_and_alerts(tmp_path):
     assert typed == replayed | {"valence": pytest.approx(typed["valence"], abs=1e-3)}
     store.add_frame(sid, record.to_dict() | {"time_s": 1.0})  # replayed JSON is accepted
     assert len(store.observations(sid)) == 4
+
+
+def test_an_empty_desktop_raises_no_engagement_alert():
+    """Windows that look like tiles with no face are no class: nobody present, no "Only 0% of the
+    class has shown a face" alert (one count of who is present: `bot.records.present`). A
+    gallery whose cameras are all off still raises it."""
+    desk = [FrameResult(float(t), [TileResult((i * 100, 0, 90, 50)) for i in range(8)], []) for t in range(0, 400, 5)]
+    eng = AlertEngine()
+    assert [a for f in desk for a in eng.update(f)] == []
+    dark = [FrameResult(f.time_s, [TileResult(t.box, camera_off=True) for t in f.tiles], []) for f in desk]
+    eng = AlertEngine()
+    assert {a.rule for f in dark for a in eng.update(f)} == {"low_engagement"}
