@@ -154,18 +154,22 @@ def analyzer():
     return GalleryAnalyzer()
 
 
-def face_video(path: Path, faces: np.ndarray, seconds: float, fps: float = 10.0, size=(640, 360)) -> Path:
+def face_video(path: Path, faces: np.ndarray, seconds: float, fps: float = 10.0, size=(640, 360),
+               galleries: int = 1) -> Path:
     """An mp4 written by OpenCV: a two-tile gallery of real faces; the frame index is drawn in the
-    top row as 8 bits, one black or white 16x16 square each (survives lossy compression)."""
+    top row as 8 bits, one black or white 16x16 square each (survives lossy compression).
+
+    `galleries` above 1: each frame shows the next of that many galleries (other faces), so that
+    no frame repeats the last one and each costs a full analysis (a recording that takes a while)."""
     import cv2
 
     from tests.synthetic import render_gallery
 
-    g = render_gallery(faces, 2, size=size, seed=3)
+    shown = [render_gallery(faces[2 * k:], 2, size=size, seed=3 + k) for k in range(galleries)]
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     assert w.isOpened()
     for i in range(int(seconds * fps)):
-        img = g.image.copy()
+        img = shown[i % galleries].image.copy()
         for bit in range(8):
             img[:16, 16 * bit:16 * bit + 16] = 255 if (i >> bit) & 1 else 0
         w.write(img)

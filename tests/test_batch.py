@@ -131,7 +131,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the worker")
 def test_a_worker_killed_mid_recording_is_retried(fer_faces, tmp_path):
-    video = face_video(tmp_path / "long.mp4", fer_faces, seconds=150, fps=5)
+    video = face_video(tmp_path / "long.mp4", fer_faces, seconds=150, fps=5, galleries=3)
     db = tmp_path / "k.db"
     exe = Path(sys.executable).parent / "classmood-batch"
     p = subprocess.Popen([str(exe), str(video), "--db", str(db), "--workers", "1", "--every", "0.2"],
