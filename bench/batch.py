@@ -3,7 +3,7 @@
 face-detector processes) after every recording of the 2-worker run; the per-worker rate, and what it
 means for 300 hours of recordings in one night. Needs FER2013 (faces for the synthetic galleries).
 `--kind desktop`: whole-desktop screen recordings instead (116 s, 1920x1080 H.264, mostly a browser
-scrolling, then a webcam window, then a phone's photo of six faces: `tests.synthetic.ScreenRecording`).
+scrolling, then a webcam window, then a phone's photo of six faces: `bot.synthetic.ScreenRecording`).
 
     python bench/batch.py [--recordings 20] [--seconds 60] [--every 2] [--kind gallery|desktop]
 """
@@ -27,7 +27,7 @@ def make_recordings(folder: Path, n: int, seconds: float, faces) -> list[Path]:
     import cv2
     import numpy as np
 
-    from tests.synthetic import render_gallery
+    from bot.synthetic import render_gallery
 
     out = []
     for k in range(n):
@@ -48,8 +48,8 @@ def make_recordings(folder: Path, n: int, seconds: float, faces) -> list[Path]:
 
 
 def make_desktop_recordings(folder: Path, n: int, faces) -> list[Path]:
-    """`n` whole-desktop screen recordings (`tests.synthetic.ScreenRecording`), each its own seed."""
-    from tests.synthetic import ScreenRecording, write_video
+    """`n` whole-desktop screen recordings (`bot.synthetic.ScreenRecording`), each its own seed."""
+    from bot.synthetic import ScreenRecording, write_video
 
     out = []
     for k in range(n):

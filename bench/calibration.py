@@ -87,7 +87,6 @@ def main() -> int:
     from model import EmotionClassifier
     from training.calibrate import ece, nll
     from training.data import DatasetError, load_val
-    from training.litert import probs_of
 
     try:
         x, y, _ = load_val(args.data, "the calibration bench")
@@ -95,7 +94,7 @@ def main() -> int:
         print(e)
         return 2
     clf = EmotionClassifier.load(args.model)
-    p = probs_of(clf, x, clf.tta, calibrated=False).astype(np.float64)
+    p = clf.predict(x, calibrated=False, batch_size=256).astype(np.float64)
     seeds = _seeds(args.seeds)
     found: dict[str, list[tuple[int, float, float]]] = {}
     for s in seeds:

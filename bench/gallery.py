@@ -33,7 +33,7 @@ GALLERIES = Path(os.environ.get("CLASSMOOD_GALLERIES", Path(__file__).resolve().
 
 
 def faces_for_galleries(n=700):
-    from tests.synthetic import detectable_faces
+    from bot.synthetic import detectable_faces
     from training.data import default_fer2013_path, load_npz, stratified_sample
 
     path = default_fer2013_path()
@@ -50,8 +50,8 @@ def quality(analyzer, faces):
     import cv2
 
     from bot.analyzer import center_in as _inside
-    from bot.analyzer import iou as _iou
-    from tests.synthetic import render_gallery
+    from bot.geometry import iou as _iou
+    from bot.synthetic import render_gallery
 
     hits = total = false = dets = tiles_ok = tiles = 0
     configs = [(n, off, sb, size) for n, off, sb, size in
@@ -71,7 +71,7 @@ def quality(analyzer, faces):
     print(f"synthetic galleries ({len(configs)}, 2 to 49 tiles, 720p to 1440p, side panels, camera-off tiles):")
     print(f"  faces found {hits}/{total} = {hits / total:.1%}; detections not on a face {false}/{dets} = "
           f"{false / max(1, dets):.1%}; tiles recovered (IoU >= 0.9) {tiles_ok}/{tiles} = {tiles_ok / tiles:.1%}")
-    from tests.synthetic import render_share, with_profile_pictures
+    from bot.synthetic import render_share, with_profile_pictures
 
     got = want = live = live_want = off_ok = 0
     shares = [(4, "right", (250, 250, 250), (2,)), (2, "right", (250, 250, 250), ()), (4, "right", (40, 36, 35), (1,)),
@@ -153,7 +153,7 @@ def stages(analyzer, faces, repeats):
     import cv2
 
     from bot.layout import find_tiles
-    from tests.synthetic import render_gallery
+    from bot.synthetic import render_gallery
 
     real = GALLERIES / "zoom4_korean_5x5.png"
     if real.exists():
@@ -208,7 +208,7 @@ def stages(analyzer, faces, repeats):
 
 
 def speed(analyzer, faces, repeats):
-    from tests.synthetic import render_gallery
+    from bot.synthetic import render_gallery
     from model.crop import crop_faces
 
     g = render_gallery(faces, 49, size=(1920, 1080), camera_off=0, seed=49)
@@ -283,13 +283,13 @@ def _faces_by_part(result: dict, rec) -> str:
 def recording(analyzer, faces, every=2.0, repeats=3, against: str | None = None):
     """A 116 s 1920x1080 25 fps H.264 screen recording of a whole desktop, mostly no meeting (a
     browser scrolling a page for 78 s, then a webcam window, then a photo of a phone showing six
-    faces: `tests.synthetic.ScreenRecording`), through `classmood-analyze --every 2` as a teacher runs
+    faces: `bot.synthetic.ScreenRecording`), through `classmood-analyze --every 2` as a teacher runs
     it; with `against`, another checkout's code run the same way, interleaved. Then where one run
     of this checkout's loop spends its time (waiting for decoded frames, analysis, names)."""
     from bot.pipeline import run
     from bot.sources import VideoSource
     from bot.tracker import Tracker
-    from tests.synthetic import ScreenRecording, write_video
+    from bot.synthetic import ScreenRecording, write_video
 
     rec = ScreenRecording(faces)
     here = Path(__file__).resolve().parents[1]
@@ -347,7 +347,7 @@ def recording(analyzer, faces, every=2.0, repeats=3, against: str | None = None)
 def video(analyzer, faces, minutes=5.0, every=2.0, fps=10):
     import cv2
 
-    from tests.synthetic import render_gallery
+    from bot.synthetic import render_gallery
 
     old = previous_analyzer(analyzer)
     g = render_gallery(faces, 25, size=(1920, 1080), camera_off=2, seed=5)
@@ -375,7 +375,7 @@ def memory(analyzer, faces, n=1000):
     from bot.pipeline import run
     from bot.store import Store
     from bot.tracker import Tracker
-    from tests.synthetic import render_gallery
+    from bot.synthetic import render_gallery
 
     def rss_mb(pid="self"):
         try:
@@ -424,7 +424,7 @@ def windows():
     import cv2
 
     from bot.layout import find_tiles, iou as _iou
-    from tests.synthetic import POSITIONS, desktop_with
+    from bot.synthetic import POSITIONS, desktop_with
 
     shots = sorted(p for p in GALLERIES.glob("*") if p.suffix.lower() in (".png", ".jpg"))
     if not shots:
@@ -466,7 +466,7 @@ HANGUL_GIVEN = ["민준", "서연", "지우", "하은", "도윤", "수아", "예
 
 def _class_names(n: int, seed: int) -> list[str]:
     """Made-up names, Latin and Hangul mixed about half and half, all different."""
-    from tests.synthetic import FIRST, LAST
+    from bot.synthetic import FIRST, LAST
 
     rng = np.random.default_rng(seed)
     out: list[str] = []
@@ -481,12 +481,12 @@ def _class_names(n: int, seed: int) -> list[str]:
 
 
 def overlays(analyzer, faces):
-    """Tablet and phone layouts with controls drawn over the videos (`tests.synthetic.controls_over`):
+    """Tablet and phone layouts with controls drawn over the videos (`bot.synthetic.controls_over`):
     tiles recovered at IoU >= 0.9 against the tiles as drawn; and through the analyser (which makes
     a tile for each face where the grid is not found), faces drawn that are a participant in a tile
     of their own: never fewer tiles than faces."""
     from bot.layout import find_tiles, iou as _iou
-    from tests.synthetic import OVERLAYS, controls_over, render_gallery
+    from bot.synthetic import OVERLAYS, controls_over, render_gallery
 
     print("tablet and phone layouts with a toolbar and a banner over the videos (synthetic):")
     total = hit = drawn = own = 0
@@ -519,7 +519,7 @@ def names(faces):
     from bot.ocr import script_of
     from bot.roster import Roster
     from bot.tracker import Tracker
-    from tests.synthetic import render_gallery, seen_gallery
+    from bot.synthetic import render_gallery, seen_gallery
 
     if not ocr.available():
         print("names: Tesseract not installed")

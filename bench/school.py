@@ -185,7 +185,7 @@ def main() -> int:
         if args.only != "sqlite":
             url = args.postgres
             if url is None:
-                from tests import pgserver
+                from bot import pgserver
 
                 why = pgserver.missing()
                 if why:
@@ -198,7 +198,7 @@ def main() -> int:
                 run(str(Path(d) / "school.db"), "SQLite", args.bots, args.minutes, args.readers)
     finally:
         if server is not None:
-            from tests import pgserver
+            from bot import pgserver
 
             pgserver.remove(server)
     print("  targets on PostgreSQL: 0 frames lost, write p99 <= 200 ms, class-tab read p99 <= 1 s")

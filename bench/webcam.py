@@ -29,7 +29,7 @@ def main() -> int:
     warnings.simplefilter("ignore")
     import cv2
 
-    from tests.synthetic import detectable_faces
+    from bot.synthetic import detectable_faces
     from training.data import default_fer2013_path, load_npz
     from ui.app import App, AppConfig
 
@@ -54,7 +54,7 @@ def main() -> int:
         print(f"webcam handler, 640x480 with one face: median {med:.0f} ms = {1000 / med:.1f} frames/s "
               f"(face found in {found}/{args.repeats} frames)")
         if args.upload:
-            from tests.synthetic import render_gallery
+            from bot.synthetic import render_gallery
 
             g = render_gallery(faces, 9, size=(1280, 720), camera_off=1, seed=3)
             video = Path(d) / "lesson.mp4"

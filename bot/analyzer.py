@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.geometry import center_in, detection_roi, iou, overlaps
 from bot.layout import LayoutMemory, LayoutOptions, find_tiles, fit, picture_on_panel
-from bot.layout.geometry import center_in, detection_roi, iou, overlaps  # noqa: F401 (iou: part of this module's API)
 from bot.records import Box, FaceResult, FrameResult, TileResult
-from model import EMOTIONS
+from model import EMOTIONS, EmotionClassifier
+from model.crop import crop_faces
+from model.detector import FaceDetector
+from model.headpose import head_pose
 
 __all__ = ["AnalyzerOptions", "Box", "FaceResult", "Found", "FrameResult", "GalleryAnalyzer", "TileResult"]
 
@@ -56,9 +59,6 @@ class GalleryAnalyzer:
     `reuse_detections`). Unrelated pictures are each analysed in full; `forget()` starts afresh."""
 
     def __init__(self, options: AnalyzerOptions | None = None, classifier=None, detector=None):
-        from model import EmotionClassifier
-        from model.detector import FaceDetector
-
         self.options = options or AnalyzerOptions()
         self.classifier = classifier or EmotionClassifier.load()
         self.detector = detector or FaceDetector(min_confidence=self.options.min_confidence)
@@ -69,8 +69,6 @@ class GalleryAnalyzer:
         self.stage_ms: dict[str, float] = {}  # the last frame's time in each stage (crop and classify together)
 
     def analyze(self, frame: np.ndarray, time_s: float = 0.0, file: str | None = None) -> FrameResult:
-        from model.crop import crop_faces
-
         import cv2
 
         frame = _as_bgr(frame)
@@ -290,7 +288,6 @@ class Found(tuple):
 
 def _poses(boxes) -> list[tuple[float | None, float | None, float | None]]:
     """(yaw, pitch, roll) in degrees per box, from its landmarks; Nones where it has none."""
-    from model.headpose import head_pose
 
     out: list[tuple] = [(None, None, None)] * len(boxes)
     have = [k for k, b in enumerate(boxes) if getattr(b, "landmarks", None) is not None]

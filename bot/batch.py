@@ -32,7 +32,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.alerts import AlertEngine
+from bot.analyzer import GalleryAnalyzer
+from bot.mood import mood_of, summarize
+from bot.pipeline import run
+from bot.sources import SourceError, VideoSource, check_seconds
+from bot.store import Store, StoreError, patiently
 from bot.textfile import NotText, read_text
+from bot.tracker import Tracker
+from model import EmotionClassifier
+from model.detector import FaceDetector
 
 log = logging.getLogger("classmood.batch")
 
@@ -191,10 +200,6 @@ def _worker_state(threads: int):
     if _WORKER.get("threads") != threads:
         import cv2
 
-        from bot.analyzer import GalleryAnalyzer
-        from model import EmotionClassifier
-        from model.detector import FaceDetector
-
         cv2.setNumThreads(threads)  # OpenCV's own pool (resizing, colour conversion) too
         old = _WORKER.get("analyzer")
         if old is not None:
@@ -206,12 +211,6 @@ def _worker_state(threads: int):
 
 def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Outcome:
     """One recording, on a worker: hash, skip if stored, else analyse into a new session."""
-    from bot.alerts import AlertEngine
-    from bot.mood import summarize
-    from bot.pipeline import run
-    from bot.sources import SourceError, VideoSource
-    from bot.store import Store, StoreError, patiently
-    from bot.tracker import Tracker
 
     out = Outcome(job.path, "failed", job.class_name, job.teacher, date=job.date, date_source=job.date_source)
     try:
@@ -396,8 +395,6 @@ class _Bar:
 
 
 def summary_table(outcomes: list[Outcome]) -> str:
-    from bot.mood import mood_of
-
     rows = [("recording", "class", "date", "frames", "minutes", "mood", "status")]
     for o in outcomes:
         mood = "" if o.valence is None else f"{mood_of(o.valence) or ''} ({o.valence:+.2f})"
@@ -425,8 +422,6 @@ def main(argv=None) -> int:
     # workers inherit the setting.
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from bot.sources import SourceError, check_seconds
-    from bot.store import Store, StoreError
 
     try:
         check_seconds(args.every, "the sampling interval (--every)")

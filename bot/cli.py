@@ -11,6 +11,17 @@ import sys
 import time
 from pathlib import Path
 
+from bot.alerts import AlertConfigError, AlertEngine, load_rules
+from bot.analyzer import GalleryAnalyzer
+from bot.mood import summarize
+from bot.pipeline import analyze_path, open_path, run
+from bot.records import is_gallery, present
+from bot.roster import Roster
+from bot.sources import ScreenSource, SourceError, check_seconds, parse_region
+from bot.store import Store, StoreError, patiently
+from bot.tracker import Tracker
+from model import ModelLoadError
+
 log = logging.getLogger("classmood.bot")
 
 
@@ -39,7 +50,6 @@ def _roster(path: str | None):
     """The `--roster` file as a `Roster` (None without one); `RosterError` (a ValueError) says why not."""
     if not path:
         return None
-    from bot.roster import Roster
 
     return Roster.from_file(path)
 
@@ -47,8 +57,6 @@ def _roster(path: str | None):
 def status_line(record) -> str:
     """The bot's line for one tracked frame, in a teacher's words: how many are in view, how many
     faces were read and the class mood, or that no meeting is visible (no gallery, no face)."""
-    from bot.mood import summarize
-    from bot.records import is_gallery, present
 
     m, sec = divmod(int(round(record.time_s)), 60)
     clock = f"{m // 60}:{m % 60:02d}:{sec:02d}"
@@ -104,11 +112,6 @@ def _analyze(argv=None) -> int:
     ap.add_argument("--class", dest="class_name", metavar="NAME", help="the class, stored with the session")
     ap.add_argument("--teacher", metavar="NAME", help="the teacher, stored with the session")
     args = _parse(ap, argv)
-    from bot.pipeline import analyze_path, open_path
-    from bot.sources import SourceError, check_seconds
-    from bot.store import Store, StoreError, patiently
-    from bot.tracker import Tracker
-    from model import ModelLoadError
 
     if args.keep_faces and not args.db:
         ap.error("--keep-faces keeps images in a session database: give --db too")
@@ -203,13 +206,6 @@ def _bot(argv=None) -> int:
     ap.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     ap.add_argument("--alerts", metavar="FILE", help="TOML file overriding the default alert rules")
     args = _parse(ap, argv)
-    from bot.alerts import AlertConfigError, AlertEngine, load_rules
-    from bot.analyzer import GalleryAnalyzer
-    from bot.pipeline import run
-    from bot.sources import ScreenSource, SourceError, parse_region
-    from bot.store import Store, StoreError, patiently
-    from bot.tracker import Tracker
-    from model import ModelLoadError
 
     try:  # every check that can fail comes before a session is created
         rules = load_rules(args.alerts)

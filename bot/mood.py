@@ -27,6 +27,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from bot.attention import attention_of
+from bot.records import as_record
 from model import EMOTIONS
 
 NEGATIVE: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
@@ -97,8 +99,6 @@ def summarize(frames) -> dict:
     profile photos on camera-off tiles among them, are left out), and attention (`bot.attention`:
     share facing the screen among faces with a head pose).
     Mood and attention are None without faces; the trend follows each frame's valence over time."""
-    from bot.attention import attention_of
-    from bot.records import as_record
 
     records = [as_record(fr) for fr in frames]
     faces = [f for r in records for f in r.participant_faces]

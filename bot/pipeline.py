@@ -16,9 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.alerts import AlertEngine
+from bot.analyzer import GalleryAnalyzer
 from bot.mood import summarize
 from bot.records import FrameResult
 from bot.sources import IMAGE_SUFFIXES, ImageSource, SourceError, VideoSource, check_seconds
+from bot.store import StoreError, StoreUnavailable
+from bot.tracker import Tracker
+from model.crop import crop_faces
 
 log = logging.getLogger("classmood.pipeline")
 
@@ -49,7 +54,6 @@ class Backlog:
     def keeps_faces(self) -> bool:
         """Whether the session keeps face images (read each frame; the last answer while the
         database is unreachable)."""
-        from bot.store import StoreUnavailable
 
         try:
             self._keeps = self.store.keeps_faces(self.session_id)
@@ -74,7 +78,6 @@ class Backlog:
     def flush(self) -> bool:
         """Write what waits, oldest first; True when nothing waits. A frame the database refuses
         for another reason (`StoreError`) is raised; it is no longer pending."""
-        from bot.store import StoreUnavailable
 
         while self.pending:
             record, images, alerts, renames = self.pending[0]
@@ -147,7 +150,6 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     that cannot be reached (a server restarting) loses nothing: frames wait in a `Backlog` and are
     written in order when it is back; at the end the run waits up to `drain_s` for it, then (with
     `stop_on_store_error`) raises `StoreUnavailable`."""
-    from bot.store import StoreError, StoreUnavailable
 
     folder = isinstance(source, ImageSource) and source.path.is_dir()
     items = source.items() if isinstance(source, ImageSource) else ((t, f, None) for t, f in source)
@@ -229,8 +231,6 @@ def face_images(frame: np.ndarray, record: FrameResult) -> list[bytes | None]:
     for faces of anyone else in a tile, and for all when the picture is unusable."""
     import cv2
 
-    from model.crop import crop_faces
-
     out: list[bytes | None] = [None] * len(record.faces)
     keep = [k for k, f in enumerate(record.faces) if f.role == "participant"]
     if not keep or not isinstance(frame, np.ndarray) or frame.size == 0 or frame.ndim not in (2, 3):
@@ -253,9 +253,6 @@ def analyze_path(path: str | Path, every: float = 2.0, progress: Progress | None
     are also stored (with face images only where that session keeps faces). `alerts`: an
     `AlertEngine` (default: the default rules; recordings raise alerts on video time). `roster`: the
     class list (a `bot.roster.Roster`, names or a file) the default tracker names tiles after."""
-    from bot.alerts import AlertEngine
-    from bot.analyzer import GalleryAnalyzer
-    from bot.tracker import Tracker
 
     source = open_path(path, every)
     frames, raised = run(source, analyzer or GalleryAnalyzer(), tracker or Tracker(roster=roster), store, session_id,

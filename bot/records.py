@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.geometry import Box
 from model.emotions import EMOTIONS
-
-Box = tuple[int, int, int, int]
 
 
 @dataclass

@@ -44,9 +44,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from bot import ocr as ocr_mod
+from bot.analyzer import AnalyzerOptions, is_uncertain
 from bot.attention import Baselines
-from bot.layout.geometry import iou
+from bot.geometry import iou
 from bot.records import FaceResult, FrameResult, TileResult, is_gallery  # noqa: F401 - is_gallery: also ours to export
+from bot.roster import Roster
 
 log = logging.getLogger("classmood.tracker")
 
@@ -97,10 +100,6 @@ class Tracker:
         `roster`: a `bot.roster.Roster`, a list of names, or a roster file's path: tiles are named
         after it (OCR readings matched to it), and left unnamed where no name fits."""
         import functools
-
-        from bot import ocr as ocr_mod
-        from bot.analyzer import AnalyzerOptions
-        from bot.roster import Roster
 
         if roster is not None and not isinstance(roster, Roster):
             roster = Roster.from_file(roster) if isinstance(roster, (str, os.PathLike)) else Roster(roster)
@@ -332,7 +331,6 @@ class Tracker:
 
     def _track(self, result: FrameResult, frame) -> FrameResult:
         """Smoothed scores, `uncertain` from them and attention, under each tile's current id."""
-        from bot.analyzer import is_uncertain
 
         ids = self._ids
         faces = []

@@ -23,6 +23,8 @@ from model import contrast as contrast_steps
 from model.calibration import apply_top_label_map, check_top_label_map, temperature_scale
 from model.card import ModelCard, sha256_bytes, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
+from model.errors import ModelLoadError
+from model.network import read_keras
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "classmood_fer_2026nov_lowres4x32.keras"
@@ -33,15 +35,6 @@ TTA_ZOOM = 1.08
 TTA_VIEWS = ("as is", "mirrored", f"zoomed {TTA_ZOOM}x", f"zoomed {TTA_ZOOM}x, mirrored")
 
 log = logging.getLogger(__name__)
-
-
-class ModelLoadError(RuntimeError):
-    """The weights file is missing, corrupt, or does not match its model card."""
-
-    def __init__(self, path: str | Path, reason: str):
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"cannot load expression model {self.path}: {reason}")
 
 
 class EmotionClassifier:
@@ -136,13 +129,19 @@ class EmotionClassifier:
         return out
 
     def predict(self, faces: np.ndarray | Sequence[np.ndarray], tta: bool | None = None,
-                calibrated: bool = True) -> np.ndarray:
-        """Probabilities (N, 7) float32 in `EMOTIONS` order, one batched call for all faces.
+                calibrated: bool = True, batch_size: int | None = None) -> np.ndarray:
+        """Probabilities (N, 7) float32 in `EMOTIONS` order, one batched call for all faces (or one
+        call per `batch_size` faces: a whole data set without holding all its views at once).
 
         Faces go through the card's contrast step, then the network in one view (or, with `tta`,
         the mean over `TTA_VIEWS`: four times the work, in the same call); `calibrated` applies the
         card's temperature, then its top-label map where it has one (`model.calibration`: the
         answer stays, its probability is what a face of that class shows that often)."""
+        if batch_size is not None and len(faces) > batch_size:
+            if batch_size < 1:
+                raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            return np.concatenate([self.predict(faces[i:i + batch_size], tta, calibrated)
+                                   for i in range(0, len(faces), batch_size)])
         x = contrast_steps.apply(self.preprocess(faces), self.contrast)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
@@ -266,16 +265,7 @@ def _cpu_threads() -> int:
 
 def _keras_runner(path: Path):
     """The `.keras` file as a function float32 (N, 48, 48, 1) -> (N, 7): the fallback, on TensorFlow."""
-    try:
-        from model.network import load_keras
-    except ImportError as e:  # keras itself missing
-        raise ModelLoadError(path, f"Keras is not installed, so the .keras file cannot serve ({e})") from e
-    try:
-        model = load_keras(path)
-    except ImportError as e:
-        raise ModelLoadError(path, f"TensorFlow or Keras is not installed, so the .keras file cannot serve ({e})") from e
-    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
-        raise ModelLoadError(path, f"not a readable Keras model ({type(e).__name__}: {e})") from e
+    model = read_keras(path)
     shape = tuple(model.input_shape[1:])
     if shape != (INPUT_SIZE, INPUT_SIZE, 1) or model.output_shape[-1] != len(EMOTIONS):
         raise ModelLoadError(path, f"expected input (48, 48, 1) and 7 outputs, got {shape} -> {model.output_shape}")

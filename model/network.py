@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.emotions import INPUT_SIZE, NUM_CLASSES
+from model.errors import ModelLoadError
 
 _CUSTOM_OBJECTS: dict | None = None
 
@@ -49,6 +50,17 @@ def load_keras(path, compile: bool = False):
     import keras
 
     return keras.saving.load_model(path, custom_objects=custom_objects(), compile=compile)
+
+
+def read_keras(path):
+    """`load_keras(path)` for serving and tools: a file Keras cannot read, or Keras or TensorFlow
+    missing, raises `ModelLoadError` naming the file and why."""
+    try:
+        return load_keras(path)
+    except ImportError as e:
+        raise ModelLoadError(path, f"TensorFlow or Keras is not installed, so the .keras file cannot serve ({e})") from e
+    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
+        raise ModelLoadError(path, f"not a readable Keras model ({type(e).__name__}: {e})") from e
 
 
 def multiply_adds(model) -> int:

@@ -140,7 +140,7 @@ def real_galleries2() -> list[dict]:
 @pytest.fixture(scope="session")
 def fer_faces(fer2013) -> np.ndarray:
     """Seeded FER2013 val faces for synthetic galleries (stratified: every expression)."""
-    from tests.synthetic import detectable_faces
+    from bot.synthetic import detectable_faces
     from training.data import stratified_sample
 
     x, y = fer2013["val"]
@@ -163,7 +163,7 @@ def face_video(path: Path, faces: np.ndarray, seconds: float, fps: float = 10.0,
     no frame repeats the last one and each costs a full analysis (a recording that takes a while)."""
     import cv2
 
-    from tests.synthetic import render_gallery
+    from bot.synthetic import render_gallery
 
     shown = [render_gallery(faces[2 * k:], 2, size=size, seed=3 + k) for k in range(galleries)]
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
@@ -181,7 +181,7 @@ def face_video(path: Path, faces: np.ndarray, seconds: float, fps: float = 10.0,
 def pg_server():
     """A real PostgreSQL server for the session (see tests/pgserver.py); skipped (failed under CI)
     where PostgreSQL is not installed."""
-    from tests import pgserver
+    from bot import pgserver
 
     why = pgserver.missing()
     require(why is None, why or "")

@@ -10,8 +10,8 @@ card test's to catch: `test_served_model_reproduces_its_card` holds all of val t
 import numpy as np
 
 from model import EmotionClassifier
-from model.classifier import DEFAULT_WEIGHTS
 from model.card import read_card
+from model.classifier import DEFAULT_WEIGHTS
 from training.data import stratified_sample
 from training.metrics import classification_report
 
@@ -49,12 +49,11 @@ def test_card_calibration_is_reproduced_and_meets_its_target(fer2013):
     temperature scaling alone does not reach."""
     from model.calibration import beta_map
     from training.calibrate import calibrate, ece
-    from training.litert import probs_of
 
     x, y = fer2013["val"]
     clf = EmotionClassifier.load()
     card = read_card(DEFAULT_WEIGHTS)
-    raw = probs_of(clf, x, clf.tta, calibrated=False)
+    raw = clf.predict(x, calibrated=False, batch_size=256)
     found = calibrate(raw, y, seed=card.calibration["seed"])
     held, want = found["held_out"], card.calibration["held_out"]
     for key in want:
@@ -66,6 +65,6 @@ def test_card_calibration_is_reproduced_and_meets_its_target(fer2013):
     assert want["ece_after_map"] <= 0.03 < want["ece_after"]
     assert want["nll_after_map"] < want["nll_after"] < want["nll_before"]
     # what predict serves is the card's calibration applied to those probabilities
-    served = probs_of(clf, x, clf.tta)
+    served = clf.predict(x, batch_size=256)
     np.testing.assert_array_equal(served.argmax(1), raw.argmax(1))
     assert ece(served, y) < ece(raw, y)

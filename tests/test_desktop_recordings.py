@@ -10,7 +10,7 @@ import numpy as np
 from bot.layout import LayoutMemory
 from bot.records import FrameResult, TileResult
 from bot.tracker import HOLD_SAMPLES, Tracker, is_gallery
-from tests.synthetic import seen_gallery
+from bot.synthetic import seen_gallery
 
 GRID = [(0, 0, 100, 60), (110, 0, 100, 60), (0, 70, 100, 60), (110, 70, 100, 60)]
 OTHER_GRID = [(0, 0, 150, 90), (160, 0, 150, 90)]
@@ -236,7 +236,7 @@ def test_a_desktop_recording_is_read_and_searched_only_where_a_meeting_shows(tmp
     from bot.analyzer import GalleryAnalyzer
     from bot.pipeline import run
     from bot.sources import VideoSource
-    from tests.synthetic import ScreenRecording, write_video
+    from bot.synthetic import ScreenRecording, write_video
 
     rec = ScreenRecording(fer_faces, size=(1280, 720), seconds=40, browse_s=26, webcam_end_s=34)
     path = write_video(tmp_path / "desktop.mp4", rec.frame, rec.seconds, size=(1280, 720))
@@ -306,7 +306,7 @@ def test_a_meeting_window_moved_down_is_searched_again_not_taken_for_a_scroll(re
     in it say it is a gallery, and the analyser searches again and finds its tiles where they are."""
     import cv2
 
-    from tests.synthetic import desktop_with
+    from bot.synthetic import desktop_with
 
     g = next(r for r in real_galleries if r["tiles"] >= 16)
     shot = cv2.imread(str(g["path"]))

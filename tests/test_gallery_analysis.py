@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-from model import EMOTIONS
-
 from bot.analyzer import center_in as _inside
-from bot.analyzer import iou as _iou
-from tests.synthetic import render_gallery
+from bot.geometry import iou as _iou
+from model import EMOTIONS
 from tests.conftest import require
+from bot.synthetic import render_gallery
 
 
 def _people_in_tiles(result):
@@ -130,7 +129,7 @@ def test_names_on_profile_picture_tiles_are_read_bottom_left(fer_faces, analyzer
     """A camera-off tile with a profile photo has its name in the bottom-left label, as on video:
     reading the middle of such a tile reads the photo ("oe", "Re" before this was handled)."""
     from bot import ocr
-    from tests.synthetic import with_profile_pictures
+    from bot.synthetic import with_profile_pictures
 
     require(ocr.available(), "tesseract not installed (Debian: tesseract-ocr)")
     g = render_gallery(fer_faces[300:], 9, camera_off=3, seed=11)
@@ -204,7 +203,7 @@ def test_profile_pictures_on_camera_off_tiles_are_no_participants(fer_faces, ana
     but no video of anyone. Its tile is camera-off, marked `picture`; the face is "other", so it
     never counts in the class mood (a smiling profile photo would read as a happy student)."""
     from bot.mood import summarize
-    from tests.synthetic import with_profile_pictures
+    from bot.synthetic import with_profile_pictures
 
     g = render_gallery(fer_faces[300:], 9, camera_off=3, seed=11)
     r = analyzer.analyze(with_profile_pictures(g, fer_faces[600:], frac, shape))
@@ -227,7 +226,7 @@ def test_live_camera_in_a_dark_room_is_no_picture(fer_faces):
 
     from bot.layout import picture_on_panel
     from model.detector import FaceDetector
-    from tests.synthetic import dark_room_tile
+    from bot.synthetic import dark_room_tile
 
     det = FaceDetector()
     checked = 0
@@ -253,7 +252,7 @@ def test_a_photo_on_its_own_is_never_a_profile_picture(fer_faces, analyzer):
     own tile, which the face fills)."""
     import cv2
 
-    from tests.synthetic import dark_room_tile
+    from bot.synthetic import dark_room_tile
 
     tile = dark_room_tile(fer_faces[0])
     tile[int(0.7 * tile.shape[0]):] = 18  # no shoulders: on a gallery tile, this is a profile photo
@@ -279,7 +278,7 @@ def test_screen_share_finds_the_strip_of_participants(fer_faces, analyzer, n, st
     and the participants are the strip of equal tiles beside it (before: the slide was taken for the
     one tile and the class was not seen, in three of these seven; in the last, the background was
     not even tried as one)."""
-    from tests.synthetic import render_share
+    from bot.synthetic import render_share
 
     g = render_share(fer_faces[20:], n, strip, content, camera_off=off, seed=n)
     r = analyzer.analyze(g.image)

@@ -14,7 +14,7 @@ import pytest
 
 from bot.layout import LayoutMemory, find_tiles, iou as _iou
 from tests.conftest import REPO, require
-from tests.synthetic import OVERLAYS, controls_over, desktop_with, render_gallery
+from bot.synthetic import OVERLAYS, controls_over, desktop_with, render_gallery
 
 
 def _mapped(truth, x0, y0, s):

@@ -75,7 +75,7 @@ def test_one_definition_for_summary_timeline_participants_and_alerts(tmp_path):
 
 
 def _gallery_mood(fer2013, analyzer, label, seed):
-    from tests.synthetic import detectable_faces, render_gallery
+    from bot.synthetic import detectable_faces, render_gallery
 
     x, y = fer2013["val"]
     pick = np.random.default_rng(seed).permutation(np.where(y == EMOTIONS.index(label))[0])[:60]

@@ -143,7 +143,7 @@ def test_tracker_keeps_no_face_template_and_follows_labels_across_layouts():
     by their faces (no biometric template, not even in memory): two people who
     swap places keep their ids when their labels show, and get new ids when nothing but their
     faces could tell."""
-    from tests.synthetic import render_gallery, seen_gallery
+    from bot.synthetic import render_gallery, seen_gallery
 
     rng = np.random.default_rng(0)
     faces = rng.integers(60, 200, (2, 48, 48), dtype=np.uint8)

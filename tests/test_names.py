@@ -116,7 +116,7 @@ def _class_journey():
     """The same 25 students as a teacher's screen shows them in turn: full screen (5x5), then in
     a 1200x700 window (4x4, page 1), its page 2 (the other 9), page 1 again, full screen again;
     each view held for three samples. Names as meeting apps draw them (22 Latin, 3 Hangul)."""
-    from tests.synthetic import FIRST, LAST, render_gallery
+    from bot.synthetic import FIRST, LAST, render_gallery
 
     rng = np.random.default_rng(3)
     people = [f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + 3) % len(LAST)]}" for i in range(22)] + ["김선경", "이민정", "박명숙"]
@@ -139,7 +139,7 @@ class _Seen:
         self._tiles = {id(g.image): g.tiles for _, g in shots}
 
     def analyze(self, frame, time_s=0.0, file=None):
-        from tests.synthetic import seen_gallery
+        from bot.synthetic import seen_gallery
 
         return seen_gallery(time_s, self._tiles[id(frame)])
 
@@ -152,7 +152,7 @@ def test_one_person_one_participant_across_window_and_page_changes(tmp_path):
     from bot.pipeline import run
     from bot.store import Store
     from bot.tracker import Tracker
-    from tests.synthetic import cjk_font
+    from bot.synthetic import cjk_font
 
     require(ocr.available(), "tesseract not installed (Debian: tesseract-ocr)")
     require(cjk_font() is not None, "no CJK font to draw Hangul names (Debian: fonts-noto-cjk)")
@@ -169,7 +169,7 @@ def test_one_person_one_participant_across_window_and_page_changes(tmp_path):
 def test_without_names_labels_and_neighbours_keep_each_person(tmp_path):
     """The same journey with no OCR at all (no Tesseract, or labels it cannot read): 25."""
     from bot.tracker import Tracker
-    from tests.synthetic import cjk_font
+    from bot.synthetic import cjk_font
 
     require(cjk_font() is not None, "no CJK font to draw Hangul names (Debian: fonts-noto-cjk)")
     _, shots = _class_journey()
@@ -188,7 +188,7 @@ def test_a_name_read_later_renames_what_was_stored_unnamed(tmp_path):
     from bot.pipeline import run
     from bot.store import Store
     from bot.tracker import Tracker
-    from tests.synthetic import seen_gallery
+    from bot.synthetic import seen_gallery
 
     answers = iter([["Ana Perez", None], ["Ana Perez", "Ben Okafor"]])
     tracker = Tracker(ocr=lambda frame, tiles: next(answers))

@@ -8,10 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from bot.analyzer import AnalyzerOptions, GalleryAnalyzer, bands, center_in, detection_roi, iou
+from bot.analyzer import AnalyzerOptions, GalleryAnalyzer, bands
+from bot.geometry import center_in, detection_roi, iou
 from bot.layout import LayoutMemory, LayoutOptions, find_tiles
 from bot.sources import SourceError, VideoSource, _read_ahead
-from tests.synthetic import render_gallery
+from bot.synthetic import render_gallery
 
 av = pytest.importorskip("av", reason="PyAV is a dependency of the observer: pip install av")
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.roster import Roster, RosterError, load_roster, parse_roster
 from tests.conftest import require, run_cli
-from tests.synthetic import seen_gallery
+from bot.synthetic import seen_gallery
 
 LATIN = ["Monica Adebayo", "Josh Nelson", "Margaret Ramsey", "Rafael Villanueva", "Takuya Kato"]
 HANGUL = ["김선경", "이민정", "박명숙", "장희재", "윤정연"]
@@ -54,7 +54,7 @@ def test_readings_are_matched_one_to_one_or_left_unnamed():
 
 
 def _gallery(names, faces):
-    from tests.synthetic import render_gallery
+    from bot.synthetic import render_gallery
 
     return render_gallery(faces, len(names), size=(1600, 900), names=names, seed=4)
 
@@ -62,7 +62,7 @@ def _gallery(names, faces):
 @pytest.fixture(scope="module")
 def hangul_ocr():
     from bot import ocr
-    from tests.synthetic import cjk_font
+    from bot.synthetic import cjk_font
 
     require(ocr.available(), "Tesseract not installed (apt-get install tesseract-ocr)")
     require("kor" in ocr.installed_langs(), "Tesseract's Korean pack not installed (apt-get install tesseract-ocr-kor)")
@@ -140,7 +140,7 @@ def test_a_page_change_names_the_new_people_and_mints_no_extra_participants(hang
     roster name, page 2 shows page 2's people (none of page 1's names left behind), and the names
     seen over the three pages are the 32 people shown, none invented."""
     from bot.tracker import Tracker
-    from tests.synthetic import render_gallery
+    from bot.synthetic import render_gallery
 
     rng = np.random.default_rng(5)
     first = [f"{a} {b}" for a, b in zip(["Ana", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo"],
@@ -169,7 +169,7 @@ def test_a_page_that_comes_back_keeps_its_people_however_ocr_reads_it_then():
     text, so page 1's people keep their ids and OCR is not asked again for them; 2 x 9 participants
     for 18 people shown. A label with other text (a new person in a slot) is read."""
     from bot.tracker import Tracker
-    from tests.synthetic import cjk_font, render_gallery
+    from bot.synthetic import cjk_font, render_gallery
 
     require(cjk_font() is not None, "no CJK font to draw the names (apt-get install fonts-noto-cjk)")
     first = ["Ana Perez", "Ben Smith", "Chloe Nguyen", "David Okafor", "Emma Rossi", "Farid Kim", "박지우",

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.synthetic import render_gallery
+from bot.synthetic import render_gallery
 from bot.store import Store
 from tests.conftest import REPO, require
 
@@ -133,7 +133,7 @@ def test_an_empty_desktop_is_no_meeting_for_the_bot_and_the_store(screen, tmp_pa
     """The screen shows a desktop (a browser with a page of pictures and captioned cards, windows,
     a taskbar) and no meeting: the bot says "no meeting visible" every tick, and the session holds
     no one present, no face, no mood. (Before: "Participants present 2", "tiles=2 faces=0".)"""
-    from tests.synthetic import ScreenRecording
+    from bot.synthetic import ScreenRecording
 
     desk = ScreenRecording(fer_faces[:40], size=SIZE).frame(40.0)  # the cards: 8 "tiles" to the analyser
     shown = tmp_path / "desktop.png"

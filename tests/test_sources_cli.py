@@ -373,7 +373,7 @@ def test_a_recording_stops_with_the_stores_error_when_it_cannot_be_written(video
 def test_the_bots_line_a_tick_says_no_meeting_or_the_class_in_plain_words():
     from bot.cli import status_line
     from bot.records import FrameResult, TileResult
-    from tests.synthetic import seen_gallery
+    from bot.synthetic import seen_gallery
 
     desktop = FrameResult(65.0, [TileResult((0, 0, 960, 540)), TileResult((960, 0, 960, 540))], [])
     assert status_line(desktop) == "0:01:05  no meeting visible (no gallery, no face on screen)"

@@ -39,7 +39,7 @@ class _Tracker:
 
 
 def test_a_postgresql_restart_mid_lesson_loses_no_frame(tmp_path):
-    from tests import pgserver
+    from bot import pgserver
 
     why = pgserver.missing()
     require(why is None, why or "")

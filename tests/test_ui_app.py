@@ -55,7 +55,7 @@ def test_a_locked_database_is_a_readable_message_in_the_page(tmp_path):
     import pytest
 
     from bot.store import Store
-    from ui.app import guard
+    from ui.handlers import guard
 
     app = _app(tmp_path)
     app.store.close()

@@ -15,14 +15,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from model import contrast
+from model.card import ModelCard
+from model.classifier import ModelLoadError
+from model.network import read_keras
+from training.data import DatasetError, load_val
+from training.metrics import classification_report
+
 
 def average(fine_tuned: Path, start: Path, alpha: float, out: Path, data: Path | None = None) -> dict:
     """Write the average to `out`/best.keras with its card; returns its val figures (.keras, one view)."""
-    from model import contrast
-    from model.card import ModelCard
-    from training.data import load_val
-    from training.litert import read_keras
-    from training.metrics import classification_report
 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"--alpha must be within 0-1, not {alpha}")
@@ -47,9 +49,6 @@ def average(fine_tuned: Path, start: Path, alpha: float, out: Path, data: Path |
 
 
 def main(argv=None) -> int:
-    from model.classifier import ModelLoadError
-    from training.data import DatasetError
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("fine_tuned", help="the fine-tuned run's best.keras (its card beside it)")
     ap.add_argument("start", help="the model it was fine-tuned from (same network)")

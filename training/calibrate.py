@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from model.calibration import apply_top_label_map, beta_features, temperature_scale
+from model.card import ModelCard
+from model.classifier import EmotionClassifier, ModelLoadError
+from training.data import DatasetError, load_val
 
 BINS = 15
 MIN_FACES = 50  # fitting faces a class needs to get its own top-label map
@@ -158,11 +161,6 @@ def summary(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.card import ModelCard
-    from model.classifier import EmotionClassifier, ModelLoadError
-    from training.data import DatasetError, load_val
-    from training.litert import probs_of
-
     ap = argparse.ArgumentParser(prog="python -m training.calibrate",
                                  description="Refit a model card's calibration (temperature, then the "
                                              "top-label map) on FER2013 val, as the model serves.")
@@ -177,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if card is None:
             raise ModelLoadError(weights, "no such weights file with a model card beside it")
         clf = EmotionClassifier.load(weights)
-        report = set_calibration(card, probs_of(clf, x, clf.tta, calibrated=False), y)
+        report = set_calibration(card, clf.predict(x, calibrated=False, batch_size=256), y)
         card.write(weights)
     except (DatasetError, ModelLoadError, OSError, ValueError) as e:
         print(f"calibrate: {e}", file=sys.stderr)

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from model import EMOTIONS
+from model.crop import crop_faces, fer_square
+from model.detector import FaceDetector
 
 Split = tuple[np.ndarray, np.ndarray]
 Dataset = dict[str, Split]
@@ -299,8 +301,6 @@ class _FaceFramer:
     def _run(self) -> None:
         if not self.pending:
             return
-        from model.crop import crop_faces, fer_square
-        from model.detector import FaceDetector
 
         if self.detector is None:
             self.detector = FaceDetector(min_confidence=0.5)

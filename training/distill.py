@@ -14,6 +14,7 @@ import numpy as np
 from keras import ops
 
 from model.emotions import NUM_CLASSES
+from model.network import custom_objects
 
 
 @keras.saving.register_keras_serializable(package="classmood")
@@ -95,7 +96,6 @@ def student_accuracy(y_true, y_pred):
 
 def load_teacher(path, index: int):
     """A frozen copy of the model in `path`, renamed `teacher<index>` (teachers may share a name)."""
-    from model.network import custom_objects
 
     loaded = keras.saving.load_model(path, custom_objects=custom_objects(), compile=False)
     config = loaded.get_config()

@@ -13,15 +13,15 @@ import argparse
 
 import numpy as np
 
+from model import EmotionClassifier
+from model.crop import crop_faces
+from model.detector import FaceDetector
+from training.data import default_fer2013_path, load_npz, stratified_sample
+from training.metrics import classification_report
+
 
 def main(argv=None) -> int:
     import cv2
-
-    from model import EmotionClassifier
-    from model.crop import crop_faces
-    from model.detector import FaceDetector
-    from training.data import default_fer2013_path, load_npz, stratified_sample
-    from training.metrics import classification_report
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=None)

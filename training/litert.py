@@ -25,12 +25,14 @@ import numpy as np
 from model.card import ModelCard, sha256_file
 from model.classifier import TTA_VIEWS, EmotionClassifier, ModelLoadError
 from model.contrast import CONTRASTS
+from model.network import multiply_adds, read_keras
 from training.calibrate import set_calibration, summary
 from training.data import DatasetError, ferplus_plurality, load_val, load_votes
 from training.metrics import classification_report
 
 FORMAT = "LiteRT flatbuffer, dynamic-range quantised (int8 weights, activations quantised per face)"
 BUDGET = 120_000_000  # multiply-adds a face as served, all views included
+BATCH = 256  # faces a call when scoring val
 
 
 def main(argv=None) -> int:
@@ -61,16 +63,6 @@ def main(argv=None) -> int:
     return 0
 
 
-def read_keras(path: Path):
-    """`model.network.load_keras(path)`, a bad file raising `ModelLoadError` that names it."""
-    from model.network import load_keras
-
-    try:
-        return load_keras(path)
-    except Exception as e:  # Keras raises ValueError, OSError, zipfile errors... for bad files
-        raise ModelLoadError(path, f"not a readable Keras model ({type(e).__name__}: {e})") from e
-
-
 def convert(weights: Path, out: Path | None = None) -> Path:
     """Write the dynamic-range quantised LiteRT form of `weights` (default: beside it, `.tflite`)."""
     import tensorflow as tf
@@ -89,8 +81,6 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
            contrast: str | None = None, budget: float = BUDGET) -> ModelCard:
     """Convert `weights`, score both forms on val, calibrate, and record it all in its card."""
     import tensorflow as tf
-
-    from model.network import multiply_adds
 
     if not weights.is_file():
         raise ModelLoadError(weights, "no such file")
@@ -114,7 +104,7 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
     by_backend = {}
     for backend in ("keras", "litert"):
         clf = EmotionClassifier.load(weights, backend=backend)
-        by_backend[backend] = {tta: probs_of(clf, x, tta, calibrated=False) for tta in (False, True)}
+        by_backend[backend] = {tta: clf.predict(x, tta, calibrated=False, batch_size=BATCH) for tta in (False, True)}
     votes = load_votes(data).get("val")
     report = lambda p: _report(y, p, votes)  # noqa: E731
     card.val, card.val_tta = report(by_backend["keras"][False]), report(by_backend["keras"][True])
@@ -135,12 +125,6 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
     set_calibration(card, served, y)
     card.write(weights)
     return card
-
-
-def probs_of(clf: EmotionClassifier, x: np.ndarray, tta: bool, calibrated: bool = True,
-             batch: int = 256) -> np.ndarray:
-    return np.concatenate([clf.predict(x[i:i + batch], tta=tta, calibrated=calibrated)
-                           for i in range(0, len(x), batch)])
 
 
 def _report(y: np.ndarray, probs: np.ndarray, votes: np.ndarray | None) -> dict:

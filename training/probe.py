@@ -17,6 +17,11 @@ import os
 
 import numpy as np
 
+from model import contrast
+from model.card import ModelCard
+from model.network import load_keras
+from training.data import default_fer2013_path, load_npz
+
 SHIFTS = {"as is": {}, "zoom 1.08": dict(zoom=1.08), "zoom 1.16": dict(zoom=1.16), "zoom 0.95": dict(zoom=0.95),
           "rotate +6": dict(angle=6), "rotate -6": dict(angle=-6), "right 2": dict(dx=2), "left 2": dict(dx=-2),
           "down 2": dict(dy=2), "up 2": dict(dy=-2)}
@@ -39,10 +44,6 @@ def views(x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def probabilities(path: str, faces: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    from model import contrast
-    from model.card import ModelCard
-    from model.network import load_keras
-
     card = ModelCard.read(path) or ModelCard()
     model = load_keras(path)
     return {k: model.predict(contrast.apply(v, card.contrast)[..., None], batch_size=512, verbose=0)
@@ -75,7 +76,6 @@ def main(argv=None) -> int:
     ap.add_argument("--data", help="FER2013 npz (default: $CLASSMOOD_FER2013 or ../shared/data/fer2013)")
     ap.add_argument("--splits", type=int, default=5, help="random halvings of val for the bias check")
     args = ap.parse_args(argv)
-    from training.data import default_fer2013_path, load_npz
 
     path = args.data or default_fer2013_path()
     if path is None:

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from model import EMOTIONS
+from model.network import custom_objects
 from training import views
-from training.data import (DatasetError, default_fer2013_path, ferplus_plurality, load_dataset, load_rows,
-                           load_votes)
+from training.data import DatasetError, default_fer2013_path, ferplus_plurality, load_dataset, load_rows, load_votes
 
 TEACHER_DIR = Path(__file__).resolve().parent / "teachers"
 
@@ -94,8 +94,6 @@ def train_teachers(args) -> list[Path]:
 
 def dump(args, models: list[Path], seconds: float | None) -> Path:
     import keras
-
-    from model.network import custom_objects
 
     data = load_dataset(args.data)
     (x_tr, _), (x_val, y_val) = data["train"], data["val"]

@@ -26,10 +26,24 @@ from pathlib import Path
 import numpy as np
 
 from model import EMOTIONS
+from model.card import ModelCard, sha256_file
 from model.contrast import CONTRASTS
+from model.network import custom_objects, make_model
+from training import distill  # registers the distiller's layers and loss (for --resume too)
 from training.augment import AugmentConfig
-from training.data import (FACES, DatasetError, default_fer2013_path, load_dataset, load_rows, load_votes,
-                           stratified_sample, vote_distribution)
+from training.data import (
+    FACES,
+    DatasetError,
+    default_fer2013_path,
+    load_dataset,
+    load_rows,
+    load_votes,
+    stratified_sample,
+    vote_distribution,
+)
+from training.loop import Batches, Saver, TimedCosine
+from training.teachers import load_teacher_file
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="classmood-train", description=__doc__.split("\n")[0])
@@ -145,8 +159,6 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
 
     import keras
 
-    from model.network import custom_objects, make_model
-
     keras.utils.set_random_seed(args.seed)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -155,9 +167,6 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
                   classes=list(EMOTIONS), backend=keras.backend.backend(), keras=keras.__version__,
                   augment=None if args.no_augment else dataclasses.asdict(AugmentConfig()),
                   command="classmood-train " + " ".join(shlex.quote(a) for a in argv))
-    from training import distill  # registers the distiller's layers and loss (for --resume too)
-    from training.loop import Batches, Saver
-
     if args.teachers:
         config["teachers"] = [_teacher_summary(t) for t in args.teachers]
     if args.teacher_file:
@@ -212,7 +221,6 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
     saver = Saver(out, config, state, x_val, y_val)
     callbacks = [saver]
     if args.time_limit:  # after the saver, so that an epoch's time includes its validation
-        from training.loop import TimedCosine
 
         callbacks.append(TimedCosine(args.lr, args.warmup_epochs, args.epochs, args.time_limit))
     model.fit(batches, epochs=args.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=2)
@@ -234,7 +242,6 @@ def _targets(args, data_path: Path, y_train: np.ndarray):
         targets[valid] = (1 - args.votes_mix) * targets[valid] + args.votes_mix * dist[valid]
     if not args.teacher_file:
         return targets, None, None
-    from training.teachers import load_teacher_file
 
     rows = load_rows(data_path).get("train")
     if rows is None:
@@ -260,8 +267,6 @@ def _load_teacher(distill, path: str, index: int):
 def _load_weights(model, path: str) -> None:
     import keras
 
-    from model.network import custom_objects
-
     try:
         source = keras.saving.load_model(path, custom_objects=custom_objects(), compile=False)
         model.set_weights(source.get_weights())
@@ -271,8 +276,6 @@ def _load_weights(model, path: str) -> None:
 
 
 def _teacher_file_summary(path: str) -> dict:
-    from model.card import sha256_file
-
     with np.load(path, allow_pickle=False) as d:
         meta = json.loads(str(d["meta"])) if "meta" in d.files else {}
     return {"file": Path(path).name, "sha256": sha256_file(path), "ensemble": meta.get("ensemble"),
@@ -280,8 +283,6 @@ def _teacher_file_summary(path: str) -> dict:
 
 
 def _teacher_summary(path: str) -> dict:
-    from model.card import ModelCard, sha256_file
-
     card = ModelCard.read(path) or ModelCard()
     return {"file": str(Path(path).resolve()), "sha256": sha256_file(path),
             "val_accuracy": card.val.get("accuracy"), "command": card.command}

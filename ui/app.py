@@ -16,8 +16,13 @@ import signal
 import sys
 from pathlib import Path
 
-from ui.state import DOWNLOAD_MAX_AGE_S, IMAGE_TYPES, VIDEO_TYPES, App, AppConfig  # noqa: F401  (the app's API)
-from ui.state import explained as _explained, message_of  # noqa: F401  (message_of: the app's API)
+from bot.store import StoreError
+from model import ModelLoadError
+from ui.report import CSS as REPORT_CSS
+from ui.report import NOTICE
+from ui.security import SecuritySettings, normalise_origin, outermost_lifespan, parse_size
+from ui.state import DOWNLOAD_MAX_AGE_S, App, AppConfig
+from ui.tabs import live, privacy, recordings, webcam
 
 log = logging.getLogger("classmood.ui")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -36,9 +41,6 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
     """The Gradio Blocks for `config` (models and the store are loaded here, never at import): one
     module a tab (`ui/tabs/`), each built from the same `App`."""
     import gradio as gr
-
-    from ui.report import NOTICE
-    from ui.tabs import live, privacy, recordings, webcam
 
     config = config or AppConfig()
     state = app or App(config)
@@ -60,48 +62,6 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                 privacy.build(state, demo, tab)
     demo.classmood = state
     return demo
-
-
-def _handled(fn, on_error):
-    """`fn`, with any error but Gradio's own logged where unexpected and handed to `on_error(message)`."""
-    import functools
-
-    import gradio as gr
-
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except Exception as e:
-            if not _explained(e):
-                log.exception("handler %s failed", getattr(fn, "__name__", fn))
-            return on_error(message_of(e))
-
-    return wrapped
-
-
-def guard(fn):
-    """Errors become readable messages in the page (an error toast), never tracebacks."""
-    import gradio as gr
-
-    def fail(message):
-        raise gr.Error(message) from None
-
-    return _handled(fn, fail)
-
-
-def soft(fn, outputs: int):
-    """As `guard`, but the message is a warning toast and the `outputs` outputs are left as they
-    were: no component is left showing an error state, every control stays usable."""
-    import gradio as gr
-
-    def warn(message):
-        gr.Warning(message)
-        return gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
-
-    return _handled(fn, warn)
 
 
 def _interrupt(signum, _frame):
@@ -147,9 +107,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # and analytics_enabled=False on the Blocks
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from ui.report import CSS as REPORT_CSS
-    from ui.security import SecuritySettings, normalise_origin, outermost_lifespan, parse_size
-
     try:
         auth = read_auth(args.auth_file)
         max_upload, max_total = parse_size(args.max_upload), parse_size(args.max_upload_total)
@@ -172,9 +129,6 @@ def main(argv=None) -> int:
         print(f"classmood-ui: refusing to serve on {args.host} without a password: set CLASSMOOD_AUTH=user:password "
               "or pass --auth-file (or bind to 127.0.0.1)", file=sys.stderr)
         return 2
-    from bot.store import StoreError
-    from model import ModelLoadError
-
     try:
         config = AppConfig(db_path=args.db, max_upload_bytes=max_upload, max_upload_total_bytes=max_total,
                            allowed_origins=tuple(args.allowed_origin), login_window_s=args.login_window,

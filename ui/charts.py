@@ -10,6 +10,7 @@ import math
 
 import pandas as pd
 
+from bot.mood import MOOD_THRESHOLD
 from model import EMOTIONS
 
 COLORS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#2ca02c",
@@ -195,7 +196,6 @@ def emotion_area(timeline: pd.DataFrame, title: str = "Expressions over time (sh
 def mood_line(timeline: pd.DataFrame, title: str = "Class mood over time") -> str:
     """Valence per window on [-1, +1] with the mood boundaries (+/-0.25) marked; a gap where a
     window had no face."""
-    from bot.mood import MOOD_THRESHOLD
 
     if timeline.empty:
         return _empty(title)

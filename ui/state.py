@@ -22,6 +22,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bot import GalleryAnalyzer, analyze_path
+from bot.aggregate import SessionWindows
+from bot.mood import summarize
+from bot.roster import Roster
+from bot.sources import SourceError, read_image
+from bot.store import Store
+from bot.tracker import Tracker
+from ui import report as rp
+from ui.annotate import annotate
+from ui.handlers import explained, message_of
+from ui.report import build_report, img_tag, report_html
+
 log = logging.getLogger("classmood.ui")
 VIDEO_TYPES = [".mp4", ".webm", ".mkv", ".avi", ".mov"]
 IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"]
@@ -136,9 +148,6 @@ class App:
     """State and handlers behind the Blocks (plain methods: testable without a browser)."""
 
     def __init__(self, config: AppConfig, store=None, analyzer=None):
-        from bot import GalleryAnalyzer
-        from bot.store import Store
-
         self.config = config
         self.store = store or Store(config.db_path)
         self.analyzer = analyzer or GalleryAnalyzer()
@@ -158,9 +167,6 @@ class App:
         """One webcam (or uploaded) frame, RGB -> (the annotated frame as an inline <img>,
         {emotion: probability}). Inline, not a gr.Image: Gradio writes each output image to disk."""
         import cv2
-
-        from ui.annotate import annotate
-        from ui.report import img_tag
 
         if rgb is None or not isinstance(rgb, np.ndarray) or rgb.size == 0:
             return "", {}
@@ -196,7 +202,6 @@ class App:
         """One refresh of the class tab: the session list read again; the newest live session shown
         unless the teacher `pinned` another (`selected`); everything about it; new alerts since
         `last_alert` grouped into one toast."""
-        from ui import report as rp
 
         self._end_abandoned()
         choices, default = self.session_choices()
@@ -227,7 +232,6 @@ class App:
 
     def _session_windows(self, sid: int):
         """The kept windows of session `sid` (of the last few sessions shown)."""
-        from bot.aggregate import SessionWindows
 
         with self._jobs_lock:
             if sid not in self._windows:
@@ -245,7 +249,6 @@ class App:
 
     def export(self, session_id) -> list[str]:
         """CSV of observations and the HTML report of a stored session."""
-        from ui.report import build_report, report_html
 
         if session_id is None or self.store.session(int(session_id)) is None:
             raise ValueError("choose a session first")
@@ -333,10 +336,6 @@ class App:
         `progress(done, total)` after each frame; `stage(text)` when the frames are done and the
         report is made; `roster`: a class roster (file or `Roster`) the tiles are named after;
         `key`: the upload's `upload_key`, stored with the session (a second upload of it opens it)."""
-        from bot import analyze_path
-        from bot.sources import SourceError
-        from bot.tracker import Tracker
-        from ui.report import build_report, report_html
 
         paths, kind = self.check_upload(files)
         work = self._out_dir("upload")
@@ -374,7 +373,6 @@ class App:
     def stored_upload(self, sid: int):
         """An upload's session read back from the store -> (report, downloads, session id): its
         report and observations (key frames and the JSON of the analysis are made only once)."""
-        from ui.report import build_report, report_html
 
         report = build_report(self.store, sid, self.config.recent_minutes)
         work = self._out_dir("upload")
@@ -388,7 +386,6 @@ class App:
     def start_job(self, files, every: float, keep_faces: bool = False, roster=None) -> Job:
         """Start analysing an upload in the background (one at a time per app) and return its job;
         ValueError, at once, for an upload (or roster) that cannot be used or while another job runs."""
-        from bot.roster import Roster
 
         paths, _ = self.check_upload(files)
         roster = Roster.from_file(roster) if roster else None
@@ -457,9 +454,6 @@ class App:
     def key_frames(self, target: Path, result: dict, n: int = 3, keep_faces: bool = False) -> list[tuple[str, np.ndarray]]:
         """Annotated frames at the lowest mood (frames with faces), then the highest. Unless face
         images were opted in, the picture under the boxes is blurred past recognition."""
-        from bot.mood import summarize
-        from bot.sources import read_image
-        from ui.annotate import annotate
 
         scored = [(summarize([f])["valence"], k) for k, f in enumerate(result["frames"]) if f["faces"]]
         if not scored:
@@ -520,21 +514,6 @@ def blur_past_recognition(img: np.ndarray, side: int = 640) -> np.ndarray:
     small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else img
     small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(6.0 * f, min(h, w) * f / 40))
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if f < 1 else small
-
-
-def explained(e: BaseException) -> bool:
-    """Errors whose message says what to do (the rest are logged with their traceback)."""
-    from bot.store import StoreError
-    from model import ModelLoadError
-
-    return isinstance(e, (ValueError, KeyError, OSError, StoreError, ModelLoadError))
-
-
-def message_of(e: BaseException) -> str:
-    """What a teacher reads for an error: the message of errors that say what to do, else a pointer
-    to the log (never a traceback)."""
-    return str(e).strip("'\"") if explained(e) else \
-        f"Something went wrong ({type(e).__name__}); the details are in the app's log."
 
 
 def face_zip_name(session_id: int) -> str:

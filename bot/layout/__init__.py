@@ -17,10 +17,10 @@ screen or the speaker) and inside a window on a desktop. The package's parts:
 A frame with no grid (a webcam picture, a photo) is one tile covering the whole frame.
 """
 
+from bot.geometry import Box, center_in, detection_roi, iou, overlaps
 from bot.layout.evidence import LineMap, border_lines, border_sides, looks_camera_off, panel_parts, picture_on_panel
 from bot.layout.faces import fit_row, tiles_from_faces
 from bot.layout.fit import find_tiles, fit, score, search, search_all
-from bot.layout.geometry import Box, center_in, detection_roi, iou, overlaps
 from bot.layout.gutters import background_levels
 from bot.layout.memory import LayoutMemory
 from bot.layout.options import LayoutOptions, Tile

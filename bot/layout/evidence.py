@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.layout.geometry import Box
+from bot.geometry import Box
 from bot.layout.options import LayoutOptions
 
 

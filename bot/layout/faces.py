@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.geometry import Box, center_in, clip, iou, overlaps
 from bot.layout.evidence import LineMap, looks_camera_off
-from bot.layout.geometry import Box, center_in, clip, iou, overlaps
 from bot.layout.options import LayoutOptions, Tile
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.geometry import Box, center_in, clip, detection_roi, overlaps
 from bot.layout.evidence import LineMap, border_sides, looks_camera_off
 from bot.layout.faces import crowded, missed_tiles, split_crowded, tiles_from_faces
-from bot.layout.geometry import Box, center_in, clip, detection_roi, gray_of, overlaps
 from bot.layout.gutters import fills, gutter_tiles
+from bot.layout.images import gray_of
 from bot.layout.options import LayoutOptions, Tile
 from bot.layout.seams import grid_regions, seam_tiles
 from bot.layout.windows import meeting_windows
@@ -168,7 +169,6 @@ def score(tiles: list[Tile], faces: list[Box], lines: LineMap, roi: Box, opts: L
     s += opts.fit_lines * sum(max(known[t.box], 0.5) if t.camera_off else known[t.box] for t in tiles) \
         - opts.fit_lines * 0.5 * len(tiles)
     return float(s)
-
 
 
 def _touches(box: Box, side: int, tiles: list[Tile]) -> bool:

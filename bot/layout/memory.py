@@ -16,9 +16,10 @@ import threading
 
 import numpy as np
 
+from bot.geometry import Box, center_in, overlaps
 from bot.layout.evidence import gutter_across, looks_camera_off
 from bot.layout.fit import search_all
-from bot.layout.geometry import Box, center_in, gray_of, overlaps, thumbnail
+from bot.layout.images import gray_of, thumbnail
 from bot.layout.options import LayoutOptions, Tile
 
 

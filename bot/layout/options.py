@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.layout.geometry import Box
+from bot.geometry import Box
 
 
 @dataclass(frozen=True)

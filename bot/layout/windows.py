@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.layout.geometry import Box, iou
+from bot.geometry import Box, iou
 from bot.layout.gutters import background_levels
 from bot.layout.options import LayoutOptions
 

@@ -4,12 +4,12 @@ then more charts, participants and alerts."""
 
 from __future__ import annotations
 
+from ui.handlers import guard, soft
+from ui.report import LOOKING_DOWN
+
 
 def build(state, demo) -> None:
     import gradio as gr
-
-    from ui.app import guard, soft
-    from ui.report import LOOKING_DOWN
 
     with gr.Row(equal_height=True):
         session = gr.Dropdown(choices=[], value=None, label="Session (follows the live class)", scale=4,

@@ -3,12 +3,12 @@ a confirmation) or only its face images, and how reliable the model is."""
 
 from __future__ import annotations
 
+from ui.handlers import soft
+from ui.report import NOTICE, STORED
+
 
 def build(state, demo, tab) -> None:
     import gradio as gr
-
-    from ui.app import soft
-    from ui.report import NOTICE, STORED
 
     gr.Markdown(f"### What is recorded\n{STORED}\n\nThe bot never records the tiles of excluded names "
                 "(`classmood-bot --exclude`). Sessions stored longer ago than the retention period are deleted when you "

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 
+from ui.handlers import soft
+from ui.report import alerts_html, charts_html, figures_html, headline_html, needs_attention_html, participants_html
+from ui.state import IMAGE_TYPES, VIDEO_TYPES
+
 
 def build(state, demo) -> None:
     import gradio as gr
-
-    from ui.app import soft
-    from ui.state import IMAGE_TYPES, VIDEO_TYPES
 
     gr.Markdown("Upload a class recording (mp4, webm, mkv, avi) or gallery screenshots. The analysis runs "
                 "here in the background and is stored as a session; leave or reload the page and it goes on. "
@@ -46,8 +47,6 @@ def build(state, demo) -> None:
     def view(selected, shown_key):
         """Progress of the running job, the Analyse button (off while one runs), the job list, and
         the results of the job `selected` (else the newest) when they changed."""
-        from ui.report import alerts_html, charts_html, figures_html, headline_html, needs_attention_html
-        from ui.report import participants_html
 
         choices = state.job_choices()
         ids = [c[1] for c in choices]

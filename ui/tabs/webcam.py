@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from ui.handlers import guard
+
 
 def build(state) -> None:
     import gradio as gr
-
-    from ui.app import guard
 
     gr.Markdown("Test the expression model on your own camera (frames are analysed in memory and never "
                 "written to disk), or upload a photo (its copy is deleted an hour later, or when the app stops).")

@@ -1,4 +1,5 @@
-"""Zoom-like gallery screenshots with known tiles and faces, for tests and benchmarks.
+"""Zoom-like gallery screenshots with known tiles and faces, for tests and benchmarks (never imported
+by the product: the bot, the app and the model do not depend on it).
 
 Faces are real photographs supplied by the caller (e.g. FER2013 faces, upscaled); the renderer adds
 the meeting chrome: a dark background, title bar, toolbar, optional side panel, name labels,
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-
 from pathlib import Path
 
 import numpy as np
 
-Box = tuple[int, int, int, int]
+from bot.geometry import Box
+from bot.records import FaceResult, FrameResult, TileResult
+from model import EMOTIONS
+from model.detector import FaceDetector
+
 FIRST = ["Ana", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jon", "Kira", "Liam",
          "Mia", "Noah", "Olga", "Pavel", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Will", "Xena",
          "Yuki", "Zoe"]
@@ -37,8 +41,6 @@ def detectable_faces(faces: np.ndarray, upscale: int = 4) -> np.ndarray:
     measure what the gallery pipeline (layout, scales, second looks) loses, not what the detector
     cannot see at all."""
     import cv2
-
-    from model.detector import FaceDetector
 
     det = FaceDetector()
     keep = []
@@ -606,8 +608,6 @@ def write_video(path, frame_at, seconds: float, fps: int = 25, size: tuple[int, 
 def seen_gallery(time_s: float, boxes: list[Box]):
     """The analyser's record of a gallery whose every tile shows its participant's face (a neutral
     one, in the tile's centre): what the tracker needs to take tiles for a gallery worth naming."""
-    from bot.records import FaceResult, FrameResult, TileResult
-    from model import EMOTIONS
 
     scores = np.full(len(EMOTIONS), 0.1, np.float32)
     scores[EMOTIONS.index("neutral")] = 0.4

@@ -1,4 +1,4 @@
-"""A real PostgreSQL server for tests (and `bench/school.py`): Debian's `postgresql` binaries, a
+"""A throwaway PostgreSQL server for tests and `bench/school.py` (never imported by the product): Debian's `postgresql` binaries, a
 cluster in a temporary folder, listening on 127.0.0.1 on a free port (and a socket in that folder),
 password authentication (scram-sha-256) for TCP, stopped and removed at the end.
 

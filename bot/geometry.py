@@ -1,8 +1,7 @@
-"""Boxes: (x, y, w, h) in a frame's pixels, and what the layout's parts measure with them."""
+"""Boxes: (x, y, w, h) in a frame's pixels, and what the analyser, the layout and the tracker measure
+with them (one home: no copies)."""
 
 from __future__ import annotations
-
-import numpy as np
 
 Box = tuple[int, int, int, int]
 
@@ -31,18 +30,6 @@ def iou(a: Box, b: Box) -> float:
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
     return inter / float(a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
-
-
-def gray_of(frame: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-
-
-def thumbnail(gray: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(gray, (64, 36), interpolation=cv2.INTER_AREA)
 
 
 def detection_roi(layout, width: int, height: int) -> Box:
