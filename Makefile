@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean-venv
+.PHONY: run test test-fast bench docs clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -19,6 +19,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m pytest
+
+# the quick lane while you work: everything but the tests marked slow (browser, real capture,
+# training, whole recordings, subprocess CLIs); `make test` stays the whole suite, as CI runs it
+test-fast: $(STAMP)
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m pytest -m "not slow"
+
+# pages generated from the code: the model card from its JSON
+docs: $(STAMP)
+	$(BIN)/python -m model.card_markdown
 
 bench: $(STAMP)
 	$(BIN)/python bench/classifier.py

@@ -12,19 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bot import aggregate
 from bot.alerts import who
+from bot.mood import mood_of, trend_of
 from ui.charts import emotion_area, fmt_time, heat_strip, mood_line, presence_lines, strip_legend
+from ui.legal import NOTICE, STORED
 
-NOTICE = ("Emotion inference in workplaces and education institutions is prohibited in the EU since "
-          "2 February 2025 (AI Act, article 5(1)(f)). Elsewhere it needs the informed consent of everyone "
-          "observed. Expression estimates are uncertain: never judge a person by them.")
-STORED = ("ClassMood stores, per session: its name and source, per analysed frame the number of tiles, "
-          "faces and camera-off tiles, per face the participant's name or tile number, box, the seven "
-          "expression scores and the top expression, its head pose (three angles) and whether it faced the "
-          "screen, was turned away or looked down, and the alerts raised. It stores no images unless you "
-          "opt in for a session (*Keep face images* below a recording, `--keep-faces` for the bot): then "
-          "each participant's face is kept as a small 96x96 picture beside its expression, and only then. "
-          "Opt in only with the participants' informed consent.")
 LOOKING_DOWN = ("Looking down may be taking notes or reading: it is shown on its own, never counted as turned "
                 "away, and raises no alert. Head pose is read from five points of each face; looking down is "
                 "only seen when the head nods markedly.")
@@ -84,7 +77,6 @@ class Report:
 
 def mood_word(v: float | None) -> str:
     """The class's mood in a word, as `bot.mood` defines it."""
-    from bot.mood import mood_of
 
     return mood_of(v) or "no faces yet"
 
@@ -99,8 +91,6 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
     """Everything about a session. `readers`: more connections to the same store (`Store.another`),
     over which the session's windows are read side by side; `windows`: a `bot.aggregate.SessionWindows`
     of this session and `window_s` kept from an earlier report (only its open windows are read again)."""
-    from bot import aggregate
-    from bot.mood import trend_of
 
     session = store.session(session_id)
     if session is None:
