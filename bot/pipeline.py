@@ -245,18 +245,20 @@ def face_images(frame: np.ndarray, record: FrameResult) -> list[bytes | None]:
 
 def analyze_path(path: str | Path, every: float = 2.0, progress: Progress | None = None, *,
                  analyzer=None, tracker=None, store=None, session_id: int | None = None, alerts=None,
-                 roster=None) -> dict:
+                 roster=None, drain_s: float = DRAIN_S) -> dict:
     """Analyse an image, a folder of images or a video sampled every `every` seconds, through `run`.
 
     Returns {"source", "frames", "summary", "alerts"} (the `classmood-analyze --json` shape: frames
     as `to_dict()`). With `store` and `session_id` (from `store.start_session`), frames and alerts
     are also stored (with face images only where that session keeps faces). `alerts`: an
     `AlertEngine` (default: the default rules; recordings raise alerts on video time). `roster`: the
-    class list (a `bot.roster.Roster`, names or a file) the default tracker names tiles after."""
+    class list (a `bot.roster.Roster`, names or a file) the default tracker names tiles after.
+    `drain_s`: how long to keep trying a database that cannot be reached at the end (`run`)."""
 
     source = open_path(path, every)
     frames, raised = run(source, analyzer or GalleryAnalyzer(), tracker or Tracker(roster=roster), store, session_id,
-                         alerts if alerts is not None else AlertEngine(), progress, stop_on_store_error=True)
+                         alerts if alerts is not None else AlertEngine(), progress, stop_on_store_error=True,
+                         drain_s=drain_s)
     if not frames:
         raise SourceError(f"{path}: no frame could be analysed")
     return {"source": str(path), "frames": [f.to_dict() for f in frames], "summary": summarize(frames),

@@ -16,6 +16,33 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# `make test-fast` (-m "not slow") leaves out what needs a real server, browser, display or
+# training run, or whole recordings through subprocesses: these modules, and any test that uses
+# one of these fixtures (or is marked slow itself). `make test` runs everything, as CI does.
+SLOW_MODULES = {
+    "test_ui_browser": "the app in headless Chromium",
+    "test_ui_security": "the app as a real server (its in-process checks are marked fast below)",
+    "test_screen_bot": "the bot on a real X display", "test_meeting_window": "a real X display",
+    "test_batch": "Dask clusters", "test_store_postgres": "a real PostgreSQL server",
+    "test_store_faults": "a real PostgreSQL server stopped mid-lesson",
+    "test_distill": "training runs", "test_training": "training runs",
+    "test_teachers_and_calibration": "training runs", "test_litert": "conversions and CLI runs",
+    "test_evaluate": "CLI runs", "test_bench_isa": "the benches under another ISA",
+    "test_desktop_recordings": "whole screen recordings", "test_names": "Tesseract on every real screenshot",
+}
+SLOW_FIXTURES = {"pg_server", "pg_url", "browser", "app", "open_app", "locked_app", "strict_app"}
+FAST = {"test_the_sign_in_throttle_on_a_clock_of_its_own", "test_an_error_page_carries_the_security_headers"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if item.originalname in FAST:
+            continue
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip (fail under CI) when `condition` is false."""
     if condition:
@@ -103,6 +130,49 @@ def run_cli(*args: str, timeout: int = 600, env: dict | None = None) -> subproce
     exe = Path(sys.executable).parent / args[0]
     return subprocess.run([str(exe), *args[1:]], capture_output=True, text=True, timeout=timeout,
                           cwd=REPO, env={**os.environ, **(env or {})})
+
+
+def call_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`run_cli`'s answer without a new process: the command's `main(argv)` called here, its stdout,
+    stderr and log lines captured (the logging it configures is undone after). For error paths:
+    a bad argument or file costs milliseconds instead of a Python start and TensorFlow's import."""
+    import contextlib
+    import importlib
+    import io
+    import logging
+    import signal
+    import tomllib
+
+    if args[0] == "python":
+        assert args[1] == "-m", args
+        module, func, argv = args[2], "main", list(args[3:])
+    else:
+        scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+        module, func = scripts[args[0]].split(":")
+        argv = list(args[1:])
+    main = getattr(importlib.import_module(module), func)
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
+             dict(os.environ))
+    root.handlers = []  # so that the command's logging.basicConfig writes to the captured stderr
+    os.environ.update(env or {})
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as e:  # argparse's usage errors
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    finally:
+        for h in root.handlers:
+            h.close()
+        root.handlers, level, sigint, sigterm, environ = saved
+        root.setLevel(level)
+        signal.signal(signal.SIGINT, sigint)
+        signal.signal(signal.SIGTERM, sigterm)
+        os.environ.clear()
+        os.environ.update(environ)
+    return subprocess.CompletedProcess(list(args), int(code or 0), out.getvalue(), err.getvalue())
 
 
 GALLERIES = Path(os.environ.get("CLASSMOOD_GALLERIES", REPO.parent / "shared" / "data" / "galleries"))

@@ -15,7 +15,7 @@ import pytest
 
 from bot.batch import BatchError, collect, lesson_date, plan, read_manifest
 from bot.store import Store
-from tests.conftest import face_video, run_cli
+from tests.conftest import call_cli, face_video, run_cli
 
 pytest.importorskip("distributed", reason="dask[distributed] is a dependency of classmood-batch")
 
@@ -112,7 +112,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
     for args, msg in [(["--workers", "0"], "--workers must be at least 1"),
                       (["--every", "0"], "finite number of seconds above 0"),
                       ([], "no recordings found")]:
-        r = _batch(str(tmp_path / "empty"), "--db", str(tmp_path / "x.db"), *args, timeout=120)
+        r = call_cli("classmood-batch", str(tmp_path / "empty"), "--db", str(tmp_path / "x.db"), *args)
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert r.returncode == 2 and len(lines) == 1 and msg in lines[0], r.stderr
 

@@ -8,7 +8,7 @@ import pytest
 
 from model import EmotionClassifier
 from model.network import make_model
-from tests.conftest import run_cli
+from tests.conftest import call_cli, run_cli
 
 TINY = ["--width", "8", "--blocks", "2", "--batch-size", "32", "--steps", "3"]
 
@@ -94,13 +94,13 @@ def test_student_cli_run_keeps_only_the_student(small_npz, teacher_files, tmp_pa
     rows = (out / "history.csv").read_text().strip().splitlines()
     assert len(rows) == 3 and "val_accuracy" in rows[0]
 
-    missing = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "x"),
-                      "--teachers", str(tmp_path / "gone.keras"), *TINY)
+    missing = call_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "x"),
+                       "--teachers", str(tmp_path / "gone.keras"), *TINY)
     assert missing.returncode == 2 and "teacher model not found" in missing.stderr
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"not a keras file")
-    bad = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "y"),
-                  "--teachers", str(corrupt), *TINY)
+    bad = call_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "y"),
+                   "--teachers", str(corrupt), *TINY)
     assert bad.returncode == 2 and "corrupt.keras: not a readable Keras model" in bad.stderr
     assert "Traceback" not in bad.stderr
 

@@ -3,7 +3,7 @@ import json
 import cv2
 import numpy as np
 
-from tests.conftest import run_cli
+from tests.conftest import call_cli, run_cli
 from training.metrics import classification_report
 
 
@@ -36,10 +36,10 @@ def test_evaluate_cli_writes_json_and_png(small_npz, random_model_path, tmp_path
 
 
 def test_evaluate_cli_bad_model_and_split(small_npz, tmp_path):
-    r = run_cli("classmood-evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(small_npz),
-                "--out", str(tmp_path / "e"))
+    r = call_cli("classmood-evaluate", "--model", str(tmp_path / "none.keras"), "--data", str(small_npz),
+                 "--out", str(tmp_path / "e"))
     assert r.returncode == 2 and "none.keras" in r.stderr and "Traceback" not in r.stderr
-    r = run_cli("classmood-evaluate", "--data", str(small_npz), "--split", "test", "--out", str(tmp_path / "e"))
+    r = call_cli("classmood-evaluate", "--data", str(small_npz), "--split", "test", "--out", str(tmp_path / "e"))
     assert r.returncode == 2 and "no 'test' split" in r.stderr
 
 

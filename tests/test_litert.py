@@ -6,7 +6,7 @@ import numpy as np
 
 from model import EmotionClassifier
 from model.card import read_card, sha256_file
-from tests.conftest import run_cli
+from tests.conftest import call_cli, run_cli
 
 
 def _copy(src, tmp_path):
@@ -63,7 +63,7 @@ def test_calibrate_cli_refits_a_cards_calibration(random_model_path, small_npz, 
     assert again.calibration["held_out_faces"] == 35 and "ece_after_map" in again.calibration["held_out"]
     for weights_arg, data_arg, why in ((tmp_path / "none.keras", small_npz, "no such weights file"),
                                        (weights, tmp_path / "none.npz", "no such file")):
-        r = run_cli("python", "-m", "training.calibrate", str(weights_arg), "--data", str(data_arg))
+        r = call_cli("python", "-m", "training.calibrate", str(weights_arg), "--data", str(data_arg))
         assert r.returncode == 2 and why in r.stderr and "Traceback" not in r.stderr, r.stderr[-800:]
 
 
@@ -85,11 +85,11 @@ def test_litert_refuses_a_form_over_the_multiply_add_budget(random_model_path, s
 
 
 def test_litert_cli_clear_errors(tmp_path, small_npz):
-    r = run_cli("python", "-m", "training.litert", str(tmp_path / "none.keras"), "--data", str(small_npz))
+    r = call_cli("python", "-m", "training.litert", str(tmp_path / "none.keras"), "--data", str(small_npz))
     assert r.returncode == 2 and "none.keras" in r.stderr and "no such file" in r.stderr
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"junk" * 10)
-    r = run_cli("python", "-m", "training.litert", str(bad), "--data", str(small_npz))
+    r = call_cli("python", "-m", "training.litert", str(bad), "--data", str(small_npz))
     assert r.returncode == 2 and "not a readable Keras model" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -128,6 +128,6 @@ def test_average_cli_mixes_two_runs_weights(random_model_path, small_npz, tmp_pa
         np.testing.assert_allclose(g, 0.25 * a + 0.75 * b, rtol=1e-5, atol=1e-6)
     card = read_card(out / "best.keras")
     assert card.extra["weight_average"]["alpha"] == 0.25 and card.val["n"] == 70
-    r = run_cli("python", "-m", "training.average", str(tuned), str(tmp_path / "none.keras"), "--out", str(out),
-                "--data", str(small_npz))
+    r = call_cli("python", "-m", "training.average", str(tuned), str(tmp_path / "none.keras"), "--out", str(out),
+                 "--data", str(small_npz))
     assert r.returncode == 2 and "none.keras" in r.stderr and "Traceback" not in r.stderr

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bot.roster import Roster, RosterError, load_roster, parse_roster
-from tests.conftest import require, run_cli
+from tests.conftest import call_cli, require, run_cli
 from bot.synthetic import seen_gallery
 
 LATIN = ["Monica Adebayo", "Josh Nelson", "Margaret Ramsey", "Rafael Villanueva", "Takuya Kato"]
@@ -106,7 +106,7 @@ def test_analyze_cli_takes_a_roster(tmp_path, hangul_ocr, fer_faces):
     assert r.returncode == 0, r.stderr
     tiles = json.loads(out.read_text())["frames"][0]["tiles"]
     assert [t["name"] for t in tiles] == names
-    bad = run_cli("classmood-analyze", str(shot), "--roster", str(tmp_path / "nope.txt"))
+    bad = call_cli("classmood-analyze", str(shot), "--roster", str(tmp_path / "nope.txt"))
     assert bad.returncode == 2 and "cannot read the roster" in bad.stderr and "Traceback" not in bad.stderr
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot import ImageSource, VideoSource
 from bot.sources import SourceError, parse_region
-from tests.conftest import face_video, run_cli
+from tests.conftest import call_cli, face_video, run_cli
 
 
 def _frame_index(frame):
@@ -144,7 +144,7 @@ def test_analyze_cli_applies_the_retention_setting(real_galleries, tmp_path):
 
 def test_analyze_cli_keeps_faces_only_when_asked(video, tmp_path):
     db = tmp_path / "faces.db"
-    r = run_cli("classmood-analyze", str(video), "--every", "4", "--keep-faces")
+    r = call_cli("classmood-analyze", str(video), "--every", "4", "--keep-faces")
     assert r.returncode == 2 and "--keep-faces keeps images in a session database: give --db too" in r.stderr
     r = run_cli("classmood-analyze", str(video), "--every", "4", "--db", str(db), "--keep-faces")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -180,7 +180,7 @@ def test_analyze_cli_bad_input(tmp_path, name, content, expect):
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
-    r = run_cli("classmood-analyze", str(path))
+    r = call_cli("classmood-analyze", str(path))
     assert r.returncode == 2
     assert expect in r.stderr and "Traceback" not in r.stderr
 
@@ -188,7 +188,7 @@ def test_analyze_cli_bad_input(tmp_path, name, content, expect):
 def test_analyze_cli_read_only_db(tmp_path, real_galleries):
     blocker = tmp_path / "ro"
     blocker.write_text("a file where the database folder should be")
-    r = run_cli("classmood-analyze", str(real_galleries[0]["path"]), "--db", str(blocker / "x.db"))
+    r = call_cli("classmood-analyze", str(real_galleries[0]["path"]), "--db", str(blocker / "x.db"))
     assert r.returncode == 2 and "cannot open the session database" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -206,7 +206,7 @@ def test_bot_cli_without_display(tmp_path):
 
 def test_bot_cli_bad_alerts_file(tmp_path):
     (tmp_path / "a.toml").write_text("[nope]\n")
-    r = run_cli("classmood-bot", "--alerts", str(tmp_path / "a.toml"), "--db", str(tmp_path / "b.db"))
+    r = call_cli("classmood-bot", "--alerts", str(tmp_path / "a.toml"), "--db", str(tmp_path / "b.db"))
     assert r.returncode == 2 and "unknown rule" in r.stderr
 
 
@@ -363,7 +363,7 @@ def test_a_recording_stops_with_the_stores_error_when_it_cannot_be_written(video
     other.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(StoreError, match="locked"):
-            analyze_path(video, every=4.0, store=store, session_id=sid)
+            analyze_path(video, every=4.0, store=store, session_id=sid, drain_s=1.0)  # the CLI's: 120 s
     finally:
         other.execute("ROLLBACK")
         other.close()

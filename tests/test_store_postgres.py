@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from bot.store import Store, StoreError
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, call_cli, run_cli
 from tests.test_store import face, frame
 
 BOT = r"""
@@ -113,7 +113,7 @@ def test_the_clis_report_a_wrong_password_in_one_line(pg_server, pg_url, tmp_pat
     cv2.imwrite(str(img), np.full((120, 200, 3), 30, np.uint8))
     secret = "Sup3r-Secret-pw"
     bad = pg_url.replace(pg_server.password, secret)
-    r = run_cli("classmood-analyze", str(img), "--db", bad, timeout=120)
+    r = call_cli("classmood-analyze", str(img), "--db", bad)
     lines = [x for x in r.stderr.strip().splitlines() if x.strip()]
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("classmood-analyze: cannot open"), r.stderr
     assert secret not in r.stderr + r.stdout and "Traceback" not in r.stderr

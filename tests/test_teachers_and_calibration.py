@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, call_cli, run_cli
 from training import views
 from training.data import DatasetError
 
@@ -265,12 +265,12 @@ def test_ece_uses_fifteen_equal_width_bins():
 
 
 def test_teachers_command_reports_bad_input(tmp_path, small_npz):
-    r = run_cli("python", "-m", "training.teachers", "--name", "x", "--data", str(small_npz),
-                "--models", str(tmp_path / "gone.keras"), "--dest", str(tmp_path))
+    r = call_cli("python", "-m", "training.teachers", "--name", "x", "--data", str(small_npz),
+                 "--models", str(tmp_path / "gone.keras"), "--dest", str(tmp_path))
     assert r.returncode == 2 and "gone.keras" in r.stderr and "Traceback" not in r.stderr
     (tmp_path / "bad.npz").write_bytes(b"junk")
-    r = run_cli("python", "-m", "training.teachers", "--name", "x", "--data", str(tmp_path / "bad.npz"),
-                "--models", str(tmp_path / "gone.keras"), "--dest", str(tmp_path))
+    r = call_cli("python", "-m", "training.teachers", "--name", "x", "--data", str(tmp_path / "bad.npz"),
+                 "--models", str(tmp_path / "gone.keras"), "--dest", str(tmp_path))
     assert r.returncode == 2 and "bad.npz" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.npz").exists()
 

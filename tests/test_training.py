@@ -3,7 +3,7 @@ import json
 import numpy as np
 
 from model import EmotionClassifier
-from tests.conftest import run_cli
+from tests.conftest import call_cli, run_cli
 
 TINY = ["--width", "8", "--blocks", "2", "--batch-size", "32", "--steps", "3"]
 
@@ -52,7 +52,7 @@ def test_training_on_fer2013_sample(fer2013_path, tmp_path):
 
 
 def test_training_without_data_is_a_clear_error(tmp_path):
-    r = run_cli("classmood-train", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "o"))
+    r = call_cli("classmood-train", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "o"))
     assert r.returncode == 2
     assert "missing.npz: no such file" in r.stderr
     assert "Traceback" not in r.stderr

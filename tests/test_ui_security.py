@@ -270,3 +270,50 @@ def test_an_error_page_carries_the_security_headers():
     assert start["status"] == 500
     assert dict(start["headers"])[b"x-frame-options"] == b"DENY"
     assert b"boom" not in sent[1]["body"]  # no internals in the page
+
+
+def test_the_sign_in_throttle_on_a_clock_of_its_own():
+    """The throttle's rule, in process and without sleeping: 5 failures from one address within the
+    window lock it (right or wrong: 429 with Retry-After counting down), other addresses are not
+    touched, and the lock lifts once the window has passed. (The end-to-end tests above check the
+    same through a real server, with real time.)"""
+    import asyncio
+
+    from ui.security import Guard, SecuritySettings
+
+    now = [1000.0]
+
+    async def sign_in(scope, receive, send):  # the app behind: 200 for the right password, else 400
+        body = (await receive())["body"]
+        await send({"type": "http.response.start", "status": 200 if b"password=right" in body else 400,
+                    "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    guard = Guard(sign_in, SecuritySettings(upload_dir=lambda: Path("/nonexistent"), login_window_s=60.0,
+                                            clock=lambda: now[0]), password=True)
+
+    def login(password: str, client: str = "198.51.100.7") -> tuple[int, dict]:
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": f"username=t&password={password}".encode(), "more_body": False}
+
+        scope = {"type": "http", "method": "POST", "path": "/login", "client": (client, 5000),
+                 "headers": [(b"host", b"127.0.0.1:7860"), (b"content-length", b"30")]}
+        asyncio.run(guard(scope, receive, send))
+        return sent[0]["status"], dict(sent[0]["headers"])
+
+    assert [login("wrong")[0] for _ in range(5)] == [400] * 5
+    status, headers = login("right")
+    assert status == 429 and headers[b"retry-after"] == b"60"
+    now[0] += 45
+    status, headers = login("right")
+    assert status == 429 and headers[b"retry-after"] == b"15"
+    assert login("right", client="198.51.100.8")[0] == 200  # another address is not held back
+    now[0] += 15.5
+    assert login("right")[0] == 200  # the window has passed
+    now[0] += 1000
+    assert [login("wrong")[0] for _ in range(4)] + [login("right")[0]] == [400] * 4 + [200]  # 4 are allowed

@@ -69,6 +69,7 @@ class SecuritySettings:
     login_window_s: float = 60.0
     upload_dir: Callable[[], Path] = field(default=lambda: Path(gradio_cache_dir()))
     bound_host: str = "127.0.0.1"              # the address the server is bound to (--host)
+    clock: Callable[[], float] = time.monotonic  # seconds, for the sign-in throttle (tests pass their own)
 
 
 def served_hosts(settings: SecuritySettings) -> tuple[frozenset[str], bool]:
@@ -264,7 +265,7 @@ class Guard:
     # -- logins --------------------------------------------------------------------------------
     async def login(self, scope, receive, send):
         client = (scope.get("client") or ("unknown", 0))[0]
-        now = time.monotonic()
+        now = self.settings.clock()
         with self._lock:
             until = self._locked_until.get(client, 0.0)
             if until > now:
@@ -292,7 +293,7 @@ class Guard:
 
     def record_failure(self, client: str) -> None:
         s = self.settings
-        now = time.monotonic()
+        now = self.settings.clock()
         with self._lock:
             recent = [t for t in self._failures.get(client, []) if now - t < s.login_window_s] + [now]
             self._failures[client] = recent
