@@ -247,7 +247,7 @@ def _analyse_recording(path, analyzer, every, backend):
     analyzer.forget()
     source = VideoSource(path, every=every, backend=backend, prefetch=2 if backend == "pyav" else 0)
     t = time.perf_counter()
-    frames, _ = run(source, analyzer, Tracker(ocr=False), keep=True)
+    frames = run(source, analyzer, Tracker(ocr=False), keep=True).frames
     return time.perf_counter() - t, frames
 
 
@@ -325,7 +325,7 @@ def recording(analyzer, faces, every=2.0, repeats=3, against: str | None = None)
         tracker = Tracker()
         searches, kept = analyzer.layouts.searches, analyzer.layouts.kept
         t0 = time.perf_counter()
-        frames, _ = run(timed(), analyzer, tracker)
+        frames = run(timed(), analyzer, tracker).frames
         total = time.perf_counter() - t0
         t0 = time.perf_counter()
         decoded = sum(1 for _ in VideoSource(path, every=every))  # the decoder alone, nothing else running
@@ -373,9 +373,10 @@ def memory(analyzer, faces, n=1000):
     import resource
 
     from bot.pipeline import run
+    from bot.records import Frame
     from bot.store import Store
-    from bot.tracker import Tracker
     from bot.synthetic import render_gallery
+    from bot.tracker import Tracker
 
     def rss_mb(pid="self"):
         try:
@@ -397,7 +398,7 @@ def memory(analyzer, faces, n=1000):
         tracker = Tracker(ocr=False)
         at, bot_alone, peak = {}, {}, 0.0
         t0 = time.perf_counter()
-        source = ((i * 5.0, frames[(i // 50) % len(frames)]) for i in range(n))  # layout changes every 50 frames
+        source = (Frame(i * 5.0, frames[(i // 50) % len(frames)]) for i in range(n))  # layout changes every 50 frames
 
         def measure(record):
             i = int(record.time_s / 5.0)

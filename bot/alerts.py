@@ -1,13 +1,18 @@
 """Alert rules over tracked frames: low class mood, a participant negative for long, a participant
 turned away from the screen (head pose, `bot.attention`; never for looking down), a participant
 off camera or gone, falling engagement. Defaults live in `bot/alerts.toml`; a user TOML file
-overrides any key. Each rule has a duration ("for N minutes") and a cooldown."""
+overrides any key. Each rule has a duration ("for N minutes") and a cooldown.
+
+`AlertRules` holds one small class a rule (`ClassValence`, `LowEngagement`, `ParticipantNegative`,
+`ParticipantTurnedAway`, `ParticipantAbsent`), read from the TOML: the file is the one home of the
+defaults, the classes say what each rule watches."""
 
 from __future__ import annotations
 
 import tomllib
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -49,109 +54,201 @@ def who(pid: str | None) -> str:
     return f"the unnamed participant in tile {int(m.group(1)) + 1}" if m else str(pid)
 
 
-def load_rules(path: str | Path | None = None) -> dict:
-    """Defaults merged with the rules in `path` (unknown rules or keys are an error)."""
-    rules = tomllib.loads(DEFAULTS_FILE.read_text())
-    if path is None:
-        return rules
-    p = Path(path)
+def _read_toml(path: Path) -> dict:
     try:
-        user = tomllib.loads(p.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise AlertConfigError(f"{p}: no such alert rules file") from None
+        raise AlertConfigError(f"{path}: no such alert rules file") from None
     except IsADirectoryError:
-        raise AlertConfigError(f"{p}: a folder, not an alert rules file (TOML)") from None
+        raise AlertConfigError(f"{path}: a folder, not an alert rules file (TOML)") from None
     except OSError as e:
-        raise AlertConfigError(f"{p}: cannot read the alert rules ({e.strerror or e})") from None
+        raise AlertConfigError(f"{path}: cannot read the alert rules ({e.strerror or e})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise AlertConfigError(f"{p}: not valid TOML ({e})") from None
-    for rule, values in user.items():
-        if rule not in rules or not isinstance(values, dict):
-            raise AlertConfigError(f"{p}: unknown rule [{rule}]; rules are {', '.join(rules)}")
-        for k, v in values.items():
-            if k not in rules[rule]:
-                raise AlertConfigError(f"{p}: [{rule}] has no key {k!r}; keys are {', '.join(rules[rule])}")
-            if type(v) is not type(rules[rule][k]) and not (isinstance(v, (int, float)) and
-                                                            isinstance(rules[rule][k], (int, float))):
-                raise AlertConfigError(f"{p}: [{rule}] {k} must be a {type(rules[rule][k]).__name__}")
-            rules[rule][k] = v
-    return rules
+        raise AlertConfigError(f"{path}: not valid TOML ({e})") from None
+
+
+@dataclass
+class Rule:
+    """What every rule has: whether it runs, how long its condition must hold (`minutes`) and the
+    least time between two of its alerts for one participant or the class (`cooldown_minutes`)."""
+    name: ClassVar[str]
+    enabled: bool
+    minutes: float
+    cooldown_minutes: float
+
+    def fire(self, engine: "AlertEngine", now: "_Now") -> list[Alert]:
+        raise NotImplementedError
+
+
+@dataclass
+class _Now:
+    """One frame as the rules read it."""
+    t: float
+    faces: list            # the participants' faces on camera (with a participant id)
+    scores: np.ndarray     # their scores, (n, 7)
+
+
+@dataclass
+class ClassValence(Rule):
+    """The class's valence over the last `window_s` stays below `threshold`: its mood is negative."""
+    name: ClassVar[str] = "class_valence"
+    threshold: float
+    window_s: float
+
+    def fire(self, engine, now):
+        vals = np.concatenate([v for tt, v, _, _ in engine.window if tt > now.t - self.window_s])
+        mood = float(vals.mean()) if vals.size else None
+        return engine.check(self, None, mood is not None and mood < self.threshold, now.t,
+                            f"The class has looked negative for {span(self.minutes)}: more faces read "
+                            "negative than positive.", value=mood)
+
+
+@dataclass
+class LowEngagement(Rule):
+    """Faces visible / participants present, over the last `window_s`, stays below `threshold`."""
+    name: ClassVar[str] = "low_engagement"
+    threshold: float
+    window_s: float
+
+    def fire(self, engine, now):
+        win = [(n, p) for tt, _, n, p in engine.window if tt > now.t - self.window_s]
+        present_sum = sum(p for _, p in win)
+        eng = sum(n for n, _ in win) / present_sum if present_sum else None
+        return engine.check(self, None, eng is not None and eng < self.threshold, now.t,
+                            f"Only {0 if eng is None else eng:.0%} of the class has shown a face for "
+                            f"{span(self.minutes)}.", value=eng)
+
+
+@dataclass
+class ParticipantNegative(Rule):
+    """A participant's smoothed P(angry + disgust + fear + sad) stays above `threshold`."""
+    name: ClassVar[str] = "participant_negative"
+    threshold: float
+
+    def fire(self, engine, now):
+        neg = dict(zip((f.participant for f in now.faces), negativity_of(now.scores)))
+        out = []
+        for pid in set(neg) | engine.holding(self):
+            p = neg.get(pid)
+            out += engine.check(self, pid, p is not None and p > self.threshold, now.t,
+                                f"{who(pid)} has looked negative for {span(self.minutes)}.", value=p)
+        return out
+
+
+@dataclass
+class ParticipantTurnedAway(Rule):
+    """A participant's face stays turned away from the screen (never for looking down); a frame
+    without their face (or without a pose) neither starts nor ends it."""
+    name: ClassVar[str] = "participant_turned_away"
+
+    def fire(self, engine, now):
+        state = {f.participant: f.attention for f in now.faces}
+        out = []
+        for pid in set(state) | engine.holding(self):
+            held = state.get(pid) or ("away" if engine.holds(self, pid) else None)
+            out += engine.check(self, pid, held == "away", now.t,
+                                f"{who(pid)} has been turned away from the screen for {span(self.minutes)}.")
+        return out
+
+
+@dataclass
+class ParticipantAbsent(Rule):
+    """A participant seen earlier is off camera or gone from the gallery."""
+    name: ClassVar[str] = "participant_absent"
+
+    def fire(self, engine, now):
+        for f in now.faces:
+            engine.seen[f.participant] = now.t
+        out = []
+        for pid, last in engine.seen.items():
+            out += engine.check(self, pid, last < now.t, now.t,
+                                f"{who(pid)} has been off camera or away for {span(self.minutes)}.", since=last)
+        return out
+
+
+@dataclass
+class AlertRules:
+    """The rules, in the order they are checked on each frame (their alerts come out in it)."""
+    class_valence: ClassValence
+    low_engagement: LowEngagement
+    participant_negative: ParticipantNegative
+    participant_turned_away: ParticipantTurnedAway
+    participant_absent: ParticipantAbsent
+
+    def __iter__(self):
+        return (getattr(self, f.name) for f in fields(self))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "AlertRules":
+        """Rules from a TOML's tables: every rule, every key (as the defaults file has them)."""
+        kinds = {f.name: f.type for f in fields(cls)}
+        by_name = {c.name: c for c in (ClassValence, LowEngagement, ParticipantNegative, ParticipantTurnedAway,
+                                       ParticipantAbsent)}
+        assert set(kinds) == set(by_name) == set(values), (set(kinds), set(values))
+        return cls(**{name: by_name[name](**values[name]) for name in kinds})
+
+
+def load_rules(path: str | Path | None = None) -> AlertRules:
+    """The defaults (`bot/alerts.toml`) with the rules in `path` over them; an unknown rule or key,
+    or a value of another type, is an `AlertConfigError` naming it."""
+    rules = _read_toml(DEFAULTS_FILE)
+    if path is not None:
+        p = Path(path)
+        for rule, values in _read_toml(p).items():
+            if rule not in rules or not isinstance(values, dict):
+                raise AlertConfigError(f"{p}: unknown rule [{rule}]; rules are {', '.join(rules)}")
+            for k, v in values.items():
+                if k not in rules[rule]:
+                    raise AlertConfigError(f"{p}: [{rule}] has no key {k!r}; keys are {', '.join(rules[rule])}")
+                if type(v) is not type(rules[rule][k]) and not (isinstance(v, (int, float)) and
+                                                                isinstance(rules[rule][k], (int, float))):
+                    raise AlertConfigError(f"{p}: [{rule}] {k} must be a {type(rules[rule][k]).__name__}")
+                rules[rule][k] = v
+    return AlertRules.from_dict(rules)
 
 
 class AlertEngine:
     """`update(frame) -> [Alert]` for each tracked `FrameResult`, in time order."""
 
-    def __init__(self, rules: dict | None = None):
+    def __init__(self, rules: AlertRules | None = None):
         self.rules = rules or load_rules()
         self._since: dict[tuple[str, str | None], float] = {}   # condition true since
         self._last: dict[tuple[str, str | None], float] = {}    # last alert time
-        self._window: deque = deque()                            # (t, valences, faces, present)
-        self._seen: dict[str, float] = {}                        # participant -> last time on camera
+        self.window: deque = deque()                             # (t, valences, faces, present)
+        self.seen: dict[str, float] = {}                         # participant -> last time on camera
 
     def update(self, frame: FrameResult) -> list[Alert]:
         t = float(frame.time_s)
         faces = [f for f in frame.participant_faces if f.participant]
         scores = np.array([f.scores for f in faces], dtype=np.float64).reshape(-1, len(EMOTIONS))
-        self._window.append((t, valence_of(scores), len(faces), present(frame)))
+        self.window.append((t, valence_of(scores), len(faces), present(frame)))
+        now = _Now(t, faces, scores)
         alerts: list[Alert] = []
-
-        r = self.rules["class_valence"]
-        if r["enabled"]:
-            vals = np.concatenate([v for tt, v, _, _ in self._window if tt > t - r["window_s"]])
-            mood = float(vals.mean()) if vals.size else None
-            alerts += self._check("class_valence", None, mood is not None and mood < r["threshold"], t, r,
-                                  f"The class has looked negative for {span(r['minutes'])}: more faces read "
-                                  "negative than positive.", value=mood)
-
-        r = self.rules["low_engagement"]
-        if r["enabled"]:
-            win = [(n, p) for tt, _, n, p in self._window if tt > t - r["window_s"]]
-            present_sum = sum(p for _, p in win)
-            eng = sum(n for n, _ in win) / present_sum if present_sum else None
-            alerts += self._check("low_engagement", None, eng is not None and eng < r["threshold"], t, r,
-                                  f"Only {0 if eng is None else eng:.0%} of the class has shown a face for "
-                                  f"{span(r['minutes'])}.", value=eng)
-
-        r = self.rules["participant_negative"]
-        if r["enabled"]:
-            neg = dict(zip((f.participant for f in faces), negativity_of(scores)))
-            for pid in set(neg) | {k[1] for k in self._since if k[0] == "participant_negative"}:
-                p = neg.get(pid)
-                alerts += self._check("participant_negative", pid, p is not None and p > r["threshold"], t, r,
-                                      f"{who(pid)} has looked negative for {span(r['minutes'])}.", value=p)
-
-        r = self.rules["participant_turned_away"]
-        if r["enabled"]:
-            state = {f.participant: f.attention for f in faces}
-            for pid in set(state) | {k[1] for k in self._since if k[0] == "participant_turned_away"}:
-                # away now; a frame without their face (or without a pose) neither starts nor ends it
-                held = state.get(pid) or ("away" if ("participant_turned_away", pid) in self._since else None)
-                alerts += self._check("participant_turned_away", pid, held == "away", t, r,
-                                      f"{who(pid)} has been turned away from the screen for {span(r['minutes'])}.")
-
-        r = self.rules["participant_absent"]
-        if r["enabled"]:
-            for f in faces:
-                self._seen[f.participant] = t
-            for pid in self._seen:
-                away = self._seen[pid] < t
-                alerts += self._check("participant_absent", pid, away, t, r,
-                                      f"{who(pid)} has been off camera or away for {span(r['minutes'])}.",
-                                      since=self._seen[pid])
-        while self._window and self._window[0][0] <= t - 3600:
-            self._window.popleft()
+        for rule in self.rules:
+            if rule.enabled:
+                alerts += rule.fire(self, now)
+        while self.window and self.window[0][0] <= t - 3600:
+            self.window.popleft()
         return alerts
 
-    def _check(self, rule, pid, condition, t, r, message, since=None, value=None) -> list[Alert]:
-        key = (rule, pid)
+    def holding(self, rule: Rule) -> set[str | None]:
+        """The participants whose condition for `rule` holds, as of the last frame."""
+        return {pid for name, pid in self._since if name == rule.name}
+
+    def holds(self, rule: Rule, pid: str | None) -> bool:
+        return (rule.name, pid) in self._since
+
+    def check(self, rule: Rule, pid, condition: bool, t: float, message: str, since=None, value=None) -> list[Alert]:
+        """An alert where `condition` has held for the rule's minutes and its cooldown has passed."""
+        key = (rule.name, pid)
         if not condition:
             self._since.pop(key, None)
             return []
         start = self._since.setdefault(key, t if since is None else since)
-        if t - start < r["minutes"] * 60:
+        if t - start < rule.minutes * 60:
             return []
         last = self._last.get(key)
-        if last is not None and t - last < r["cooldown_minutes"] * 60:
+        if last is not None and t - last < rule.cooldown_minutes * 60:
             return []
         self._last[key] = t
-        return [Alert(rule, message, t, pid, value)]
+        return [Alert(rule.name, message, t, pid, value)]

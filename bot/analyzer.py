@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,10 +25,10 @@ from bot.layout import LayoutMemory, LayoutOptions, find_tiles, fit, picture_on_
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS, EmotionClassifier
 from model.crop import crop_faces
-from model.detector import FaceDetector
+from model.detector import Detection, FaceDetector
 from model.headpose import head_pose
 
-__all__ = ["AnalyzerOptions", "Box", "FaceResult", "Found", "FrameResult", "GalleryAnalyzer", "TileResult"]
+__all__ = ["AnalyzerOptions", "Box", "FaceResult", "FrameResult", "GalleryAnalyzer", "Placed", "TileResult"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class GalleryAnalyzer:
         t1 = time.perf_counter()
         dets = self._detect(frame, layout, gray, whole=searched or self._faces_outside)
         others = self.layouts.others if searched and self.layouts is not None else []
-        sure = [d[0] for d in dets if d[1] >= opts.min_confidence]
+        sure = [d.box for d in dets if d.confidence >= opts.min_confidence]
         if self.layouts is not None:
             self.layouts.saw(sure)  # where faces were, the next frame's layout is never kept unsearched
         fitted = fit(layout, sure, gray, opts.layout, searched, others)
@@ -95,21 +96,22 @@ class GalleryAnalyzer:
         assigned = _assign(dets, [t.box for t in layout])
         # a weak second face beside a tile's participant is rather a guitar or a poster than a
         # second person sharing the camera (who is seen as clearly as the first)
-        assigned = [a for a in assigned if a[3] == "participant" or a[2] is None
-                    or a[1] >= opts.second_face_confidence
-                    or not any(b[2] == a[2] and b[3] == "participant" for b in assigned)]
+        assigned = [a for a in assigned if a.role == "participant" or a.tile is None
+                    or a.det.confidence >= opts.second_face_confidence
+                    or not any(b.tile == a.tile and b.role == "participant" for b in assigned)]
         # a profile photo or avatar on a camera-off tile is no participant's face on video
-        pictures = {tile for box, _, tile, role in assigned
-                    if role == "participant" and picture_on_panel(gray, layout[tile].box, box)}
-        assigned = [(box, conf, tile, "other" if tile in pictures else role) for box, conf, tile, role in assigned]
-        probs = self.classifier.predict(crop_faces(frame, [d[0] for d in assigned])) if assigned else \
+        pictures = {a.tile for a in assigned
+                    if a.role == "participant" and picture_on_panel(gray, layout[a.tile].box, a.det.box)}
+        assigned = [a._replace(role="other") if a.tile in pictures else a for a in assigned]
+        probs = self.classifier.predict(crop_faces(frame, [a.det.box for a in assigned])) if assigned else \
             np.zeros((0, len(EMOTIONS)), np.float32)
         t3 = time.perf_counter()
         self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}
-        poses = _poses([d[0] for d in assigned])
-        faces = [FaceResult(box=tuple(box), tile=tile, participant=None, role=role, confidence=round(float(conf), 3),
-                            uncertain=is_uncertain(box, p, opts), scores=p, yaw=pose[0], pitch=pose[1], roll=pose[2])
-                 for (box, conf, tile, role), p, pose in zip(assigned, probs, poses)]
+        poses = _poses([a.det for a in assigned])
+        faces = [FaceResult(box=tuple(a.det.box), tile=a.tile, participant=None, role=a.role,
+                            confidence=round(float(a.det.confidence), 3), uncertain=is_uncertain(a.det.box, p, opts),
+                            scores=p, yaw=pose[0], pitch=pose[1], roll=pose[2])
+                 for a, p, pose in zip(assigned, probs, poses)]
         with_face = {f.tile for f in faces if f.role == "participant"}
         tiles = [TileResult(t.box, None, (t.camera_off and i not in with_face) or i in pictures, i in pictures)
                  for i, t in enumerate(layout)]
@@ -128,7 +130,7 @@ class GalleryAnalyzer:
             self._seen = None
             self._faces_outside = False
 
-    def _detect(self, frame: np.ndarray, layout, gray: np.ndarray, whole: bool = False) -> list[tuple[Box, float]]:
+    def _detect(self, frame: np.ndarray, layout, gray: np.ndarray, whole: bool = False) -> list[Detection]:
         """Faces as (box, confidence). One pass over the frame (around the video tiles, reduced to
         `frame_max_side`); then, for tiles that show video but no face, an upscaled second look, and
         a larger one only where a look saw a face-like candidate it could not confirm (a score
@@ -147,7 +149,7 @@ class GalleryAnalyzer:
             scroll = self.layouts.scrolled if self.layouts is not None else None
             if changed is not None and scroll is not None and not whole:
                 memory.scrolled(changed, *scroll)  # a page that scrolled: only the rows it newly shows
-            tracked: list[tuple[Box, float]] = []
+            tracked: list[Detection] = []
             if changed is not None and opts.track_faces and not whole:
                 tracked, done = self._track(frame, memory, layout, changed)
                 memory.settle(changed, done)
@@ -160,21 +162,21 @@ class GalleryAnalyzer:
             else:
                 regions = memory.regions(changed, roi)
                 done = memory.settled
-                seen = [d for d in memory.seen if not any(overlaps(d[0], r, 0.0) for r in regions)
-                        and not any(center_in(d[0], t) for t in done)]
+                seen = [d for d in memory.seen if not any(overlaps(d.box, r, 0.0) for r in regions)
+                        and not any(center_in(d.box, t) for t in done)]
                 seen += tracked + self._first_pass(frame, regions, scale)
                 memory.update(changed, seen)
-            dets = [d for d in seen if d[1] >= opts.min_confidence]
+            dets = [d for d in seen if d.confidence >= opts.min_confidence]
             if whole:  # faces first: the rest of the frame too, at the same scale (not kept as `seen`)
                 around = [(r, c) for r, c in around_roi(roi, w, h, int(64 / scale), int(0.05 * max(w, h)))
                           if not _flat(gray, c)]
                 outside = [d for d in self._first_pass(frame, [r for r, _ in around], scale, [c for _, c in around])
-                           if d[1] >= opts.min_confidence] if around else []
+                           if d.confidence >= opts.min_confidence] if around else []
                 self._faces_outside = bool(outside)  # then the next frames look outside again too
                 dets += outside
             pending = []
             for t in layout:
-                if t.camera_off or any(center_in(b, t.box) for b, _ in dets):
+                if t.camera_off or any(center_in(d.box, t.box) for d in dets):
                     continue
                 if memory is not None and memory.still_empty(t.box):
                     continue  # looked at closely before, nothing there, and nothing has changed since
@@ -186,17 +188,17 @@ class GalleryAnalyzer:
                 if step:  # the larger look: tiles with a hint of a face, unless already at the largest scale
                     pending = [(box, min(opts.max_second_look_scale, s * 1.5)) for box, s in pending
                                if s < opts.max_second_look_scale
-                               and (opts.larger_look == "always" or any(center_in(b, box) for b, _ in seen))]
+                               and (opts.larger_look == "always" or any(center_in(d.box, box) for d in seen))]
                 if not pending:
                     break
                 found = self._look(frame, pending)
                 seen += found
-                sure = [d for d in found if d[1] >= opts.min_confidence]
+                sure = [d for d in found if d.confidence >= opts.min_confidence]
                 dets += sure
-                pending = [(box, s) for box, s in pending if not any(center_in(b, box) for b, _ in sure)]
+                pending = [(box, s) for box, s in pending if not any(center_in(d.box, box) for d in sure)]
             if memory is not None:  # all candidates, those of second looks too, stand until their area changes
                 memory.seen = list(seen)
-                memory.looked_empty([box for box in looked if not any(center_in(b, box) for b, _ in dets)])
+                memory.looked_empty([box for box in looked if not any(center_in(d.box, box) for d in dets)])
             self._seen = memory
         return _nms(dets, opts.nms_iou)
 
@@ -219,13 +221,13 @@ class GalleryAnalyzer:
             x, y, w, h = t.box
             if t.camera_off or not changed[y // c:(y + h) // c + 1, x // c:(x + w) // c + 1].any():
                 continue
-            inside = [d for d in memory.seen if d[1] >= opts.min_confidence and center_in(d[0], t.box)]
+            inside = [d for d in memory.seen if d.confidence >= opts.min_confidence and center_in(d.box, t.box)]
             if not inside and memory.still_empty(t.box):
                 done.append(t.box)  # empty when last looked at closely: the close look again, no pass first
                 continue
             if len(inside) != 1:
                 continue
-            fx, fy, fw, fh = inside[0][0]
+            fx, fy, fw, fh = inside[0].box
             gx, gy = max(x, int(fx - 0.4 * fw)), max(y, int(fy - 0.4 * fh))
             gx2, gy2 = min(x + w, int(fx + 1.4 * fw)), min(y + h, int(fy + 1.4 * fh))
             if gx2 - gx < 8 or gy2 - gy < 8:
@@ -238,25 +240,25 @@ class GalleryAnalyzer:
                                               self.options.hint_confidence)
         out = []
         for (tile, (x, y, _, _), _), found in zip(looks, found_all):
-            sure = [(Found.at(d, x, y), d.confidence) for d in found if d.confidence >= opts.min_confidence]
-            sure = [d for d in sure if center_in(d[0], tile)]
+            sure = [d.moved(x, y) for d in found if d.confidence >= opts.min_confidence]
+            sure = [d for d in sure if center_in(d.box, tile)]
             if len(sure) == 1:
                 out += sure
                 done.append(tile)
         return out, done
 
     def _first_pass(self, frame: np.ndarray, regions: list[Box], scale: float,
-                    cores: list[Box] | None = None) -> list[tuple[Box, float]]:
+                    cores: list[Box] | None = None) -> list[Detection]:
         """Detections in each region; where `cores` are given, only those centred in the region's core."""
         jobs = [(frame[y:y + h, x:x + w], scale) for x, y, w, h in regions]
         out = []
         found_all = self.detector.detect_many(jobs, self.options.hint_confidence)
         for k, ((x, y, _, _), found) in enumerate(zip(regions, found_all)):
-            boxes = [(Found.at(d, x, y), d.confidence) for d in found]
-            out += [b for b in boxes if cores is None or center_in(b[0], cores[k])]
+            moved = [d.moved(x, y) for d in found]
+            out += [d for d in moved if cores is None or center_in(d.box, cores[k])]
         return out
 
-    def _look(self, frame: np.ndarray, looks: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
+    def _look(self, frame: np.ndarray, looks: list[tuple[Box, float]]) -> list[Detection]:
         """Detections (down to `hint_confidence`) in the tiles `looks` (box, scale), each resized by
         its scale, shared out among the detector's workers. One image a tile: a mosaic of the tiles
         in one image was measured slower (YuNet's time per pixel grows on large images), and a trip
@@ -264,35 +266,16 @@ class GalleryAnalyzer:
         jobs = [(frame[y:y + th, x:x + tw], s) for (x, y, tw, th), s in looks]
         out = []
         for ((x, y, _, _), _), found in zip(looks, self.detector.detect_many(jobs, self.options.hint_confidence)):
-            out += [(Found.at(d, x, y), d.confidence) for d in found]
+            out += [d.moved(x, y) for d in found]
         return out
 
 
-class Found(tuple):
-    """A face's box (x, y, w, h), a plain 4-tuple to everything that reads it, that also carries
-    the detector's five landmarks (`landmarks`: (5, 2) frame pixels, or None) for its head pose."""
-
-    landmarks: np.ndarray | None
-
-    def __new__(cls, box, landmarks: np.ndarray | None = None):
-        self = super().__new__(cls, (int(v) for v in box))
-        self.landmarks = landmarks
-        return self
-
-    @classmethod
-    def at(cls, det, x: int, y: int) -> "Found":
-        """A `Detection` made in a crop whose corner is (x, y), in frame pixels."""
-        marks = None if det.landmarks is None else det.landmarks + np.array([x, y], np.float64)
-        return cls((det.box[0] + x, det.box[1] + y, det.box[2], det.box[3]), marks)
-
-
-def _poses(boxes) -> list[tuple[float | None, float | None, float | None]]:
-    """(yaw, pitch, roll) in degrees per box, from its landmarks; Nones where it has none."""
-
-    out: list[tuple] = [(None, None, None)] * len(boxes)
-    have = [k for k, b in enumerate(boxes) if getattr(b, "landmarks", None) is not None]
+def _poses(dets: list[Detection]) -> list[tuple[float | None, float | None, float | None]]:
+    """(yaw, pitch, roll) in degrees per detection, from its landmarks; Nones where it has none."""
+    out: list[tuple] = [(None, None, None)] * len(dets)
+    have = [k for k, d in enumerate(dets) if d.landmarks is not None]
     if have:
-        for k, pose in zip(have, head_pose(np.stack([boxes[k].landmarks for k in have]))):
+        for k, pose in zip(have, head_pose(np.stack([dets[k].landmarks for k in have]))):
             if np.isfinite(pose).all():
                 out[k] = tuple(round(float(v), 1) for v in pose)
     return out
@@ -314,7 +297,7 @@ class _Seen:
     LEVELS = 6
     MARGIN = 6  # cells around a change that are looked at again with it
 
-    def __init__(self, gray: np.ndarray, roi: Box, scale: float, seen: list[tuple[Box, float]]):
+    def __init__(self, gray: np.ndarray, roi: Box, scale: float, seen: list[Detection]):
         self.shape, self.roi, self.scale = gray.shape, roi, scale
         self.ref = self._thumb(gray)
         self.seen = list(seen)
@@ -356,7 +339,7 @@ class _Seen:
         region_cells[max(0, top // c - m):bottom // c + m + 1, :] = False  # is seen whole on the next frame
         changed[region_cells] = 0
         self.ref[region_cells] = self._thumb_now[region_cells]
-        self.seen = [s for s in self.seen if not center_in(s[0], region)]
+        self.seen = [d for d in self.seen if not center_in(d.box, region)]
 
     def settle(self, changed: np.ndarray, tiles: list[Box]) -> None:
         """Tiles whose faces were found again where they were (`GalleryAnalyzer._track`): their
@@ -380,7 +363,7 @@ class _Seen:
         grown = cv2.dilate(changed, np.ones((2 * self.MARGIN + 1, 2 * self.MARGIN + 1), np.uint8))
         n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
         boxes = [(int(x) * c, int(y) * c, int(w) * c, int(h) * c) for x, y, w, h, _ in stats[1:n]]
-        kept = [d for d, _ in self.seen if not any(center_in(d, t) for t in self.settled)]
+        kept = [d.box for d in self.seen if not any(center_in(d.box, t) for t in self.settled)]
         for _ in range(2):  # grow each box over earlier detections it touches: no face is cut in two
             boxes = [_union([b] + [d for d in kept if overlaps(d, b, 0.0)]) for b in boxes]
         rx, ry, rw, rh = roi
@@ -393,7 +376,7 @@ class _Seen:
         self._regions = out
         return out
 
-    def update(self, changed: np.ndarray, seen: list[tuple[Box, float]]) -> None:
+    def update(self, changed: np.ndarray, seen: list[Detection]) -> None:
         c = self.CELL
         grown = np.zeros_like(changed)
         for x, y, w, h in self._regions + self.settled:  # the cells looked at again now show what was seen
@@ -495,22 +478,30 @@ def _as_bgr(frame: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a BGR, BGRA or gray image, got shape {frame.shape}")
 
 
-def _nms(dets: list[tuple[Box, float]], threshold: float) -> list[tuple[Box, float]]:
-    keep: list[tuple[Box, float]] = []
-    for box, conf in sorted(dets, key=lambda d: -d[1]):
-        if all(iou(box, k[0]) < threshold for k in keep):
-            keep.append((box, conf))
+def _nms(dets: list[Detection], threshold: float) -> list[Detection]:
+    keep: list[Detection] = []
+    for d in sorted(dets, key=lambda d: -d.confidence):
+        if all(iou(d.box, k.box) < threshold for k in keep):
+            keep.append(d)
     return keep
 
 
-def _assign(dets, tiles: list[Box]) -> list[tuple[Box, float, int | None, str]]:
-    """(box, confidence, tile index, role) per detection; in each tile the largest central face is
-    the participant, other faces are "other"; faces outside every tile are "other"."""
+class Placed(NamedTuple):
+    """A detection, the tile it lies in (None: outside every tile) and its role there."""
+    det: Detection
+    tile: int | None
+    role: str  # "participant" (the tile's largest central face) or "other"
+
+
+def _assign(dets: list[Detection], tiles: list[Box]) -> list[Placed]:
+    """Each detection `Placed` in its tile; in each tile the largest central face is the
+    participant, other faces are "other"; faces outside every tile are "other"."""
     out = []
     best: dict[int, tuple[float, int]] = {}
-    for k, (box, conf) in enumerate(dets):
+    for k, d in enumerate(dets):
+        box = d.box
         tile = next((i for i, t in enumerate(tiles) if center_in(box, t)), None)
-        out.append([box, conf, tile, "other"])
+        out.append([d, tile, "other"])
         if tile is None:
             continue
         tx, ty, tw, th = tiles[tile]
@@ -520,6 +511,6 @@ def _assign(dets, tiles: list[Box]) -> list[tuple[Box, float, int | None, str]]:
         if tile not in best or score > best[tile][0]:
             best[tile] = (score, k)
     for _, k in best.values():
-        out[k][3] = "participant"
-    order = sorted(range(len(out)), key=lambda k: (out[k][2] if out[k][2] is not None else 1 << 30, out[k][3] != "participant"))
-    return [tuple(out[k]) for k in order]
+        out[k][2] = "participant"
+    order = sorted(range(len(out)), key=lambda k: (out[k][1] if out[k][1] is not None else 1 << 30, out[k][2] != "participant"))
+    return [Placed(*out[k]) for k in order]

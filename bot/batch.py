@@ -243,14 +243,14 @@ def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Out
             if progress is not None:
                 progress(job.path, n, total)
 
-        frames, _ = run(source, analyzer, Tracker(), store, sid, AlertEngine(), tick, stop_on_store_error=True)
+        frames = run(source, analyzer, Tracker(), store, sid, AlertEngine(), tick, stop_on_store_error=True).frames
         if not frames:
             store.delete_session(sid)
             raise SourceError(f"{job.path}: no frame could be analysed")
         patiently(lambda: store.end_session(sid, at=out.date + (frames[-1].time_s if frames else 0.0)))
         out.status, out.session_id, out.frames = "done", sid, len(frames)
         out.minutes = round(source.duration_s / 60, 1)
-        out.valence = summarize(frames)["valence"]
+        out.valence = summarize(frames).valence
     except (SourceError, StoreError, OSError) as e:
         out.status = f"failed: {e}"
     return out

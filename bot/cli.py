@@ -66,8 +66,8 @@ def status_line(record) -> str:
     if not faces:
         return f"{clock}  {present(record)} in view, no face to read (cameras off or turned away)"
     s = summarize([record])
-    facing = f", {s['attention']:.0%} facing the screen" if s["attention"] is not None else ""
-    return f"{clock}  {present(record)} in view, {len(faces)} face(s) read: mood {s['mood']} (valence {s['valence']:+.2f}){facing}"
+    facing = f", {s.attention:.0%} facing the screen" if s.attention is not None else ""
+    return f"{clock}  {present(record)} in view, {len(faces)} face(s) read: mood {s.mood} (valence {s.valence:+.2f}){facing}"
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -142,14 +142,14 @@ def _analyze(argv=None) -> int:
                 patiently(lambda: store.end_session(sid))
         bar.close()
         if args.json_out:
-            Path(args.json_out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+            Path(args.json_out).write_text(json.dumps(result.to_dict(), indent=1, ensure_ascii=False) + "\n")
     except (SourceError, StoreError, ModelLoadError, OSError) as e:
         bar.close()
         print(f"classmood-analyze: {e}", file=sys.stderr)
         return 2
-    s = result["summary"]
-    shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["emotion_shares"].items(), key=lambda kv: -kv[1]) if v)
-    print(f"{s['frames']} frames, {s['faces']} participant faces, valence {s['valence']:+.2f}; {shares or 'no faces'}")
+    s = result.summary
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(s.emotion_shares.items(), key=lambda kv: -kv[1]) if v)
+    print(f"{s.frames} frames, {s.faces} participant faces, valence {s.valence:+.2f}; {shares or 'no faces'}")
     if args.json_out:
         print(f"wrote {args.json_out}")
     if sid is not None:

@@ -24,6 +24,7 @@ the **trend** ("rising", "steady", "falling": the least-squares slope of valence
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -93,7 +94,22 @@ def shares(labels: Iterable[str]) -> dict[str, float]:
     return {e: (round(labels.count(e) / n, 4) if n else 0.0) for e in EMOTIONS}
 
 
-def summarize(frames) -> dict:
+@dataclass(frozen=True)
+class Summary:
+    """What `summarize` says of some frames (see the module for the words)."""
+    frames: int
+    faces: int                        # participant faces (faces of anyone else are left out)
+    emotion_shares: dict[str, float]  # share of those faces whose top class is each emotion
+    valence: float
+    mood: str | None                  # None without faces
+    trend: str
+    attention: float | None           # share facing the screen among faces with a head pose
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarize(frames) -> Summary:
     """Summary of frames (`FrameResult`s, or their `to_dict()` shape): frames, faces, emotion
     shares, valence, mood and trend over the participants' faces (faces with role "other",
     profile photos on camera-off tiles among them, are left out), and attention (`bot.attention`:
@@ -106,12 +122,7 @@ def summarize(frames) -> dict:
     valence = round(float(valence_of(scores).mean()), 4) if len(faces) else 0.0
     per_frame = [(r.time_s, float(valence_of(np.array([f.scores for f in r.participant_faces])).mean()))
                  for r in records if r.participant_faces]
-    return {
-        "frames": len(frames),
-        "faces": len(faces),
-        "emotion_shares": shares(f.emotion for f in faces),
-        "valence": valence,
-        "mood": mood_of(valence) if len(faces) else None,
-        "trend": trend_of([t for t, _ in per_frame], [v for _, v in per_frame]),
-        "attention": attention_of(f.attention for f in faces),
-    }
+    return Summary(frames=len(frames), faces=len(faces), emotion_shares=shares(f.emotion for f in faces),
+                   valence=valence, mood=mood_of(valence) if len(faces) else None,
+                   trend=trend_of([t for t, _ in per_frame], [v for _, v in per_frame]),
+                   attention=attention_of(f.attention for f in faces))

@@ -12,13 +12,14 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bot.alerts import AlertEngine
+from bot.alerts import Alert, AlertEngine
 from bot.analyzer import GalleryAnalyzer
-from bot.mood import summarize
+from bot.mood import Summary, summarize
 from bot.records import FrameResult
 from bot.sources import IMAGE_SUFFIXES, ImageSource, SourceError, VideoSource, check_seconds
 from bot.store import StoreError, StoreUnavailable
@@ -119,6 +120,28 @@ class Backlog:
         return True
 
 
+@dataclass
+class RunResult:
+    """What `run` returns: the tracked frames (none with `keep=False`) and the alerts raised."""
+    frames: list[FrameResult]
+    alerts: list[Alert]
+
+
+@dataclass
+class Analysis:
+    """What `analyze_path` returns: the path, its tracked frames, their `Summary` and the alerts
+    raised. `to_dict()` is the `classmood-analyze --json` shape (the edge: files and exports)."""
+    source: str
+    frames: list[FrameResult]
+    summary: Summary
+    alerts: list[Alert]
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "frames": [f.to_dict() for f in self.frames], "summary": self.summary.to_dict(),
+                "alerts": [{"time_s": a.time_s, "rule": a.rule, "participant": a.participant, "message": a.message}
+                           for a in self.alerts]}
+
+
 def open_path(path: str | Path, every: float = 2.0):
     """An ImageSource for an image or a folder, a VideoSource for anything else OpenCV can open."""
     if not str(path).strip():
@@ -135,14 +158,14 @@ def open_path(path: str | Path, every: float = 2.0):
 def run(source, analyzer, tracker, store=None, session_id: int | None = None, alerts=None,
         progress: Progress | None = None, *, keep: bool = True,
         on_frame: Callable[[FrameResult], None] | None = None,
-        stop_on_store_error: bool = False, drain_s: float = DRAIN_S) -> tuple[list[FrameResult], list]:
-    """Analyse every frame of `source` (an iterable of `(time_s, frame)`; an `ImageSource` gives
-    each image's path too), track it, store it in `store` under `session_id` (with the opted-in
-    participants' face images, cropped here once and encoded), and feed `alerts` (an `AlertEngine`),
-    storing what it raises. Images of a folder are unrelated pictures: each gets a fresh tracker.
+        stop_on_store_error: bool = False, drain_s: float = DRAIN_S) -> RunResult:
+    """Analyse every `Frame` of `source` (any iterable of them: a screen, a video, pictures), track
+    it, store it in `store` under `session_id` (with the opted-in participants' face images, cropped
+    here once and encoded), and feed `alerts` (an `AlertEngine`), storing what it raises. A frame
+    that starts a `new_scene` (a folder's unrelated pictures) gets a fresh tracker.
 
-    Returns the tracked frames (none with `keep=False`: a live bot runs for hours) and the alerts
-    raised. `progress(done, total)` after each frame analysed; `on_frame(record)` as each tracked
+    Returns a `RunResult`: the tracked frames (none with `keep=False`: a live bot runs for hours)
+    and the alerts raised. `progress(done, total)` after each frame analysed; `on_frame(record)` as each tracked
     record is ready (the tracker holds a gallery's records back while their names are read in the
     background: `Tracker.push`; the rest come at the end, `Tracker.flush`). A store that cannot
     be written is one more failed frame for a live bot (the lock may pass), and ends the run with
@@ -151,8 +174,6 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     written in order when it is back; at the end the run waits up to `drain_s` for it, then (with
     `stop_on_store_error`) raises `StoreUnavailable`."""
 
-    folder = isinstance(source, ImageSource) and source.path.is_dir()
-    items = source.items() if isinstance(source, ImageSource) else ((t, f, None) for t, f in source)
     total = len(source) if hasattr(source, "__len__") else 0
     frames: list[FrameResult] = []
     raised: list = []
@@ -203,15 +224,15 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
         log.error("frame at %.1fs failed: %s: %s", t, type(e).__name__, e)
         beat()
 
-    for t, frame, file in items:
+    for frame in source:
         try:
-            result = analyzer.analyze(frame, time_s=t, file=str(file) if folder else None)
-            if folder:  # unrelated pictures: each its own tracker, named at once
-                ready = [(tracker.fresh().update(result, frame), frame)]
+            result = analyzer.analyze(frame.image, time_s=frame.time_s, file=frame.file)
+            if frame.new_scene:  # an unrelated picture: its own tracker, named at once
+                ready = [(tracker.fresh().update(result, frame.image), frame.image)]
             else:
-                ready = tracker.push(result, frame)
+                ready = tracker.push(result, frame.image)
         except Exception as e:  # a crash in one frame never ends the run
-            failed(t, e)
+            failed(frame.time_s, e)
             continue
         emit(ready)
         if not ready:
@@ -223,7 +244,7 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
     if backlog is not None and backlog.pending and not backlog.drain(drain_s) and stop_on_store_error:
         raise StoreUnavailable(f"the session database {store.location} was unreachable to the end: "
                                f"{len(backlog.pending)} frame(s) not stored")
-    return frames, raised
+    return RunResult(frames, raised)
 
 
 def face_images(frame: np.ndarray, record: FrameResult) -> list[bytes | None]:
@@ -245,22 +266,18 @@ def face_images(frame: np.ndarray, record: FrameResult) -> list[bytes | None]:
 
 def analyze_path(path: str | Path, every: float = 2.0, progress: Progress | None = None, *,
                  analyzer=None, tracker=None, store=None, session_id: int | None = None, alerts=None,
-                 roster=None, drain_s: float = DRAIN_S) -> dict:
+                 roster=None, drain_s: float = DRAIN_S) -> Analysis:
     """Analyse an image, a folder of images or a video sampled every `every` seconds, through `run`.
 
-    Returns {"source", "frames", "summary", "alerts"} (the `classmood-analyze --json` shape: frames
-    as `to_dict()`). With `store` and `session_id` (from `store.start_session`), frames and alerts
+    Returns an `Analysis` (its `to_dict()`: the `classmood-analyze --json` shape). With `store` and `session_id` (from `store.start_session`), frames and alerts
     are also stored (with face images only where that session keeps faces). `alerts`: an
     `AlertEngine` (default: the default rules; recordings raise alerts on video time). `roster`: the
     class list (a `bot.roster.Roster`, names or a file) the default tracker names tiles after.
     `drain_s`: how long to keep trying a database that cannot be reached at the end (`run`)."""
 
     source = open_path(path, every)
-    frames, raised = run(source, analyzer or GalleryAnalyzer(), tracker or Tracker(roster=roster), store, session_id,
-                         alerts if alerts is not None else AlertEngine(), progress, stop_on_store_error=True,
-                         drain_s=drain_s)
-    if not frames:
+    done = run(source, analyzer or GalleryAnalyzer(), tracker or Tracker(roster=roster), store, session_id,
+               alerts if alerts is not None else AlertEngine(), progress, stop_on_store_error=True, drain_s=drain_s)
+    if not done.frames:
         raise SourceError(f"{path}: no frame could be analysed")
-    return {"source": str(path), "frames": [f.to_dict() for f in frames], "summary": summarize(frames),
-            "alerts": [{"time_s": a.time_s, "rule": a.rule, "participant": a.participant, "message": a.message}
-                       for a in raised]}
+    return Analysis(str(path), done.frames, summarize(done.frames), done.alerts)

@@ -1,7 +1,9 @@
-"""The one typed record of a frame, from the analyser through the tracker to the store and alerts.
+"""The typed records of a frame's journey: the `Frame` a source yields, and the `FrameResult` the
+analyser makes of it, which the tracker, the alerts and the store pass on.
 
 `FrameResult` holds `TileResult`s and `FaceResult`s; a face's `scores` is an array in `EMOTIONS`
-order and its `emotion` the top class of those scores; its `yaw`, `pitch`, `roll` (degrees) come
+order (smoothed by the tracker, the analyser's kept as `raw_scores`) and its `emotion` the top class
+of those scores; its `yaw`, `pitch`, `roll` (degrees) come
 from its landmarks and its `attention` from the tracker. `to_dict()` is for the JSON edge only
 (`classmood-analyze --json`, the app's report); `FrameResult.from_dict` reads that shape back (stored
 or replayed JSON). No image code here: the store imports this module.
@@ -15,6 +17,20 @@ import numpy as np
 
 from bot.geometry import Box
 from model.emotions import EMOTIONS
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture into the pipeline, as every source yields it.
+
+    `time_s`: seconds from the source's start (video time; wall time since a screen capture began;
+    0.0 for a picture). `image`: BGR (or gray) pixels. `file`: the picture it came from, for a
+    folder's pictures (None otherwise). `new_scene`: unrelated to the frame before (a folder's
+    pictures): it is read afresh, with a tracker of its own."""
+    time_s: float
+    image: np.ndarray = field(repr=False)
+    file: str | None = None
+    new_scene: bool = False
 
 
 @dataclass
@@ -48,6 +64,9 @@ class FaceResult:
     pitch: float | None = None
     roll: float | None = None
     attention: str | None = None   # "facing", "away" or "down" (`bot.attention`), set by the tracker
+    # the analyser's own scores where the tracker smoothed `scores` over the participant's frames
+    # (None: `scores` are the analyser's); in memory only, never stored or written to JSON
+    raw_scores: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def emotion(self) -> str:

@@ -1,4 +1,4 @@
-"""Frame sources. Each yields `(time_s, frame_bgr)` into the one pipeline.
+"""Frame sources. Each yields `bot.records.Frame`s (time, image, file, new scene) into the one pipeline.
 
 - `ScreenSource`: the screen through mss (Windows, macOS, X11; on Wayland run the meeting app under
   XWayland), a whole monitor or a region `x,y,w,h`, every `interval` seconds of wall time.
@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+
+from bot.records import Frame
 
 log = logging.getLogger("classmood.sources")
 
@@ -86,8 +88,9 @@ def read_image(path: str | Path) -> np.ndarray:
 
 class ImageSource:
     """A file or a folder (recursively: jpg, jpeg, png, bmp, tif, tiff, webp). Every image has
-    time 0.0; `items()` also gives each image's path. Unreadable files in a folder are skipped
-    with a warning; an unreadable single file is a `SourceError`."""
+    time 0.0; a folder's pictures are unrelated (`new_scene`) and carry their path (`file`).
+    Unreadable files in a folder are skipped with a warning; an unreadable single file is a
+    `SourceError`."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -103,18 +106,17 @@ class ImageSource:
     def __len__(self) -> int:
         return len(self.files)
 
-    def items(self) -> Iterator[tuple[float, np.ndarray, Path]]:
+    def __iter__(self) -> Iterator[Frame]:
+        folder = self.path.is_dir()
         for f in self.files:
             try:
-                yield 0.0, read_image(f), f
+                image = read_image(f)
             except SourceError as e:
                 if len(self.files) == 1:
                     raise
                 log.warning("skipping %s", e)
-
-    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
-        for t, frame, _ in self.items():
-            yield t, frame
+                continue
+            yield Frame(0.0, image, str(f) if folder else None, new_scene=folder)
 
 
 class VideoSource:
@@ -205,19 +207,19 @@ class VideoSource:
         step = self.every * self.fps
         return sum(1 for k in range(int(self.frame_count / step) + 2) if round(k * step) < self.frame_count)
 
-    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+    def __iter__(self) -> Iterator[Frame]:
         frames = self._checked_end(self._pyav_frames() if self.backend == "pyav" else self._opencv_frames())
         return _read_ahead(frames, self.prefetch) if self.prefetch else frames
 
-    def _checked_end(self, frames: Iterator[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray]]:
-        """`frames`, with a warning where they end well before the duration the file states (a
+    def _checked_end(self, frames: Iterator[tuple[float, np.ndarray]]) -> Iterator[Frame]:
+        """`frames` as `Frame`s, with a warning where they end well before the duration the file states (a
         recording cut off while it was copied or uploaded): what was read is analysed all the
         same. `ended_early_at`: the video time reached then (None: it ran to its end)."""
         self.ended_early_at = None
         last = None
         for t, frame in frames:
             last = t
-            yield t, frame
+            yield Frame(t, frame)
         reached = 0.0 if last is None else float(last)
         if self.duration_s > 0 and reached < self.duration_s - max(2 * self.every, 1.0):
             self.ended_early_at = reached
@@ -437,7 +439,7 @@ class ScreenSource:
     def stop(self) -> None:
         self.stopped = True
 
-    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+    def __iter__(self) -> Iterator[Frame]:
         t0 = self._clock()
         k = 0  # the tick being captured: time k * interval
         while not self.stopped:
@@ -450,7 +452,7 @@ class ScreenSource:
                 log.warning("screen capture failed (%s); trying again next interval", e)
                 frame = None
             if frame is not None:
-                yield round(now, 3), frame
+                yield Frame(round(now, 3), frame)
             # The next tick strictly after now: ticks missed while the frame was analysed are skipped.
             k = max(k + 1, math.floor((self._clock() - t0) / self.interval) + 1)
             wake = k * self.interval

@@ -330,7 +330,8 @@ class Tracker:
     # -- tracking ----------------------------------------------------------------------------------
 
     def _track(self, result: FrameResult, frame) -> FrameResult:
-        """Smoothed scores, `uncertain` from them and attention, under each tile's current id."""
+        """Smoothed scores (the analyser's kept as `raw_scores`), `uncertain` from them and attention,
+        under each tile's current id."""
 
         ids = self._ids
         faces = []
@@ -340,7 +341,8 @@ class Tracker:
                 prev = self._smoothed.get(pid)
                 sm = f.scores if prev is None else self.alpha * f.scores + (1 - self.alpha) * prev
                 self._smoothed[pid] = sm
-                f = dataclasses.replace(f, scores=sm, uncertain=is_uncertain(f.box, sm, self.options),
+                f = dataclasses.replace(f, scores=sm, raw_scores=f.scores,
+                                        uncertain=is_uncertain(f.box, sm, self.options),
                                         attention=self._baselines.classify(pid, f.yaw, f.pitch))
             else:
                 f = dataclasses.replace(f, attention=self._baselines.classify(None, f.yaw, f.pitch))

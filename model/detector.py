@@ -28,6 +28,11 @@ class Detection:
     # nose tip, the mouth corner on the image's left, the one on its right
     landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)
 
+    def moved(self, dx: int, dy: int) -> "Detection":
+        """The same detection, made in a crop whose corner is (dx, dy), in the whole picture's pixels."""
+        marks = None if self.landmarks is None else self.landmarks + np.array([dx, dy], np.float64)
+        return Detection((self.box[0] + dx, self.box[1] + dy, self.box[2], self.box[3]), self.confidence, marks)
+
 
 class _Worker:
     """One child process running YuNet, replaced after RECYCLE_BYTES of image data (see the module

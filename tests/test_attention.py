@@ -105,7 +105,7 @@ def test_the_tracker_sets_attention_per_participant():
     assert [f.attention for f in out.faces] == ["facing", "facing", None]
     out = tr.update(_frame(20.0, [(40, 0), (22, -35), (None, None)]))
     assert [f.attention for f in out.faces] == ["away", "down", None]
-    assert summarize([out])["attention"] == 0.0
+    assert summarize([out]).attention == 0.0
     back = FrameResult.from_dict(out.to_dict())
     assert [(f.yaw, f.pitch, f.attention) for f in back.faces] == [(40, 0, "away"), (22, -35, "down"),
                                                                    (None, None, None)]
@@ -113,10 +113,10 @@ def test_the_tracker_sets_attention_per_participant():
 
 def test_turned_away_alert_fires_after_its_minutes_and_never_for_looking_down():
     rules = load_rules()
-    r = rules["participant_turned_away"]
+    r = rules.participant_turned_away
     engine = AlertEngine(rules)
     raised = []
-    for t in range(0, int(r["minutes"] * 60) + 61, 10):
+    for t in range(0, int(r.minutes * 60) + 61, 10):
         f0 = dataclass_face("ana", 0, "away")
         f1 = dataclass_face("ben", 1, "down")
         faces = [f0, f1] if t != 60 else [f1]  # ana's face missing once: neither starts nor ends it
@@ -124,9 +124,9 @@ def test_turned_away_alert_fires_after_its_minutes_and_never_for_looking_down():
                                             faces))
     away = [a for a in raised if a.rule == "participant_turned_away"]
     assert [a.participant for a in away] == ["ana"]
-    assert away[0].time_s == r["minutes"] * 60
+    assert away[0].time_s == r.minutes * 60
     engine = AlertEngine(rules)
-    for t in range(0, int(r["minutes"] * 60) + 61, 10):  # away then back now and then: no alert
+    for t in range(0, int(r.minutes * 60) + 61, 10):  # away then back now and then: no alert
         state = "facing" if t % 60 == 0 else "away"
         assert not [a for a in engine.update(FrameResult(float(t), [TileResult((0, 0, 60, 60))],
                                                          [dataclass_face("ana", 0, state)]))

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from bot.layout import LayoutMemory
-from bot.records import FrameResult, TileResult
+from bot.records import Frame, FrameResult, TileResult
 from bot.tracker import HOLD_SAMPLES, Tracker, is_gallery
 from bot.synthetic import seen_gallery
 
@@ -125,9 +125,9 @@ def test_the_pipeline_stores_the_named_records_in_order(tmp_path):
         for k in range(4):
             beats.append(store.sessions().set_index("id").loc[sid, "last_heartbeat"])
             time.sleep(0.02)
-            yield 2.0 * k, _picture()
+            yield Frame(2.0 * k, _picture())
 
-    frames, _ = run(source(), Fixed(), Tracker(ocr=ocr), store, sid, on_frame=lambda r: seen.append(r.time_s))
+    frames = run(source(), Fixed(), Tracker(ocr=ocr), store, sid, on_frame=lambda r: seen.append(r.time_s)).frames
     assert seen == [0.0, 2.0, 4.0, 6.0] and calls == [4]
     assert beats[1] > beats[0]  # the first record waited for its names: the session said it was alive
     obs = store.observations(sid)
@@ -256,7 +256,7 @@ def test_a_desktop_recording_is_read_and_searched_only_where_a_meeting_shows(tmp
         return orig(frame, time_s, file)
 
     analyzer.analyze = analyze
-    frames, _ = run(VideoSource(path, every=2.0), analyzer, Tracker(ocr=reading))
+    frames = run(VideoSource(path, every=2.0), analyzer, Tracker(ocr=reading)).frames
     assert [f.time_s for f in frames] == [2.0 * k for k in range(20)]
     assert all(t >= rec.webcam_end_s for t in asked) and len(asked) <= 1, asked  # the phone's gallery only
     scrolled = sum(rec.scroll(t) != rec.scroll(t - 2.0) for t in np.arange(2.0, rec.browse_s, 2.0))

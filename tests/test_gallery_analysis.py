@@ -215,7 +215,7 @@ def test_profile_pictures_on_camera_off_tiles_are_no_participants(fer_faces, ana
     assert all(f.role == "other" for f in r.faces if f.tile in off)
     live = [f for f in r.faces if f.role == "participant"]
     assert len(live) >= 5 and all(not g.camera_off[f.tile] for f in live)
-    assert summarize([r])["faces"] == len(live)
+    assert summarize([r]).faces == len(live)
     assert all(d["picture"] == (i in seen) for i, d in enumerate(r.to_dict()["tiles"]))
 
 

@@ -37,13 +37,13 @@ def test_summarize_counts_participants_only():
     frames = [frame(0, [face(0, happy=1.0), face(1, sad=1.0), face(None, angry=1.0, role="other")]),
               frame(2, [face(0, happy=1.0)])]
     s = summarize(frames)
-    assert s["frames"] == 2 and s["faces"] == 3
-    assert s["emotion_shares"]["happy"] == pytest.approx(2 / 3, abs=1e-4) and s["emotion_shares"]["angry"] == 0
-    assert s["valence"] == pytest.approx(1 / 3, abs=1e-4)
-    assert s["mood"] == "positive" and s["trend"] == "steady"
-    assert set(s) == {"frames", "faces", "emotion_shares", "valence", "mood", "trend", "attention"}
-    assert summarize([]) == {"frames": 0, "faces": 0, "emotion_shares": {e: 0.0 for e in EMOTIONS}, "valence": 0.0,
-                             "mood": None, "trend": "steady", "attention": None}
+    assert s.frames == 2 and s.faces == 3
+    assert s.emotion_shares["happy"] == pytest.approx(2 / 3, abs=1e-4) and s.emotion_shares["angry"] == 0
+    assert s.valence == pytest.approx(1 / 3, abs=1e-4)
+    assert s.mood == "positive" and s.trend == "steady"
+    assert set(s.to_dict()) == {"frames", "faces", "emotion_shares", "valence", "mood", "trend", "attention"}
+    assert summarize([]).to_dict() == {"frames": 0, "faces": 0, "emotion_shares": {e: 0.0 for e in EMOTIONS},
+                                       "valence": 0.0, "mood": None, "trend": "steady", "attention": None}
 
 
 def test_class_valence_alert_after_duration_then_cooldown():
@@ -57,7 +57,7 @@ def test_class_valence_alert_after_duration_then_cooldown():
 
 def test_class_valence_resets_when_mood_recovers():
     rules = load_rules()
-    rules["class_valence"]["window_s"] = 1
+    rules.class_valence.window_s = 1
     eng = AlertEngine(rules)
     fired = []
     for t in range(0, 600, 10):
@@ -88,8 +88,13 @@ def test_rules_file_overrides_and_errors(tmp_path):
     p = tmp_path / "rules.toml"
     p.write_text("[class_valence]\nthreshold = -0.5\nminutes = 1\n[participant_absent]\nenabled = false\n")
     rules = load_rules(p)
-    assert rules["class_valence"]["threshold"] == -0.5 and rules["class_valence"]["cooldown_minutes"] == 10
-    assert rules["participant_absent"]["enabled"] is False
+    assert rules.class_valence.threshold == -0.5 and rules.class_valence.cooldown_minutes == 10
+    assert rules.class_valence.minutes == 1 and rules.participant_absent.enabled is False
+    assert [r.name for r in rules] == ["class_valence", "low_engagement", "participant_negative",
+                                       "participant_turned_away", "participant_absent"]
+    p.write_text("[participant_absent]\nthreshold = 0.5\n")  # a key another rule has
+    with pytest.raises(AlertConfigError, match=r"\[participant_absent\] has no key 'threshold'"):
+        load_rules(p)
     p.write_text("[nope]\nx = 1\n")
     with pytest.raises(AlertConfigError, match="unknown rule"):
         load_rules(p)
@@ -132,6 +137,9 @@ def test_tracker_names_exclusion_smoothing_and_uncertain_after_smoothing():
     rest = 0.55 / 6
     assert sm[EMOTIONS.index("angry")] == pytest.approx(0.5 * 0.45 + 0.5 * rest)
     assert sm[EMOTIONS.index("sad")] == pytest.approx(0.5 * rest + 0.5 * 0.45)
+    raw = d2.faces[0].raw_scores  # the analyser's own, kept beside the smoothed ones (never stored)
+    assert raw[EMOTIONS.index("sad")] == pytest.approx(0.45) and raw[EMOTIONS.index("angry")] == pytest.approx(rest)
+    assert "raw_scores" not in d2.to_dict()["faces"][0]
     # each raw face was sure enough (top 0.45 >= 0.4); smoothed, torn between angry and sad, it is not
     assert not d1.faces[0].uncertain and d2.faces[0].uncertain
     assert d2.faces[0].emotion in ("angry", "sad")
@@ -174,7 +182,7 @@ def test_one_record_through_tracker_store_and_alerts(tmp_path):
     from bot.store import Store
 
     rules = load_rules()
-    rules["participant_negative"]["minutes"] = 0.0
+    rules.participant_negative.minutes = 0.0
     eng, store, tr = AlertEngine(rules), Store(tmp_path / "r.db"), Tracker(ocr=False, smoothing=1.0)
     sid = store.start_session("c")
     record = tr.update(frame(0, [face(0, sad=0.9, participant=None), face(1, happy=0.9, participant=None)]))
@@ -185,7 +193,7 @@ def test_one_record_through_tracker_store_and_alerts(tmp_path):
     assert list(obs["participant"]) == ["tile-0", "tile-1"] and list(obs["emotion"]) == ["sad", "happy"]
     np.testing.assert_allclose(obs[list(EMOTIONS)].to_numpy(), np.stack([f.scores for f in record.faces]), atol=1e-9)
     typed, replayed = summarize([record]), summarize([record.to_dict()])  # the JSON shape reads back the same
-    assert typed == replayed | {"valence": pytest.approx(typed["valence"], abs=1e-3)}
+    assert typed.to_dict() == replayed.to_dict() | {"valence": pytest.approx(typed.valence, abs=1e-3)}
     store.add_frame(sid, record.to_dict() | {"time_s": 1.0})  # replayed JSON is accepted
     assert len(store.observations(sid)) == 4
 

@@ -69,13 +69,13 @@ def test_pyav_source_gives_the_frames_a_full_decode_gives(h264, every):
     change a single pixel of what is sampled (7 s is longer than the 1 s keyframe interval: seeks)."""
     full = _all_frames(h264)
     src = VideoSource(h264, every=every, backend="pyav")
-    got = list(src)
+    got = [(f.time_s, f.image) for f in src]
     want = [round(k * every * 10) for k in range(len(got))]
     assert [_index(f) for _, f in got] == want
     assert [t for t, _ in got] == [round(i / 10, 3) for i in want]
     assert all(np.array_equal(full[i], f) for i, (_, f) in zip(want, got))
     assert len(got) == len(src) == len([k for k in range(400) if round(k * every * 10) < 300])
-    opencv = list(VideoSource(h264, every=every, backend="opencv"))
+    opencv = [(f.time_s, f.image) for f in VideoSource(h264, every=every, backend="opencv")]
     assert [_index(f) for _, f in opencv] == want  # the fallback samples the same frames
 
 
@@ -84,7 +84,7 @@ def test_pyav_source_reports_true_times_on_variable_frame_rate(tmp_path):
     clock, and the pause is not filled with copies."""
     times = [k / 10 for k in range(10)] + [4 + k / 10 for k in range(30)]
     path = _h264(tmp_path / "vfr.mp4", times)
-    got = [(t, _index(f)) for t, f in VideoSource(path, every=1.0, backend="pyav")]
+    got = [(f.time_s, _index(f.image)) for f in VideoSource(path, every=1.0, backend="pyav")]
     assert got == [(0.0, 0), (4.0, 10), (5.0, 20), (6.0, 30)]
 
 
@@ -101,7 +101,7 @@ def test_pyav_source_reads_a_raw_stream_without_timestamps(tmp_path):
         for p in st.encode():
             out.mux(p)
     src = VideoSource(path, every=1.0, backend="pyav")
-    got = [(t, _index(f)) for t, f in src]
+    got = [(f.time_s, _index(f.image)) for f in src]
     step = src.fps  # the frame rate the stream declares or FFmpeg guesses: times follow it
     assert [i for _, i in got] == [round(k * step) for k in range(len(got))] and len(got) >= 2
     assert [t for t, _ in got] == [round(k * 1.0, 3) for k in range(len(got))]
@@ -114,7 +114,7 @@ def test_pyav_source_reads_past_a_damaged_stretch(tmp_path, caplog):
     data[mid:mid + 3000] = bytes(3000)  # a hole in the middle of the picture data
     bad = tmp_path / "damaged.mp4"
     bad.write_bytes(bytes(data))
-    got = [(t, _index(f)) for t, f in VideoSource(bad, every=1.0, backend="pyav")]
+    got = [(f.time_s, _index(f.image)) for f in VideoSource(bad, every=1.0, backend="pyav")]
     assert got[0] == (0.0, 0) and got[-1][0] >= 18.0  # the frames after the hole are still read
     with pytest.raises(SourceError, match="not a video"):
         (tmp_path / "noise.mp4").write_bytes(np.random.default_rng(1).bytes(5000))

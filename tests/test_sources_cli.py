@@ -1,7 +1,9 @@
 """Sources on real files, the CLIs as users run them, and bad input."""
 
+import dataclasses
 import json
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,7 +25,7 @@ def video(tmp_path_factory, fer_faces):
 
 def test_video_source_timestamps_and_frames(video):
     src = VideoSource(video, every=2.0)
-    got = [(t, _frame_index(f)) for t, f in src]
+    got = [(f.time_s, _frame_index(f.image)) for f in src]
     assert [t for t, _ in got] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
     for (t, i), want in zip(got, [0, 10, 20, 30, 40, 50]):  # the decoded frame is the one at t
         assert i == want, (t, i)
@@ -32,7 +34,7 @@ def test_video_source_timestamps_and_frames(video):
 
 def test_video_source_seeks_for_long_steps(video, monkeypatch):
     monkeypatch.setattr(VideoSource, "SEEK_AFTER_FRAMES", 5)
-    got = [(t, _frame_index(f)) for t, f in VideoSource(video, every=3.0)]
+    got = [(f.time_s, _frame_index(f.image)) for f in VideoSource(video, every=3.0)]
     assert [round(t, 1) for t, _ in got] == [0.0, 3.0, 6.0, 9.0]
     for t, i in got:
         assert i == round(t * 5), (t, i)
@@ -45,9 +47,11 @@ def test_image_source_recursive(tmp_path):
         cv2.imwrite(str(tmp_path / name), img)
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
-    items = list(ImageSource(tmp_path).items())
-    assert sorted(p.name for _, _, p in items) == ["four.bmp", "one.png", "three.webp", "two.jpg"]
-    assert all(t == 0.0 and f.shape == (40, 60, 3) for t, f, _ in items)
+    frames = list(ImageSource(tmp_path))
+    assert sorted(Path(f.file).name for f in frames) == ["four.bmp", "one.png", "three.webp", "two.jpg"]
+    assert all(f.time_s == 0.0 and f.image.shape == (40, 60, 3) and f.new_scene for f in frames)
+    one = list(ImageSource(tmp_path / "four.bmp"))  # a single picture: no folder, no new scene
+    assert len(one) == 1 and one[0].file is None and not one[0].new_scene
 
 
 def test_bad_sources(tmp_path):
@@ -244,9 +248,9 @@ def _run_screen(monkeypatch, interval, duration, work):
     clock = _Clock()
     src = ScreenSource(interval=interval, duration=duration, clock=clock, sleep=clock.sleep)
     times = []
-    for i, (t, frame) in enumerate(src):
-        assert frame.shape == (90, 160, 3)
-        times.append(t)
+    for i, frame in enumerate(src):
+        assert frame.image.shape == (90, 160, 3) and frame.file is None and not frame.new_scene
+        times.append(frame.time_s)
         clock.now += work(i)
     return times, clock.now - 1000.0
 
@@ -335,18 +339,19 @@ def test_a_recording_raises_alerts_on_its_own_clock(video, tmp_path):
     from bot.store import Store
 
     rules = load_rules()
-    rules["participant_negative"].update(threshold=-1.0, minutes=0.1, cooldown_minutes=60)  # fires after 6 s
+    rules.participant_negative = dataclasses.replace(rules.participant_negative, threshold=-1.0, minutes=0.1,
+                                                     cooldown_minutes=60)  # fires after 6 s
     store = Store(tmp_path / "a.db")
     sid = store.start_session("recording", "t")
     res = analyze_path(video, every=2.0, store=store, session_id=sid, alerts=AlertEngine(rules))
-    fired = [a for a in res["alerts"] if a["rule"] == "participant_negative"]
+    fired = [a for a in res.alerts if a.rule == "participant_negative"]
     people = sorted(set(store.observations(sid)["participant"]))
-    assert len(people) == 2 and sorted(a["participant"] for a in fired) == people
-    assert all(a["time_s"] == 6.0 for a in fired)  # video time, not the wall clock
+    assert len(people) == 2 and sorted(a.participant for a in fired) == people
+    assert all(a.time_s == 6.0 for a in fired)  # video time, not the wall clock
     stored = store.alerts(sid)
     assert sorted(stored.loc[stored["rule"] == "participant_negative", "participant"]) == people
     default = analyze_path(video, every=4.0)  # the default rules run on recordings too
-    assert "alerts" in default and isinstance(default["alerts"], list)
+    assert isinstance(default.alerts, list) and isinstance(default.to_dict()["alerts"], list)
 
 
 def test_a_recording_stops_with_the_stores_error_when_it_cannot_be_written(video, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.records import FrameResult
 from ui.charts import COLORS
 
 
@@ -13,23 +14,23 @@ def _bgr(hex_color: str) -> tuple[int, int, int]:
     return b, g, r
 
 
-def annotate(frame_bgr: np.ndarray, frame: dict, tiles: bool = True) -> np.ndarray:
-    """A copy of `frame_bgr` with the analysis of `frame` (a frame dict) drawn on it."""
+def annotate(image: np.ndarray, frame: FrameResult, tiles: bool = True) -> np.ndarray:
+    """A copy of `image` (BGR) with the analysis `frame` drawn on it."""
     import cv2
 
-    img = frame_bgr.copy()
+    img = image.copy()
     scale = max(0.4, min(img.shape[:2]) / 900)
     thick = max(1, int(round(2 * scale)))
-    if tiles and len(frame.get("tiles", [])) > 1:
-        for t in frame["tiles"]:
-            x, y, w, h = t["box"]
-            cv2.rectangle(img, (x, y), (x + w, y + h), (90, 90, 90) if t.get("camera_off") else (200, 200, 200), 1)
-    for f in frame.get("faces", []):
-        x, y, w, h = f["box"]
-        color = _bgr(COLORS[f["emotion"]]) if f.get("role") == "participant" else (160, 160, 160)
+    if tiles and len(frame.tiles) > 1:
+        for t in frame.tiles:
+            x, y, w, h = (int(v) for v in t.box)
+            cv2.rectangle(img, (x, y), (x + w, y + h), (90, 90, 90) if t.camera_off else (200, 200, 200), 1)
+    for f in frame.faces:
+        x, y, w, h = (int(v) for v in f.box)
+        color = _bgr(COLORS[f.emotion]) if f.role == "participant" else (160, 160, 160)
         cv2.rectangle(img, (x, y), (x + w, y + h), color, thick + 1)
-        p = f["scores"][f["emotion"]]
-        label = f"{f['emotion']} {p:.0%}" + (" uncertain" if f.get("uncertain") else "")
+        p = float(np.max(f.scores))
+        label = f"{f.emotion} {p:.0%}" + (" uncertain" if f.uncertain else "")
         fs = 0.5 * scale + 0.15
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, fs, thick)
         ty = y - 4 if y - th - 8 > 0 else y + h + th + 4

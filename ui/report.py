@@ -33,13 +33,29 @@ QUIET_INTERVALS = 3   # a live class whose bot has been silent this many interva
 
 
 @dataclass
+class Now:
+    """A session's latest state (a live class) and its figures over the whole session (after it)."""
+    time_s: float                         # how long it has run
+    frames: int = 0
+    participants: int = 0                 # present in the latest frame (`bot.records.present`)
+    faces: int = 0                        # visible in the latest frame
+    valence: float | None = None          # the latest window's (None without faces)
+    trend: str = "steady"
+    attention: float | None = None        # the latest window's share facing the screen
+    looking_down: float | None = None
+    overall: float | None = None          # valence over the whole session, each window by its faces
+    attention_overall: float | None = None
+    faces_per_frame: float | None = None
+
+
+@dataclass
 class Report:
     session: dict
     window_s: float
     timeline: pd.DataFrame
     participants: pd.DataFrame
     alerts: pd.DataFrame
-    now: dict
+    now: Now
     key_frames: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (caption, BGR image)
     strips: pd.DataFrame = field(default_factory=pd.DataFrame)
     strip_window_s: float = 60.0
@@ -58,8 +74,7 @@ class Report:
     @property
     def no_meeting(self) -> bool:
         """The latest frame of a live class showed no meeting: no gallery and no face."""
-        return not self.finished and self.now.get("frames", 0) > 0 and self.now["participants"] == 0 \
-            and self.now["faces"] == 0
+        return not self.finished and self.now.frames > 0 and self.now.participants == 0 and self.now.faces == 0
 
     @property
     def interval_s(self) -> float:
@@ -110,22 +125,21 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
         parts = parts.merge(recent.rename(f"dominant_last_{recent_minutes:g}_min"), how="left",
                             left_on="participant", right_index=True)
     alerts = store.alerts(session_id)
-    now = {"participants": 0, "faces": 0, "valence": None, "time_s": duration, "trend": "steady",
-           "attention": None, "looking_down": None, "overall": None, "faces_per_frame": None}
+    now = Now(time_s=duration)
     if len(frames):
         last = frames.iloc[-1]
-        now.update(participants=int(last["participants"]), faces=int(last["faces"]), frames=len(frames),
-                   faces_per_frame=float(frames["faces"].mean()))
+        now.participants, now.faces, now.frames = int(last["participants"]), int(last["faces"]), len(frames)
+        now.faces_per_frame = float(frames["faces"].mean())
     if len(timeline):
-        now["valence"] = float(timeline["valence"].iloc[-1]) if timeline["mood"].iloc[-1] is not None else None
+        now.valence = float(timeline["valence"].iloc[-1]) if timeline["mood"].iloc[-1] is not None else None
         seen = timeline[timeline["mood"].notna()]
-        now["trend"] = trend_of((seen["window_start"] + seen["window_end"]) / 2, seen["valence"])
-        now["attention"], now["looking_down"] = timeline["attention"].iloc[-1], timeline["looking_down"].iloc[-1]
+        now.trend = trend_of((seen["window_start"] + seen["window_end"]) / 2, seen["valence"])
+        now.attention, now.looking_down = timeline["attention"].iloc[-1], timeline["looking_down"].iloc[-1]
         if len(seen) and seen["faces"].sum() > 0:  # the whole session, each window by its faces
-            now["overall"] = float(np.average(seen["valence"], weights=seen["faces"]))
+            now.overall = float(np.average(seen["valence"], weights=seen["faces"]))
         att = timeline[timeline["attention"].notna()]
         if len(att) and att["faces"].sum() > 0:
-            now["attention_overall"] = float(np.average(att["attention"].astype(float), weights=att["faces"]))
+            now.attention_overall = float(np.average(att["attention"].astype(float), weights=att["faces"]))
     return Report(session, window_s, timeline, parts, alerts, now, strips=strips, strip_window_s=strip_w)
 
 
@@ -147,12 +161,12 @@ def headline_html(r: Report) -> str:
     and the share facing the screen; "now" while the class runs, over the whole session after."""
     n = r.now
     if r.finished:
-        att = n.get("attention_overall")
-        cells = [_card("Class mood overall", _mood_value(n["overall"]),
-                       f"valence {n['overall']:+.2f}" if n["overall"] is not None else ""),
+        att = n.attention_overall
+        cells = [_card("Class mood overall", _mood_value(n.overall),
+                       f"valence {n.overall:+.2f}" if n.overall is not None else ""),
                  _card("Participants seen", str(len(r.participants))),
-                 _card("Faces per frame", f"{n['faces_per_frame']:.1f}" if n["faces_per_frame"] is not None else "-",
-                       f"over {fmt_time(n['time_s'])}"),
+                 _card("Faces per frame", f"{n.faces_per_frame:.1f}" if n.faces_per_frame is not None else "-",
+                       f"over {fmt_time(n.time_s)}"),
                  _card("Facing the screen", "-" if att is None else f"{att:.0%}", "share of faces, whole session")]
         state = "recording" if r.recording else "finished"
     elif r.no_meeting:
@@ -162,19 +176,19 @@ def headline_html(r: Report) -> str:
                  _card("Facing the screen now", "-")]
         state = "&#9679; live: no meeting visible (no gallery, no face on screen)"
     else:
-        v = n["valence"]
+        v = n.valence
         present = int(r.participants["present"].sum()) if len(r.participants) else 0
-        cells = [_card("Class mood now", _mood_value(v, n.get("trend")),
-                       f"valence {v:+.2f}, {n.get('trend', 'steady')}" if v is not None else ""),
-                 _card("Participants present", str(n["participants"]),
+        cells = [_card("Class mood now", _mood_value(v, n.trend),
+                       f"valence {v:+.2f}, {n.trend}" if v is not None else ""),
+                 _card("Participants present", str(n.participants),
                        f"{present} on camera, {len(r.participants)} seen in all"),
-                 _card("Faces visible now", str(n["faces"])),
-                 _card("Facing the screen now", attention_text(n.get("attention"), n.get("looking_down")))]
+                 _card("Faces visible now", str(n.faces)),
+                 _card("Facing the screen now", attention_text(n.attention, n.looking_down))]
         state = "&#9679; live"
     if not r.finished and r.silent_s is not None and r.silent_s > QUIET_INTERVALS * r.interval_s:
         state += f", no update for {fmt_time(r.silent_s)} (the bot is busy or stopped)"
     title = html.escape(str(r.session["name"]))
-    clock = f'{fmt_time(n["time_s"])} long' if r.finished and r.recording else f'{fmt_time(n["time_s"])} in'
+    clock = f'{fmt_time(n.time_s)} long' if r.finished and r.recording else f'{fmt_time(n.time_s)} in'
     return (f'<div class="cm-head"><div class="cm-title">{title} <small class="cm-state">{state}, '
             f'{clock}</small></div><div class="cm-cards">{"".join(cells)}</div></div>')
 
@@ -234,7 +248,7 @@ def _concern(r: Report) -> pd.DataFrame:
     p = r.participants.copy()
     if p.empty:
         return p.assign(concern=[], reasons=[])
-    since = r.now["time_s"] - RECENT_S if not r.finished else -1.0
+    since = r.now.time_s - RECENT_S if not r.finished else -1.0
     recent = r.alerts[(r.alerts["time_s"] >= since) & r.alerts["participant"].notna()] if len(r.alerts) else r.alerts
     alerted = recent.groupby("participant")["rule"].apply(set).to_dict() if len(recent) else {}
     scores, reasons = [], []
@@ -265,7 +279,7 @@ def _concern(r: Report) -> pd.DataFrame:
 def needs_attention_html(r: Report) -> str:
     """The class-level alert first, then the participants to look at, bursts grouped; newest first.
     For a live class, the last ten minutes; for a finished session, all of it."""
-    since = r.now["time_s"] - RECENT_S if not r.finished else -1.0
+    since = r.now.time_s - RECENT_S if not r.finished else -1.0
     recent = r.alerts[r.alerts["time_s"] >= since] if len(r.alerts) else r.alerts
     items = group_alerts(recent)
     items.sort(key=lambda it: (it["kind"] != "class", -it["time_s"]))
@@ -307,7 +321,7 @@ def participants_html(r: Report) -> str:
     if p.empty:
         return '<div class="cm-people"><p>No participants seen yet.</p></div>'
     x0 = 0.0
-    x1 = max(r.now["time_s"], float(r.strips["window_start"].max()) + r.strip_window_s if len(r.strips) else 0.0)
+    x1 = max(r.now.time_s, float(r.strips["window_start"].max()) + r.strip_window_s if len(r.strips) else 0.0)
     cells = {name: list(zip(g["window_start"], g["emotion"])) for name, g in r.strips.groupby("participant")} \
         if len(r.strips) else {}
     span = f"{fmt_time(x0)} to {fmt_time(x1)}"
@@ -341,7 +355,7 @@ def flagged(r: Report, items: list[dict] | None = None) -> list[tuple[str, str]]
     mood or attention over the session so far), with the reasons: (participant, reasons). The
     panel and the Alerts section list the same ones."""
     if items is None:
-        since = r.now["time_s"] - RECENT_S if not r.finished else -1.0
+        since = r.now.time_s - RECENT_S if not r.finished else -1.0
         items = group_alerts(r.alerts[r.alerts["time_s"] >= since] if len(r.alerts) else r.alerts)
     people = _concern(r)
     watch = people[people["concern"] >= 2] if len(people) else people

@@ -8,6 +8,7 @@ from one `App` with `build(state)`.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import itertools
 import json
 import logging
@@ -25,10 +26,12 @@ import pandas as pd
 from bot import GalleryAnalyzer, analyze_path
 from bot.aggregate import SessionWindows
 from bot.mood import summarize
+from bot.pipeline import Analysis
 from bot.roster import Roster
 from bot.sources import SourceError, read_image
 from bot.store import Store
 from bot.tracker import Tracker
+from model import EMOTIONS
 from ui import report as rp
 from ui.annotate import annotate
 from ui.handlers import explained, message_of
@@ -171,13 +174,13 @@ class App:
         if rgb is None or not isinstance(rgb, np.ndarray) or rgb.size == 0:
             return "", {}
         bgr = cv2.cvtColor(rgb[..., :3], cv2.COLOR_RGB2BGR)
-        frame = self.analyzer.analyze(bgr).to_dict()
+        frame = self.analyzer.analyze(bgr)
         out = img_tag(annotate(bgr, frame, tiles=False), "annotated frame")
-        faces = [f for f in frame["faces"] if f["role"] == "participant"] or frame["faces"]
+        faces = frame.participant_faces or frame.faces
         if not faces:
             return out, {}
-        best = max(faces, key=lambda f: f["box"][2] * f["box"][3])
-        return out, {k: float(v) for k, v in best["scores"].items()}
+        best = max(faces, key=lambda f: f.box[2] * f.box[3])
+        return out, {e: round(float(v), 4) for e, v in zip(EMOTIONS, best.scores)}
 
     # -- sessions -----------------------------------------------------------------------------
     def session_choices(self, sessions: pd.DataFrame | None = None) -> tuple[list[tuple[str, int]], int | None]:
@@ -357,14 +360,14 @@ class App:
         finally:
             if self.store.session(sid) is not None:
                 self.store.end_session(sid)
-        result["source"] = name
+        result = dataclasses.replace(result, source=name)
         if stage is not None:
             stage("Making the report: key frames and downloads...")
         report = build_report(self.store, sid, self.config.recent_minutes)
         report.key_frames = self.key_frames(target, result, keep_faces=keep_faces)
         stem = Path(name).stem.replace(" ", "_") or "recording"
         json_path, csv_path, html_path = (work / f"{stem}.json", work / f"{stem}.csv", work / f"{stem}.html")
-        json_path.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+        json_path.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
         self.store.observations(sid).to_csv(csv_path, index=False)
         html_path.write_text(report_html(report))
         faces = self.face_zip(sid, work)
@@ -451,11 +454,11 @@ class App:
         for k in [k for k, j in self.jobs.items() if j.ended is not None and j.ended < cutoff]:
             del self.jobs[k]
 
-    def key_frames(self, target: Path, result: dict, n: int = 3, keep_faces: bool = False) -> list[tuple[str, np.ndarray]]:
+    def key_frames(self, target: Path, result: Analysis, n: int = 3, keep_faces: bool = False) -> list[tuple[str, np.ndarray]]:
         """Annotated frames at the lowest mood (frames with faces), then the highest. Unless face
         images were opted in, the picture under the boxes is blurred past recognition."""
 
-        scored = [(summarize([f])["valence"], k) for k, f in enumerate(result["frames"]) if f["faces"]]
+        scored = [(summarize([f]).valence, k) for k, f in enumerate(result.frames) if f.faces]
         if not scored:
             return []
         scored.sort()
@@ -464,17 +467,17 @@ class App:
             picks.append(("highest mood", scored[-1][1]))
         out = []
         for what, k in picks:
-            fr = result["frames"][k]
+            fr = result.frames[k]
             try:
-                img = read_image(fr["file"]) if fr.get("file") else (
+                img = read_image(fr.file) if fr.file else (
                     read_image(target) if target.is_file() and target.suffix.lower() in IMAGE_TYPES
-                    else video_frame(target, fr["time_s"]))
+                    else video_frame(target, fr.time_s))
             except Exception as e:  # a key frame is a nicety: never fail the report for it
-                log.warning("key frame at %.1fs unavailable: %s", fr["time_s"], e)
+                log.warning("key frame at %.1fs unavailable: %s", fr.time_s, e)
                 continue
             if not keep_faces:
                 img = blur_past_recognition(img)
-            caption = f"{what}: {fr['time_s']:.0f} s" + (f" ({Path(fr['file']).name})" if fr.get("file") else "")
+            caption = f"{what}: {fr.time_s:.0f} s" + (f" ({Path(fr.file).name})" if fr.file else "")
             out.append((caption, annotate(img, fr)))
         return out
 
