@@ -18,7 +18,8 @@ _HOME = {"AnalyzerOptions": "bot.analyzer", "GalleryAnalyzer": "bot.analyzer",
          "summarize": "bot.mood", "analyze_path": "bot.pipeline", "run": "bot.pipeline",
          "ImageSource": "bot.sources", "ScreenSource": "bot.sources", "SourceError": "bot.sources",
          "VideoSource": "bot.sources", "Tracker": "bot.tracker"}
-__all__ = sorted(_HOME)
+__all__ = ["AnalyzerOptions", "FaceResult", "FrameResult", "GalleryAnalyzer", "ImageSource", "ScreenSource",
+           "SourceError", "TileResult", "Tracker", "VideoSource", "analyze_path", "run", "summarize"]
 
 if TYPE_CHECKING:  # what editors and type checkers see
     from bot.analyzer import AnalyzerOptions, GalleryAnalyzer

@@ -135,6 +135,16 @@ def test_importing_our_packages_stays_light(module):
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]
 
 
+def test_the_bot_package_names_load_on_first_use():
+    import bot
+
+    assert sorted(bot.__all__) == sorted(bot._HOME)
+    for name in bot.__all__:
+        assert getattr(bot, name).__module__ == bot._HOME[name]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        bot.nothing  # noqa: B018
+
+
 def test_every_package_is_shipped():
     """pyproject's package list names every folder of ours with an __init__.py (a `pip install .`,
     as in the Dockerfile, leaves out a package it does not name)."""
