@@ -82,7 +82,7 @@ def measure(model: str | None, repeats: int, threads: int, isa: str) -> dict:
         note += "; int8 matrix kernels: " + ", ".join(int8_gemm_isas())
     except IsaLimitError as e:
         note += f"; kernels not read ({e})"
-    return {"note": note, "views": served.views, "per_view": served.card.multiply_adds.get("per_view"),
+    return {"note": note, "views": served.views, "per_view": served.card.multiply_adds.per_view,
             "served_macs": served.multiply_adds, "path": served.path.name, "ms": ms}
 
 

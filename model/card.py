@@ -35,22 +35,116 @@ def card_path(weights: str | Path) -> Path:
 
 
 @dataclass
+class Section:
+    """A part of a card that is a JSON object: the keys it names are typed fields (None: absent);
+    keys it does not name stay in `more` and are written back after them (a card written by an
+    older or newer version survives a round trip). Empty (falsy) when nothing is set."""
+
+    more: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    @classmethod
+    def from_dict(cls, d: "dict | Section | None", where: str = "") -> "Section":
+        if isinstance(d, cls):
+            return d
+        if d is None:
+            return cls()
+        if not isinstance(d, dict):
+            raise ValueError(f"{where or cls.__name__.lower()} must be a JSON object, not {d!r}")
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "more"]
+        return cls(**{k: d[k] for k in names if k in d}, more={k: v for k, v in d.items() if k not in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "more"}
+        return {**{k: v for k, v in d.items() if v is not None}, **self.more}
+
+    def __bool__(self) -> bool:
+        return bool(self.to_dict())
+
+
+@dataclass
+class Input(Section):
+    """What the network takes."""
+    shape: list[int] | None = None
+    dtype: str | None = None
+    layout: str | None = None
+    contrast: str | None = None   # the contrast step before the network (`model.contrast`)
+
+
+@dataclass
+class Data(Section):
+    """What it was trained and selected on."""
+    name: str | None = None
+    train: str | None = None
+    select: str | None = None
+    file: str | None = None
+    train_size: int | None = None
+    val_size: int | None = None
+
+
+@dataclass
+class Serving(Section):
+    """The LiteRT form the classifier serves (`python -m training.litert`) and its val figures."""
+    format: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+    bytes: int | None = None
+    converted_with: str | None = None
+    views: int | None = None                    # test-time views served by default (1 when absent)
+    view_names: list[str] | None = None
+    val: dict[str, Any] | None = None           # FER2013 val, one view (a classification report)
+    val_tta: dict[str, Any] | None = None       # the same, four views
+    served: dict[str, Any] | None = None        # as served by default
+    agreement_with_keras: float | None = None   # share of val faces given the .keras file's answer
+
+
+@dataclass
+class MultiplyAdds(Section):
+    """Multiply-adds of the served network for one face."""
+    per_view: int | None = None
+    views: int | None = None
+    per_face: int | None = None                 # all served views
+    counted: str | None = None
+
+
+@dataclass
+class Calibration(Section):
+    """How the temperature and the top-label map were fitted (`training.calibrate`), and what they
+    did on the held-out half."""
+    method: str | None = None
+    bins: int | None = None
+    seed: int | None = None
+    fit_faces: int | None = None
+    held_out_faces: int | None = None
+    temperature_half: float | None = None
+    held_out: dict[str, float] | None = None     # nll/ece before and after each step
+    temperature: float | None = None
+    held_out_ece_floor: dict[str, Any] | None = None
+
+
+SECTIONS = {"input": Input, "data": Data, "serving": Serving, "multiply_adds": MultiplyAdds,
+            "calibration": Calibration}
+
+
+@dataclass
 class ModelCard:
     """What a weights file is and how it serves.
 
-    `input["contrast"]`: the contrast step before the network (`model.contrast`); `serving`: the
+    `input.contrast`: the contrast step before the network (`model.contrast`); `serving`: the
     LiteRT form (`file`, `sha256`, `views`: the test-time views served by default, figures);
     `temperature`: divides the log-probabilities before the served softmax (1 = uncalibrated);
     `top_label_map`: after it, one (a, b, m) row a class remapping the top probability of faces
     whose top class it is (`model.calibration`; empty: none);
     `multiply_adds`: `per_view` and `per_face` (all served views) of the served network;
-    `val`, `val_tta`: FER2013 val figures of the `.keras` file in one view and four."""
+    `val`, `val_tta`: FER2013 val figures of the `.keras` file in one view and four (classification
+    reports, `training.metrics`); `recipe`: the training run's settings, as the run named them.
+    The sections `input`, `data`, `serving`, `multiply_adds` and `calibration` are typed
+    (`Section`s: assigning a dict makes one)."""
 
     classes: list[str] = field(default_factory=lambda: list(EMOTIONS))
     name: str | None = None
-    input: dict[str, Any] = field(default_factory=dict)
+    input: Input = field(default_factory=Input)
     preprocessing: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: Data = field(default_factory=Data)
     recipe: dict[str, Any] = field(default_factory=dict)
     optimizer: str | None = None
     seed: int | None = None
@@ -59,16 +153,21 @@ class ModelCard:
     command: str | None = None
     val: dict[str, Any] = field(default_factory=dict)
     val_tta: dict[str, Any] = field(default_factory=dict)
-    serving: dict[str, Any] = field(default_factory=dict)
+    serving: Serving = field(default_factory=Serving)
     temperature: float = 1.0
     top_label_map: list[list[float]] = field(default_factory=list)
-    calibration: dict[str, Any] = field(default_factory=dict)
-    multiply_adds: dict[str, Any] = field(default_factory=dict)
+    calibration: Calibration = field(default_factory=Calibration)
+    multiply_adds: MultiplyAdds = field(default_factory=MultiplyAdds)
     date: str | None = None
     file: str | None = None
     sha256: str | None = None
     bytes: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in SECTIONS:  # a JSON object (or {}: none) becomes its typed section
+            value = SECTIONS[name].from_dict(value, name)
+        super().__setattr__(name, value)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelCard":
@@ -80,7 +179,8 @@ class ModelCard:
         known = {k: v for k, v in d.items() if k in names and v is not None}
         for f in dataclasses.fields(cls):
             if f.name in known and f.name != "extra":
-                want = {"dict": dict, "list": list}.get(str(f.type).split("[")[0])
+                want = {"dict": dict, "list": list, **{s.__name__: dict for s in SECTIONS.values()}}.get(
+                    str(f.type).split("[")[0])
                 if want is not None and not isinstance(known[f.name], want):
                     raise ValueError(f"{f.name} must be a JSON {'object' if want is dict else 'array'}, "
                                      f"not {known[f.name]!r}")
@@ -91,7 +191,7 @@ class ModelCard:
             raise ValueError(f"temperature must be a number, not {card.temperature!r}") from None
         if not math.isfinite(card.temperature) or card.temperature <= 0:
             raise ValueError(f"temperature must be a finite number above 0, not {card.temperature}")
-        views = card.serving.get("views", 1)
+        views = 1 if card.serving.views is None else card.serving.views
         if isinstance(views, bool) or not isinstance(views, int) or views < 1:
             raise ValueError(f"serving.views must be a whole number of at least 1, not {views!r}")
         try:
@@ -102,6 +202,7 @@ class ModelCard:
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        d.update({name: d[name].to_dict() for name in SECTIONS})
         d = {k: v for k, v in d.items() if v not in (None, {}, [])}
         if self.temperature == 1.0 and not self.calibration:
             d.pop("temperature")
@@ -126,18 +227,20 @@ class ModelCard:
     # Typed views of the fields serving relies on.
     @property
     def contrast(self) -> str:
-        return str(self.input.get("contrast", "none"))
+        return str(self.input.contrast or "none")
 
     @property
     def views(self) -> int:
         """How many test-time views serve by default (the LiteRT form's; 1 without one)."""
-        return int(self.serving.get("views", 1))
+        return int(self.serving.views or 1)
 
     def figures(self, backend: str, views: int) -> dict:
         """Val figures for a backend ("litert"/"keras") and a number of views (1 or 4)."""
-        source = self.serving if backend == "litert" else dataclasses.asdict(self)
-        key = "val" if views == 1 else "val_tta"
-        return source.get(key) or self.val or {}
+        if backend == "litert":
+            found = self.serving.val if views == 1 else self.serving.val_tta
+        else:
+            found = self.val if views == 1 else self.val_tta
+        return found or self.val or {}
 
 
 def read_card(weights: str | Path) -> ModelCard | None:

@@ -44,8 +44,8 @@ def _pct(v) -> str:
 
 def markdown(card: ModelCard) -> str:
     """The page for `card` (deterministic: the same card gives the same bytes)."""
-    s, ma = card.serving, card.multiply_adds
-    served = s.get("served") or card.val
+    s, ma, d, cal = card.serving, card.multiply_adds, card.data, card.calibration
+    served = s.served or card.val
     lines = [
         f"# Model card: {card.name or 'classmood'} ({card.file})",
         "",
@@ -58,21 +58,20 @@ def markdown(card: ModelCard) -> str:
         "| | |",
         "| --- | --- |",
         f"| classes | {', '.join(card.classes)} (FER2013 order) |",
-        f"| input | {' x '.join(str(v) for v in card.input.get('shape', []))}, {card.input.get('dtype', '')}; "
+        f"| input | {' x '.join(str(v) for v in card.input.shape or [])}, {card.input.dtype or ''}; "
         f"contrast step: {card.contrast} |",
         f"| pre-processing | {card.preprocessing or '-'} |",
-        f"| multiply-adds a face, as served | {int(ma.get('per_face', 0)) / 1e6:.1f} M "
-        f"({ma.get('views', 1)} view(s); {ma.get('counted', '')}) |",
-        f"| served as | {s.get('format', '.keras on TensorFlow')}, {s.get('file', '-')} "
-        f"({int(s.get('bytes', 0)) / 1e6:.2f} MB), {s.get('converted_with', '')} |",
+        f"| multiply-adds a face, as served | {int(ma.per_face or 0) / 1e6:.1f} M "
+        f"({ma.views or 1} view(s); {ma.counted or ''}) |",
+        f"| served as | {s.format or '.keras on TensorFlow'}, {s.file or '-'} "
+        f"({int(s.bytes or 0) / 1e6:.2f} MB), {s.converted_with or ''} |",
         f"| source of truth | {card.file} ({int(card.bytes or 0) / 1e6:.2f} MB), sha256 `{card.sha256}` |",
         f"| date | {card.date} |",
         "",
         "## Data",
         "",
-        f"{card.data.get('name', 'FER2013')}: trained on the {card.data.get('train', '')} "
-        f"({card.data.get('train_size', '-')} faces), selected on the {card.data.get('select', '')} "
-        f"({card.data.get('val_size', '-')} faces). Labels: FER2013's own; FER+ votes where the recipe "
+        f"{d.name or 'FER2013'}: trained on the {d.train or ''} ({d.train_size or '-'} faces), selected on "
+        f"the {d.select or ''} ({d.val_size or '-'} faces). Labels: FER2013's own; FER+ votes where the recipe "
         "says so.",
         "",
         "## How it was trained",
@@ -94,7 +93,7 @@ def markdown(card: ModelCard) -> str:
         f"{served.get('n', '-')} faces; accuracy **{_pct(served.get('accuracy'))}**, macro F1 "
         f"{_pct(served.get('macro_f1'))}; agreement with the FER+ annotators' plurality "
         f"{_pct(served.get('ferplus_plurality_agreement'))} of {served.get('ferplus_plurality_faces', '-')} faces. "
-        f"The served form gives the `.keras` file's answer on {_pct(s.get('agreement_with_keras'))} of faces "
+        f"The served form gives the `.keras` file's answer on {_pct(s.agreement_with_keras)} of faces "
         f"(`.keras`, one view: {_pct(card.val.get('accuracy'))}; four views: {_pct(card.val_tta.get('accuracy'))}).",
         "",
         "| class | precision | recall | F1 | faces |",
@@ -104,15 +103,14 @@ def markdown(card: ModelCard) -> str:
         c = served.get("per_class", {}).get(name, {})
         lines.append(f"| {name} | {_pct(c.get('precision'))} | {_pct(c.get('recall'))} | {_pct(c.get('f1'))} | "
                      f"{c.get('support', '-')} |")
-    cal = card.calibration
-    held = cal.get("held_out", {})
+    held = cal.held_out or {}
     lines += [
         "",
         "## Calibration",
         "",
-        f"{cal.get('method', 'none')}. Fitted on {cal.get('fit_faces', '-')} val faces, checked on the other "
-        f"{cal.get('held_out_faces', '-')}: expected calibration error {held.get('ece_before', '-')} before, "
-        f"{held.get('ece_after_map', held.get('ece_after', '-'))} after ({cal.get('bins', '-')} bins); "
+        f"{cal.method or 'none'}. Fitted on {cal.fit_faces or '-'} val faces, checked on the other "
+        f"{cal.held_out_faces or '-'}: expected calibration error {held.get('ece_before', '-')} before, "
+        f"{held.get('ece_after_map', held.get('ece_after', '-'))} after ({cal.bins or '-'} bins); "
         f"temperature {card.temperature}.",
         "",
         LIMITS,

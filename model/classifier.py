@@ -21,7 +21,7 @@ import numpy as np
 
 from model import contrast as contrast_steps
 from model.calibration import apply_top_label_map, check_top_label_map, temperature_scale
-from model.card import ModelCard, sha256_bytes, sha256_file
+from model.card import ModelCard, Serving, sha256_bytes, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
 from model.errors import ModelLoadError
 from model.network import read_keras
@@ -166,7 +166,7 @@ class EmotionClassifier:
     @property
     def multiply_adds(self) -> int | None:
         """Multiply-adds a face as served by default (all views), from the card; None without it."""
-        per_view = self.card.multiply_adds.get("per_view")
+        per_view = self.card.multiply_adds.per_view
         return int(per_view) * self.views if per_view else None
 
     @property
@@ -219,15 +219,15 @@ class LiteRTRunner:
     @classmethod
     def from_card(cls, weights: Path, card: ModelCard | None, threads: int | None = None) -> "LiteRTRunner":
         """The LiteRT file the card of `weights` names, checked against the card's sha256."""
-        serving = card.serving if card is not None else {}
-        if not serving.get("file"):
+        serving = card.serving if card is not None else Serving()
+        if not serving.file:
             raise ModelLoadError(weights, "its model card names no LiteRT form")
-        f = weights.parent / serving["file"]
+        f = weights.parent / serving.file
         try:
             content = f.read_bytes()
         except OSError as e:
             raise ModelLoadError(f, f"the LiteRT form is unreadable ({e.strerror or e})") from e
-        if serving.get("sha256") and serving["sha256"] != sha256_bytes(content):
+        if serving.sha256 and serving.sha256 != sha256_bytes(content):
             raise ModelLoadError(f, "sha256 differs from the model card: the file is corrupt or was replaced")
         return cls(content, f, threads)
 

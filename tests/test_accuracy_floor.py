@@ -37,7 +37,7 @@ def test_served_model_reproduces_its_card(fer2013):
     probs = np.concatenate([clf.predict(x[i:i + 512]) for i in range(0, len(x), 512)])
     report = classification_report(y, probs)
     card = read_card(DEFAULT_WEIGHTS)
-    served = card.serving["served"]
+    served = card.serving.served
     assert abs(report["accuracy"] - served["accuracy"]) <= 0.002, (report["accuracy"], served["accuracy"])
     assert report["n"] == served["n"] == 3579
     assert clf.multiply_adds <= 120_000_000
@@ -54,8 +54,8 @@ def test_card_calibration_is_reproduced_and_meets_its_target(fer2013):
     clf = EmotionClassifier.load()
     card = read_card(DEFAULT_WEIGHTS)
     raw = clf.predict(x, calibrated=False, batch_size=256)
-    found = calibrate(raw, y, seed=card.calibration["seed"])
-    held, want = found["held_out"], card.calibration["held_out"]
+    found = calibrate(raw, y, seed=card.calibration.seed)
+    held, want = found["held_out"], card.calibration.held_out
     for key in want:
         assert abs(held[key] - want[key]) <= 0.002, (key, held[key], want[key])
     assert abs(found["temperature"] - card.temperature) <= 0.01

@@ -183,3 +183,24 @@ def test_the_bundled_card_still_reads():
 
     card = ModelCard.from_dict(json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text()))
     assert card.views >= 1 and card.temperature > 0
+
+
+def test_card_sections_are_typed_and_round_trip():
+    """The bundled card reads into typed sections and writes back byte for byte; keys a section
+    does not name survive (an older or newer card); a dict assigned to a section becomes one."""
+    from model.card import Calibration, ModelCard, Serving
+    from model.classifier import DEFAULT_WEIGHTS
+
+    text = DEFAULT_WEIGHTS.with_suffix(".json").read_text()
+    card = ModelCard.from_dict(json.loads(text))
+    assert isinstance(card.serving, Serving) and isinstance(card.calibration, Calibration)
+    assert card.serving.file.endswith(".tflite") and card.multiply_adds.per_face == card.multiply_adds.per_view
+    assert card.input.contrast == card.contrast and card.data.val_size == card.val["n"]
+    assert json.dumps(card.to_dict(), indent=2) + "\n" == text
+    newer = ModelCard.from_dict({"serving": {"file": "x.tflite", "int4": True}, "calibration": {}})
+    assert newer.serving.more == {"int4": True} and newer.to_dict()["serving"] == {"file": "x.tflite", "int4": True}
+    assert not newer.calibration and "calibration" not in newer.to_dict()
+    newer.serving = {"views": 4}
+    assert isinstance(newer.serving, Serving) and newer.views == 4
+    with pytest.raises(ValueError, match="multiply_adds must be a JSON object"):
+        ModelCard.from_dict({"multiply_adds": [1]})

@@ -24,22 +24,22 @@ def test_litert_cli_converts_scores_and_records_in_the_card(random_model_path, s
     card = read_card(weights)
     serving = card.serving
     lite = weights.with_suffix(".tflite")
-    assert serving["file"] == "m.tflite" and serving["sha256"] == sha256_file(lite)
-    assert serving["bytes"] == lite.stat().st_size and serving["views"] == 1
-    assert serving["val"]["n"] == serving["val_tta"]["n"] == card.val["n"] == 70
-    assert serving["served"] == serving["val"]
-    assert 0 <= serving["agreement_with_keras"] <= 1
-    assert 0 <= serving["val"]["ferplus_plurality_agreement"] <= 1  # small_npz carries votes
+    assert serving.file == "m.tflite" and serving.sha256 == sha256_file(lite)
+    assert serving.bytes == lite.stat().st_size and serving.views == 1
+    assert serving.val["n"] == serving.val_tta["n"] == card.val["n"] == 70
+    assert serving.served == serving.val
+    assert 0 <= serving.agreement_with_keras <= 1
+    assert 0 <= serving.val["ferplus_plurality_agreement"] <= 1  # small_npz carries votes
     assert card.sha256 == sha256_file(weights) and card.extra["note"]  # the card's own fields kept
     from model.network import load_keras, multiply_adds
 
-    assert card.multiply_adds["per_view"] == multiply_adds(load_keras(weights)) == card.multiply_adds["per_face"]
-    assert card.temperature == card.calibration["temperature"] > 0
-    assert set(card.calibration["held_out"]) == {"nll_before", "nll_after", "ece_before", "ece_after",
-                                                 "nll_after_map", "ece_after_map"}
+    assert card.multiply_adds.per_view == multiply_adds(load_keras(weights)) == card.multiply_adds.per_face
+    assert card.temperature == card.calibration.temperature > 0
+    assert set(card.calibration.held_out) == {"nll_before", "nll_after", "ece_before", "ece_after",
+                                              "nll_after_map", "ece_after_map"}
     assert len(card.top_label_map) == 7 and all(len(row) == 3 for row in card.top_label_map)
-    assert "top_label_map" not in card.calibration  # one copy of the map: the card's own field
-    floor = card.calibration["held_out_ece_floor"]  # the ECE's own sampling noise on that half
+    assert "top_label_map" not in card.calibration.to_dict()  # one copy of the map: the card's own field
+    floor = card.calibration.held_out_ece_floor  # the ECE's own sampling noise on that half
     assert 0 < floor["median"] <= floor["p90"] < 0.5
     clf = EmotionClassifier.load(weights)
     assert clf.backend == "litert"
@@ -53,14 +53,14 @@ def test_calibrate_cli_refits_a_cards_calibration(random_model_path, small_npz, 
     r = run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--max-drop", "1")
     assert r.returncode == 0, r.stderr[-2000:]
     card = read_card(weights)
-    card.temperature, card.top_label_map, card.calibration = 1.0, [], {}
+    card.temperature, card.top_label_map, card.calibration = 1.0, [], {}  # {}: no calibration
     card.write(weights)
     r = run_cli("python", "-m", "training.calibrate", str(weights), "--data", str(small_npz))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "as served (litert, 1 view(s))" in r.stdout and "top-label map" in r.stdout
     again = read_card(weights)
     assert again.temperature > 0 and len(again.top_label_map) == 7 and again.serving == card.serving
-    assert again.calibration["held_out_faces"] == 35 and "ece_after_map" in again.calibration["held_out"]
+    assert again.calibration.held_out_faces == 35 and "ece_after_map" in again.calibration.held_out
     for weights_arg, data_arg, why in ((tmp_path / "none.keras", small_npz, "no such weights file"),
                                        (weights, tmp_path / "none.npz", "no such file")):
         r = call_cli("python", "-m", "training.calibrate", str(weights_arg), "--data", str(data_arg))
@@ -99,7 +99,7 @@ def test_evaluate_cli_backend_and_tta_options(random_model_path, small_npz, tmp_
                    "--max-drop", "1").returncode == 0
     card = read_card(weights)
     for args, backend, tta, expected in ((["--backend", "keras", "--tta"], "keras", True, card.val_tta),
-                                         (["--backend", "litert"], "litert", False, card.serving["val"])):
+                                         (["--backend", "litert"], "litert", False, card.serving.val)):
         out = tmp_path / backend
         r = run_cli("classmood-evaluate", "--model", str(weights), "--data", str(small_npz), *args,
                     "--out", str(out))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.card import ModelCard, sha256_file
+from model.card import Calibration, ModelCard, MultiplyAdds, Serving, sha256_file
 from model.classifier import TTA_VIEWS, EmotionClassifier, ModelLoadError
 from model.contrast import CONTRASTS
 from model.network import multiply_adds, read_keras
@@ -55,11 +55,11 @@ def main(argv=None) -> int:
         print(f"litert: {e}", file=sys.stderr)
         return 2
     s = card.serving
-    print(f"{s['file']}: {s['bytes'] / 1e6:.2f} MB, {s['views']} view(s), "
-          f"{card.multiply_adds['per_face'] / 1e6:.1f} M multiply-adds a face; val as served "
-          f"{s['served']['accuracy']:.4f} (one view {s['val']['accuracy']:.4f}, .keras {card.val['accuracy']:.4f}; "
-          f"four views {s['val_tta']['accuracy']:.4f}); same answer as the .keras file on "
-          f"{s['agreement_with_keras']:.2%} of val faces; {summary(card.calibration)}")
+    print(f"{s.file}: {s.bytes / 1e6:.2f} MB, {s.views} view(s), "
+          f"{card.multiply_adds.per_face / 1e6:.1f} M multiply-adds a face; val as served "
+          f"{s.served['accuracy']:.4f} (one view {s.val['accuracy']:.4f}, .keras {card.val['accuracy']:.4f}; "
+          f"four views {s.val_tta['accuracy']:.4f}); same answer as the .keras file on "
+          f"{s.agreement_with_keras:.2%} of val faces; {summary(card.calibration.to_dict())}")
     return 0
 
 
@@ -88,18 +88,18 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
     card = ModelCard.read(weights) or ModelCard()
     card.extra.pop("val_flip_tta", None)
     if contrast:
-        card.input = {**card.input, "contrast": contrast}
+        card.input.contrast = contrast
     per_view = multiply_adds(read_keras(weights))
-    card.multiply_adds = {"per_view": per_view, "views": views, "per_face": per_view * views,
-                          "counted": "convolutions and dense layers, one face"}
+    card.multiply_adds = MultiplyAdds(per_view=per_view, views=views, per_face=per_view * views,
+                                      counted="convolutions and dense layers, one face")
     if per_view * views > budget:
         raise ValueError(f"{weights.name} costs {per_view * views / 1e6:.1f} M multiply-adds a face in {views} "
                          f"view(s), over the budget of {budget / 1e6:.0f} M")
-    card.temperature, card.top_label_map, card.calibration = 1.0, [], {}
+    card.temperature, card.top_label_map, card.calibration = 1.0, [], Calibration()
     lite = convert(weights)
-    card.serving = {"format": FORMAT, "file": lite.name, "sha256": sha256_file(lite),
-                    "bytes": lite.stat().st_size, "converted_with": f"tensorflow {tf.__version__}",
-                    "views": views, "view_names": list(TTA_VIEWS[:views]) if views == len(TTA_VIEWS) else ["as is"]}
+    card.serving = Serving(format=FORMAT, file=lite.name, sha256=sha256_file(lite), bytes=lite.stat().st_size,
+                           converted_with=f"tensorflow {tf.__version__}", views=views,
+                           view_names=list(TTA_VIEWS[:views]) if views == len(TTA_VIEWS) else ["as is"])
     card.write(weights)
     by_backend = {}
     for backend in ("keras", "litert"):
@@ -110,14 +110,12 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
     card.val, card.val_tta = report(by_backend["keras"][False]), report(by_backend["keras"][True])
     card.extra["val_scored_on"] = Path(data).name
     served = by_backend["litert"][views > 1]
-    card.serving.update(val=report(by_backend["litert"][False]), val_tta=report(by_backend["litert"][True]),
-                        served=report(served),
-                        agreement_with_keras=round(float(np.mean(
-                            served.argmax(1) == by_backend["keras"][views > 1].argmax(1))), 4))
-    drop = max(card.val["accuracy"] - card.serving["val"]["accuracy"],
-               card.val_tta["accuracy"] - card.serving["val_tta"]["accuracy"])
+    s = card.serving
+    s.val, s.val_tta, s.served = report(by_backend["litert"][False]), report(by_backend["litert"][True]), report(served)
+    s.agreement_with_keras = round(float(np.mean(served.argmax(1) == by_backend["keras"][views > 1].argmax(1))), 4)
+    drop = max(card.val["accuracy"] - s.val["accuracy"], card.val_tta["accuracy"] - s.val_tta["accuracy"])
     if drop > max_drop:
-        card.serving = {}
+        card.serving = Serving()
         card.write(weights)
         lite.unlink()
         raise ValueError(f"the LiteRT form loses {drop:.4f} val accuracy against {weights.name} "

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     card.extra.update({k: v for k, v in (("recipe_command", args.recipe), ("trained_on", args.device)) if v})
     card.extra["val_at_training"] = card.val  # the training backend's figure; attach() re-scores as served
     card.write(dst)
-    data = Path(card.data.get("file") or "")
+    data = Path(card.data.file or "")
     try:  # the LiteRT serving form, and every figure scored as served on this machine's TensorFlow
         card = attach(dst, data if data.is_file() else None, views=args.views, contrast=args.contrast)
     except (DatasetError, ModelLoadError, ValueError) as e:
