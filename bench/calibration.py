@@ -1,6 +1,6 @@
 """The calibrations tried for the served model, each fitted on one seeded half of FER2013 val and
 scored on the other (ECE, 15 equal-width bins, and NLL), on the card's half (seed 0) and on many
-others: the figures behind the README's calibration table and the choice of the served one. Needs
+others: the figures behind the calibration table of docs/training.md and the choice of the served one. Needs
 FER2013.
 
     python bench/calibration.py [--seeds 0-9,100-139] [--model M.keras]

@@ -16,7 +16,7 @@ of the camera's axis so that a student who spends the lesson turned away does no
 **attention** over a set of faces is the share facing the screen among those with a pose (None
 without one). A face the detector cannot find (a profile beyond about 60 degrees, a head turned
 right round) has no pose: it counts in the engagement figure (faces visible), not here.
-Thresholds and their measurements: README, "Attention".
+Thresholds and their measurements: docs/teacher.md, "Attention".
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ box, the 7 scores, head pose angles and attention state) and alerts. No images, 
 user opted in, with the participants' consent): then each participant's face crop (96x96 JPEG, the
 FER-style square the model saw, in colour) is kept beside its observation, and nobody else's. Deleted
 rows are overwritten on disk (`secure_delete`), not just unlinked, on SQLite; on PostgreSQL the tables
-concerned are vacuumed after a delete (see the README's "What is recorded" for what each promises).
+concerned are vacuumed after a delete (see docs/privacy.md, "What is recorded, in full", for what each promises).
 
 Session ids are integers: a Python `int` or a numpy integer (as `sessions()["id"]` holds) alike;
 anything else (a string, a float, a bool) raises `TypeError`. An unknown id is no error: `session()`

@@ -17,7 +17,7 @@ The template is the median face of the Basel Face Model fits in AFLW2000-3D (3DD
 `test.configs`), measured on the even-numbered near-frontal faces only (|yaw| < 10 degrees, 321
 faces) and scaled to a 62 mm interpupillary distance: eyes 37 mm above the nose tip and 32 mm
 behind it, mouth corners 26 mm either side, 27 mm below and 37 mm behind it. The odd-numbered
-faces are the validation (`bench/attention.py`; README, "Attention"). numpy only.
+faces are the validation (`bench/attention.py`; docs/teacher.md, "Attention"). numpy only.
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def test_pose_on_real_faces_follows_a_mirror_and_a_rotation(real_galleries, anal
     turn = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), -15, 1.0), (w, h))  # clockwise
     turned = [f for f in _participants(analyzer, turn) if f.roll is not None]
     assert len(turned) >= len(faces) // 2
-    # the detector's landmarks follow a tilt only in part (README, "Attention": 0.8 of it on
+    # the detector's landmarks follow a tilt only in part (docs/teacher.md, "Attention": 0.8 of it on
     # 200-pixel faces, 0.15-0.3 on gallery-sized ones), but in its direction; yaw does not follow it
     gained = np.median([f.roll for f in turned]) - np.median([f.roll for f in faces])
     assert 1 < gained <= 17

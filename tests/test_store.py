@@ -290,7 +290,7 @@ def _on_disk(path) -> bytes:
 def _gone_on_postgres(store, marker: bytes, tables) -> bool:
     """PostgreSQL: no dead rows left in `tables` nor in their TOAST tables (pgstattuple scans every
     page), and after a checkpoint `marker` is in none of the database's table files (the
-    write-ahead log keeps it until its segments are recycled: README, "What is recorded")."""
+    write-ahead log keeps it until its segments are recycled: docs/privacy.md, "What is recorded, in full")."""
     _sql(store, "CREATE EXTENSION IF NOT EXISTS pgstattuple")
     for table in tables:
         for rel in (table, f"(SELECT reltoastrelid FROM pg_class WHERE relname = '{table}')::regclass"):

@@ -167,7 +167,7 @@ def main(argv=None) -> int:
                     help="teacher i mixes the FER+ votes into its labels by the i-th value (cycled)")
     ap.add_argument("--label-smoothing", type=float, default=0.1,
                     help="every teacher's label smoothing (0.1 made fer_orig_vgg64c3x4; smoothing and votes cap "
-                         "the teachers' confidence, which their students inherit: see the README on calibration)")
+                         "the teachers' confidence, which their students inherit: see docs/training.md on calibration)")
     ap.add_argument("--mixed-precision", action="store_true", help="bfloat16 (GPU)")
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--steps", type=int, default=0, help="steps an epoch (smoke runs)")

@@ -17,7 +17,7 @@
 # smoothing, 360 s each: about 100 epochs each at that run's throughput (about 0.85 teacher-epochs a
 # second, all teachers together), plus about 60 s for their answers: under 8 minutes on the GPU, a
 # 10-minute call with its start. Students on the GPU reached only 66% (a 78 s compile, 16 epochs):
-# distil them on a CPU from the saved file (README, "How it was made"), or name STUDENTS here.
+# distil them on a CPU from the saved file (docs/training.md, "How it was made"), or name STUDENTS here.
 set -uo pipefail
 : "${DATA:?DATA names the FER2013 npz (with votes and rows)}" "${NAME:?NAME names the teacher file}" "${OUT:?OUT names the output folder}"
 T_SECONDS=${T_SECONDS:-360} S_SECONDS=${S_SECONDS:-130} PYTHON=${PYTHON:-python3}
