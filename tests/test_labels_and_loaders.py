@@ -194,7 +194,7 @@ def test_original_pixel_file_has_votes_for_every_face(fer2013_path):
     assert len(d["val"][1]) == len(votes["val"]) == 3579
     label, valid = ferplus_plurality(votes["val"], d["val"][1])
     agree = (label[valid] == d["val"][1][valid]).mean()
-    assert valid.mean() > 0.95 and 0.6 < agree < 0.7  # the FER+ plurality agrees with FER2013's label on about 62% of val faces
+    assert valid.mean() > 0.95 and 0.6 < agree < 0.7  # FER+'s plurality agrees with the label on ~62%
 
 
 def test_folder_loader_frames_faces_in_photos_like_the_product(fer_faces, tmp_path):
