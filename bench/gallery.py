@@ -372,7 +372,7 @@ def video(analyzer, faces, minutes=5.0, every=2.0, fps=10):
 def memory(analyzer, faces, n=1000):
     import resource
 
-    from bot.pipeline import run
+    from bot.pipeline import Sink, run
     from bot.records import Frame
     from bot.store import Store
     from bot.synthetic import render_gallery
@@ -409,7 +409,7 @@ def memory(analyzer, faces, n=1000):
                 at[i + 1] = total_mb()
                 bot_alone[i + 1] = rss_mb()
 
-        run(source, analyzer, tracker, store, sid, keep=False, on_frame=measure)  # the bot's own loop
+        run(source, analyzer, tracker, Sink(store, sid), keep=False, on_frame=measure)  # the bot's own loop
         store.close()
     print(f"bot loop, {n} frames (25 tiles, 1080p) in {time.perf_counter() - t0:.0f} s: resident memory "
           f"(bot + detector worker) {at[200]:.0f} MB at frame 200, {at[n]:.0f} MB at frame {n} "

@@ -35,7 +35,7 @@ from pathlib import Path
 from bot.alerts import AlertEngine
 from bot.analyzer import GalleryAnalyzer
 from bot.mood import mood_of, summarize
-from bot.pipeline import run
+from bot.pipeline import Sink, run
 from bot.sources import SourceError, VideoSource, check_seconds
 from bot.store import Store, StoreError, patiently
 from bot.textfile import NotText, read_text
@@ -243,7 +243,7 @@ def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Out
             if progress is not None:
                 progress(job.path, n, total)
 
-        frames = run(source, analyzer, Tracker(), store, sid, AlertEngine(), tick, stop_on_store_error=True).frames
+        frames = run(source, analyzer, Tracker(), Sink(store, sid, AlertEngine(), recording=True), progress=tick).frames
         if not frames:
             store.delete_session(sid)
             raise SourceError(f"{job.path}: no frame could be analysed")

@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.alerts import AlertConfigError, AlertEngine, load_rules
 from bot.analyzer import GalleryAnalyzer
 from bot.mood import summarize
-from bot.pipeline import analyze_path, open_path, run
+from bot.pipeline import Sink, analyze_path, open_path, run
 from bot.records import is_gallery, present
 from bot.roster import Roster
 from bot.sources import ScreenSource, SourceError, check_seconds, parse_region
@@ -248,7 +248,7 @@ def _bot(argv=None) -> int:
         log.info("%s", status_line(record))
 
     try:
-        run(source, analyzer, tracker, store, sid, alerts=engine, keep=False, on_frame=logged)
+        run(source, analyzer, tracker, Sink(store, sid, engine), keep=False, on_frame=logged)
     finally:
         try:  # the database may be restarting: it gets a minute to come back
             patiently(lambda: store.end_session(sid))

@@ -155,24 +155,35 @@ def open_path(path: str | Path, every: float = 2.0):
     return VideoSource(p, every=every)
 
 
-def run(source, analyzer, tracker, store=None, session_id: int | None = None, alerts=None,
-        progress: Progress | None = None, *, keep: bool = True,
-        on_frame: Callable[[FrameResult], None] | None = None,
-        stop_on_store_error: bool = False, drain_s: float = DRAIN_S) -> RunResult:
+@dataclass
+class Sink:
+    """Where a run's tracked records go: the `alerts` engine (an `AlertEngine`; None: no alerts), and
+    the `store` under `session_id` (None: not stored), with the opted-in participants' face images.
+
+    `recording`: a store that cannot be written ends the run with its `StoreError` (nothing would be
+    kept); for a live bot it is one more failed frame (the lock may pass). A database that cannot be
+    reached loses nothing either way: frames wait in a `Backlog` and are written in order when it is
+    back; at the end the run waits up to `drain_s` for it, then (a recording) raises
+    `StoreUnavailable`."""
+    store: object = None
+    session_id: int | None = None
+    alerts: AlertEngine | None = None
+    recording: bool = False
+    drain_s: float = DRAIN_S
+
+
+def run(source, analyzer, tracker, sink: Sink | None = None, *, progress: Progress | None = None,
+        keep: bool = True, on_frame: Callable[[FrameResult], None] | None = None) -> RunResult:
     """Analyse every `Frame` of `source` (any iterable of them: a screen, a video, pictures), track
-    it, store it in `store` under `session_id` (with the opted-in participants' face images, cropped
-    here once and encoded), and feed `alerts` (an `AlertEngine`), storing what it raises. A frame
-    that starts a `new_scene` (a folder's unrelated pictures) gets a fresh tracker.
+    it and hand it to the `sink` (alerts, the store). A frame that starts a `new_scene` (a folder's
+    unrelated pictures) gets a fresh tracker.
 
     Returns a `RunResult`: the tracked frames (none with `keep=False`: a live bot runs for hours)
     and the alerts raised. `progress(done, total)` after each frame analysed; `on_frame(record)` as each tracked
     record is ready (the tracker holds a gallery's records back while their names are read in the
-    background: `Tracker.push`; the rest come at the end, `Tracker.flush`). A store that cannot
-    be written is one more failed frame for a live bot (the lock may pass), and ends the run with
-    its `StoreError` where `stop_on_store_error` (a recording: nothing would be kept). A database
-    that cannot be reached (a server restarting) loses nothing: frames wait in a `Backlog` and are
-    written in order when it is back; at the end the run waits up to `drain_s` for it, then (with
-    `stop_on_store_error`) raises `StoreUnavailable`."""
+    background: `Tracker.push`; the rest come at the end, `Tracker.flush`)."""
+    sink = sink or Sink()
+    store, session_id, alerts = sink.store, sink.session_id, sink.alerts
 
     total = len(source) if hasattr(source, "__len__") else 0
     frames: list[FrameResult] = []
@@ -201,7 +212,7 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
                     backlog.add(record, face_images(frame, record) if backlog.keeps_faces() else None, new, renames)
                 renames.clear()
             except Exception as e:  # a crash in one frame never ends the run
-                if stop_on_store_error and isinstance(e, StoreError):
+                if sink.recording and isinstance(e, StoreError):
                     raise
                 failed(record.time_s, e)
                 continue
@@ -241,7 +252,7 @@ def run(source, analyzer, tracker, store=None, session_id: int | None = None, al
         if progress:
             progress(done, max(total, done))
     emit(tracker.flush())  # the last layout's names, and the records that waited for them
-    if backlog is not None and backlog.pending and not backlog.drain(drain_s) and stop_on_store_error:
+    if backlog is not None and backlog.pending and not backlog.drain(sink.drain_s) and sink.recording:
         raise StoreUnavailable(f"the session database {store.location} was unreachable to the end: "
                                f"{len(backlog.pending)} frame(s) not stored")
     return RunResult(frames, raised)
@@ -276,8 +287,8 @@ def analyze_path(path: str | Path, every: float = 2.0, progress: Progress | None
     `drain_s`: how long to keep trying a database that cannot be reached at the end (`run`)."""
 
     source = open_path(path, every)
-    done = run(source, analyzer or GalleryAnalyzer(), tracker or Tracker(roster=roster), store, session_id,
-               alerts if alerts is not None else AlertEngine(), progress, stop_on_store_error=True, drain_s=drain_s)
+    sink = Sink(store, session_id, alerts if alerts is not None else AlertEngine(), recording=True, drain_s=drain_s)
+    done = run(source, analyzer or GalleryAnalyzer(), tracker or Tracker(roster=roster), sink, progress=progress)
     if not done.frames:
         raise SourceError(f"{path}: no frame could be analysed")
     return Analysis(str(path), done.frames, summarize(done.frames), done.alerts)

@@ -109,7 +109,7 @@ def test_a_failed_reading_leaves_the_tiles_unnamed_and_loses_no_record():
 
 
 def test_the_pipeline_stores_the_named_records_in_order(tmp_path):
-    from bot.pipeline import run
+    from bot.pipeline import Sink, run
     from bot.store import Store
 
     class Fixed:  # the analyser's records for a gallery, made by hand
@@ -127,8 +127,8 @@ def test_the_pipeline_stores_the_named_records_in_order(tmp_path):
             time.sleep(0.02)
             yield Frame(2.0 * k, _picture())
 
-    frames = run(source(), Fixed(), Tracker(ocr=ocr), store, sid, on_frame=lambda r: seen.append(r.time_s)).frames
-    assert seen == [0.0, 2.0, 4.0, 6.0] and calls == [4]
+    done = run(source(), Fixed(), Tracker(ocr=ocr), Sink(store, sid), on_frame=lambda r: seen.append(r.time_s))
+    assert seen == [0.0, 2.0, 4.0, 6.0] == [r.time_s for r in done.frames] and calls == [4]
     assert beats[1] > beats[0]  # the first record waited for its names: the session said it was alive
     obs = store.observations(sid)
     assert set(obs["participant"]) == {"Ana Perez", "Ben Smith", "Chloe Nguyen", "David Okafor"}

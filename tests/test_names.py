@@ -149,7 +149,7 @@ def test_one_person_one_participant_across_window_and_page_changes(tmp_path):
     (25), through the pipeline into a real SQLite store. Tiles keep their people by their labels'
     text at any scale and by their neighbours; a name read later renames what was stored unnamed."""
     from bot import ocr
-    from bot.pipeline import run
+    from bot.pipeline import Sink, run
     from bot.records import Frame
     from bot.store import Store
     from bot.tracker import Tracker
@@ -160,7 +160,7 @@ def test_one_person_one_participant_across_window_and_page_changes(tmp_path):
     people, shots = _class_journey()
     store = Store(tmp_path / "c.db")
     sid = store.start_session("journey")
-    frames = run([Frame(t, g.image) for t, g in shots], _Seen(shots), Tracker(), store, sid).frames
+    frames = run([Frame(t, g.image) for t, g in shots], _Seen(shots), Tracker(), Sink(store, sid)).frames
     stored = set(store.participants(sid)["participant"])
     kept = {f.participant for r in frames for f in r.faces}
     assert len(stored) == 25 and kept == stored, sorted(stored)
@@ -186,7 +186,7 @@ def test_a_name_read_later_renames_what_was_stored_unnamed(tmp_path):
     """Ben's label is unreadable in the first layout (he is stored as `tile-1`); after the window
     moves, his label reads "Ben Okafor" in the same place beside Ana: one participant, and his
     earlier rows in the database carry his name too."""
-    from bot.pipeline import run
+    from bot.pipeline import Sink, run
     from bot.records import Frame
     from bot.store import Store
     from bot.tracker import Tracker
@@ -205,7 +205,7 @@ def test_a_name_read_later_renames_what_was_stored_unnamed(tmp_path):
 
     store = Store(tmp_path / "r.db")
     sid = store.start_session("rename")
-    frames = run([Frame(r.time_s, picture) for r in shots], Replay(), tracker, store, sid).frames
+    frames = run([Frame(r.time_s, picture) for r in shots], Replay(), tracker, Sink(store, sid)).frames
     assert set(store.participants(sid)["participant"]) == {"Ana Perez", "Ben Okafor"}
     assert {f.participant for r in frames for f in r.faces} == {"Ana Perez", "Ben Okafor"}
     assert store.observations(sid).query("time_s < 6")["participant"].tolist().count("Ben Okafor") == 3

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot import store as store_module
-from bot.pipeline import Backlog, run
+from bot.pipeline import Backlog, Sink, run
 from bot.records import FaceResult, Frame, FrameResult, TileResult
 from bot.store import Store, StoreUnavailable, patiently
 from model import EMOTIONS
@@ -59,7 +59,7 @@ def test_a_postgresql_restart_mid_lesson_loses_no_frame(tmp_path):
                 yield Frame(float(i), np.zeros((60, 200, 3), np.uint8))
                 time.sleep(0.2 if 8 <= i < 20 else 0.0)  # about 2.5 s down
 
-        frames = run(source(), _Analyzer(), _Tracker(), bot_store, sid, keep=True, drain_s=60).frames
+        frames = run(source(), _Analyzer(), _Tracker(), Sink(bot_store, sid, drain_s=60), keep=True).frames
         assert len(frames) == n
         stored = bot_store.frames(sid)
         assert stored["time_s"].tolist() == [float(i) for i in range(n)]  # none lost, in order, none twice
