@@ -89,14 +89,23 @@ class _Now:
 
 
 @dataclass
-class ClassValence(Rule):
-    """The class's valence over the last `window_s` stays below `threshold`: its mood is negative."""
-    name: ClassVar[str] = "class_valence"
+class ClassRule(Rule):
+    """A rule over the whole class's last `window_s` seconds, against a `threshold`."""
     threshold: float
     window_s: float
 
+    def recent(self, engine: "AlertEngine", now: _Now) -> list[tuple]:
+        """The engine's (t, valences, faces, present) entries of the window ending now."""
+        return [w for w in engine.window if w[0] > now.t - self.window_s]
+
+
+@dataclass
+class ClassValence(ClassRule):
+    """The class's valence over the last `window_s` stays below `threshold`: its mood is negative."""
+    name: ClassVar[str] = "class_valence"
+
     def fire(self, engine, now):
-        vals = np.concatenate([v for tt, v, _, _ in engine.window if tt > now.t - self.window_s])
+        vals = np.concatenate([v for _, v, _, _ in self.recent(engine, now)])
         mood = float(vals.mean()) if vals.size else None
         return engine.check(self, None, mood is not None and mood < self.threshold, now.t,
                             f"The class has looked negative for {span(self.minutes)}: more faces read "
@@ -104,14 +113,12 @@ class ClassValence(Rule):
 
 
 @dataclass
-class LowEngagement(Rule):
+class LowEngagement(ClassRule):
     """Faces visible / participants present, over the last `window_s`, stays below `threshold`."""
     name: ClassVar[str] = "low_engagement"
-    threshold: float
-    window_s: float
 
     def fire(self, engine, now):
-        win = [(n, p) for tt, _, n, p in engine.window if tt > now.t - self.window_s]
+        win = [(n, p) for _, _, n, p in self.recent(engine, now)]
         present_sum = sum(p for _, p in win)
         eng = sum(n for n, _ in win) / present_sum if present_sum else None
         return engine.check(self, None, eng is not None and eng < self.threshold, now.t,
