@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from model.card import ModelCard
+from model.card import ModelCard, card_path
 from model.classifier import DEFAULT_WEIGHTS
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "model-card.md"
@@ -125,20 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="the page to write (default docs/model-card.md)")
     ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if the page differs from the card")
     args = ap.parse_args(argv)
+    out = Path(args.out)
     try:
-        card = ModelCard.read(args.weights)
+        try:
+            card = ModelCard.read(args.weights)
+        except ValueError as e:  # JSON that is no card
+            raise ValueError(f"{card_path(args.weights)}: not a readable model card ({e})") from None
         if card is None:
             raise ValueError(f"{args.weights} has no model card beside it")
+        page = markdown(card)
+        if args.check:
+            if not out.is_file() or out.read_text(encoding="utf-8") != page:
+                print(f"{out} is not what the card gives: run python -m model.card_markdown", file=sys.stderr)
+                return 1
+            return 0
+        out.write_text(page, encoding="utf-8")
     except (OSError, ValueError) as e:
         print(f"model card: {e}", file=sys.stderr)
         return 2
-    page, out = markdown(card), Path(args.out)
-    if args.check:
-        if not out.is_file() or out.read_text(encoding="utf-8") != page:
-            print(f"{out} is not what the card gives: run python -m model.card_markdown", file=sys.stderr)
-            return 1
-        return 0
-    out.write_text(page, encoding="utf-8")
     print(f"wrote {out}")
     return 0
 

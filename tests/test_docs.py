@@ -77,6 +77,21 @@ def test_the_model_card_page_is_what_the_card_gives(tmp_path):
     assert card_markdown.main(["--check", "--out", str(stale)]) == 1
 
 
+def test_the_model_card_command_refuses_bad_input_in_one_line(tmp_path, capsys):
+    weights = tmp_path / "m.keras"
+    assert card_markdown.main([str(weights), "--out", str(tmp_path / "o.md")]) == 2  # no card beside it
+    assert "has no model card beside it" in capsys.readouterr().err
+    for text in ("", "{bad", "[]"):  # empty, corrupt, not a card
+        (tmp_path / "m.json").write_text(text)
+        assert card_markdown.main([str(weights), "--out", str(tmp_path / "o.md")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "m.json: not a readable model card" in err and len(err.splitlines()) == 1
+    real = card_markdown.DEFAULT_OUT.parent.parent / "model" / "weights"
+    (tmp_path / "m.json").write_text(next(real.glob("*.json")).read_text())
+    assert card_markdown.main([str(weights), "--out", str(tmp_path / "no" / "o.md")]) == 2
+    assert "No such file or directory" in capsys.readouterr().err and not (tmp_path / "no").exists()
+
+
 # --- commands and flags --------------------------------------------------------------------------
 
 def _code(path: Path) -> list[str]:
