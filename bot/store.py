@@ -37,6 +37,10 @@ attention as `bot.attention` defines it, from `attention_sql()`)
   emotion in the window), faces
 - `alerts(id)`: id, time_s, created (datetime), rule, participant, message
 - `face_images(id)`: time_s, participant, emotion, jpeg (bytes)
+- `lessons()`: a row per session with frames, for the term view (see the method), from each ended
+  lesson's summary (`lesson_summaries`, made when it ends)
+- `users()`: name, full_name, role, password_hash, disabled, created, password_changed, classes (the
+  accounts of `bot.accounts`, which alone hashes and checks passwords)
 """
 
 from __future__ import annotations
@@ -93,6 +97,17 @@ CREATE TABLE IF NOT EXISTS face_images (
     observation_id INTEGER NOT NULL REFERENCES observations(id) ON DELETE CASCADE, jpeg {{blob}} NOT NULL);
 CREATE INDEX IF NOT EXISTS face_images_session ON face_images(session_id);
 CREATE INDEX IF NOT EXISTS face_images_observation ON face_images(observation_id);
+CREATE TABLE IF NOT EXISTS users (
+    id {{pk}}, name TEXT NOT NULL UNIQUE, full_name TEXT, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0, created {{real}} NOT NULL, password_changed {{real}} NOT NULL);
+CREATE TABLE IF NOT EXISTS class_teachers (
+    class_key TEXT NOT NULL, class_name TEXT NOT NULL,
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE ON UPDATE CASCADE,
+    PRIMARY KEY (class_key, user_name));
+CREATE TABLE IF NOT EXISTS lesson_summaries (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE, frames INTEGER NOT NULL,
+    observations INTEGER NOT NULL, faces INTEGER NOT NULL, participants INTEGER NOT NULL, present {{real}}, valence {{real}}, attention {{real}},
+    alerts INTEGER NOT NULL, follow_ups INTEGER NOT NULL, first_s {{real}}, last_s {{real}}, made {{real}} NOT NULL);
 """
 # Columns added after a database may have been created: (table, column, definition). A database
 # from before is upgraded in place when opened; their sessions kept no faces, named no class, and
@@ -451,6 +466,7 @@ class Store:
                     db.execute("INSERT INTO face_images(session_id, observation_id, jpeg) VALUES (?,?,?)",
                                (session_id, oid, bytes(jpeg)))
             db.execute(_BEAT, (now, session_id))
+            db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (session_id,))  # counts changed
             return fid
 
         return self._write(calls)
@@ -458,15 +474,18 @@ class Store:
     @_takes_session_id
     def add_alert(self, session_id: int, rule: str, message: str, time_s: float = 0.0,
                   participant: str | None = None) -> int:
-        return self._write(lambda db: db.insert(
-            "INSERT INTO alerts(session_id, time_s, created, rule, participant, message) VALUES (?,?,?,?,?,?)",
-            (session_id, float(time_s), time.time(), rule, participant, message)))
+        def calls(db):
+            db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (session_id,))
+            return db.insert("INSERT INTO alerts(session_id, time_s, created, rule, participant, message)"
+                             " VALUES (?,?,?,?,?,?)", (session_id, float(time_s), time.time(), rule, participant, message))
+        return self._write(calls)
 
     @_takes_session_id
     def rename_participant(self, session_id: int, old: str, new: str) -> int:
         """A participant first stored under `old` (unnamed: "tile-3") is `new` (their name, read
         later): their earlier observations and alerts take the new id. Returns the rows changed."""
         def calls(db):
+            db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (session_id,))
             n = db.execute("UPDATE observations SET participant=? WHERE session_id=? AND participant=?",
                            (new, session_id, old)).rowcount
             return n + db.execute("UPDATE alerts SET participant=? WHERE session_id=? AND participant=?",
@@ -482,6 +501,8 @@ class Store:
         """The session has ended (`at`: epoch seconds, default now; a recording's own end)."""
         self._write(lambda db: db.execute("UPDATE sessions SET ended=? WHERE id=? AND ended IS NULL",
                                           (time.time() if at is None else float(at), session_id)))
+        summary = self._summaries([session_id])  # the term view's row, made once
+        self._write(lambda db: _store_summaries(db, summary))
 
     @_takes_session_id
     def delete_session(self, session_id: int) -> bool:
@@ -501,15 +522,170 @@ class Store:
         self._scrub()
         return n
 
-    def _scrub(self) -> None:
+    def _scrub(self, tables: list[str] | None = None) -> None:
         """After a delete, make the deleted rows unreadable: on SQLite, copy the WAL (which still
         holds the deleted rows' old pages) into the database, where `secure_delete` has zeroed them,
         and truncate it; on PostgreSQL, VACUUM the tables concerned. Best effort: a reader that is
         mid-query keeps what it reads until the next scrub."""
         try:
-            self._db.scrub(_TABLES)
+            self._db.scrub(tables or _TABLES)
         except self._db.Error as e:
             log.warning("could not scrub %s after a delete: %s", self.location, backends.one_line(e, self._secret))
+
+    # -- accounts (see `bot.accounts`: hashing and the rules live there) -------------------------
+    def add_user(self, name: str, role: str, password_hash: str, full_name: str | None = None) -> None:
+        """A new account; `StoreError` where the name is taken."""
+        now = time.time()
+        try:
+            self._write(lambda db: db.execute(
+                "INSERT INTO users(name, full_name, role, password_hash, disabled, created, password_changed)"
+                " VALUES (?,?,?,?,0,?,?)", (name, full_name, role, password_hash, now, now)))
+        except StoreError as e:
+            if "unique" in str(e).lower() or "duplicate" in str(e).lower():
+                raise StoreError(f"there is already an account named {name!r}") from None
+            raise
+
+    def user(self, name: str) -> dict | None:
+        """One account: name, full_name, role, password_hash, disabled, created, password_changed
+        (epoch seconds), classes (the class names assigned to it); None where there is none."""
+        df = self.users(name)
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def users(self, name: str | None = None) -> pd.DataFrame:
+        """Every account (or the one named), by name, with the classes assigned to each."""
+        where, params = ("", ()) if name is None else (" WHERE name=?", (name,))
+        df = self._frame("SELECT name, full_name, role, password_hash, disabled, created, password_changed FROM users"
+                         f"{where} ORDER BY name", params)
+        df["disabled"] = df["disabled"].astype(bool)
+        df["full_name"] = df["full_name"].astype(object).where(df["full_name"].notna(), None)
+        _, rows = self._query("SELECT user_name, class_name FROM class_teachers ORDER BY class_name")
+        classes: dict[str, list[str]] = {}
+        for user, cls in rows:
+            classes.setdefault(user, []).append(cls)
+        df["classes"] = [tuple(classes.get(u, ())) for u in df["name"]]
+        return df
+
+    def has_users(self) -> bool:
+        return self._read_one("SELECT COUNT(*) FROM users")[0] > 0
+
+    def update_user(self, name: str, **fields) -> bool:
+        """Change an account's `role`, `full_name`, `disabled` or `password_hash` (which also sets
+        `password_changed`: sign-ins made before it end). False where there is no such account."""
+        allowed = {"role", "full_name", "disabled", "password_hash"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"an account's fields are {sorted(allowed)}, got {sorted(fields)}")
+        if "disabled" in fields:
+            fields["disabled"] = int(bool(fields["disabled"]))
+        if "password_hash" in fields:
+            fields["password_changed"] = time.time()
+        sets = ", ".join(f"{k}=?" for k in fields)
+        return self._write(lambda db: db.execute(f"UPDATE users SET {sets} WHERE name=?",
+                                                 (*fields.values(), name)).rowcount) > 0
+
+    def remove_user(self, name: str) -> bool:
+        """Delete an account and its class assignments; its password hash is scrubbed from disk."""
+        def calls(db):
+            db.execute("DELETE FROM class_teachers WHERE user_name=?", (name,))
+            return db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount
+        gone = self._write(calls) > 0
+        if gone:
+            self._scrub(["class_teachers", "users"])
+        return gone
+
+    def assign_class(self, name: str, class_name: str, class_key: str) -> bool:
+        """Give the account `name` the class `class_name` (`class_key`: how sessions' class names are
+        matched to it, `bot.accounts.key_of`). False where it had it already."""
+        def calls(db):
+            _, rows = db.query("SELECT 1 FROM class_teachers WHERE class_key=? AND user_name=?", (class_key, name))
+            if rows:
+                return False
+            db.execute("INSERT INTO class_teachers(class_key, class_name, user_name) VALUES (?,?,?)",
+                       (class_key, class_name, name))
+            return True
+        return self._write(calls)
+
+    def unassign_class(self, name: str, class_key: str) -> bool:
+        return self._write(lambda db: db.execute("DELETE FROM class_teachers WHERE class_key=? AND user_name=?",
+                                                 (class_key, name)).rowcount) > 0
+
+    # -- a term at a glance ----------------------------------------------------------------------
+    def lessons(self) -> pd.DataFrame:
+        """Every session with at least one frame, as one row each for the term view: id, name,
+        class_name, teacher, started, ended (datetimes, UTC), live, frames, faces (participants'
+        faces seen), participants (how many different ones), present (participants on camera per
+        frame, mean), valence (mean of `bot.mood`'s per-face value), attention (share of faces with
+        a head pose that faced the screen; NaN without one), alerts, follow_ups (participants with an
+        alert), first_s and last_s (the lesson's clock).
+
+        An ended session's figures are read from `lesson_summaries`, made when it ended (or here,
+        once, for one ended otherwise: an interrupted bot, a database from before): the term of a
+        school reads 2,400 small rows, not its millions of observations. A live session's figures
+        are computed afresh at each read."""
+        df = self._frame(
+            "SELECT s.id, s.name, s.class_name, s.teacher, s.started, s.ended, s.last_heartbeat, s.interval_s,"
+            " l.made, l.frames, l.observations, l.faces, l.participants, l.present, l.valence, l.attention, l.alerts, l.follow_ups,"
+            " l.first_s, l.last_s FROM sessions s LEFT JOIN lesson_summaries l ON l.session_id = s.id"
+            " ORDER BY s.started, s.id")
+        for col in ("started", "ended", "last_heartbeat", "interval_s", "made"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+        stale = df["made"].isna() | df["ended"].isna() | (df["made"] < df["ended"])
+        if stale.any():
+            ids = [int(i) for i in df.loc[stale, "id"]]
+            fresh = self._summaries(ids)
+            ended = set(int(i) for i in df.loc[stale & df["ended"].notna(), "id"])
+            keep = [row for row in fresh if row[0] in ended]
+            if keep:
+                self._write(lambda db: _store_summaries(db, keep))
+            cols = ["frames", "observations", "faces", "participants", "present", "valence", "attention", "alerts",
+                    "follow_ups", "first_s", "last_s"]
+            by_id = {row[0]: row[1:] for row in fresh}
+            idx = df.index[stale]
+            df[cols] = df[cols].astype(object)
+            df.loc[idx, cols] = [list(by_id.get(int(i), (0, 0, 0, 0, None, None, None, 0, 0, None, None)))
+                                 for i in df.loc[idx, "id"]]
+        num = ["frames", "observations", "faces", "participants", "alerts", "follow_ups"]
+        df[num] = df[num].fillna(0).astype(int)
+        for col in ("present", "valence", "attention", "first_s", "last_s"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+        now = time.time()
+        interval = df["interval_s"].fillna(10.0).clip(lower=1.0)
+        df["live"] = df["ended"].isna() & ((now - df["last_heartbeat"]) <= np.maximum(LIVE_GRACE_S, LIVE_INTERVALS * interval))
+        for col in ("started", "ended"):
+            df[col] = pd.to_datetime(df[col], unit="s", utc=True)
+        df = df[df["frames"] > 0]
+        return df[["id", "name", "class_name", "teacher", "started", "ended", "live", "frames", "faces", "participants",
+                   "present", "valence", "attention", "alerts", "follow_ups", "first_s", "last_s"]].reset_index(drop=True)
+
+    def _summaries(self, ids: list[int]) -> list[tuple]:
+        """(session id, frames, observations, faces, participants, present, valence, attention, alerts,
+        follow_ups, first_s, last_s) for each of `ids`, aggregated in SQL (500 sessions a query)."""
+        out = []
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            marks = ",".join("?" * len(chunk))
+            _, fr = self._query(f"SELECT session_id, COUNT(*), AVG(participants), MIN(time_s), MAX(time_s) FROM frames"
+                                f" WHERE session_id IN ({marks}) GROUP BY session_id", chunk)
+            part = "role = 'participant'"
+            _, ob = self._query(f"SELECT session_id, COUNT(*), SUM(CASE WHEN {part} THEN 1 ELSE 0 END),"
+                                f" COUNT(DISTINCT CASE WHEN {part} THEN participant END),"
+                                f" AVG(CASE WHEN {part} THEN {valence_sql()} END),"
+                                f" SUM(CASE WHEN {part} THEN {attention_sql()} ELSE 0 END),"
+                                f" SUM(CASE WHEN {part} AND attention IS NOT NULL THEN 1 ELSE 0 END)"
+                                f" FROM observations WHERE session_id IN ({marks}) GROUP BY session_id", chunk)
+            _, al = self._query(f"SELECT session_id, COUNT(*), COUNT(DISTINCT participant) FROM alerts"
+                                f" WHERE session_id IN ({marks}) GROUP BY session_id", chunk)
+            frames = {int(r[0]): r[1:] for r in fr}
+            obs = {int(r[0]): r[1:] for r in ob}
+            alerts = {int(r[0]): r[1:] for r in al}
+            for sid in chunk:
+                n, present, first, last = frames.get(sid, (0, None, None, None))
+                rows, faces, people, valence, facing, posed = obs.get(sid, (0, 0, 0, None, 0, 0))
+                attention = float(facing) / float(posed) if posed else None
+                n_alerts, follow = alerts.get(sid, (0, 0))
+                out.append((sid, int(n), int(rows), int(faces or 0), int(people), None if present is None else float(present),
+                            None if valence is None else float(valence), attention, int(n_alerts), int(follow),
+                            None if first is None else float(first), None if last is None else float(last)))
+        return out
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         row = self._read_one("SELECT value FROM settings WHERE key=?", (key,))
@@ -562,12 +738,18 @@ class Store:
 
     def _sessions(self, session_id: int | None = None) -> pd.DataFrame:
         where, params = ("", ()) if session_id is None else (" WHERE s.id=?", (session_id,))
+        # an ended session's counts come from its summary (`lessons`) where it is up to date: a
+        # school's list of 2,400 lessons would otherwise count millions of rows at every refresh
+        summed = "l.made IS NOT NULL AND s.ended IS NOT NULL AND l.made >= s.ended"
         df = self._frame(
             "SELECT s.id, s.name, s.source, s.started, s.ended, s.last_heartbeat, s.interval_s,"
-            " (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id) AS frames,"
-            " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) AS observations,"
+            f" CASE WHEN {summed} THEN l.frames ELSE (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id) END"
+            " AS frames,"
+            f" CASE WHEN {summed} THEN l.observations ELSE"
+            " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) END AS observations,"
             " s.keep_faces, (SELECT COUNT(*) FROM face_images i WHERE i.session_id = s.id) AS face_images,"
-            f" s.class_name, s.teacher, s.interrupted FROM sessions s{where} ORDER BY s.started DESC", params)
+            " s.class_name, s.teacher, s.interrupted FROM sessions s LEFT JOIN lesson_summaries l ON l.session_id = s.id"
+            f"{where} ORDER BY s.started DESC", params)
         now = time.time()
         for col in ("started", "ended", "last_heartbeat", "interval_s"):  # None -> NaN on an empty result too
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
@@ -736,6 +918,19 @@ def _insert_session(db, name, source, interval_s, keep_faces, class_name, teache
                      " teacher, content_hash, stored, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                      (name, source, now if started is None else float(started), now, interval_s,
                       int(bool(keep_faces)), class_name, teacher, content_hash, now, writer_id()))
+
+
+def _store_summaries(db, rows: list[tuple]) -> None:
+    """Write `Store._summaries` rows (in the caller's transaction), replacing older ones."""
+    now = time.time()
+    for row in rows:
+        _, exists = db.query("SELECT 1 FROM sessions WHERE id=?", (row[0],))
+        if not exists:  # deleted meanwhile: nothing to sum up
+            continue
+        db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (row[0],))
+        db.execute("INSERT INTO lesson_summaries(session_id, frames, observations, faces, participants, present, valence,"
+                   " attention, alerts, follow_ups, first_s, last_s, made) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (*row, now))
 
 
 def _driver_error(e: BaseException) -> bool:

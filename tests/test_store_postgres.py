@@ -79,6 +79,7 @@ def test_a_database_from_before_is_upgraded_in_place(pg_url):
     sid = s.start_session("new", "t", class_name="3B", teacher="Ms Kim")
     s.add_frame(sid, frame(0.0, [face("ana", "happy")]))
     assert s.session(sid)["teacher"] == "Ms Kim"
+    assert not s.has_users() and list(s.lessons()["id"]) == [sid]  # the accounts' and summaries' tables added
     s.close()
     Store(pg_url).close()  # opening it again changes nothing
 
