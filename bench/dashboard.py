@@ -46,6 +46,7 @@ def main() -> int:
     args = ap.parse_args()
     from bot.store import Store
     from model import EMOTIONS
+    from bot.accounts import LOCAL
     from ui.app import App, AppConfig
 
     with tempfile.TemporaryDirectory() as d:
@@ -62,7 +63,7 @@ def main() -> int:
         for _ in range(args.repeats):
             app = App(config, store=store, analyzer=_NoAnalyzer())
             t = time.perf_counter()
-            view = app.class_view(sid, True, 0)
+            view = app.class_view(LOCAL, sid, True, 0)
             cold.append(time.perf_counter() - t)
         # the live class: a frame of all participants arrives, then the refresh tick
         live, t_s = [], 8 * 3600.0
@@ -75,7 +76,7 @@ def main() -> int:
                                              "scores": {e: 0.9 if e == "neutral" else 0.1 / 6 for e in EMOTIONS}}
                                             for i, n in enumerate(names)]})
             t = time.perf_counter()
-            app.class_view(sid, True, 0)
+            app.class_view(LOCAL, sid, True, 0)
             live.append(time.perf_counter() - t)
         print(f"class tab refresh: page opened on the session (nothing kept) median {statistics.median(cold) * 1000:.0f} ms "
               f"(min {min(cold) * 1000:.0f}, max {max(cold) * 1000:.0f}) over {args.repeats}; live, a new frame before each "

@@ -6,6 +6,7 @@ drawn in a CJK font."""
 import numpy as np
 import pytest
 
+from bot.accounts import LOCAL
 from bot.roster import Roster, RosterError, load_roster, parse_roster
 from tests.conftest import call_cli, require, run_cli
 from bot.synthetic import seen_gallery
@@ -123,7 +124,7 @@ def test_the_apps_recordings_take_a_roster(tmp_path, hangul_ocr, fer_faces):
     roster = tmp_path / "zoom.csv"
     roster.write_text("Name (Original Name),User Email\n" + "".join(f"{n},x@y.org\n" for n in LATIN + HANGUL))
     app = App(AppConfig(db_path=str(tmp_path / "a.db"), work_dir=str(tmp_path / "w")), store=Store(tmp_path / "a.db"))
-    job = app.start_job([str(shot)], 2.0, roster=str(roster))
+    job = app.start_job(LOCAL, [str(shot)], 2.0, roster=str(roster))
     deadline = time.monotonic() + 300
     while job.running and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -131,7 +132,7 @@ def test_the_apps_recordings_take_a_roster(tmp_path, hangul_ocr, fer_faces):
     assert sorted(app.store.participants(job.session_id)["participant"]) == sorted(names)
     with pytest.raises(RosterError, match="no names found"):
         (tmp_path / "empty.csv").write_text("\n")
-        app.start_job([str(shot)], 2.0, roster=str(tmp_path / "empty.csv"))
+        app.start_job(LOCAL, [str(shot)], 2.0, roster=str(tmp_path / "empty.csv"))
 
 
 def test_a_page_change_names_the_new_people_and_mints_no_extra_participants(hangul_ocr):

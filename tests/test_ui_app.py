@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 
+from bot.accounts import LOCAL
 from tests.test_store import _faces, _picture, add_with_picture, frame
 
 
@@ -22,18 +23,18 @@ def test_export_zips_kept_faces_and_deleting_them_removes_the_zip(tmp_path):
     app = _app(tmp_path)
     plain = app.store.start_session("no opt-in", "t")
     add_with_picture(app.store, plain, frame(0.0, _faces()), _picture())
-    assert [os.path.basename(p).rsplit(".", 1)[1] for p in app.export(plain)] == ["csv", "html"]
+    assert [os.path.basename(p).rsplit(".", 1)[1] for p in app.export(LOCAL, plain)] == ["csv", "html"]
     sid = app.store.start_session("consented", "t", keep_faces=True)
     for t in (0.0, 5.0):
         add_with_picture(app.store, sid, frame(t, _faces()), _picture())
-    files = app.export(sid)
+    files = app.export(LOCAL, sid)
     faces_zip = next(p for p in files if p.endswith("-faces.zip"))
     with zipfile.ZipFile(faces_zip) as z:
         assert sorted(n.split("/")[0] for n in z.namelist()) == ["ana", "ana"]
         assert all(n.endswith("_sad_0.jpg") or n.endswith("_sad_1.jpg") for n in z.namelist())
-    assert app.delete_face_images(sid) == 2
+    assert app.delete_face_images(LOCAL, sid) == 2
     assert not os.path.exists(faces_zip) and app.store.face_images(sid).empty
-    assert "face images kept" not in dict((v, k) for k, v in app.session_choices()[0])[sid]
+    assert "face images kept" not in dict((v, k) for k, v in app.session_choices(LOCAL)[0])[sid]
 
 
 def test_download_folders_older_than_an_hour_are_swept(tmp_path):
@@ -65,7 +66,7 @@ def test_a_locked_database_is_a_readable_message_in_the_page(tmp_path):
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     try:
         with pytest.raises(gr.Error, match=r"cannot write to the session database .*a\.db just now: database is locked"):
-            guard(app.delete_face_images)(sid)
+            guard(app.delete_face_images)(LOCAL, sid)
     finally:
         blocker.execute("ROLLBACK")
     assert app.store.keeps_faces(sid)  # nothing half-done
@@ -88,23 +89,23 @@ def test_the_class_view_follows_the_newest_live_session_unless_one_is_pinned(tmp
     s.add_frame(old, _frame_with("Ana", 0))
     s.end_session(old)
     empty = s.start_session("crashed before its first frame", "t", interval_s=5)
-    v = app.class_view(None, False, -1)
+    v = app.class_view(LOCAL, None, False, -1)
     assert [c[1] for c in v.choices] == [old] and v.selected == old  # no frames: not listed
     assert empty not in [c[1] for c in v.choices]
     live = s.start_session("Period 2", "t", interval_s=5)
     s.add_frame(live, _frame_with("Ben", 0))
-    v = app.class_view(old, False, -1)
+    v = app.class_view(LOCAL, old, False, -1)
     assert v.selected == live and "Period 2" in v.headline and "live" in v.headline
     assert "Class mood now" in v.headline
-    v = app.class_view(old, True, -1)  # the teacher picked yesterday's: it stays
+    v = app.class_view(LOCAL, old, True, -1)  # the teacher picked yesterday's: it stays
     assert v.selected == old and "Class mood overall" in v.headline
     s.delete_session(old)
-    assert app.class_view(old, True, -1).selected == live  # a pinned session that is gone: back to live
+    assert app.class_view(LOCAL, old, True, -1).selected == live  # a pinned session that is gone: back to live
 
 
 def test_an_empty_store_shows_the_command_that_starts_the_bot(tmp_path):
     app = _app(tmp_path)
-    v = app.class_view(None, False, -1)
+    v = app.class_view(LOCAL, None, False, -1)
     assert v.selected is None and "No class is being watched" in v.headline
     assert f"classmood-bot --interval 5 --session \"Period 3\" --db {tmp_path / 'a.db'}" in v.headline.replace("&quot;", '"')
 

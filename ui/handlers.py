@@ -2,12 +2,14 @@
 
 `guard` (an error toast) and `soft` (a warning toast, the outputs left as they were) wrap the tabs'
 handlers; `explained` and `message_of` say which errors carry a message a teacher can act on, for
-them and for the background analyses of `ui.state`.
+them and for the background analyses of `ui.state`. `as_viewer` gives a handler the account that
+called it (from the request, never from the page), so that every route checks who asks.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 
 from bot.store import StoreError
@@ -66,3 +68,22 @@ def soft(fn, outputs: int):
         return gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
 
     return _handled(fn, warn)
+
+
+def as_viewer(fn, viewer_of):
+    """`fn(viewer, *inputs)` as a Gradio handler of `inputs`: Gradio passes each call's request
+    (hidden from the page and the API), and `viewer_of(username)` (`ui.state.App.viewer`) makes
+    the viewer of its signed-in account; PermissionError for a disabled or removed one."""
+    import gradio as gr
+
+    params = list(inspect.signature(fn).parameters.values())[1:]
+
+    def called(*args):
+        *inputs, request = args
+        return fn(viewer_of(getattr(request, "username", None)), *inputs)
+
+    called.__name__ = called.__qualname__ = getattr(fn, "__name__", "handler")
+    called.__signature__ = inspect.Signature(
+        params + [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)])
+    called.__annotations__ = {"request": gr.Request}  # how Gradio knows to pass it
+    return called

@@ -25,6 +25,8 @@
   address within `window_s` (60 s), every login from that address, right or wrong, gets 429 with
   `Retry-After` until the window has passed. The client address is the connection's own:
   `X-Forwarded-For` is believed only from a proxy named with `--trusted-proxy`.
+- **Sign-ins that end** (with a password): the sign-in's cookie carries a `Max-Age` of the
+  sign-in's lifetime (`--sign-in-hours`), and the app forgets the sign-in then too (`ui.signin`).
 - **Headers on every response**, error pages (500) included: `X-Frame-Options: DENY` and CSP
   `frame-ancestors 'none'` (no framing, so no click-jacking), `X-Content-Type-Options: nosniff`,
   `Referrer-Policy: no-referrer`.
@@ -70,6 +72,7 @@ class SecuritySettings:
     upload_dir: Callable[[], Path] = field(default=lambda: Path(gradio_cache_dir()))
     bound_host: str = "127.0.0.1"              # the address the server is bound to (--host)
     clock: Callable[[], float] = time.monotonic  # seconds, for the sign-in throttle (tests pass their own)
+    sign_in_lifetime_s: float = 8 * 3600.0     # a sign-in's cookie lasts this long (Max-Age; `ui.signin`)
 
 
 def served_hosts(settings: SecuritySettings) -> tuple[frozenset[str], bool]:
@@ -285,6 +288,9 @@ class Guard:
         async def watch(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                message = {**message, "headers": [(k, _expiring(v, self.settings.sign_in_lifetime_s)
+                                                   if k.lower() == b"set-cookie" else v)
+                                                  for k, v in message.get("headers", [])]}
             await send(message)
 
         await self.app(scope, receive, watch)
@@ -299,6 +305,13 @@ class Guard:
             self._failures[client] = recent
             if len(recent) >= s.login_max_failures:
                 self._locked_until[client] = now + s.login_window_s
+
+
+def _expiring(cookie: bytes, lifetime_s: float) -> bytes:
+    """A sign-in's `Set-Cookie` value with a `Max-Age` (the browser forgets it after `lifetime_s`)."""
+    if b"max-age=" in cookie.lower():
+        return cookie
+    return cookie + f"; Max-Age={int(lifetime_s)}".encode()
 
 
 def _with_headers(send):
@@ -368,17 +381,20 @@ async def _respond(send, status: int, message: str, extra: Iterable[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-def outermost_lifespan(settings: SecuritySettings, password: bool):
+def outermost_lifespan(settings: SecuritySettings, password: bool, sign_ins=None):
     """A FastAPI lifespan that puts `Guard` outside every middleware Gradio adds (Gradio adds its own
     after the app is made, each outside the last; its CORS layer would otherwise answer cross-origin
     pre-flights itself and echo foreign origins back), then rebuilds the middleware stack before the
-    server takes its first request."""
+    server takes its first request. `sign_ins` (a `ui.signin.SignIns`) replaces Gradio's own
+    mapping of sign-in tokens."""
     from contextlib import asynccontextmanager
 
     from starlette.middleware import Middleware
 
     @asynccontextmanager
     async def lifespan(app):
+        if sign_ins is not None:
+            app.tokens = sign_ins
         if not any(m.cls is Guard for m in app.user_middleware):
             app.user_middleware.insert(0, Middleware(Guard, settings=settings, password=password))
             app.middleware_stack = app.build_middleware_stack()

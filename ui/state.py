@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bot import GalleryAnalyzer, analyze_path
+from bot.accounts import LOCAL, Accounts, Viewer, key_of
 from bot.aggregate import SessionWindows
 from bot.mood import summarize
 from bot.pipeline import Analysis
@@ -36,6 +37,7 @@ from ui import report as rp
 from ui.annotate import annotate
 from ui.handlers import explained, message_of
 from ui.report import build_report, img_tag, report_html
+from ui.term import term_html
 
 log = logging.getLogger("classmood.ui")
 VIDEO_TYPES = [".mp4", ".webm", ".mkv", ".avi", ".mov"]
@@ -54,6 +56,8 @@ class AppConfig:
     login_window_s: float = 60.0                 # failed sign-ins: at most 5 per address in this window
     login_max_failures: int = 5
     work_dir: str | None = None         # where generated downloads go (default: a temp folder)
+    single_account: tuple[str, str] | None = field(default=None, repr=False)  # CLASSMOOD_AUTH: an admin
+    sign_in_hours: float = 8.0          # a sign-in lasts this long (--sign-in-hours)
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Job:
     ended: float | None = None
     stage: str = ""            # what runs after the frames ("making the report: key frames, downloads")
     key: str = ""              # the upload's content and settings (`upload_key`): the same upload, the same job
+    owner: str = ""            # the account that started it (a teacher sees their own jobs, an admin all)
     note: str = ""             # said above its results ("already analysed at 10:42: ...")
     first_done: float | None = None  # when the first frame was done (model loading and the first
     shown_left: tuple[float, float] | None = None  # layout search excluded from the rate); (when, left) as shown
@@ -164,6 +169,27 @@ class App:
         self._reader_stores: list | None = None
         self._windows: dict = {}   # session id -> its SessionWindows: a refresh reads only open windows
         self._abandoned_checked: float | None = None  # when sessions of dead bots were last looked for
+        # accounts on a connection of their own: each request's sign-in is checked on it, never
+        # queued behind a long read of the class tab's
+        self.accounts = Accounts(self.store.another(), config.single_account)
+
+    def viewer(self, username: str | None) -> Viewer:
+        """The account a request was signed in as (`bot.accounts.Accounts.viewer`): every handler
+        reads through it."""
+        return self.accounts.viewer(username)
+
+    def visible_session(self, viewer: Viewer, session_id) -> dict | None:
+        """Session `session_id` where `viewer` may read it, else None (the same answer as for a
+        session that does not exist: a teacher learns nothing of another's classes)."""
+        if session_id is None:
+            return None
+        s = self.store.session(int(session_id))
+        return s if s is not None and viewer.sees(s["class_name"], s["teacher"]) else None
+
+    @staticmethod
+    def must_admin(viewer: Viewer, doing: str) -> None:
+        if not viewer.admin:
+            raise PermissionError(f"only the school's admin can {doing}")
 
     # -- webcam -------------------------------------------------------------------------------
     def webcam(self, rgb: np.ndarray | None):
@@ -183,11 +209,12 @@ class App:
         return out, {e: round(float(v), 4) for e, v in zip(EMOTIONS, best.scores)}
 
     # -- sessions -----------------------------------------------------------------------------
-    def session_choices(self, sessions: pd.DataFrame | None = None) -> tuple[list[tuple[str, int]], int | None]:
-        """(label, id) of every session with at least one frame, newest first, and the one to show:
-        the newest live session, else the newest. A session without frames (a bot that has not
-        analysed anything yet, or one that crashed first) is not listed."""
-        s = self.store.sessions() if sessions is None else sessions
+    def session_choices(self, viewer: Viewer, sessions: pd.DataFrame | None = None
+                        ) -> tuple[list[tuple[str, int]], int | None]:
+        """(label, id) of every session `viewer` may read with at least one frame, newest first,
+        and the one to show: the newest live session, else the newest. A session without frames (a
+        bot that has not analysed anything yet, or one that crashed first) is not listed."""
+        s = viewer.visible(self.store.sessions() if sessions is None else sessions)
         s = s[s["frames"] > 0]
         marks = {"live": " - live", "keep_faces": " - face images kept"}
         choices = [(f"{r.name} (#{r.id})" + "".join(m for k, m in marks.items() if getattr(r, k)), int(r.id))
@@ -196,22 +223,43 @@ class App:
         default = int(live.iloc[0]["id"]) if len(live) else (int(s.iloc[0]["id"]) if len(s) else None)
         return choices, default
 
-    def bot_command(self) -> str:
-        """The exact command that starts a bot writing to this app's database."""
-        target = self.store.location if self.config.db_path else None
-        return "classmood-bot --interval 5 --session \"Period 3\"" + (f" --db {_quote(target)}" if target else "")
+    def term_view(self, viewer: Viewer) -> str:
+        """The term at a glance (`ui.term`) of the lessons `viewer` may read."""
+        lessons = viewer.visible(self.store.lessons())
+        who = "" if not self.accounts.required() else (
+            ": every class of the school" if viewer.admin else f": the classes of {viewer.label}")
+        users = self.accounts.store.users()
+        names = {key_of(n): f or n for n, f in zip(users["name"], users["full_name"])}
+        names.update({key_of(f): f for f in users["full_name"] if f})
+        return term_html(lessons, who, names)
 
-    def class_view(self, selected=None, pinned: bool = False, last_alert: int = 0) -> ClassView:
-        """One refresh of the class tab: the session list read again; the newest live session shown
-        unless the teacher `pinned` another (`selected`); everything about it; new alerts since
-        `last_alert` grouped into one toast."""
+    def open_lesson(self, viewer: Viewer, clicked) -> int:
+        """The session id of a click in the term view ("<id>@<time>"), where `viewer` may read it;
+        ValueError otherwise (the same for a lesson of another class as for one that is gone)."""
+        text = str(clicked or "").split("@", 1)[0].strip()
+        if not text.isdigit() or self.visible_session(viewer, int(text)) is None:
+            raise ValueError("that lesson is not there any more")
+        return int(text)
+
+    def bot_command(self, viewer: Viewer = LOCAL) -> str:
+        """The exact command that starts a bot writing to this app's database (for a teacher's
+        account, as their lesson: `--teacher` names them, so that they see it)."""
+        target = self.store.location if self.config.db_path else None
+        teacher = f" --teacher {_quote(viewer.label)}" if viewer.name and not viewer.admin else ""
+        return ("classmood-bot --interval 5 --session \"Period 3\"" + teacher
+                + (f" --db {_quote(target)}" if target else ""))
+
+    def class_view(self, viewer: Viewer, selected=None, pinned: bool = False, last_alert: int = 0) -> ClassView:
+        """One refresh of the class tab for `viewer`: the sessions they may read listed again; the
+        newest live one shown unless the teacher `pinned` another (`selected`); everything about
+        it; new alerts since `last_alert` grouped into one toast."""
 
         self._end_abandoned()
-        choices, default = self.session_choices()
+        choices, default = self.session_choices(viewer)
         ids = {c[1] for c in choices}
         sid = int(selected) if pinned and selected in ids else default
         if sid is None:
-            empty = rp.empty_class_html(self.bot_command())
+            empty = rp.empty_class_html(self.bot_command(viewer))
             return ClassView(choices, None, empty, "", "", "", "", "", last_alert)
         r = rp.build_report(self.store, sid, self.config.recent_minutes, window_s=60.0, readers=self._readers(),
                             windows=self._session_windows(sid))
@@ -250,10 +298,10 @@ class App:
                 self._reader_stores = [self.store.another() for _ in range(2)]
             return self._reader_stores
 
-    def export(self, session_id) -> list[str]:
-        """CSV of observations and the HTML report of a stored session."""
+    def export(self, viewer: Viewer, session_id) -> list[str]:
+        """CSV of observations and the HTML report of a stored session `viewer` may read."""
 
-        if session_id is None or self.store.session(int(session_id)) is None:
+        if self.visible_session(viewer, session_id) is None:
             raise ValueError("choose a session first")
         sid = int(session_id)
         out = self._out_dir(f"session-{sid}")
@@ -264,16 +312,19 @@ class App:
         faces = self.face_zip(sid, out)
         return [str(csv_path), str(html_path)] + ([str(faces)] if faces else [])
 
-    def delete_session(self, session_id: int) -> bool:
-        """Delete a session with all its data, and any face-image downloads made of it."""
+    def delete_session(self, viewer: Viewer, session_id: int) -> bool:
+        """Delete a session with all its data, and any face-image downloads made of it (an admin's)."""
+        self.must_admin(viewer, "delete sessions")
         gone = self.store.delete_session(int(session_id))
         with self._jobs_lock:
             self._windows.pop(int(session_id), None)
         self._drop_face_zips(int(session_id))
         return gone
 
-    def delete_face_images(self, session_id: int) -> int:
-        """Delete a session's face images (see `Store.delete_face_images`) and their downloads."""
+    def delete_face_images(self, viewer: Viewer, session_id: int) -> int:
+        """Delete a session's face images (see `Store.delete_face_images`) and their downloads (an
+        admin's)."""
+        self.must_admin(viewer, "delete face images")
         n = self.store.delete_face_images(int(session_id))
         self._drop_face_zips(int(session_id))
         return n
@@ -333,12 +384,13 @@ class App:
         return paths, "video" if kinds == {"video"} else "images"
 
     def analyze_upload(self, files, every: float, progress=None, keep_faces: bool = False, roster=None,
-                       stage=None, key: str | None = None):
+                       stage=None, key: str | None = None, viewer: Viewer = LOCAL):
         """Analyse uploaded files (one video, or images) -> (report, downloads, session id).
         `keep_faces`: the opt-in to keep participants' face images with the session;
         `progress(done, total)` after each frame; `stage(text)` when the frames are done and the
         report is made; `roster`: a class roster (file or `Roster`) the tiles are named after;
-        `key`: the upload's `upload_key`, stored with the session (a second upload of it opens it)."""
+        `key`: the upload's `upload_key`, stored with the session (a second upload of it opens it);
+        `viewer`: the account that uploaded it, the session's teacher (they see it)."""
 
         paths, kind = self.check_upload(files)
         work = self._out_dir("upload")
@@ -350,7 +402,8 @@ class App:
             for p in paths:
                 shutil.copy(p, target / p.name)
             name = paths[0].name if len(paths) == 1 else f"{len(paths)} images"
-        sid = self.store.start_session(name, f"upload:{name}", keep_faces=keep_faces, content_hash=key)
+        sid = self.store.start_session(name, f"upload:{name}", keep_faces=keep_faces, content_hash=key,
+                                       teacher=viewer.name or None)
         try:
             result = analyze_path(target, every=float(every), analyzer=self.analyzer, tracker=Tracker(roster=roster),
                                   store=self.store, session_id=sid, progress=progress)
@@ -386,9 +439,10 @@ class App:
         faces = self.face_zip(sid, work)
         return report, [str(csv_path), str(html_path)] + ([str(faces)] if faces else []), sid
 
-    def start_job(self, files, every: float, keep_faces: bool = False, roster=None) -> Job:
-        """Start analysing an upload in the background (one at a time per app) and return its job;
-        ValueError, at once, for an upload (or roster) that cannot be used or while another job runs."""
+    def start_job(self, viewer: Viewer, files, every: float, keep_faces: bool = False, roster=None) -> Job:
+        """Start analysing an upload of `viewer`'s in the background (one at a time per app) and
+        return its job; ValueError, at once, for an upload (or roster) that cannot be used or while
+        another job runs."""
 
         paths, _ = self.check_upload(files)
         roster = Roster.from_file(roster) if roster else None
@@ -396,7 +450,7 @@ class App:
         if not every > 0:
             raise ValueError("analyse at least one frame every few seconds (a number above 0)")
         name = paths[0].name if len(paths) == 1 else f"{len(paths)} images"
-        key = upload_key(paths, every, keep_faces, roster)
+        key = upload_key(paths, every, keep_faces, roster, owner=viewer.name)
         with self._jobs_lock:
             self._expire_jobs()
             same = next((j for j in self.jobs.values() if j.key == key and j.status == "done"), None)
@@ -406,8 +460,10 @@ class App:
                 return same
             busy = next((j for j in self.jobs.values() if j.running), None)
             if busy is not None:
-                raise ValueError(f"{busy.name} is being analysed: wait for it to finish ({busy.progress_text()})")
-            job = Job(next(self._job_ids), name, time.time(), key=key)
+                if busy.owner == viewer.name or viewer.admin:
+                    raise ValueError(f"{busy.name} is being analysed: wait for it to finish ({busy.progress_text()})")
+                raise ValueError("another teacher's recording is being analysed: try again when it is done")
+            job = Job(next(self._job_ids), name, time.time(), key=key, owner=viewer.name)
             self.jobs[job.id] = job
         stored = self.store.analysed(key)
         if stored is not None:  # analysed before this app started: opened from the store
@@ -426,7 +482,7 @@ class App:
             try:
                 job.report, job.files, job.session_id = self.analyze_upload(
                     [str(p) for p in paths], every, progress, keep_faces=keep_faces, roster=roster,
-                    stage=lambda text: setattr(job, "stage", text), key=key)
+                    stage=lambda text: setattr(job, "stage", text), key=key, viewer=viewer)
                 job.total = max(job.total, job.done)
                 job.status = "done"
             except Exception as e:  # shown in the job list; the app goes on
@@ -439,11 +495,17 @@ class App:
         threading.Thread(target=work, name=f"classmood-job-{job.id}", daemon=True).start()
         return job
 
-    def job_choices(self) -> list[tuple[str, int]]:
-        """The jobs still kept, newest first."""
+    def job_choices(self, viewer: Viewer) -> list[tuple[str, int]]:
+        """The jobs still kept that `viewer` started (an admin: all), newest first."""
         with self._jobs_lock:
             self._expire_jobs()
-            return [(j.label(), j.id) for j in sorted(self.jobs.values(), key=lambda j: -j.id)]
+            return [(j.label(), j.id) for j in sorted(self.jobs.values(), key=lambda j: -j.id)
+                    if viewer.admin or j.owner == viewer.name]
+
+    def job(self, viewer: Viewer, job_id) -> Job | None:
+        """Job `job_id` where `viewer` started it (an admin: any), else None."""
+        j = self.jobs.get(job_id) if job_id is not None else None
+        return j if j is not None and (viewer.admin or j.owner == viewer.name) else None
 
     def busy(self) -> Job | None:
         return next((j for j in self.jobs.values() if j.running), None)
@@ -490,9 +552,10 @@ class App:
         return pd.DataFrame(rows), val.get("accuracy"), val.get("macro_f1")
 
 
-def upload_key(paths, every: float, keep_faces: bool, roster=None) -> str:
+def upload_key(paths, every: float, keep_faces: bool, roster=None, owner: str = "") -> str:
     """What makes two uploads the same analysis: the files' bytes (SHA-256, not their names), the
-    sampling interval, the face-image opt-in and the roster's names."""
+    sampling interval, the face-image opt-in, the roster's names and who uploaded it (one
+    teacher's upload never opens another's session)."""
     import hashlib
 
     h = hashlib.sha256()
@@ -503,6 +566,8 @@ def upload_key(paths, every: float, keep_faces: bool, roster=None) -> str:
         h.update(b"\0")
     names = sorted(roster.names) if roster is not None else []
     h.update(f"every={float(every):g};faces={bool(keep_faces)};roster={names}".encode())
+    if owner:
+        h.update(f";owner={owner}".encode())
     return h.hexdigest()
 
 

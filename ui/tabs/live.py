@@ -4,16 +4,20 @@ then more charts, participants and alerts."""
 
 from __future__ import annotations
 
-from ui.handlers import guard, soft
+from types import SimpleNamespace
+
+from ui.handlers import as_viewer, guard, soft
 from ui.report import LOOKING_DOWN
 
 
-def build(state, demo) -> None:
+def build(state, demo) -> SimpleNamespace:
+    """The tab; returns what another tab needs to open a lesson here (`open_outputs`, `open(viewer,
+    session id, listed)`: the term view's click)."""
     import gradio as gr
 
     with gr.Row(equal_height=True):
         session = gr.Dropdown(choices=[], value=None, label="Session (follows the live class)", scale=4,
-                              elem_id="cm-session")
+                              elem_id="cm-session", allow_custom_value=True)  # any id: the handlers check it
         follow = gr.Button("Follow the live class", scale=1, elem_id="cm-follow")
         export_btn = gr.Button("Export CSV + HTML report", scale=1, elem_id="cm-export")
     with gr.Row(elem_id="cm-glance"):
@@ -36,8 +40,8 @@ def build(state, demo) -> None:
     outs = [session, head, glance_chart, attention, charts, people, alerts, last_alert, listed]
     ins = [session, pinned, last_alert, listed]
 
-    def refresh(selected, is_pinned, last, shown):
-        v = state.class_view(selected, bool(is_pinned), int(last))
+    def refresh(viewer, selected, is_pinned, last, shown):
+        v = state.class_view(viewer, selected, bool(is_pinned), int(last))
         if v.toast:
             gr.Warning(v.toast, title="Class alert")
         key = repr((v.choices, v.selected))
@@ -46,15 +50,22 @@ def build(state, demo) -> None:
         return (menu, v.headline, v.glance_chart, v.needs_attention, v.charts, v.participants, v.alerts,
                 v.newest_alert, key)
 
-    def choose(selected, shown):
+    def choose(viewer, selected, shown):
         """The teacher picked a session: show it, and keep it until they follow the live class again."""
-        return (True,) + refresh(selected, True, -1, shown)
+        return (True,) + refresh(viewer, selected, True, -1, shown)
 
-    def follow_live(shown):
-        return (False,) + refresh(None, False, -1, shown)
+    def follow_live(viewer, shown):
+        return (False,) + refresh(viewer, None, False, -1, shown)
 
-    timer.tick(soft(refresh, len(outs)), inputs=ins, outputs=outs, show_progress="hidden")
-    demo.load(soft(refresh, len(outs)), inputs=ins, outputs=outs)
-    session.input(soft(choose, len(outs) + 1), inputs=[session, listed], outputs=[pinned] + outs)
-    follow.click(soft(follow_live, len(outs) + 1), inputs=listed, outputs=[pinned] + outs)
-    export_btn.click(guard(state.export), inputs=session, outputs=exported)
+    def signed(fn):
+        return as_viewer(fn, state.viewer)
+
+    # api_name: the routes a script (and the tests, with two accounts) call; each checks the account
+    timer.tick(soft(signed(refresh), len(outs)), inputs=ins, outputs=outs, show_progress="hidden",
+               api_name="class_view")
+    demo.load(soft(signed(refresh), len(outs)), inputs=ins, outputs=outs, api_name=False)
+    session.input(soft(signed(choose), len(outs) + 1), inputs=[session, listed], outputs=[pinned] + outs,
+                  api_name="choose_session")
+    follow.click(soft(signed(follow_live), len(outs) + 1), inputs=listed, outputs=[pinned] + outs, api_name=False)
+    export_btn.click(guard(signed(state.export)), inputs=session, outputs=exported, api_name="export")
+    return SimpleNamespace(open_outputs=[pinned] + outs, open=choose, listed=listed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from ui.handlers import soft
+from ui.handlers import as_viewer, soft
 from ui.report import alerts_html, charts_html, figures_html, headline_html, needs_attention_html, participants_html
 from ui.state import IMAGE_TYPES, VIDEO_TYPES
 
@@ -44,17 +44,20 @@ def build(state, demo) -> None:
     results = [rec_head, rec_attention, rec_charts, rec_people, rec_alerts, keyframes, downloads]
     outs = [progress, go, jobs, shown] + results
 
-    def view(selected, shown_key):
+    def view(viewer, selected, shown_key):
         """Progress of the running job, the Analyse button (off while one runs), the job list, and
-        the results of the job `selected` (else the newest) when they changed."""
+        the results of the job `selected` (else the newest) when they changed: `viewer`'s jobs (an
+        admin's: all)."""
 
-        choices = state.job_choices()
+        choices = state.job_choices(viewer)
         ids = [c[1] for c in choices]
         sid = selected if selected in ids else (ids[0] if ids else None)
         busy = state.busy()
-        job = state.jobs.get(sid) if sid is not None else None
+        job = state.job(viewer, sid)
         text = ""
-        if busy is not None:
+        if busy is not None and state.job(viewer, busy.id) is None:
+            text = '<div class="cm-progress">Another teacher\'s recording is being analysed; yours can start when it is done.</div>'
+        elif busy is not None:
             pct = 100 * busy.done / busy.total if busy.total else 0
             text = (f'<div class="cm-progress"><b>Analysing {_esc(busy.name)}</b>: {_esc(busy.progress_text())}'
                     f'<progress max="100" value="{pct:.0f}" style="width:100%"></progress></div>')
@@ -80,19 +83,22 @@ def build(state, demo) -> None:
                        "<h3>Participants</h3>" + participants_html(r), "<h3>Alerts</h3>" + alerts_html(r),
                        frames, job.files]
 
-    def start(files, every_s, keep_faces, roster_file, shown_key):
-        job = state.start_job(files, every_s, keep_faces=keep_faces, roster=roster_file)
-        return [None] + view(job.id, "")  # the new job is shown, and followed as the newest
+    def start(viewer, files, every_s, keep_faces, roster_file, shown_key):
+        job = state.start_job(viewer, files, every_s, keep_faces=keep_faces, roster=roster_file)
+        return [None] + view(viewer, job.id, "")  # the new job is shown, and followed as the newest
 
-    def pick(selected, shown_key):
-        return [selected] + view(selected, shown_key)
+    def pick(viewer, selected, shown_key):
+        return [selected] + view(viewer, selected, shown_key)
 
-    go.click(soft(start, len(outs) + 1), inputs=[upload, every, keep, roster, shown], outputs=[picked] + outs).then(
-        None, js=SCROLL)
-    timer.tick(soft(view, len(outs)), inputs=[picked, shown], outputs=outs, show_progress="hidden").then(
-        None, js=SCROLL)
-    jobs.input(soft(pick, len(outs) + 1), inputs=[jobs, shown], outputs=[picked] + outs)
-    demo.load(soft(view, len(outs)), inputs=[picked, shown], outputs=outs)
+    def signed(fn):
+        return as_viewer(fn, state.viewer)
+
+    go.click(soft(signed(start), len(outs) + 1), inputs=[upload, every, keep, roster, shown],
+             outputs=[picked] + outs, api_name="analyse").then(None, js=SCROLL)
+    timer.tick(soft(signed(view), len(outs)), inputs=[picked, shown], outputs=outs, show_progress="hidden",
+               api_name="recordings").then(None, js=SCROLL)
+    jobs.input(soft(signed(pick), len(outs) + 1), inputs=[jobs, shown], outputs=[picked] + outs, api_name=False)
+    demo.load(soft(signed(view), len(outs)), inputs=[picked, shown], outputs=outs, api_name=False)
 
 
 # The results of an analysis that just ended sit below the upload form: brought into view, once
