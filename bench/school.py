@@ -3,6 +3,14 @@ tab's reads run every 5 s for 10 of them; on PostgreSQL and on one SQLite file, 
 Prints frames lost, write latency p50/p99 and read latency p50/p99.
 
     python bench/school.py [--bots 50] [--minutes 5] [--readers 10] [--postgres URL] [--only postgresql]
+    python bench/school.py --case term [--classes 40] [--lessons 60] [--participants 20] [--frames 60] [--browser]
+
+`--case term`: a term of `classes` x `lessons` ended lessons (each `frames` frames of
+`participants` faces, written in bulk by SQL) on PostgreSQL, an admin and a teacher; prints the
+median of 9 of the term tab's read and render (`ui.state.App.term_view`, the admin's whole school
+and one teacher's class), side by side with the class tab's read of one lesson (`App.class_view`,
+a page opened on it), and the first read of a term whose summaries are missing (a database from
+before them). `--browser`: the same two in Debian's Chromium, from the click until painted.
 
 Without --postgres, a PostgreSQL server is started in a temporary folder (Debian's postgresql
 package, as the tests do) and removed afterwards. Bots are threads in 5 processes (10 each, every
@@ -12,6 +20,8 @@ bot its own connection); readers run in a process of their own.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import multiprocessing as mp
 import sys
 import tempfile
@@ -168,8 +178,169 @@ def run(target: str, label: str, bots: int, minutes: float, readers: int) -> dic
     return res
 
 
+def _fill_term(url: str, classes: int, lessons: int, participants: int, frames: int) -> tuple[int, float]:
+    """The term's sessions (a lesson every other day from a term's start), their frames, faces and
+    some alerts, written by SQL on the server; then each lesson ended through the store, which
+    makes its summary. Returns (a lesson's id, seconds per lesson to end it)."""
+    import psycopg
+
+    from bot.store import Store
+    from model import EMOTIONS
+
+    store = Store(url, timeout=30)
+    start = time.time() - lessons * 2 * 86400
+    for c in range(classes):
+        for k in range(lessons):
+            store.start_session(f"Class {c:02d} lesson {k + 1}", "bench", 5.0, class_name=f"Class {c:02d}",
+                                teacher=f"Teacher {c:02d}", started=start + k * 2 * 86400 + c * 600)
+    emotion = "(ARRAY[" + ",".join(f"'{e}'" for e in EMOTIONS) + "])[1 + (p + f + s.id) % 7]"
+    scores = ", ".join(f"CASE WHEN {emotion} = '{e}' THEN 0.8 ELSE {0.2 / 6:.4f} END" for e in EMOTIONS)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f"INSERT INTO frames(session_id, time_s, created, file, tiles, camera_off, faces, participants)"
+                   f" SELECT s.id, f * 5.0, s.started + f * 5.0, NULL, {participants}, 0, {participants} - (s.id % 3),"
+                   f" {participants} - (s.id % 3) FROM sessions s, generate_series(0, {frames - 1}) f")
+        db.execute(f"INSERT INTO observations(session_id, frame_id, time_s, participant, tile, role, emotion, confidence,"
+                   f" uncertain, x, y, w, h, {', '.join(EMOTIONS)}, yaw, pitch, roll, attention)"
+                   f" SELECT s.id, fr.id, fr.time_s, 'Student ' || p, p, 'participant', {emotion}, 0.8, 0, 0, 0, 40, 40,"
+                   f" {scores}, 0, 0, 0, CASE WHEN (p * 7 + f + s.id) % 5 = 0 THEN 'away' ELSE 'facing' END"
+                   f" FROM sessions s JOIN frames fr ON fr.session_id = s.id, LATERAL (SELECT CAST(fr.time_s / 5.0 AS INTEGER) AS f) t,"
+                   f" generate_series(0, {participants} - 1 - (s.id % 3)) p")
+        db.execute("INSERT INTO alerts(session_id, time_s, created, rule, participant, message)"
+                   " SELECT s.id, 120.0, s.started + 120, 'participant_negative', 'Student ' || (s.id % 5),"
+                   " 'has looked negative for 5 min' FROM sessions s WHERE s.id % 4 = 0")
+        db.execute("ANALYZE")
+    ids = [int(i) for i in store.sessions()["id"]]
+    t = time.perf_counter()
+    for sid in ids:
+        store.end_session(sid, at=time.time())
+    per = (time.perf_counter() - t) / len(ids)
+    store.close()
+    return ids[len(ids) // 2], per
+
+
+def _in_browser(url: str, sid: int, repeats: int) -> dict:
+    """The same in Debian's Chromium against `classmood-ui` on the term's database, signed in as
+    the admin: "Read again" on the term tab until the new table is painted, side by side with a
+    click on a lesson until the class tab shows it (a lesson and its neighbour in turn)."""
+    import os
+    import statistics
+
+    from playwright.sync_api import sync_playwright
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo))
+    from tests.test_ui_browser import CHROMIUM, FLAGS, start_app, stop_app
+
+    os.environ.pop("CLASSMOOD_AUTH", None)
+    p, app_url = start_app(url, {})
+    paint = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+    out: dict[str, list[float]] = {"term tab, admin: Read again until painted": [],
+                                   "class tab: a lesson clicked until shown": []}
+    try:
+        with sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            page = b.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app_url)
+            page.get_by_label("username").fill("head")
+            page.get_by_label("password").fill("bench-admin-password")
+            page.get_by_role("button", name="Login").click()
+            page.locator("#cm-who").wait_for(timeout=120000)
+            page.get_by_role("tab", name="Term").click()
+            page.locator("#cm-term .cm-term").wait_for(timeout=120000)
+            names = {}
+            for k in range(repeats):
+                page.get_by_role("tab", name="Term").click()
+                before = page.locator("#cm-term .cm-term-head").get_attribute("data-read")
+                t = time.perf_counter()
+                page.locator("#cm-term-refresh").click()
+                page.wait_for_function(f"() => {{ const h = document.querySelector('#cm-term .cm-term-head');"
+                                       f" return h && h.dataset.read !== '{before}'; }}", timeout=60000)
+                page.evaluate(paint)
+                out["term tab, admin: Read again until painted"].append(time.perf_counter() - t)
+                lesson = sid + k % 2
+                cell = page.locator(f'#cm-term button[data-lesson="{lesson}"]')
+                name = names.setdefault(lesson, cell.get_attribute("title").split(",")[0])
+                t = time.perf_counter()
+                cell.click()
+                page.wait_for_function(f"() => (document.querySelector('#cm-headline') || {{}}).innerText"
+                                       f"?.includes({json.dumps(name)})", timeout=60000)
+                page.evaluate(paint)
+                out["class tab: a lesson clicked until shown"].append(time.perf_counter() - t)
+            b.close()
+    finally:
+        stop_app(p)
+    res = {}
+    for label, v in out.items():
+        res[label] = statistics.median(v)
+        print(f"  {label:<40} median of {repeats} {res[label] * 1000:.0f} ms (min {min(v) * 1000:.0f}, "
+              f"max {max(v) * 1000:.0f})", flush=True)
+    return res
+
+
+def run_term(url: str, classes: int, lessons: int, participants: int, frames: int, repeats: int = 9,
+             browser: bool = False) -> dict:
+    """The term case (see the module)."""
+    import statistics
+
+    from bot.accounts import Accounts
+    from bot.store import Store
+    from ui.state import App, AppConfig
+
+    t = time.perf_counter()
+    sid, end_per = _fill_term(url, classes, lessons, participants, frames)
+    store = Store(url, timeout=30)
+    accounts = Accounts(store)
+    accounts.add("head", "admin", "bench-admin-password")
+    accounts.add("t00", "teacher", "bench-teacher-password", full_name="Teacher 00")
+    rows = store._read_one("SELECT COUNT(*) FROM observations")[0]
+    print(f"  a term of {classes} classes x {lessons} lessons, {participants} participants x {frames} frames each: "
+          f"{rows:,} observations (written in {time.perf_counter() - t:.0f} s); ending a lesson (its summary) "
+          f"{end_per * 1000:.1f} ms", flush=True)
+    config = AppConfig(db_path=url)
+    times: dict[str, list[float]] = {"term, admin (all classes)": [], "term, one teacher": [],
+                                     "class tab, a page opened on one lesson": []}
+    sizes = {}
+    for _ in range(repeats):  # side by side: each round reads all three, on a new app (nothing kept)
+        app = App(config, store=store, analyzer=object())
+        head, teacher = app.viewer("head"), app.viewer("t00")
+        for label, call in (("term, admin (all classes)", lambda: app.term_view(head)),
+                            ("term, one teacher", lambda: app.term_view(teacher)),
+                            ("class tab, a page opened on one lesson", lambda: app.class_view(head, sid, True, 0))):
+            t = time.perf_counter()
+            out = call()
+            times[label].append(time.perf_counter() - t)
+            sizes[label] = len(out) if isinstance(out, str) else None
+    res = {label: statistics.median(v) for label, v in times.items()}
+    for label, v in res.items():
+        size = f", {sizes[label] / 1024:.0f} KB of HTML" if sizes[label] else ""
+        print(f"  {label:<40} median of {repeats} {v * 1000:.0f} ms (min {min(times[label]) * 1000:.0f}, "
+              f"max {max(times[label]) * 1000:.0f}){size}", flush=True)
+    if browser:
+        res.update(_in_browser(url, sid, repeats))
+    store._write(lambda db: db.execute("DELETE FROM lesson_summaries"))
+    t = time.perf_counter()
+    store.lessons()
+    cold = time.perf_counter() - t
+    t = time.perf_counter()
+    store.lessons()
+    again = time.perf_counter() - t
+    print(f"  a term without summaries (a database from before them): first read {cold * 1000:.0f} ms (the "
+          f"summaries made and stored), the next {again * 1000:.0f} ms", flush=True)
+    store.close()
+    res["cold"] = cold
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--case", choices=["bots", "term"], default="bots",
+                    help="bots: many bots writing while class tabs read (default); term: a term at a glance")
+    ap.add_argument("--classes", type=int, default=40)
+    ap.add_argument("--lessons", type=int, default=60)
+    ap.add_argument("--participants", type=int, default=20)
+    ap.add_argument("--frames", type=int, default=60, help="frames per lesson in the term case (default 60)")
+    ap.add_argument("--browser", action="store_true",
+                    help="term case: also time the term tab and the class tab in Debian's Chromium")
     ap.add_argument("--bots", type=int, default=50)
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--readers", type=int, default=10)
@@ -178,30 +349,44 @@ def main() -> int:
     args = ap.parse_args()
     from cpu import vector_extensions
 
+    if args.case == "term":
+        return term_main(args, vector_extensions())
     print(f"{args.bots} bots x {args.minutes:g} min, a {FACES}-face frame every {EVERY_S:g} s each; class-tab reads "
           f"every {READ_EVERY_S:g} s for {args.readers} of them ({vector_extensions()}):", flush=True)
-    server = None
-    try:
-        if args.only != "sqlite":
-            url = args.postgres
-            if url is None:
-                from bot import pgserver
-
-                why = pgserver.missing()
-                if why:
-                    sys.exit(f"bench/school.py: {why}; or pass --postgres URL")
-                server = pgserver.start()
-                url = server.create_db("school")
+    if args.only != "sqlite":
+        with postgres(args.postgres, "school") as url:
             run(url, "PostgreSQL", args.bots, args.minutes, args.readers)
-        if args.only != "postgresql":
-            with tempfile.TemporaryDirectory() as d:
-                run(str(Path(d) / "school.db"), "SQLite", args.bots, args.minutes, args.readers)
-    finally:
-        if server is not None:
-            from bot import pgserver
-
-            pgserver.remove(server)
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as d:
+            run(str(Path(d) / "school.db"), "SQLite", args.bots, args.minutes, args.readers)
     print("  targets on PostgreSQL: 0 frames lost, write p99 <= 200 ms, class-tab read p99 <= 1 s")
+    return 0
+
+
+@contextlib.contextmanager
+def postgres(url: str | None, name: str):
+    """`url`, else a database `name` on a PostgreSQL server started in a temporary folder (Debian's
+    postgresql package, as the tests do) and removed afterwards."""
+    if url is not None:
+        yield url
+        return
+    from bot import pgserver
+
+    why = pgserver.missing()
+    if why:
+        sys.exit(f"bench/school.py: {why}; or pass --postgres URL")
+    server = pgserver.start()
+    try:
+        yield server.create_db(name)
+    finally:
+        pgserver.remove(server)
+
+
+def term_main(args, cpu: str) -> int:
+    print(f"A term at a glance on PostgreSQL ({cpu}):", flush=True)
+    with postgres(args.postgres, "term") as url:
+        run_term(url, args.classes, args.lessons, args.participants, args.frames, browser=args.browser)
+    print("  target: the term view of 2,400 lessons read and rendered within 1 s (median of 9)")
     return 0
 
 
