@@ -23,9 +23,9 @@ from ui.signin import SignIns
 PASSWORDS = {"head": "head-teacher-pw-1", "amy": "amy-teaches-bio-1", "ben": "ben-teaches-phys-1"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def target(request, tmp_path):
-    """Both stores: an SQLite file, and a fresh PostgreSQL database."""
+    """Both stores: an SQLite file, and a fresh PostgreSQL database (a real server: slow)."""
     if request.param == "sqlite":
         return str(tmp_path / "school.db")
     return request.getfixturevalue("pg_url")
@@ -279,6 +279,7 @@ class Client:
         return status, (json.loads(data_line) if kind == "complete" else f"{kind}: {data_line}")
 
 
+@pytest.mark.slow  # a real server
 @pytest.mark.timeout(600)
 def test_two_teachers_and_an_admin_through_the_api(target, tmp_path, monkeypatch):
     from tests.test_ui_browser import start_app, stop_app
