@@ -107,7 +107,7 @@ CREATE TABLE IF NOT EXISTS class_teachers (
 CREATE TABLE IF NOT EXISTS lesson_summaries (
     session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE, frames INTEGER NOT NULL,
     observations INTEGER NOT NULL, faces INTEGER NOT NULL, participants INTEGER NOT NULL, present {{real}}, valence {{real}}, attention {{real}},
-    alerts INTEGER NOT NULL, follow_ups INTEGER NOT NULL, first_s {{real}}, last_s {{real}}, made {{real}} NOT NULL);
+    alerts INTEGER NOT NULL, follow_ups INTEGER NOT NULL, first_s {{real}}, last_s {{real}}, ended {{real}} NOT NULL);
 """
 # Columns added after a database may have been created: (table, column, definition). A database
 # from before is upgraded in place when opened; their sessions kept no faces, named no class, and
@@ -623,12 +623,12 @@ class Store:
         are computed afresh at each read."""
         df = self._frame(
             "SELECT s.id, s.name, s.class_name, s.teacher, s.started, s.ended, s.last_heartbeat, s.interval_s,"
-            " l.made, l.frames, l.observations, l.faces, l.participants, l.present, l.valence, l.attention, l.alerts, l.follow_ups,"
-            " l.first_s, l.last_s FROM sessions s LEFT JOIN lesson_summaries l ON l.session_id = s.id"
+            " l.ended AS summed_to, l.frames, l.observations, l.faces, l.participants, l.present, l.valence,"
+            " l.attention, l.alerts, l.follow_ups, l.first_s, l.last_s FROM sessions s LEFT JOIN lesson_summaries l ON l.session_id = s.id"
             " ORDER BY s.started, s.id")
-        for col in ("started", "ended", "last_heartbeat", "interval_s", "made"):
+        for col in ("started", "ended", "last_heartbeat", "interval_s", "summed_to"):
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-        stale = df["made"].isna() | df["ended"].isna() | (df["made"] < df["ended"])
+        stale = df["summed_to"].isna() | df["ended"].isna() | (df["summed_to"] != df["ended"])
         if stale.any():
             ids = [int(i) for i in df.loc[stale, "id"]]
             fresh = self._summaries(ids)
@@ -740,7 +740,7 @@ class Store:
         where, params = ("", ()) if session_id is None else (" WHERE s.id=?", (session_id,))
         # an ended session's counts come from its summary (`lessons`) where it is up to date: a
         # school's list of 2,400 lessons would otherwise count millions of rows at every refresh
-        summed = "l.made IS NOT NULL AND s.ended IS NOT NULL AND l.made >= s.ended"
+        summed = "s.ended IS NOT NULL AND l.ended = s.ended"
         df = self._frame(
             "SELECT s.id, s.name, s.source, s.started, s.ended, s.last_heartbeat, s.interval_s,"
             f" CASE WHEN {summed} THEN l.frames ELSE (SELECT COUNT(*) FROM frames f WHERE f.session_id = s.id) END"
@@ -921,16 +921,17 @@ def _insert_session(db, name, source, interval_s, keep_faces, class_name, teache
 
 
 def _store_summaries(db, rows: list[tuple]) -> None:
-    """Write `Store._summaries` rows (in the caller's transaction), replacing older ones."""
-    now = time.time()
+    """Write `Store._summaries` rows (in the caller's transaction), replacing older ones, each
+    with the end of the session it sums up: it stands while the session's `ended` is that (a
+    session revived and ended again, at any clock's time, is summed again)."""
     for row in rows:
-        _, exists = db.query("SELECT 1 FROM sessions WHERE id=?", (row[0],))
-        if not exists:  # deleted meanwhile: nothing to sum up
+        _, ended = db.query("SELECT ended FROM sessions WHERE id=?", (row[0],))
+        if not ended or ended[0][0] is None:  # deleted meanwhile, or live again: nothing to keep
             continue
         db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (row[0],))
         db.execute("INSERT INTO lesson_summaries(session_id, frames, observations, faces, participants, present, valence,"
-                   " attention, alerts, follow_ups, first_s, last_s, made) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                   (*row, now))
+                   " attention, alerts, follow_ups, first_s, last_s, ended) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (*row, float(ended[0][0])))
 
 
 def _driver_error(e: BaseException) -> bool:

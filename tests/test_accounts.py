@@ -108,6 +108,13 @@ def test_the_term_rows_come_from_summaries_made_when_a_lesson_ends(target):
         # an alert added after the lesson ended is counted at the next read
         s.add_alert(ids["amy"], "participant_absent", "Kim left", 16.0, "Kim")
         assert s.lessons().set_index("id").loc[ids["amy"], "follow_ups"] == 2
+        # a bot whose clock runs ahead ends its lesson "in the future": the summary still stands
+        ahead = lesson(s, "clock ahead", "Year 9 Biology", "amy", alert=False)
+        s.end_session(ahead, at=time.time() + 3600)  # already ended: its end stays, as written first
+        s._write(lambda db: db.execute("UPDATE sessions SET ended = ended + 3600 WHERE id = ?", (ahead,)))
+        assert s.lessons().set_index("id").loc[ahead, "frames"] == 4
+        assert s._read_one("SELECT ended FROM lesson_summaries WHERE session_id = ?", (ahead,))[0] == \
+            s._read_one("SELECT ended FROM sessions WHERE id = ?", (ahead,))[0]
         # a live lesson is summed afresh at each read
         live = s.start_session("live now", "screen", 5.0, class_name="Year 9 Biology", teacher="amy")
         s.add_frame(live, {"time_s": 0.0, "tiles": [], "faces": []})
@@ -195,9 +202,11 @@ def test_classmood_admin_manages_accounts_and_never_shows_a_password(tmp_path, m
     assert _admin(monkeypatch, db, "disable", "amy").returncode == 0
     assert Store(db).user("amy")["disabled"]
     r = _admin(monkeypatch, db, "reset-password", "amy", "--password-stdin", stdin="amy-password-2\n")
-    assert r.returncode == 0 and Accounts(Store(db)).check("amy", "x" * 0 + "amy-password-2") is False  # still disabled
-    assert _admin(monkeypatch, db, "enable", "amy").returncode == 0 and Accounts(Store(db)).check("amy", "amy-password-2")
-    assert _admin(monkeypatch, db, "remove", "amy").returncode == 0 and Store(db).user("amy") is None
+    with Store(db) as s:
+        assert r.returncode == 0 and not Accounts(s).check("amy", "amy-password-2")  # a new password, still disabled
+        assert _admin(monkeypatch, db, "enable", "amy").returncode == 0
+        assert Accounts(s).check("amy", "amy-password-2") and not Accounts(s).check("amy", "amy-password-1")
+        assert _admin(monkeypatch, db, "remove", "amy").returncode == 0 and s.user("amy") is None
 
 
 # -- the app's handlers --------------------------------------------------------------------------
@@ -394,6 +403,12 @@ def test_a_teacher_and_the_admin_in_the_browser_term_view_opens_a_lesson(browser
         expect(page.locator("#cm-headline")).to_contain_text("Physics lesson", timeout=30000)
         page.get_by_role("tab", name="Privacy & about").click()
         expect(page.locator("#cm-delete")).to_be_visible(timeout=30000)
+        page.context.close()
+
+        page, _ = _sign_in_page(browser, url, "ben")  # the other teacher: his assigned class only
+        page.get_by_role("tab", name="Term").click()
+        expect(page.locator("#cm-term")).to_contain_text("1 class, 1 lesson", timeout=30000)
+        assert "Physics lesson" in page.locator("#cm-term").inner_html() and "Biology" not in page.content()
         page.context.close()
     finally:
         stop_app(p)
