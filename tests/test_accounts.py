@@ -409,6 +409,10 @@ def test_a_teacher_and_the_admin_in_the_browser_term_view_opens_a_lesson(browser
         page.get_by_role("tab", name="Term").click()
         expect(page.locator("#cm-term")).to_contain_text("1 class, 1 lesson", timeout=30000)
         assert "Physics lesson" in page.locator("#cm-term").inner_html() and "Biology" not in page.content()
+        with Store(db) as s:  # disabled while his page is open: it goes back to the sign-in form
+            Accounts(s).set_disabled("ben", True)
+        page.get_by_role("button", name="Login").wait_for(timeout=15000)
+        assert "Physics" not in page.content()
         page.context.close()
     finally:
         stop_app(p)

@@ -43,6 +43,20 @@ LAYOUT_CSS = """
 WORDS = {"audio.record": "Start test", "audio.stop": "Stop test"}
 
 
+# With sign-in: a page whose sign-in has ended (expired, signed out elsewhere, the account disabled
+# or its password reset) goes back to the sign-in form within one refresh, instead of showing what
+# it had read before (the server refuses its requests at once, but Gradio's page says nothing)
+SIGNED_IN_JS = """() => {
+  if (window.cmSignedIn) return;
+  window.cmSignedIn = setInterval(async () => {
+    try {
+      const r = await fetch(new URL('gradio_api/login_check', location.href), {credentials: 'same-origin'});
+      if (r.status === 401) location.reload();
+    } catch (e) {}
+  }, EVERY_MS);
+}"""
+
+
 def build_app(config: AppConfig | None = None, app: App | None = None):
     """The Gradio Blocks for `config` (models and the store are loaded here, never at import): one
     module a tab (`ui/tabs/`), each built from the same `App`."""
@@ -61,6 +75,7 @@ def build_app(config: AppConfig | None = None, app: App | None = None):
                 gr.Button("Sign out", link="/logout", size="sm", scale=0, elem_id="cm-sign-out")
                 demo.load(soft(as_viewer(lambda viewer: f"Signed in as **{viewer.label}** ({viewer.role})",
                                          state.viewer), 1), outputs=who, api_name=False)
+                demo.load(None, js=SIGNED_IN_JS.replace("EVERY_MS", str(int(config.refresh_s * 1000))))
         gr.HTML(f'<div class="cm-notice">{NOTICE}</div>')
         with gr.Tabs(selected="class"):
             with gr.Tab("Class mood", id="class"):
