@@ -4,7 +4,7 @@ Each cell is one lesson (a session), in the order they were held: its upper half
 lesson's mood (its mean valence, `bot.mood`: red below, green above, grey about calm, white
 without faces), its lower half by attention (the share of faces with a head pose that faced the
 screen: the darker the more; hatched without head poses). Beside each row, its attendance trend
-(participants on camera per lesson, a line) and the lesson count; below, the lessons with the most
+(participants present per lesson, camera on or off, a line) and the lesson count; below, the lessons with the most
 follow-ups (participants an alert was raised about). A click on a cell or a follow-up opens that
 lesson's report in the class tab (`CLICK_JS` hands its id to the page's hidden `#cm-term-open`
 and shows that tab).
@@ -115,7 +115,7 @@ def _title(r) -> str:
     mood = mood_of(r.valence) or "no faces"
     present = "-" if not math.isfinite(r.present) else f"{r.present:.1f}"
     return (f"{r.name}, {when}: mood {mood}" + (f" ({r.valence:+.2f})" if math.isfinite(r.valence) else "")
-            + f", attention {_pct(r.attention)}, {present} on camera, {r.follow_ups} to follow up"
+            + f", attention {_pct(r.attention)}, {present} present, {r.follow_ups} to follow up"
             + (" (live)" if r.live else ""))
 
 
@@ -166,7 +166,7 @@ def term_html(lessons: pd.DataFrame, who: str = "", teachers: dict[str, str] | N
            '<b style="background:#fff"></b>no faces</span><span>lower half, attention: '
            f'<b style="background:{attention_colour(0.2)}"></b>few faced the screen '
            f'<b style="background:{attention_colour(1.0)}"></b>all did</span><span>click a lesson for its report</span></div>',
-           '<table class="cm-term"><tr><th>class</th><th>teacher</th><th>lessons</th><th>on camera per lesson</th>'
+           '<table class="cm-term"><tr><th>class</th><th>teacher</th><th>lessons</th><th>present per lesson</th>'
            '<th>lessons (oldest first)</th></tr>']
     for _, g in sorted(df.groupby("key"), key=lambda kv: kv[0]):
         cls = g["cls"].iloc[0]
