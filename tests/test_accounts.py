@@ -416,3 +416,11 @@ def test_a_teacher_and_the_admin_in_the_browser_term_view_opens_a_lesson(browser
         page.context.close()
     finally:
         stop_app(p)
+
+
+def test_the_app_refuses_a_bad_sign_in_lifetime_and_a_public_bind_without_accounts(tmp_path):
+    for hours in ("0", "-1", "nan", "1000"):
+        r = call_cli("classmood-ui", "--db", str(tmp_path / "a.db"), "--sign-in-hours", hours)
+        assert r.returncode == 2 and "--sign-in-hours must be above 0 and at most 720" in r.stderr, (hours, r.stderr)
+    r = call_cli("classmood-ui", "--db", str(tmp_path / "a.db"), "--host", "0.0.0.0", env={"CLASSMOOD_AUTH": ""})
+    assert r.returncode == 2 and "add accounts with classmood-admin" in r.stderr
