@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bot.store import Store, StoreError
+from bot import db as backends
+from bot.store import Store, StoreError, default_db_path
 
 log = logging.getLogger("classmood.accounts")
 ROLES = ("teacher", "admin")
@@ -244,7 +245,11 @@ def main(argv=None) -> int:
         p.add_argument("class_name", metavar="CLASS")
     args = ap.parse_args(argv)
     try:
-        with Store(args.db) as store:
+        target = args.db if args.db is not None else default_db_path()
+        if args.command != "add" and not backends.is_postgres(target) and not backends.sqlite_path(target).exists():
+            # a mistyped path would otherwise be a new, empty database: "no accounts", "no such account"
+            raise ValueError(f"no session database at {backends.sqlite_path(target)} (classmood-admin add makes one)")
+        with Store(target) as store:
             accounts = Accounts(store)
             name = getattr(args, "name", "")
             if args.command == "add":

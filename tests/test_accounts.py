@@ -180,6 +180,12 @@ def _admin(monkeypatch, db, *args, stdin=""):
 
 def test_classmood_admin_manages_accounts_and_never_shows_a_password(tmp_path, monkeypatch):
     db = tmp_path / "a.db"
+    r = _admin(monkeypatch, db, "list")  # a mistyped path is no new, empty database
+    assert r.returncode == 2 and f"no session database at {db}" in r.stderr and not db.exists()
+    (tmp_path / "corrupt.db").write_bytes(b"not a database")
+    r = _admin(monkeypatch, tmp_path / "corrupt.db", "list")
+    assert r.returncode == 2 and "cannot open the session database" in r.stderr and r.stderr.count("\n") == 1
+    Store(db).close()
     r = _admin(monkeypatch, db, "list")
     assert r.returncode == 0 and "add the first admin" in r.stdout
     r = _admin(monkeypatch, db, "add", "Head", "--role", "admin", "--password-stdin", stdin="head-password-1\n")
@@ -196,7 +202,9 @@ def test_classmood_admin_manages_accounts_and_never_shows_a_password(tmp_path, m
                              (("add", "amy", "--password-stdin"), "another-password\n", "already an account named 'amy'"),
                              (("disable", "head"), "", "last active admin"),
                              (("remove", "zed"), "", "no account named 'zed'"),
-                             (("add", "a:b", "--password-stdin"), "long-enough-pw\n", "without ':'")]:
+                             (("add", "a:b", "--password-stdin"), "long-enough-pw\n", "without ':'"),
+                             (("add", "cy", "--password-stdin"), "\n", "no password on standard input"),
+                             (("assign", "nobody", "3B"), "", "no account named 'nobody'")]:
         r = _admin(monkeypatch, db, *args, stdin=stdin)
         assert r.returncode == 2 and why in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
     assert _admin(monkeypatch, db, "disable", "amy").returncode == 0
