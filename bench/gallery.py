@@ -523,9 +523,9 @@ def names(faces):
     from bot.synthetic import render_gallery, seen_gallery
 
     if not ocr.available():
-        print("names: Tesseract not installed")
+        print("names: neither PP-OCR nor Tesseract installed")
         return
-    print(f"names on synthetic galleries (Tesseract, languages {ocr.default_lang()}):")
+    print(f"names on synthetic galleries (Latin labels: {ocr.engine()}; Tesseract's languages {ocr.default_lang()}):")
     totals = [0, 0, 0, 0]
     for n in (16, 25, 49):
         people = _class_names(n, seed=n)
@@ -556,6 +556,26 @@ def names(faces):
             seen |= {f.participant for f in rec.faces}  # the ids the store would keep
         print(f"  page change (25 people, then 25 others, then the first again) {label}: {len(seen)} participants "
               f"for 50 people shown [50 +/- 1]")
+    # the time to read a 49-tile gallery's names, each way in turn (`$CLASSMOOD_OCR_ENGINE`)
+    g = render_gallery(faces, 49, size=(1920, 1080), names=_class_names(49, seed=49), seed=49)
+    tiles = [{"box": b, "camera_off": False} for b in g.tiles]
+    ways = ["ppocr", "tesseract"] if ocr.engine() == "ppocr" else ["tesseract"]
+    took: dict[str, list[float]] = {w: [] for w in ways}
+    before = os.environ.get("CLASSMOOD_OCR_ENGINE")
+    try:
+        for _ in range(3):
+            for way in ways:
+                os.environ["CLASSMOOD_OCR_ENGINE"] = way
+                t0 = time.perf_counter()
+                ocr.read_names(g.image, tiles)
+                took[way].append(time.perf_counter() - t0)
+    finally:
+        if before is None:
+            os.environ.pop("CLASSMOOD_OCR_ENGINE", None)
+        else:
+            os.environ["CLASSMOOD_OCR_ENGINE"] = before
+    print("  reading 49 tiles' names, median of 3, in turn: " + "; ".join(
+        f"{w} {statistics.median(v):.1f} s" for w, v in took.items()) + f" ({ocr.ocr_workers()} workers)")
 
 
 def main() -> int:

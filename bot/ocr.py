@@ -1,9 +1,18 @@
-"""Participant names from tile name labels with Debian's `tesseract-ocr` (optional: without it,
-`read_names` returns None for every tile and participants stay `tile-<i>`).
+"""Participant names from tile name labels: Latin labels with PP-OCR (rapidocr's PP-OCRv6 text
+detector and recogniser on onnxruntime, its models in the rapidocr wheel), every script with
+Debian's `tesseract-ocr` and its language packs. With neither, `read_names` returns None for every
+tile and participants stay `tile-<i>`.
 
-Where: the label's text line is found by its light, thin strokes (`label_lines`: white on Zoom's
-dark label box, or straight on the video with a shadow as Meet and Teams draw it), bottom left on
-video and in the middle of a camera-off panel; the dark label box (`_label_boxes`) is read too.
+Where: the band where a tile's name is (`_label_band`): bottom left on video, the middle of a
+camera-off panel. PP-OCR finds the text lines in it (`pp_label_lines`; lowest first on video, from
+the tile's left fifth); for Tesseract the label's text line is found by its light, thin strokes
+(`label_lines`: white on Zoom's dark label box, or straight on the video with a shadow as Meet and
+Teams draw it), and the dark label box (`_label_boxes`) is read too.
+
+Which reader: PP-OCR first. Its reading counts only when every letter is Latin (PP-OCRv6 was not
+trained on Hangul and reads it as Chinese), and only at `PP_NAME_CONF`; then Tesseract's other
+language packs still read the label, and the vote decides. Where PP-OCR reads no name, Tesseract
+reads with every language. `$CLASSMOOD_OCR_ENGINE=tesseract` leaves PP-OCR out.
 
 What counts as a name (`reading`, `is_name`): unsure words at either end are dropped (icons, the
 video beside the label), loose Hangul letters are dropped, the words with letters must be read at
@@ -12,14 +21,15 @@ toolbar words of meeting apps (`NOT_NAMES`) never become a name. Several reading
 (crops, languages, and the frames of a layout: `bot.tracker` passes up to three) are voted
 (`vote`): a name read alike more often wins, not the first or the surest single reading.
 
-Languages: `$CLASSMOOD_OCR_LANG` where set (Tesseract's codes, e.g. "kor+eng"), else every language
-pack installed beside English, English last (e.g. with `tesseract-ocr-kor`: "kor+eng"). Each
-language reads the strip on its own and each reading is kept to one script (`one_script`): a name
-never mixes Latin and Hangul. Measured on 13 real screenshots (73 legible names, 41 tiles without
-one; `tests/test_names.py`): 47 of 63 Latin names and 53 of 73 in all exact, none in the wrong
-script, no name on a tile without one (before: 33, 38, 7 and 26). With more than `MAX_AUTO_LANGS`
-other packs (e.g. `tesseract-ocr-all`) each call would get slow, so English alone is used unless
-the variable says otherwise.
+Languages (Tesseract): `$CLASSMOOD_OCR_LANG` where set (Tesseract's codes, e.g. "kor+eng"), else
+every language pack installed beside English, English last (e.g. with `tesseract-ocr-kor`:
+"kor+eng"); PP-OCR reads where "eng" is among them. Each language reads the strip on its own and
+each reading is kept to one script (`one_script`): a name never mixes Latin and Hangul. Measured on
+13 real screenshots (73 legible names, 41 tiles without one; `tests/test_names.py`): 61 of 63 Latin
+names and 67 of 73 in all exact, none in the wrong script, no name on a tile without one (Tesseract
+alone: 47 and 53; before that 33 and 38, with 7 in the wrong script and 26 made up). With more than
+`MAX_AUTO_LANGS` other packs (e.g. `tesseract-ocr-all`) each call would get slow, so English alone
+is used unless the variable says otherwise.
 """
 
 from __future__ import annotations
@@ -30,8 +40,10 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -47,7 +59,64 @@ _NOT_LANGUAGES = {"eng", "osd", "equ"}  # English goes last; orientation and equ
 
 
 def available() -> bool:
+    """Whether names can be read at all: PP-OCR (Latin labels) or Tesseract (every installed script)."""
+    return tesseract_installed() or _ppocr() is not None
+
+
+def tesseract_installed() -> bool:
     return shutil.which("tesseract") is not None
+
+
+def engine() -> str:
+    """What reads Latin labels: "ppocr" (rapidocr's PP-OCRv6, the default wherever it is installed)
+    or "tesseract" (`$CLASSMOOD_OCR_ENGINE=tesseract`, or rapidocr missing). Other scripts are
+    always Tesseract's, with its language packs."""
+    return "ppocr" if _ppocr() is not None else "tesseract"
+
+
+def _ppocr():
+    """The PP-OCR engine, or None where `$CLASSMOOD_OCR_ENGINE` is "tesseract" or it cannot start."""
+    if os.environ.get("CLASSMOOD_OCR_ENGINE", "").strip().lower() == "tesseract":
+        return None
+    return _ppocr_engine()
+
+
+PP_MODELS = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx")  # in rapidocr's wheel
+PP_BAND_HEIGHT = 96  # the label's band is scaled to this height for the detector: its text comes to
+# about 30 px, where PP-OCR's detector finds Zoom's 7 px labels (at its default 736, a 60 px band
+# grows 12-fold: 30x slower, and it splits and misses more)
+_PP_LOCK = threading.Lock()  # one engine, one reading at a time (it keeps per-call settings)
+
+
+@functools.lru_cache(maxsize=1)
+def _ppocr_engine():
+    """rapidocr's PP-OCRv6 text detector and recogniser (Apache-2.0), given the model files its wheel
+    ships by path, so that it never looks for a download; no angle classifier (a label is upright).
+    None, said once in the log, where rapidocr or onnxruntime is not installed or a model file is
+    missing: Tesseract then reads every script."""
+    try:
+        import rapidocr
+        from rapidocr import RapidOCR
+    except ImportError as e:
+        log.warning("PP-OCR (rapidocr, onnxruntime) not installed (%s): names read with Tesseract only", e)
+        return None
+    models = Path(rapidocr.__file__).parent / "models"
+    det, rec = (models / name for name in PP_MODELS)
+    missing = [str(p) for p in (det, rec) if not p.is_file()]
+    if missing:
+        log.warning("PP-OCR's model files are missing (%s): names read with Tesseract only", ", ".join(missing))
+        return None
+    params = {"Global.use_cls": False, "Global.log_level": "error",
+              "Det.model_path": str(det), "Rec.model_path": str(rec),
+              "Det.limit_side_len": PP_BAND_HEIGHT, "Det.limit_type": "min",
+              # one thread a call: the name reader's workers (`ocr_workers`) run beside the frame loop
+              "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+              "EngineConfig.onnxruntime.inter_op_num_threads": 1}
+    try:
+        return RapidOCR(params=params)
+    except Exception as e:  # noqa: BLE001  a broken install reads with Tesseract, never stops the bot
+        log.warning("PP-OCR could not start (%s): names read with Tesseract only", e)
+        return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -115,13 +184,8 @@ def label_lines(frame: np.ndarray, box, camera_off: bool = False, most: int = 2)
     panel, the widest lines in its middle."""
     import cv2
 
-    hh, ww = frame.shape[:2]
-    x, y, w, h = (int(v) for v in box)
-    if camera_off:
-        y0, y1, x0, x1 = y + int(0.3 * h), y + int(0.7 * h), x + int(0.03 * w), x + int(0.97 * w)
-    else:
-        y0, y1, x0, x1 = y + int(0.75 * h), min(hh, y + h + max(2, h // 40)), x, x + int(0.8 * w)
-    roi = frame[max(0, y0):y1, max(0, x0):min(ww, x1)]
+    w, h = int(box[2]), int(box[3])
+    roi = _label_band(frame, box, camera_off)
     if roi.size == 0 or min(roi.shape[:2]) < 6:
         return []
     g = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
@@ -178,6 +242,85 @@ def _label_boxes(gray: np.ndarray) -> list[np.ndarray]:
         if best is not None and best[2] < 0.9 * gray.shape[1] and tuple(best[:4]) not in out:
             out.append(tuple(int(v) for v in best[:4]))
     return [gray[y:y + h, x:x + w] for x, y, w, h in out] or [gray]
+
+
+def _label_band(frame: np.ndarray, box, camera_off: bool) -> np.ndarray:
+    """Where a tile's name is: its bottom quarter, left four fifths, and a little below the tile (a tile
+    found a few pixels short); on a camera-off panel its middle."""
+    hh, ww = frame.shape[:2]
+    x, y, w, h = (int(v) for v in box)
+    if camera_off:
+        y0, y1, x0, x1 = y + int(0.3 * h), y + int(0.7 * h), x + int(0.03 * w), x + int(0.97 * w)
+    else:
+        y0, y1, x0, x1 = y + int(0.75 * h), min(hh, y + h + max(2, h // 40)), x, x + int(0.8 * w)
+    return frame[max(0, y0):y1, max(0, x0):min(ww, x1)]
+
+
+def pp_label_lines(frame: np.ndarray, box, camera_off: bool = False, most: int = 2) -> list[list[tuple[str, float]]]:
+    """The text lines PP-OCR finds where a tile's name is (`_label_band`), as (word, confidence 0-100)
+    lists in the order a name is looked for: on video, the lines that start in the tile's left fifth,
+    lowest first; on a camera-off panel, the widest first. Boxes whose middles lie within half a
+    line's height are one line; a wide gap parts the label from an icon or the video (`_label_run`)."""
+    eng = _ppocr()
+    band = _label_band(frame, box, camera_off)
+    if eng is None or band.size == 0 or min(band.shape[:2]) < 6:
+        return []
+    with _PP_LOCK:
+        try:
+            res = eng(np.ascontiguousarray(band))
+        except Exception as e:  # noqa: BLE001  one label's failure never ends a frame
+            log.warning("PP-OCR failed on a name label: %s", e)
+            return []
+    boxes, txts, scores = getattr(res, "boxes", None), getattr(res, "txts", None), getattr(res, "scores", None)
+    if boxes is None or not txts:
+        return []
+    lines: list[dict] = []
+    for quad, text, score in sorted(zip(boxes, txts, scores), key=lambda b: float(np.mean(np.asarray(b[0])[:, 1]))):
+        q = np.asarray(quad, float)
+        left, right, top, bottom = q[:, 0].min(), q[:, 0].max(), q[:, 1].min(), q[:, 1].max()
+        if not camera_off and top <= 1:
+            continue  # cut by the band's top: text of the video or a window over it, not a label below
+        item = [str(text).strip(), 100.0 * float(score), left, right, bottom - top]
+        mid = (top + bottom) / 2
+        if lines and abs(mid - lines[-1]["mid"]) <= 0.5 * max(item[4], lines[-1]["height"]):
+            line = lines[-1]
+            line["items"].append(item)
+            line["bottom"], line["height"] = max(line["bottom"], bottom), max(line["height"], item[4])
+        else:
+            lines.append({"mid": mid, "bottom": bottom, "height": item[4], "items": [item]})
+    w = int(box[2])
+    for line in lines:
+        line["items"].sort(key=lambda i: i[2])
+        line["left"] = line["items"][0][2]
+        line["width"] = line["items"][-1][3] - line["left"]
+    if camera_off:
+        lines.sort(key=lambda ln: -ln["width"])
+    else:
+        lines = sorted((ln for ln in lines if ln["left"] <= 0.2 * w), key=lambda ln: -ln["bottom"])
+    out = []
+    for line in lines[:most]:
+        words = [(tok, conf) for text, conf in _label_run([i for i in line["items"] if i[0]]) for tok in text.split()]
+        if words:
+            out.append(words)
+    return out
+
+
+def _latin(name: str) -> bool:
+    """A name whose letters are all Latin (digits and signs belong to every script)."""
+    return {script_of(c) for c in name} - {None} == {"LATIN"}
+
+
+def pp_reading(frame: np.ndarray, box, camera_off: bool = False, least: float | None = None) -> tuple[str, float] | None:
+    """The Latin name PP-OCR reads on a tile (`pp_label_lines`, each line judged by `reading` as
+    Tesseract's are), or None. A reading with a letter of another script is no reading: PP-OCRv6
+    was not trained on Hangul and reads it as Chinese ("김" as "召"), so Tesseract's packs read
+    those labels. A camera-off panel is read in its middle first, then where a picture's name is."""
+    for where in ((True, False) if camera_off else (False,)):
+        for words in pp_label_lines(frame, box, where):
+            got = reading(words, PP_NAME_CONF if least is None else least)
+            if got and _latin(got[0]):
+                return got
+    return None
 
 
 # Tesseract's OpenMP threads on a one-line strip cost more than they give (measured: 233 ms a call
@@ -295,8 +438,13 @@ def ocr_words(img: np.ndarray, lang: str = "eng", timeout: float = 10.0, psm: in
             w[3], w[4] = b[3], max(w[4], b[4])
         else:
             words.append(list(b))
-    # a gap wider than twice the text's height parts the label from what is beside it (an icon, the
-    # video read as letters): the run of words with the most letters is the label
+    return _label_run(words)
+
+
+def _label_run(words: list[list]) -> list[tuple[str, float]]:
+    """Of the words read along a line ([text, confidence, left, right, height], left to right), the
+    label: a gap wider than twice the text's height parts it from what is beside it (an icon, the
+    video read as letters), and the run of words with the most letters is the label."""
     runs: list[list] = []
     for w in words:
         if runs and w[2] - runs[-1][-1][3] <= 2.0 * max(w[4], runs[-1][-1][4]):
@@ -310,6 +458,8 @@ def ocr_words(img: np.ndarray, lang: str = "eng", timeout: float = 10.0, psm: in
 NAME_CONF = 60.0   # a name's words with letters average at least this confidence (0-100) ...
 NAME_CONF_SYLLABIC = 55.0  # ... or this in Hangul or CJK, which Tesseract reads less surely
 ROSTER_CONF = 30.0  # with a roster, less sure readings count too: the roster's own match decides
+PP_NAME_CONF = 85.0  # PP-OCR's confidence is the mean of its letters' probabilities: its names of
+# real labels read 93-100, its misreadings of the video and of windows over it 54-82
 EDGE_CONF = 55.0   # words below this at either end of a reading are icons or the video, not the name
 _JAMO = re.compile("[\u1100-\u11ff\u3130-\u318f]")  # loose Hangul letters: never in a written name
 # what meeting apps write on and around tiles that is no name (their buttons, toolbars, badges)
@@ -422,6 +572,8 @@ def read_names(frame: np.ndarray | list[np.ndarray], tiles, lang: str | None = N
     langs = [x for x in (lang or default_lang()).split("+") if x]
     frames = list(frame) if isinstance(frame, (list, tuple)) else [frame]
     least = ROSTER_CONF if roster is not None else None
+    latin_pp = "eng" in langs and _ppocr() is not None
+    tesseract = tesseract_installed()
 
     def one(t) -> list[tuple[str, float]]:
         box, off = (t["box"], t.get("camera_off", False) and not t.get("picture", False)) if isinstance(t, dict) \
@@ -433,10 +585,18 @@ def read_names(frame: np.ndarray | list[np.ndarray], tiles, lang: str | None = N
             if any(label.shape == seen.shape and np.array_equal(label, seen) for seen in labels):
                 continue  # the same pixels read again would only repeat themselves
             labels.append(label)
-            # a camera-off tile shows the name large in its centre: read that first (unless a
-            # profile picture is there instead: its name is bottom-left, as on video)
-            got = readings(name_strips(fr, box, True), langs, least) if off else []
-            found += got or readings(name_strips(fr, box, False), langs, least)
+            # Latin first with PP-OCR; where it reads a name, Tesseract's other packs still read the
+            # label and the vote decides (a Hangul label PP-OCR took for Latin letters loses to the
+            # Hangul reading); where it reads none, Tesseract reads with every language
+            pp = pp_reading(fr, box, off, least) if latin_pp else None
+            use = [x for x in langs if x != "eng"] if pp else langs
+            got = []
+            if tesseract and use:
+                # a camera-off tile shows the name large in its centre: read that first (unless a
+                # profile picture is there instead: its name is bottom-left, as on video)
+                got = readings(name_strips(fr, box, True), use, least) if off else []
+                got = got or readings(name_strips(fr, box, False), use, least)
+            found += ([pp] if pp else []) + got
         return vote(found)
 
     with ThreadPoolExecutor(max_workers=ocr_workers()) as pool:

@@ -118,7 +118,7 @@ def test_names_read_by_tesseract(fer_faces):
     from bot import ocr
     from bot.layout import find_tiles
 
-    require(ocr.available(), "tesseract not installed (Debian: tesseract-ocr)")
+    require(ocr.tesseract_installed(), "tesseract not installed (Debian: tesseract-ocr)")
     g = render_gallery(fer_faces, 9, camera_off=2, seed=5)
     names = ocr.read_names(g.image, find_tiles(g.image))
     right = sum(n == truth for n, truth in zip(names, g.names))
@@ -131,7 +131,7 @@ def test_names_on_profile_picture_tiles_are_read_bottom_left(fer_faces, analyzer
     from bot import ocr
     from bot.synthetic import with_profile_pictures
 
-    require(ocr.available(), "tesseract not installed (Debian: tesseract-ocr)")
+    require(ocr.tesseract_installed(), "tesseract not installed (Debian: tesseract-ocr)")
     g = render_gallery(fer_faces[300:], 9, camera_off=3, seed=11)
     img = with_profile_pictures(g, fer_faces[600:], 0.5, "square")
     tiles = analyzer.analyze(img).tiles
@@ -163,7 +163,7 @@ def test_korean_names_read_with_the_installed_pack(real_galleries, monkeypatch):
     from bot import ocr
     from bot.layout import find_tiles
 
-    require(ocr.available(), "tesseract not installed (Debian: tesseract-ocr)")
+    require(ocr.tesseract_installed(), "tesseract not installed (Debian: tesseract-ocr)")
     require("kor" in ocr.installed_langs(), "Tesseract's Korean pack not installed (Debian: tesseract-ocr-kor)")
     monkeypatch.delenv("CLASSMOOD_OCR_LANG", raising=False)
     g = next(r for r in real_galleries if r["file"] == "zoom4_korean_5x5.png")

@@ -65,7 +65,7 @@ def hangul_ocr():
     from bot import ocr
     from bot.synthetic import cjk_font
 
-    require(ocr.available(), "Tesseract not installed (apt-get install tesseract-ocr)")
+    require(ocr.tesseract_installed(), "Tesseract not installed (apt-get install tesseract-ocr)")
     require("kor" in ocr.installed_langs(), "Tesseract's Korean pack not installed (apt-get install tesseract-ocr-kor)")
     require(cjk_font() is not None, "no CJK font to draw Hangul names (apt-get install fonts-noto-cjk)")
     return ocr
@@ -218,7 +218,7 @@ def test_initials_and_pronouns_read_from_labels():
     of a reading is as often a microphone icon.)"""
     from bot import ocr
 
-    require(ocr.available(), "Tesseract not installed (apt-get install tesseract-ocr)")
+    require(ocr.tesseract_installed(), "Tesseract not installed (apt-get install tesseract-ocr)")
     labels = ["Chloe R.", "Monica Adebayo (she/her)", "Josh Nelson (he/him)", "Takuya Kato"]
     g = _gallery(labels, _faces(4))
     read = ocr.read_names(g.image, [{"box": b, "camera_off": False} for b in g.tiles], lang="eng")
