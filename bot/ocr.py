@@ -9,10 +9,10 @@ the tile's left fifth); for Tesseract the label's text line is found by its ligh
 (`label_lines`: white on Zoom's dark label box, or straight on the video with a shadow as Meet and
 Teams draw it), and the dark label box (`_label_boxes`) is read too.
 
-Which reader: PP-OCR first. Its reading counts only when every letter is Latin (PP-OCRv6 was not
-trained on Hangul and reads it as Chinese), and only at `PP_NAME_CONF`; then Tesseract's other
-language packs still read the label, and the vote decides. Where PP-OCR reads no name, Tesseract
-reads with every language. `$CLASSMOOD_OCR_ENGINE=tesseract` leaves PP-OCR out.
+Which reader: PP-OCR for Latin labels, Tesseract's other language packs for other scripts, both on
+every label, voted. A PP-OCR reading counts only when every letter is Latin (PP-OCRv6 was not
+trained on Hangul and reads it as Chinese) and only at `PP_NAME_CONF`. Tesseract's English reads
+only where PP-OCR does not run: `$CLASSMOOD_OCR_ENGINE=tesseract`, or rapidocr missing.
 
 What counts as a name (`reading`, `is_name`): unsure words at either end are dropped (icons, the
 video beside the label), loose Hangul letters are dropped, the words with letters must be read at
@@ -585,11 +585,13 @@ def read_names(frame: np.ndarray | list[np.ndarray], tiles, lang: str | None = N
             if any(label.shape == seen.shape and np.array_equal(label, seen) for seen in labels):
                 continue  # the same pixels read again would only repeat themselves
             labels.append(label)
-            # Latin first with PP-OCR; where it reads a name, Tesseract's other packs still read the
-            # label and the vote decides (a Hangul label PP-OCR took for Latin letters loses to the
-            # Hangul reading); where it reads none, Tesseract reads with every language
+            # Latin labels are PP-OCR's where it runs, other scripts Tesseract's packs' (each reads
+            # every label: a Hangul label PP-OCR took for Latin letters loses the vote to the
+            # Hangul reading). Tesseract's English, asked where PP-OCR read no name, added no
+            # name on the real screenshots, only noise ("ess YOu" for Meet's "You", "Bs" of a
+            # video), so it reads only where PP-OCR does not run
             pp = pp_reading(fr, box, off, least) if latin_pp else None
-            use = [x for x in langs if x != "eng"] if pp else langs
+            use = [x for x in langs if x != "eng"] if latin_pp else langs
             got = []
             if tesseract and use:
                 # a camera-off tile shows the name large in its centre: read that first (unless a
