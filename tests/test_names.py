@@ -296,3 +296,17 @@ def test_pp_ocr_keeps_to_latin_and_leaves_hangul_to_tesseract(monkeypatch):
     assert ocr.read_names(frame, tiles, lang="kor+eng") == ["Ana Perez", "20200756 김선경", "20200756 김선경"]
     assert asked == [("kor",)] * 3  # Korean asked on every label; English is PP-OCR's
     assert ocr.pp_reading(frame, (2, 0, 100, 60)) is None
+
+
+def test_pp_ocr_keeps_the_accents_of_latin_names(monkeypatch):
+    """Latin names with diacritics come out as written (Tesseract's English model drops them:
+    "José Muller", "Zoé Angstrom", "Francois", 0 of 6 exact when written). "Ł" is missing from
+    PP-OCRv6's alphabet, so "Łukasz" may lose its first letter: 5 of 6 when written."""
+    from bot import ocr
+
+    monkeypatch.delenv("CLASSMOOD_OCR_ENGINE", raising=False)
+    require(ocr.engine() == "ppocr", "PP-OCR (rapidocr, onnxruntime) not installed")
+    people = ["José Müller", "Zoë Ångström", "François Dubois", "Łukasz Wójcik", "Ana María Pérez", "Søren Kierkegaard"]
+    image, tiles = _labels(people)
+    read = ocr.read_names(image, tiles, lang="eng")
+    assert sum(a == b for a, b in zip(read, people)) >= 5, read
