@@ -14,7 +14,8 @@ session a recording into the store (`--db`: SQLite for one machine, PostgreSQL f
   once (`allowed-failures`), then reported.
 - Threads: the classifier, the face detector's workers, OpenCV, the name reader's Tesseract
   processes and the video decoder of each Dask worker use `--threads-per-worker` threads (default:
-  this machine's cores / N), so that N workers do not fight over the same cores.
+  this machine's cores / N), so that N workers do not fight over the same cores. The name reader's
+  PP-OCR (onnxruntime) runs one thread, one label at a time, in each worker.
 """
 
 from __future__ import annotations

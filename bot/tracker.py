@@ -68,7 +68,7 @@ _POOL_LOCK = threading.Lock()
 
 def _reader() -> ThreadPoolExecutor:
     """The one thread that reads names for every tracker of this process (Tesseract runs its own
-    processes beside it: `bot.ocr.ocr_workers`)."""
+    processes beside it: `bot.ocr.ocr_workers`; PP-OCR one onnxruntime thread)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
