@@ -118,7 +118,7 @@ def test_alerts_are_grouped_newest_first_and_toasted_once():
     rows = [(k + 1, 100.0 + 0.3 * k, "participant_absent", f"S{k}", f"S{k} has been off camera or away for 5 min")
             for k in range(20)]
     rows += [(30, 90.0, "class_valence", None, "class mood negative"), (31, 200.0, "participant_negative", "Ana",
-                                                                         "Ana has looked negative (P=0.7) for 5 min")]
+                                                                         "Ana has looked negative for 5 minutes.")]
     df = pd.DataFrame(rows, columns=["id", "time_s", "rule", "participant", "message"])
     items = group_alerts(df)
     assert [it["kind"] for it in items] == ["participant", "burst", "class"]  # newest first

@@ -79,7 +79,7 @@ def seed_store(db: Path) -> int:
                           "confidence": 0.9, "uncertain": False, "emotion": emo, "scores": sc})
         s.add_frame(sid, {"time_s": float(t), "tiles": [{"box": [0, 0, 90, 60], "name": None, "camera_off": False}] * 3,
                           "faces": faces})
-    s.add_alert(sid, "participant_negative", "Ben Novak has looked negative (P=0.83) for 5 min", 600.0, "Ben Novak")
+    s.add_alert(sid, "participant_negative", "Ben Novak has looked negative for 5 minutes.", 600.0, "Ben Novak")
     s.end_session(sid)  # a class that has ended: the same page whenever the test runs
     s.close()
     return sid
