@@ -1,9 +1,13 @@
 """Faces of a few pixels, as small gallery tiles give them (a 7x7 gallery on a laptop screen or in a
 720p recording): FER2013 val shrunk to a side of S pixels (area averaging) and enlarged back to 48 as
-the classifier enlarges a small crop; accuracy, the share read as sad, neutral and happy, and the
-class mood a calm class (neutral-labelled faces) reads, for each S, models side by side. Needs FER2013.
+the classifier enlarges a small crop, and also compressed at that size as a video call's codec does
+(JPEG at quality Q; 0: not compressed). For each S and Q, models side by side: accuracy, the share
+read as sad, neutral and happy, the class mood a calm class (neutral-labelled faces) reads, and the
+share of neutral-labelled faces read angry, disgust, fear or sad (argmax, and confidently: at a
+calibrated top score of `bot.mood.CONFIDENT`, where the mood counts them), and the share of all faces
+the mood counts. Needs FER2013.
 
-    python bench/small_faces.py [--models A.keras B.keras ...] [--sides 48,32,24,20,16]
+    python bench/small_faces.py [--models A.keras B.keras ...] [--sides 48,32,24,20,16] [--jpeg 0,30]
 """
 
 from __future__ import annotations
@@ -17,23 +21,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 
-def shrunk(x: np.ndarray, side: int) -> np.ndarray:
-    """Faces (N, 48, 48) uint8 shrunk to `side` pixels and enlarged back."""
+def shrunk(x: np.ndarray, side: int, jpeg: int = 0) -> np.ndarray:
+    """Faces (N, 48, 48) uint8 shrunk to `side` pixels, compressed there as JPEG at quality `jpeg`
+    (0: not), and enlarged back."""
     import cv2
 
-    if side >= x.shape[1]:
+    if side >= x.shape[1] and not jpeg:
         return x
-    return np.stack([cv2.resize(cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA), x.shape[1:][::-1],
-                                interpolation=cv2.INTER_LINEAR) for f in x])
+
+    def one(f):
+        small = cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) if side < x.shape[1] else f
+        if jpeg:
+            small = cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, jpeg])[1], cv2.IMREAD_GRAYSCALE)
+        return cv2.resize(small, x.shape[1:][::-1], interpolation=cv2.INTER_LINEAR)
+    return np.stack([one(f) for f in x])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="*", default=[], help=".keras files with cards (default: the bundled one)")
     ap.add_argument("--sides", default="48,32,24,20,16")
+    ap.add_argument("--jpeg", default="0,30", help="JPEG qualities at the small size (0: not compressed)")
     ap.add_argument("--data", help="FER2013 with a val split (default: $CLASSMOOD_FER2013 or ../shared/data/fer2013)")
     args = ap.parse_args()
-    from bot.mood import valence_of
+    from bot.mood import CONFIDENT, NEG_IDX, valence_of
     from model import EMOTIONS, EmotionClassifier
     from training.data import DatasetError, load_val
 
@@ -44,17 +55,25 @@ def main() -> int:
         return 2
     sad, neutral, happy = (EMOTIONS.index(e) for e in ("sad", "neutral", "happy"))
     models = [EmotionClassifier.load(m) for m in args.models] or [EmotionClassifier.load()]
-    print(f"FER2013 val, {len(y)} faces shrunk to S px and enlarged back; as served (calibrated, card's views); "
-          "calm: mean valence of neutral-labelled faces")
-    print(f"{'model':<40} {'S':>3} {'accuracy':>9} {'sad':>6} {'neutral':>8} {'happy':>6} {'happy recall':>13} {'calm':>6}")
+    print(f"FER2013 val, {len(y)} faces shrunk to S px (JPEG at quality Q there; 0: none) and enlarged back; "
+          "as served (calibrated, card's views); calm: mean valence of neutral-labelled faces; neutral->neg: "
+          f"neutral-labelled faces read angry, disgust, fear or sad (argmax / at a top score >= {CONFIDENT}); "
+          "counted: faces the mood counts")
+    print(f"{'model':<40} {'S':>3} {'Q':>3} {'accuracy':>9} {'sad':>6} {'neutral':>8} {'happy':>6} {'happy recall':>13} "
+          f"{'calm':>6} {'neutral->neg':>13} {'confidently':>12} {'counted':>8}")
+    calm = y == neutral
     for side in (int(s) for s in args.sides.split(",")):
-        xs = shrunk(x, side)
-        for clf in models:
-            p = np.concatenate([clf.predict(xs[i:i + 512]) for i in range(0, len(xs), 512)])
-            pred = p.argmax(1)
-            print(f"{clf.path.name:<40} {side:>3} {np.mean(pred == y):>9.1%} {np.mean(pred == sad):>6.1%} "
-                  f"{np.mean(pred == neutral):>8.1%} {np.mean(pred == happy):>6.1%} "
-                  f"{np.mean(pred[y == happy] == happy):>13.1%} {valence_of(p[y == neutral]).mean():>+6.2f}")
+        for q in (int(v) for v in args.jpeg.split(",")):
+            xs = shrunk(x, side, q)
+            for clf in models:
+                p = np.concatenate([clf.predict(xs[i:i + 512]) for i in range(0, len(xs), 512)])
+                pred, top = p.argmax(1), p.max(1)
+                neg = np.isin(pred, NEG_IDX)
+                print(f"{clf.path.name:<40} {side:>3} {q:>3} {np.mean(pred == y):>9.1%} {np.mean(pred == sad):>6.1%} "
+                      f"{np.mean(pred == neutral):>8.1%} {np.mean(pred == happy):>6.1%} "
+                      f"{np.mean(pred[y == happy] == happy):>13.1%} {valence_of(p[calm]).mean():>+6.2f} "
+                      f"{np.mean(neg[calm]):>13.1%} {np.mean(neg[calm] & (top[calm] >= CONFIDENT)):>12.1%} "
+                      f"{np.mean(top >= CONFIDENT):>8.1%}")
     return 0
 
 

@@ -90,3 +90,27 @@ def test_low_res_shrinks_the_faces_drawn_and_keeps_the_rest():
     assert len(side) == 1
     np.testing.assert_array_equal(low_res_batch(x.copy(), np.random.default_rng(1), p=0.5), out)  # seeded
     np.testing.assert_array_equal(low_res_batch(x.copy(), rng, p=0.0), x)
+
+
+def test_meeting_puts_the_faces_drawn_through_a_video_call_and_keeps_the_rest():
+    """Light, shrink, blur and JPEG: a changed face has lost its detail and carries a codec's 8x8
+    blocks at the small size; the others are untouched; seeded; p=0 changes nothing."""
+    import cv2
+
+    from training.augment import meeting_batch
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (400, 48, 48)).astype(np.float32)
+    out = meeting_batch(x.copy(), np.random.default_rng(1), p=0.5)
+    changed = np.abs(out - x).reshape(len(x), -1).max(axis=1) > 0
+    assert 0.4 < changed.mean() < 0.6 and out.dtype == np.float32 and out.shape == x.shape
+    assert out.min() >= 0 and out.max() <= 255
+    detail = np.abs(np.diff(out, axis=2)).mean(axis=(1, 2))
+    assert np.median(detail[changed]) < 0.6 * detail[~changed].min()  # (a large tile's face is only compressed)
+    # compressed, not only shrunk: no face drawn is the mere shrink-and-enlarge of its input
+    i = np.flatnonzero(changed)[0]
+    plain = [cv2.resize(cv2.resize(x[i], (s, s), interpolation=cv2.INTER_AREA), (48, 48),
+                        interpolation=cv2.INTER_LINEAR) for s in range(14, 49)]
+    assert min(np.abs(p - out[i]).mean() for p in plain) > 1.0
+    np.testing.assert_array_equal(meeting_batch(x.copy(), np.random.default_rng(1), p=0.5), out)
+    np.testing.assert_array_equal(meeting_batch(x.copy(), rng, p=0.0), x)

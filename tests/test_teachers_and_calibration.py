@@ -99,11 +99,11 @@ def test_student_trains_from_a_teacher_file_and_votes(small_npz, tmp_path):
     r = run_cli("classmood-train", "--data", str(small_npz), "--out", str(out), "--epochs", "2", "--steps", "2",
                 "--batch-size", "16", "--width", "8", "--blocks", "3", "--teacher-file", str(f),
                 "--votes-mix", "0.5", "--kd-alpha", "0.3", "--kd-temperature", "2", "--contrast", "equalize",
-                "--time-limit", "600", "--low-res", "0.5", env={"KERAS_BACKEND": "tensorflow"})
+                "--time-limit", "600", "--low-res", "0.5", "--meeting", "0.4", env={"KERAS_BACKEND": "tensorflow"})
     assert r.returncode == 0, r.stderr[-3000:]
     card = json.loads((out / "best.json").read_text())
     assert card["recipe"]["teacher_file"]["file"] == "t.npz" and card["recipe"]["votes_mix"] == 0.5
-    assert card["recipe"]["low_res"] == 0.5
+    assert card["recipe"]["low_res"] == 0.5 and card["recipe"]["meeting"] == 0.4
     assert card["input"]["contrast"] == "equalize" and "saved teachers' answers" in card["optimizer"]
     other = _teacher_file(tmp_path / "other.npz", rows + 1000)
     r = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "s2"), "--epochs", "1",

@@ -19,14 +19,14 @@ from model.card import ModelCard
 from model.network import custom_objects
 from training import calibrate
 from training import views as fixed_views
-from training.augment import augment_batch, erase_batch, low_res_batch, mixup_batch
+from training.augment import augment_batch, erase_batch, low_res_batch, meeting_batch, mixup_batch
 from training.distill import student_of
 from training.metrics import classification_report
 
 RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
                "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
                "teachers", "teacher_file", "kd_alpha", "kd_temperature", "teacher_flip", "teacher_zoom", "votes_mix",
-               "erase", "low_res", "time_limit", "contrast", "init", "backend", "keras")
+               "erase", "low_res", "meeting", "time_limit", "contrast", "init", "backend", "keras")
 
 
 class Batches(keras.utils.PyDataset):
@@ -37,16 +37,18 @@ class Batches(keras.utils.PyDataset):
     one of those V views (`rows` locate it) and its target is `kd_alpha * target + (1 - kd_alpha) *
     teacher[view]`; random erasing (`erase`) still applies on top. `low_res`: the share of faces
     shrunk and enlarged back (`training.augment.low_res_batch`) before the contrast step, as a small
-    tile's face reaches the network; their targets stay those of the sharp face."""
+    tile's face reaches the network; `meeting`: the share that go through a video call's light, blur
+    and codec (`training.augment.meeting_batch`) after that. Their targets stay those of the sharp face."""
 
     def __init__(self, x, y, batch_size, seed, augment=True, steps=0, mixup=0.0, mixup_alpha=0.4, workers=1,
-                 targets=None, teacher=None, rows=None, kd_alpha=0.2, erase=0.25, contrast="none", low_res=0.0):
+                 targets=None, teacher=None, rows=None, kd_alpha=0.2, erase=0.25, contrast="none", low_res=0.0,
+                 meeting=0.0):
         super().__init__(workers=workers, use_multiprocessing=False)
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
         self.augment, self.steps, self.mixup, self.mixup_alpha = augment, steps, mixup, mixup_alpha
         self.targets = targets if targets is not None else np.eye(len(EMOTIONS), dtype=np.float32)[y]
         self.teacher, self.rows, self.kd_alpha, self.erase = teacher, rows, kd_alpha, erase
-        self.contrast, self.low_res = contrast, low_res
+        self.contrast, self.low_res, self.meeting = contrast, low_res, meeting
         self.epoch = 0
         self.order = np.random.default_rng([seed, 0]).permutation(len(y))
 
@@ -64,6 +66,8 @@ class Batches(keras.utils.PyDataset):
             xb = fixed_views.render(self.x[idx], self.rows[idx], v)
             if self.augment and self.low_res:
                 low_res_batch(xb, rng, self.low_res)
+            if self.augment and self.meeting:
+                meeting_batch(xb, rng, self.meeting)
             if self.contrast != "none":
                 xb = contrast.apply(xb, self.contrast).astype(np.float32)
             if self.augment and self.erase:
@@ -73,6 +77,8 @@ class Batches(keras.utils.PyDataset):
             xb = augment_batch(self.x[idx], rng) if self.augment else self.x[idx].astype(np.float32)
             if self.augment and self.low_res:
                 low_res_batch(xb, rng, self.low_res)
+            if self.augment and self.meeting:
+                meeting_batch(xb, rng, self.meeting)
             if self.contrast != "none":
                 xb = contrast.apply(xb, self.contrast).astype(np.float32)
         if self.mixup:

@@ -88,6 +88,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--low-res", type=float, default=0.0, metavar="P",
                     help="share of training faces shrunk to 14-40 px and enlarged back (a small gallery "
                          "tile's face), their targets unchanged")
+    ap.add_argument("--meeting", type=float, default=0.0, metavar="P",
+                    help="share of training faces put through what a video call does (light, shrunk to "
+                         "14-48 px, blur, JPEG at quality 10-60, enlarged back; training.augment.meeting_batch), "
+                         "their targets unchanged")
     ap.add_argument("--contrast", choices=CONTRASTS, default="none",
                     help="contrast step before the network, in training, validation and serving "
                          "(model.contrast; recorded in the card)")
@@ -110,6 +114,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not 0.0 <= args.low_res <= 1.0:
         ap.error(f"--low-res is a share of faces, 0-1, not {args.low_res}")
+    if not 0.0 <= args.meeting <= 1.0:
+        ap.error(f"--meeting is a share of faces, 0-1, not {args.meeting}")
     return args
 
 
@@ -217,7 +223,7 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
                       augment=not args.no_augment, steps=args.steps, mixup=args.mixup,
                       mixup_alpha=args.mixup_alpha, workers=args.workers, targets=targets,
                       teacher=teacher, rows=rows, kd_alpha=args.kd_alpha, erase=args.erase,
-                      contrast=args.contrast, low_res=args.low_res)
+                      contrast=args.contrast, low_res=args.low_res, meeting=args.meeting)
     saver = Saver(out, config, state, x_val, y_val)
     callbacks = [saver]
     if args.time_limit:  # after the saver, so that an epoch's time includes its validation
