@@ -1,0 +1,78 @@
+"""The class mood of real meeting screenshots, models side by side (no labels: the shared ones,
+`../shared/data/galleries` and `galleries2`, show calm classes by eye, so none should read
+"negative"). Each screenshot goes through the analyser as the bot's frames do; for each model: the
+participants' faces, their median box side, the class valence and mood (`bot.mood`), the faces read
+angry, disgust, fear or sad at a calibrated top score of `bot.mood.CONFIDENT` (where the mood counts
+them) and the faces the mood counts. Then, per model, how many screenshots read "negative".
+
+    python bench/real_mood.py [--models A.keras B.keras ...] [--dirs DIR ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared/data"
+PICTURES = (".png", ".jpg", ".jpeg")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", nargs="*", default=[], help=".keras files with cards (default: the bundled one)")
+    ap.add_argument("--dirs", nargs="*", default=[str(SHARED / "galleries"), str(SHARED / "galleries2")],
+                    help="folders of screenshots (default: the shared real ones)")
+    args = ap.parse_args()
+    import cv2
+
+    from bot.analyzer import GalleryAnalyzer
+    from bot.mood import CONFIDENT, NEG_IDX, mood_of, valence_of
+    from model import EmotionClassifier
+
+    shots = sorted(p for d in args.dirs for p in Path(d).glob("*") if p.suffix.lower() in PICTURES)
+    if not shots:
+        print(f"no screenshots in {', '.join(args.dirs)}")
+        return 2
+    models = [EmotionClassifier.load(m) for m in args.models] or [EmotionClassifier.load()]
+    names = [f"{c.path.parent.name}/{c.path.name}" if c.path.name == "best.keras" else c.path.name for c in models]
+    analysers = [GalleryAnalyzer(classifier=clf) for clf in models]
+    print(f"{len(shots)} real screenshots through the analyser; per model: participants' faces (median box side), "
+          f"valence, mood, faces read negative at a top score >= {CONFIDENT}, faces counted")
+    negative, neg_faces, all_faces = [0] * len(models), [0] * len(models), [0] * len(models)
+    for path in shots:
+        image = cv2.imread(str(path))
+        if image is None:
+            print(f"{path.name}: not a picture")
+            continue
+        cells = []
+        for k, (name, analyser) in enumerate(zip(names, analysers)):
+            analyser.forget()
+            faces = [f for f in analyser.analyze(image).faces if f.role == "participant"]
+            if not faces:
+                cells.append(f"{name}: no faces")
+                continue
+            scores = np.array([f.scores for f in faces])
+            valence = float(valence_of(scores).mean())
+            mood = mood_of(valence)
+            negative[k] += mood == "negative"
+            sure = scores.max(axis=1) >= CONFIDENT
+            neg = int(np.sum(sure & np.isin(scores.argmax(axis=1), NEG_IDX)))
+            neg_faces[k] += neg
+            all_faces[k] += len(faces)
+            side = int(np.median([f.box[2] for f in faces]))
+            cells.append(f"{name}: {len(faces)} faces ({side} px) valence {valence:+.2f} {mood}, "
+                         f"negative {neg}, counted {int(sure.sum())}")
+        print(f"{path.name}\n  " + "\n  ".join(cells))
+    for name, n, neg, total in zip(names, negative, neg_faces, all_faces):
+        print(f"{name}: {n} of {len(shots)} screenshots read \"negative\" [0]; {neg} of {total} faces read "
+              "negative surely")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
