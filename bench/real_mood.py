@@ -33,12 +33,17 @@ def main() -> int:
     from bot.analyzer import GalleryAnalyzer
     from bot.mood import CONFIDENT, NEG_IDX, mood_of, valence_of
     from model import EmotionClassifier
+    from model.errors import ModelLoadError
 
     shots = sorted(p for d in args.dirs for p in Path(d).glob("*") if p.suffix.lower() in PICTURES)
     if not shots:
         print(f"no screenshots in {', '.join(args.dirs)}")
         return 2
-    models = [EmotionClassifier.load(m) for m in args.models] or [EmotionClassifier.load()]
+    try:
+        models = [EmotionClassifier.load(m) for m in args.models] or [EmotionClassifier.load()]
+    except ModelLoadError as e:
+        print(e)
+        return 2
     names = [f"{c.path.parent.name}/{c.path.name}" if c.path.name == "best.keras" else c.path.name for c in models]
     analysers = [GalleryAnalyzer(classifier=clf) for clf in models]
     print(f"{len(shots)} real screenshots through the analyser; per model: participants' faces (median box side), "

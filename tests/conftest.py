@@ -181,6 +181,16 @@ GALLERIES = Path(os.environ.get("CLASSMOOD_GALLERIES", REPO.parent / "shared" / 
 GALLERIES2 = Path(os.environ.get("CLASSMOOD_GALLERIES2", REPO.parent / "shared" / "data" / "galleries2"))
 
 
+def named_gallery(names, faces=None, size=(1600, 900), seed: int = 4):
+    """A synthetic gallery whose tiles carry `names` drawn as meeting apps draw them; `faces` by
+    default face-free noise tiles (the names are what is read)."""
+    from bot.synthetic import render_gallery
+
+    if faces is None:
+        faces = np.random.default_rng(0).integers(60, 200, (len(names), 48, 48), dtype=np.uint8)
+    return render_gallery(faces, len(names), size=size, names=names, seed=seed)
+
+
 def read_manifest(folder: Path, variable: str) -> list[dict]:
     """A folder of real meeting screenshots with its MANIFEST.tsv rows (counts as ints)."""
     import csv

@@ -14,7 +14,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from tests.conftest import require
+from tests.conftest import named_gallery, require
 
 NAMES = {
     "zoom1_promo_4x4.jpg": ["bac707e0b691 L", "f9939cb70981 L", "35470000813f L", "db360beba3c6 L", "f1e2824a8921 L", "37526089b69a L", "3d0c9ee2eb7c L", "0ed19ae75ea5 L", "e0defaf92fe1 L", "f06b0a283d9c L", "22128011c7f7 L", "56b4158f05fd L", "478320630b80 L", "da5dd23a024f L", "5732bc43a5b1 L", "d2cc49f1ee20 L"],
@@ -221,10 +221,7 @@ def test_a_name_read_later_renames_what_was_stored_unnamed(tmp_path):
 
 
 def _labels(names):
-    from bot.synthetic import render_gallery
-
-    faces = np.random.default_rng(0).integers(60, 200, (len(names), 48, 48), dtype=np.uint8)  # no faces: names
-    g = render_gallery(faces, len(names), size=(1280, 720), names=names, seed=5)
+    g = named_gallery(names, size=(1280, 720), seed=5)
     return g.image, [{"box": b, "camera_off": False} for b in g.tiles]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.accounts import LOCAL
 from bot.roster import Roster, RosterError, load_roster, parse_roster
-from tests.conftest import call_cli, require, run_cli
+from tests.conftest import call_cli, named_gallery, require, run_cli
 from bot.synthetic import seen_gallery
 
 LATIN = ["Monica Adebayo", "Josh Nelson", "Margaret Ramsey", "Rafael Villanueva", "Takuya Kato"]
@@ -54,12 +54,6 @@ def test_readings_are_matched_one_to_one_or_left_unnamed():
     assert got[8] == "Josh Nelson" and got[1] is None
 
 
-def _gallery(names, faces):
-    from bot.synthetic import render_gallery
-
-    return render_gallery(faces, len(names), size=(1600, 900), names=names, seed=4)
-
-
 @pytest.fixture(scope="module")
 def hangul_ocr():
     from bot import ocr
@@ -80,7 +74,7 @@ def test_names_are_read_in_one_script_and_right_with_a_roster(hangul_ocr):
     from bot.ocr import script_of
 
     names = [LATIN[0], HANGUL[0], LATIN[1], HANGUL[1], LATIN[2], HANGUL[2], LATIN[3], HANGUL[3], LATIN[4]]
-    g = _gallery(names, _faces(9))
+    g = named_gallery(names, _faces(9))
     tiles = [{"box": b, "camera_off": False} for b in g.tiles]
     read = hangul_ocr.read_names(g.image, tiles, lang="kor+eng")
     for name in read:
@@ -97,7 +91,7 @@ def test_analyze_cli_takes_a_roster(tmp_path, hangul_ocr, fer_faces):
     import json
 
     names = [LATIN[0], HANGUL[0], LATIN[1], HANGUL[1]]
-    g = _gallery(names, fer_faces[:4])  # faces: a grid of pictures without people is no gallery to name
+    g = named_gallery(names, fer_faces[:4])  # faces: a grid of pictures without people is no gallery to name
     shot = tmp_path / "gallery.png"
     cv2.imwrite(str(shot), g.image)
     roster = tmp_path / "roster.txt"
@@ -120,7 +114,7 @@ def test_the_apps_recordings_take_a_roster(tmp_path, hangul_ocr, fer_faces):
 
     names = [LATIN[2], HANGUL[2], LATIN[3], HANGUL[3]]
     shot = tmp_path / "gallery.png"
-    cv2.imwrite(str(shot), _gallery(names, fer_faces[:4]).image)
+    cv2.imwrite(str(shot), named_gallery(names, fer_faces[:4]).image)
     roster = tmp_path / "zoom.csv"
     roster.write_text("Name (Original Name),User Email\n" + "".join(f"{n},x@y.org\n" for n in LATIN + HANGUL))
     app = App(AppConfig(db_path=str(tmp_path / "a.db"), work_dir=str(tmp_path / "w")), store=Store(tmp_path / "a.db"))
@@ -220,7 +214,7 @@ def test_initials_and_pronouns_read_from_labels():
 
     require(ocr.tesseract_installed(), "Tesseract not installed (apt-get install tesseract-ocr)")
     labels = ["Chloe R.", "Monica Adebayo (she/her)", "Josh Nelson (he/him)", "Takuya Kato"]
-    g = _gallery(labels, _faces(4))
+    g = named_gallery(labels)
     read = ocr.read_names(g.image, [{"box": b, "camera_off": False} for b in g.tiles], lang="eng")
     assert read[0] == "Chloe R." and read[1] == "Monica Adebayo", read
     assert all(r and "(" not in r and "him" not in r and "her" not in r for r in read), read
