@@ -83,7 +83,7 @@ def main() -> int:
               f"tick: median {statistics.median(live) * 1000:.0f} ms (max {max(live) * 1000:.0f}) over {len(live)}; "
               f"{view.participants.count('<tr>') - 1} participant rows, "
               f"{sum(len(getattr(view, k)) for k in ('headline', 'glance_chart', 'needs_attention', 'charts', 'participants', 'alerts')) / 1e3:.0f} kB of HTML")
-        from ui.report import build_report
+        from bot.report import build_report
 
         readers = app._readers()
         side = {"one connection": [], "three side by side": []}

@@ -27,7 +27,7 @@ STATS = ["participant", "bucket", "n", *COUNTS, *LASTS, "valence_sum", "facing",
          "first_seen", "last_seen", "gap"]
 FRAME_STATS = ["bucket", "frames", "faces", "present"]
 TIMELINE = ["window_start", "window_end", "frames", "faces", "participants", "engagement", "valence",
-            *[f"share_{e}" for e in EMOTIONS], "mood", "attention", "looking_down"]
+            *[f"share_{e}" for e in EMOTIONS], "mood", "attention", "looking_down", "present"]
 PARTICIPANTS = ["participant", "first_seen", "last_seen", "observations", "time_on_camera_s",
                 "latest_emotion", "dominant_emotion", "valence", "mood", "present", "attention"]
 STRIPS = ["participant", "window_start", "emotion", "faces"]
@@ -89,6 +89,7 @@ def timeline(frame_stats: pd.DataFrame, stats: pd.DataFrame, window_s: float) ->
     out["looking_down"] = _share(out["down"], out["posed"])
     out["participants"] = out["participants"].astype(int)
     out["frames"], out["faces"] = out["frames"].astype(int), out["faces"].astype(int)
+    out["present"] = out["present"].astype(int)
     out["window_start"] = out["bucket"].astype(float) * window_s
     out["window_end"] = out["window_start"] + window_s
     return out[TIMELINE].reset_index(drop=True)

@@ -185,6 +185,14 @@ class AlertRules:
     def __iter__(self):
         return (getattr(self, f.name) for f in fields(self))
 
+    def class_only(self) -> "AlertRules":
+        """These rules with every participant's rule turned off: an aggregate-only session raises
+        the class's alerts alone (no alert names anyone)."""
+        import dataclasses
+
+        return dataclasses.replace(self, **{f.name: dataclasses.replace(getattr(self, f.name), enabled=False)
+                                            for f in fields(self) if not isinstance(getattr(self, f.name), ClassRule)})
+
     @classmethod
     def from_dict(cls, values: dict) -> "AlertRules":
         """Rules from a TOML's tables: every rule, every key (as the defaults file has them)."""

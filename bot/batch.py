@@ -33,14 +33,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.alerts import AlertEngine
 from bot.analyzer import GalleryAnalyzer
 from bot.mood import mood_of, summarize
-from bot.pipeline import Sink, run
+from bot.pipeline import run, session_parts
+from bot.postclass import add_arguments, after_session, check_report_dir
 from bot.sources import SourceError, VideoSource, check_seconds
 from bot.store import Store, StoreError, patiently
 from bot.textfile import NotText, read_text
-from bot.tracker import Tracker
 from model import EmotionClassifier
 from model.detector import FaceDetector
 
@@ -61,6 +60,9 @@ class Job:
     teacher: str | None = None
     date: float | None = None        # the lesson's start (epoch seconds); None: from the file
     date_source: str = ""
+    aggregate_only: bool = False     # class-only: nothing per participant stored (--aggregate-only)
+    stage: bool = True               # thumbnails of a shared screen for the report (--no-stage: none)
+    report_dir: str | None = None    # where the post-class report is written too (--report-dir)
 
 
 @dataclass
@@ -229,7 +231,7 @@ def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Out
         # replaced (one transaction: two workers given the same file never both analyse it)
         status, s = patiently(lambda: store.claim_recording(
             digest, Path(job.path).name, job.path, interval_s=every, class_name=job.class_name,
-            teacher=job.teacher, started=out.date))
+            teacher=job.teacher, started=out.date, aggregate_only=job.aggregate_only))
         if status != "started":
             out.status = "skipped (already stored)" if status == "done" else \
                 f"skipped (being analysed by another worker, session {s['id']})"
@@ -244,11 +246,13 @@ def analyse(job: Job, db: str, every: float, threads: int, progress=None) -> Out
             if progress is not None:
                 progress(job.path, n, total)
 
-        frames = run(source, analyzer, Tracker(), Sink(store, sid, AlertEngine(), recording=True), progress=tick).frames
+        tracker, sink = session_parts(store, sid, analyzer, stage=job.stage, recording=True)
+        frames = run(source, analyzer, tracker, sink, progress=tick).frames
         if not frames:
             store.delete_session(sid)
             raise SourceError(f"{job.path}: no frame could be analysed")
         patiently(lambda: store.end_session(sid, at=out.date + (frames[-1].time_s if frames else 0.0)))
+        after_session(store, sid, job.report_dir)
         out.status, out.session_id, out.frames = "done", sid, len(frames)
         out.minutes = round(source.duration_s / 60, 1)
         out.valence = summarize(frames).valence
@@ -418,6 +422,7 @@ def main(argv=None) -> int:
     ap.add_argument("--manifest", metavar="CSV", help="CSV with columns path, class, teacher, date")
     ap.add_argument("--class", dest="class_name", metavar="NAME", help="the class of every recording without a manifest row")
     ap.add_argument("--teacher", metavar="NAME", help="the teacher of every recording without a manifest row")
+    add_arguments(ap)
     args = ap.parse_args(argv)
     # Dask's own INFO lines (workers starting and stopping) would bury the progress bar; its
     # workers inherit the setting.
@@ -432,8 +437,11 @@ def main(argv=None) -> int:
         jobs = plan(args.paths, args.manifest, args.class_name, args.teacher)
         if not jobs:
             raise BatchError("no recordings found in " + " ".join(args.paths))
+        report_dir = str(check_report_dir(args.report_dir).resolve()) if args.report_dir else None
+        for job in jobs:
+            job.aggregate_only, job.stage, job.report_dir = args.aggregate_only, not args.no_stage, report_dir
         Store(args.db).close()  # the database must open before any work starts (and its schema exist)
-    except (BatchError, SourceError, StoreError) as e:
+    except (BatchError, SourceError, StoreError, ValueError) as e:
         print(f"classmood-batch: {e}", file=sys.stderr)
         return 2
     try:

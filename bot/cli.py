@@ -8,13 +8,15 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from bot.alerts import AlertConfigError, AlertEngine, load_rules
+from bot.alerts import AlertConfigError, load_rules
 from bot.analyzer import GalleryAnalyzer
 from bot.mood import summarize
-from bot.pipeline import Sink, analyze_path, open_path, run
+from bot.pipeline import analyze_path, open_path, run, session_parts
+from bot.postclass import add_arguments, after_session, check_report_dir
 from bot.records import is_gallery, present
 from bot.roster import Roster
 from bot.sources import ScreenSource, SourceError, check_seconds, parse_region
@@ -35,8 +37,11 @@ def _parse(ap: argparse.ArgumentParser, argv) -> argparse.Namespace:
     ap.add_argument("--keep-faces", action="store_true",
                     help="opt in to keeping each participant's face image (96x96 JPEG) in the session database; "
                          "only with the participants' informed consent. Off by default: no images are kept")
+    add_arguments(ap)
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if args.aggregate_only and args.keep_faces:
+        ap.error("--aggregate-only stores nothing per participant: it cannot --keep-faces")
     _setup_logging(args.verbose)
     return args
 
@@ -121,28 +126,51 @@ def _analyze(argv=None) -> int:
             _check_writable(Path(args.json_out), "--json")
         open_path(args.path, args.every)
         roster = _roster(args.roster)
+        if args.report_dir:
+            check_report_dir(args.report_dir)
     except (SourceError, ValueError) as e:
         print(f"classmood-analyze: {e}", file=sys.stderr)
         return 2
     bar = ProgressBar()
     store = None
+    scratch = None
     try:
-        store = Store(args.db) if args.db else None
-        if store:
+        if args.db:
+            store = Store(args.db)
             _apply_retention(store)
-        sid = store.start_session(Path(args.path).name, str(args.path), keep_faces=args.keep_faces,
-                                  class_name=args.class_name, teacher=args.teacher) if store else None
-        if roster is None:  # once the analysis starts: an error before it stays one line
+        elif args.report_dir or args.aggregate_only:  # the report is made from a session: a scratch one
+            scratch = tempfile.TemporaryDirectory(prefix="classmood-")
+            store = Store(Path(scratch.name) / "session.db")
+        try:
+            sid = store.start_session(Path(args.path).name, str(args.path), keep_faces=args.keep_faces,
+                                      class_name=args.class_name, teacher=args.teacher,
+                                      aggregate_only=args.aggregate_only) if store else None
+        except ValueError as e:
+            print(f"classmood-analyze: {e}", file=sys.stderr)
+            return 2
+        if roster is None and not (store and store.aggregate_only(sid)):  # once the analysis starts
             log.info(NO_ROSTER)
         try:
-            result = analyze_path(args.path, every=args.every, progress=bar, store=store, session_id=sid,
-                                  tracker=Tracker(exclude=_names(args.exclude), roster=roster))
+            if store:
+                analyzer = GalleryAnalyzer()
+                tracker, sink = session_parts(store, sid, analyzer, stage=not args.no_stage, recording=True,
+                                              exclude=_names(args.exclude), roster=roster)
+                result = analyze_path(args.path, every=args.every, progress=bar, analyzer=analyzer, tracker=tracker,
+                                      sink=sink)
+            else:
+                result = analyze_path(args.path, every=args.every, progress=bar,
+                                      tracker=Tracker(exclude=_names(args.exclude), roster=roster))
         finally:
             if store:
                 patiently(lambda: store.end_session(sid))
         bar.close()
+        if store:
+            made = after_session(store, sid, args.report_dir)
+            if made is not None and made.path:
+                print(f"report: {made.path}")
         if args.json_out:
-            Path(args.json_out).write_text(json.dumps(result.to_dict(), indent=1, ensure_ascii=False) + "\n")
+            out = result.to_dict(class_only=bool(store and store.aggregate_only(sid)))
+            Path(args.json_out).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
     except (SourceError, StoreError, ModelLoadError, OSError) as e:
         bar.close()
         print(f"classmood-analyze: {e}", file=sys.stderr)
@@ -152,9 +180,12 @@ def _analyze(argv=None) -> int:
     print(f"{s.frames} frames, {s.faces} participant faces, valence {s.valence:+.2f}; {shares or 'no faces'}")
     if args.json_out:
         print(f"wrote {args.json_out}")
-    if sid is not None:
+    if sid is not None and scratch is None:
         kept = f", with {int(store.session(sid)['face_images'])} face images" if args.keep_faces else ""
         print(f"stored as session {sid} in {store.location}{kept}")
+    if scratch is not None:
+        store.close()
+        scratch.cleanup()
     return 0
 
 
@@ -212,21 +243,25 @@ def _bot(argv=None) -> int:
         region = parse_region(args.region) if args.region else None
         source = ScreenSource(monitor=args.monitor, region=region, interval=args.interval, duration=args.duration)
         roster = _roster(args.roster)
+        if args.report_dir:
+            check_report_dir(args.report_dir)
         store = Store(args.db)
         _apply_retention(store)
         analyzer = GalleryAnalyzer()
     except (AlertConfigError, SourceError, StoreError, ModelLoadError, ValueError) as e:
         print(f"classmood-bot: {e}", file=sys.stderr)
         return 2
-    tracker = Tracker(exclude=_names(args.exclude), roster=roster)
-    engine = AlertEngine(rules)
     name = args.session or time.strftime("class %Y-%m-%d %H:%M")
     try:
         sid = store.start_session(name, f"screen:{args.region or 'monitor ' + str(args.monitor)}", args.interval,
-                                  keep_faces=args.keep_faces, class_name=args.class_name, teacher=args.teacher)
-    except StoreError as e:
+                                  keep_faces=args.keep_faces, class_name=args.class_name, teacher=args.teacher,
+                                  aggregate_only=args.aggregate_only)
+    except (StoreError, ValueError) as e:
         print(f"classmood-bot: {e}", file=sys.stderr)
         return 2
+    class_only = store.aggregate_only(sid)
+    tracker, sink = session_parts(store, sid, analyzer, rules=rules, stage=not args.no_stage,
+                                  exclude=_names(args.exclude), roster=roster)
 
     def stop(signum, _frame):
         log.info("stopping (%s)", signal.Signals(signum).name)
@@ -236,7 +271,9 @@ def _bot(argv=None) -> int:
     signal.signal(signal.SIGINT, stop)
     log.info("session %d %r: capturing every %gs into %s", sid, name, args.interval, store.location)
     log.info("to see the class live: classmood-ui --db %s, then open http://127.0.0.1:7860", args.db)
-    if roster is None:
+    if class_only:
+        log.info("class-only session: only the class's counts are stored (no names, no per-face rows, no images)")
+    elif roster is None:
         log.info(NO_ROSTER)
     if args.keep_faces:
         log.warning("keeping participants' face images in %s (--keep-faces): only with their consent", store.location)
@@ -248,12 +285,16 @@ def _bot(argv=None) -> int:
         log.info("%s", status_line(record))
 
     try:
-        run(source, analyzer, tracker, Sink(store, sid, engine), keep=False, on_frame=logged)
+        run(source, analyzer, tracker, sink, keep=False, on_frame=logged)
     finally:
+        ended = False
         try:  # the database may be restarting: it gets a minute to come back
             patiently(lambda: store.end_session(sid))
+            ended = True
         except StoreError as e:
             log.error("%s", e)
         source.close()
+        if ended:
+            after_session(store, sid, args.report_dir)
     log.info("session %d ended after %d frames", sid, frames)
     return 0

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.alerts import Alert, AlertEngine
+from bot.alerts import Alert, AlertEngine, load_rules
 from bot.analyzer import GalleryAnalyzer
 from bot.mood import Summary, summarize
-from bot.records import FrameResult
+from bot.records import FrameResult, present
+from bot.stage import StageRecorder
 from bot.sources import IMAGE_SUFFIXES, ImageSource, SourceError, VideoSource, check_seconds
 from bot.store import StoreError, StoreUnavailable
 from bot.tracker import Tracker
@@ -136,7 +137,15 @@ class Analysis:
     summary: Summary
     alerts: list[Alert]
 
-    def to_dict(self) -> dict:
+    def to_dict(self, class_only: bool = False) -> dict:
+        """`class_only`: the class's counts alone, as a class-only session stores them: each frame's
+        time, faces read and participants present, no face and no participant."""
+        if class_only:
+            frames = [{"time_s": round(float(f.time_s), 3), "faces": len(f.participant_faces), "participants": present(f)}
+                      for f in self.frames]
+            return {"source": self.source, "class_only": True, "frames": frames, "summary": self.summary.to_dict(),
+                    "alerts": [{"time_s": a.time_s, "rule": a.rule, "message": a.message}
+                               for a in self.alerts if a.participant is None]}
         return {"source": self.source, "frames": [f.to_dict() for f in self.frames], "summary": self.summary.to_dict(),
                 "alerts": [{"time_s": a.time_s, "rule": a.rule, "participant": a.participant, "message": a.message}
                            for a in self.alerts]}
@@ -158,7 +167,8 @@ def open_path(path: str | Path, every: float = 2.0):
 @dataclass
 class Sink:
     """Where a run's tracked records go: the `alerts` engine (an `AlertEngine`; None: no alerts), and
-    the `store` under `session_id` (None: not stored), with the opted-in participants' face images.
+    the `store` under `session_id` (None: not stored), with the opted-in participants' face images,
+and the `stage` recorder (thumbnails of a shared screen, faces masked; None: none).
 
     `recording`: a store that cannot be written ends the run with its `StoreError` (nothing would be
     kept); for a live bot it is one more failed frame (the lock may pass). A database that cannot be
@@ -170,6 +180,24 @@ class Sink:
     alerts: AlertEngine | None = None
     recording: bool = False
     drain_s: float = DRAIN_S
+    stage: object = None  # a `bot.stage.StageRecorder`: thumbnails of a shared screen (None: none kept)
+
+
+def session_parts(store, session_id: int, analyzer=None, *, rules=None, stage: bool = True, recording: bool = False,
+                  drain_s: float = DRAIN_S, exclude=(), roster=None, ocr=None) -> tuple[Tracker, Sink]:
+    """The tracker and the sink of a stored session, as its mode asks. A class-only session
+    (`Store.aggregate_only`: asked for, or the store's setting) reads no name labels unless some
+    names must be excluded (`exclude`: the teacher, students who opted out), takes no roster, raises
+    the class's alerts alone (`AlertRules.class_only`) and keeps no pictures. Any other session keeps
+    thumbnails of a shared screen (`bot.stage.StageRecorder`, with `analyzer`'s face detector)
+    unless `stage` is False. `rules`: the alert rules (default: `bot/alerts.toml`)."""
+    rules = rules or load_rules()
+    if store.aggregate_only(session_id):
+        tracker = Tracker(exclude=exclude, ocr=ocr if exclude else False)
+        return tracker, Sink(store, session_id, AlertEngine(rules.class_only()), recording=recording, drain_s=drain_s)
+    recorder = StageRecorder(store, session_id, getattr(analyzer, "detector", None)) if stage else None
+    return (Tracker(exclude=exclude, roster=roster, ocr=ocr),
+            Sink(store, session_id, AlertEngine(rules), recording=recording, drain_s=drain_s, stage=recorder))
 
 
 def run(source, analyzer, tracker, sink: Sink | None = None, *, progress: Progress | None = None,
@@ -211,6 +239,8 @@ def run(source, analyzer, tracker, sink: Sink | None = None, *, progress: Progre
                 if backlog is not None:
                     backlog.add(record, face_images(frame, record) if backlog.keeps_faces() else None, new, renames)
                 renames.clear()
+                if sink.stage is not None:
+                    sink.stage.offer(record.time_s, frame, record)
             except Exception as e:  # a crash in one frame never ends the run
                 if sink.recording and isinstance(e, StoreError):
                     raise
@@ -277,17 +307,21 @@ def face_images(frame: np.ndarray, record: FrameResult) -> list[bytes | None]:
 
 def analyze_path(path: str | Path, every: float = 2.0, progress: Progress | None = None, *,
                  analyzer=None, tracker=None, store=None, session_id: int | None = None, alerts=None,
-                 roster=None, drain_s: float = DRAIN_S) -> Analysis:
+                 roster=None, drain_s: float = DRAIN_S, sink: Sink | None = None) -> Analysis:
     """Analyse an image, a folder of images or a video sampled every `every` seconds, through `run`.
 
     Returns an `Analysis` (its `to_dict()`: the `classmood-analyze --json` shape). With `store` and `session_id` (from `store.start_session`), frames and alerts
     are also stored (with face images only where that session keeps faces). `alerts`: an
     `AlertEngine` (default: the default rules; recordings raise alerts on video time). `roster`: the
     class list (a `bot.roster.Roster`, names or a file) the default tracker names tiles after.
-    `drain_s`: how long to keep trying a database that cannot be reached at the end (`run`)."""
+    `drain_s`: how long to keep trying a database that cannot be reached at the end (`run`).
+    `sink`: the whole sink instead (`session_parts`: a stored session as its mode asks); a recording's."""
 
     source = open_path(path, every)
-    sink = Sink(store, session_id, alerts if alerts is not None else AlertEngine(), recording=True, drain_s=drain_s)
+    if sink is None:
+        sink = Sink(store, session_id, alerts if alerts is not None else AlertEngine(), recording=True, drain_s=drain_s)
+    else:
+        sink = dataclasses.replace(sink, recording=True)
     done = run(source, analyzer or GalleryAnalyzer(), tracker or Tracker(roster=roster), sink, progress=progress)
     if not done.frames:
         raise SourceError(f"{path}: no frame could be analysed")

@@ -22,13 +22,15 @@ database (a PostgreSQL URL without its password) and the reason, on one line.
 Reads return pandas DataFrames with these columns:
 - `sessions()`: id, name, source, started, ended, last_heartbeat (datetimes, UTC), interval_s,
   live (not ended, heartbeat within `LIVE_INTERVALS` intervals or `LIVE_GRACE_S`), frames, observations, keep_faces,
-  face_images, class_name, teacher, interrupted (its writer died: ended at its last heartbeat)
+  face_images, class_name, teacher, interrupted (its writer died: ended at its last heartbeat),
+  aggregate_only (class-only: per-frame class counts in `class_frames`, nothing per participant)
 - `observations(id)`: time_s, participant, tile, role, emotion, confidence, uncertain,
   x, y, w, h, angry, disgust, fear, happy, sad, surprise, neutral, yaw, pitch, roll (head pose,
   degrees; NaN without one), attention ("facing", "away", "down" or None), valence
 - `timeline(id, window_s=60)`: window_start, window_end, frames, faces, participants, engagement,
   valence, share_<emotion> for the 7 emotions, mood (None in a window without faces), attention,
-  looking_down (shares of faces with a head pose; None without one)
+  looking_down (shares of faces with a head pose; None without one), present (participants
+  present, summed over the window's frames)
 - `participants(id)`: participant, first_seen, last_seen, observations, time_on_camera_s,
   latest_emotion, dominant_emotion, valence, mood, present (seen in the latest frame), attention
 (valence and mood as `bot.mood` defines them, computed there or in SQL from `valence_sql()`;
@@ -37,6 +39,8 @@ attention as `bot.attention` defines it, from `attention_sql()`)
   emotion in the window), faces
 - `alerts(id)`: id, time_s, created (datetime), rule, participant, message
 - `face_images(id)`: time_s, participant, emotion, jpeg (bytes)
+- `stage_images(id)`: time_s, jpeg (a shared screen's thumbnail, faces masked; None: no share from
+  then), width, height; `report(id)`: (created, html) of the post-class report (`bot.postclass`)
 - `lessons()`: a row per session with frames, for the term view (see the method), from each ended
   lesson's summary (`lesson_summaries`, made when it ends)
 - `users()`: name, full_name, role, password_hash, disabled, created, password_changed, classes (the
@@ -72,7 +76,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     id {{session_pk}}, name TEXT NOT NULL, source TEXT, started {{real}} NOT NULL, ended {{real}},
     last_heartbeat {{real}}, interval_s {{real}}, keep_faces INTEGER NOT NULL DEFAULT 0,
     class_name TEXT, teacher TEXT, content_hash TEXT, stored {{real}}, interrupted INTEGER NOT NULL DEFAULT 0,
-    writer TEXT);
+    writer TEXT, aggregate_only INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS frames (
     id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     time_s {{real}} NOT NULL, created {{real}} NOT NULL, file TEXT, tiles INTEGER NOT NULL,
@@ -108,6 +112,19 @@ CREATE TABLE IF NOT EXISTS lesson_summaries (
     session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE, frames INTEGER NOT NULL,
     observations INTEGER NOT NULL, faces INTEGER NOT NULL, participants INTEGER NOT NULL, present {{real}}, valence {{real}}, attention {{real}},
     alerts INTEGER NOT NULL, follow_ups INTEGER NOT NULL, first_s {{real}}, last_s {{real}}, ended {{real}} NOT NULL);
+CREATE TABLE IF NOT EXISTS class_frames (
+    frame_id INTEGER PRIMARY KEY REFERENCES frames(id) ON DELETE CASCADE,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, time_s {{real}} NOT NULL,
+    n INTEGER NOT NULL, {", ".join(f"n_{e} INTEGER NOT NULL" for e in EMOTIONS)}, positive INTEGER NOT NULL,
+    negative INTEGER NOT NULL, facing INTEGER NOT NULL, posed INTEGER NOT NULL, down INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS class_frames_session ON class_frames(session_id, time_s);
+CREATE TABLE IF NOT EXISTS stage_images (
+    id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, time_s {{real}} NOT NULL,
+    jpeg {{blob}}, width INTEGER, height INTEGER);
+CREATE INDEX IF NOT EXISTS stage_images_session ON stage_images(session_id, time_s);
+CREATE TABLE IF NOT EXISTS reports (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE, created {{real}} NOT NULL,
+    html TEXT NOT NULL);
 """
 # Columns added after a database may have been created: (table, column, definition). A database
 # from before is upgraded in place when opened; their sessions kept no faces, named no class, and
@@ -116,11 +133,11 @@ _ADDED = [("sessions", "keep_faces", "INTEGER NOT NULL DEFAULT 0"), ("sessions",
           ("sessions", "teacher", "TEXT"), ("sessions", "content_hash", "TEXT"), ("sessions", "stored", "{real}"),
           ("sessions", "interrupted", "INTEGER NOT NULL DEFAULT 0"), ("sessions", "writer", "TEXT"),
           ("observations", "yaw", "{real}"), ("observations", "pitch", "{real}"), ("observations", "roll", "{real}"),
-          ("observations", "attention", "TEXT")]
+          ("observations", "attention", "TEXT"), ("sessions", "aggregate_only", "INTEGER NOT NULL DEFAULT 0")]
 # a heartbeat; a session marked ended because its writer seemed dead lives again when it writes
 _BEAT = ("UPDATE sessions SET last_heartbeat=?, ended=CASE WHEN interrupted=1 THEN NULL ELSE ended END,"
          " interrupted=0 WHERE id=?")
-_TABLES = ["face_images", "alerts", "observations", "frames", "sessions"]  # vacuumed after deletes
+_TABLES = ["face_images", "stage_images", "reports", "class_frames", "alerts", "observations", "frames", "sessions"]  # vacuumed after deletes
 
 
 def _pose(v) -> float | None:
@@ -242,6 +259,7 @@ class Store:
         target = path if path is not None else default_db_path()
         self._target, self._timeout = target, timeout
         self._backoff, self._retry_at = 0.0, 0.0
+        self._aggregate: dict[int, bool] = {}
         self.location, self._secret = backends.describe(target)
         problem = backends.url_problem(target.strip()) if backends.is_postgres(target) else None
         if problem:  # the URL is not repeated: it may hold a password
@@ -353,17 +371,36 @@ class Store:
 
     def start_session(self, name: str, source: str = "", interval_s: float | None = None,
                       keep_faces: bool = False, class_name: str | None = None, teacher: str | None = None,
-                      started: float | None = None, content_hash: str | None = None) -> int:
+                      started: float | None = None, content_hash: str | None = None,
+                      aggregate_only: bool = False) -> int:
         """A new session; `keep_faces=True` is the opt-in to keep participants' face images;
         `class_name` and `teacher` say whose lesson it is (many bots, one database); `started`
         (epoch seconds, default now) is when the lesson began (a recording's own date);
-        `content_hash` identifies the recording it came from."""
+        `content_hash` identifies the recording it came from. `aggregate_only`: class-only, nothing
+        per participant is stored (also whenever the store-wide `class_only` setting is on: see
+        `add_frame`); it cannot keep faces (`ValueError`)."""
+        aggregate_only = self.class_only_mode(aggregate_only, keep_faces)
         return self._write(lambda db: _insert_session(db, name, source, interval_s, keep_faces, class_name, teacher,
-                                                      started, content_hash))
+                                                      started, content_hash, aggregate_only))
+
+    @property
+    def class_only(self) -> bool:
+        """The store-wide class-only setting (the app's Privacy tab): every new session is
+        aggregate-only, whatever its bot asks."""
+        return self.get_setting("class_only", "0") == "1"
+
+    def class_only_mode(self, asked: bool, keep_faces: bool = False) -> bool:
+        """Whether a new session is aggregate-only: asked for, or the store-wide setting is on.
+        Keeping faces in one is refused (`ValueError`, with the reason)."""
+        on = bool(asked) or self.class_only
+        if on and keep_faces:
+            why = "this database is set to class-only" if not asked else "class-only mode (--aggregate-only)"
+            raise ValueError(f"{why} stores nothing per participant: face images cannot be kept")
+        return on
 
     def claim_recording(self, content_hash: str, name: str, source: str = "", interval_s: float | None = None,
                         class_name: str | None = None, teacher: str | None = None, started: float | None = None,
-                        busy_after_s: float = DEAD_AFTER_S) -> tuple[str, dict]:
+                        busy_after_s: float = DEAD_AFTER_S, aggregate_only: bool = False) -> tuple[str, dict]:
         """Start the session of a recording unless it is stored or being analysed, atomically (two
         workers given the same file at once: one analyses it, the other is told "busy"). Returns
         ("done", {"id", "frames", "ended", "started"}) where an ended session of this content exists; ("busy",
@@ -372,6 +409,7 @@ class Store:
         else ("started", {"id"}): unfinished sessions of it (a writer that died) deleted,
         a new one started."""
         now = time.time()
+        aggregate_only = self.class_only_mode(aggregate_only)
 
         def calls(db):
             db.lock(content_hash)
@@ -386,7 +424,8 @@ class Store:
                     return "busy", {"id": int(sid)}
             for sid, *_ in rows:  # a worker died on it before: its partial session goes
                 db.execute("DELETE FROM sessions WHERE id=?", (int(sid),))
-            sid = _insert_session(db, name, source, interval_s, False, class_name, teacher, started, content_hash)
+            sid = _insert_session(db, name, source, interval_s, False, class_name, teacher, started, content_hash,
+                                  aggregate_only)
             return ("started", {"id": int(sid), "replaced": len(rows)})
 
         status, info = self._write(calls)
@@ -427,6 +466,18 @@ class Store:
         return bool(row and row[0])
 
     @_takes_session_id
+    def aggregate_only(self, session_id: int) -> bool:
+        """Whether the session is class-only: it stores per-frame class counts (`class_frames`) and
+        nothing per participant (no names, no per-face rows, no face images, no participant's alert).
+        Fixed when the session starts, so read once."""
+        if session_id not in self._aggregate:
+            row = self._read_one("SELECT aggregate_only FROM sessions WHERE id=?", (session_id,))
+            if row is None:
+                return False
+            self._aggregate[session_id] = bool(row[0])
+        return self._aggregate[session_id]
+
+    @_takes_session_id
     def add_frame(self, session_id: int, frame: FrameResult | dict,
                   face_images: Sequence[bytes | None] | None = None) -> int:
         """Store one tracked frame (a `FrameResult`, or its `to_dict()` shape, e.g. replayed JSON) in
@@ -435,6 +486,8 @@ class Store:
         `face_images`: a JPEG (or None) per face of the frame, made by the pipeline; kept only in a
         session that keeps faces, and only for participants; otherwise ignored."""
         frame = as_record(frame)
+        if self.aggregate_only(session_id):
+            return self._add_class_frame(session_id, frame)
         faces, tiles = frame.faces, frame.tiles
         jpegs = list(face_images) if face_images is not None and self.keeps_faces(session_id) else [None] * len(faces)
         if len(jpegs) != len(faces):
@@ -471,9 +524,40 @@ class Store:
 
         return self._write(calls)
 
+    def _add_class_frame(self, session_id: int, frame: FrameResult) -> int:
+        """An aggregate-only session's frame: its counts (`frames`) and its participants' faces
+        summed (`class_frames`: faces by top emotion, confident positive and negative, attention)."""
+        faces = frame.participant_faces
+        scores = np.array([f.scores for f in faces], dtype=np.float64).reshape(-1, len(EMOTIONS))
+        per_face = valence_of(scores)
+        top = [f.emotion for f in faces]
+        att = [f.attention for f in faces]
+        row = (len(faces), *[top.count(e) for e in EMOTIONS], int((per_face > 0).sum()), int((per_face < 0).sum()),
+               att.count("facing"), sum(a is not None for a in att), att.count("down"))
+        now = time.time()
+
+        def calls(db):
+            fid = db.insert(
+                "INSERT INTO frames(session_id, time_s, created, file, tiles, camera_off, faces, participants)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (session_id, float(frame.time_s), now, frame.file, len(frame.tiles),
+                 sum(bool(t.camera_off) for t in frame.tiles), len(faces), int(present(frame))))
+            db.execute(f"INSERT INTO class_frames(frame_id, session_id, time_s, n, {', '.join(aggregate.COUNTS)},"
+                       f" positive, negative, facing, posed, down) VALUES ({', '.join('?' * (9 + len(EMOTIONS)))})",
+                       (fid, session_id, float(frame.time_s), *row))
+            db.execute(_BEAT, (now, session_id))
+            db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (session_id,))
+            return fid
+
+        return self._write(calls)
+
     @_takes_session_id
     def add_alert(self, session_id: int, rule: str, message: str, time_s: float = 0.0,
-                  participant: str | None = None) -> int:
+                  participant: str | None = None) -> int | None:
+        """Store an alert; a participant's alert in an aggregate-only session is not stored (None)."""
+        if participant is not None and self.aggregate_only(session_id):
+            return None
+
         def calls(db):
             db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (session_id,))
             return db.insert("INSERT INTO alerts(session_id, time_s, created, rule, participant, message)"
@@ -484,6 +568,9 @@ class Store:
     def rename_participant(self, session_id: int, old: str, new: str) -> int:
         """A participant first stored under `old` (unnamed: "tile-3") is `new` (their name, read
         later): their earlier observations and alerts take the new id. Returns the rows changed."""
+        if self.aggregate_only(session_id):
+            return 0
+
         def calls(db):
             db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (session_id,))
             n = db.execute("UPDATE observations SET participant=? WHERE session_id=? AND participant=?",
@@ -674,6 +761,10 @@ class Store:
                                 f" FROM observations WHERE session_id IN ({marks}) GROUP BY session_id", chunk)
             _, al = self._query(f"SELECT session_id, COUNT(*), COUNT(DISTINCT participant) FROM alerts"
                                 f" WHERE session_id IN ({marks}) GROUP BY session_id", chunk)
+            _, cf = self._query(f"SELECT session_id, 0, SUM(n), 0, SUM(positive - negative) * 1.0 / NULLIF(SUM(n), 0),"
+                                f" SUM(facing), SUM(posed) FROM class_frames WHERE session_id IN ({marks})"
+                                f" GROUP BY session_id", chunk)
+            ob = [*ob, *cf]  # an aggregate-only session has class rows and no observations
             frames = {int(r[0]): r[1:] for r in fr}
             obs = {int(r[0]): r[1:] for r in ob}
             alerts = {int(r[0]): r[1:] for r in al}
@@ -748,7 +839,7 @@ class Store:
             f" CASE WHEN {summed} THEN l.observations ELSE"
             " (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id) END AS observations,"
             " s.keep_faces, (SELECT COUNT(*) FROM face_images i WHERE i.session_id = s.id) AS face_images,"
-            " s.class_name, s.teacher, s.interrupted FROM sessions s LEFT JOIN lesson_summaries l ON l.session_id = s.id"
+            " s.class_name, s.teacher, s.interrupted, s.aggregate_only FROM sessions s LEFT JOIN lesson_summaries l ON l.session_id = s.id"
             f"{where} ORDER BY s.started DESC", params)
         now = time.time()
         for col in ("started", "ended", "last_heartbeat", "interval_s"):  # None -> NaN on an empty result too
@@ -757,10 +848,12 @@ class Store:
         df["live"] = df["ended"].isna() & ((now - df["last_heartbeat"]) <= np.maximum(LIVE_GRACE_S, LIVE_INTERVALS * interval))
         df["keep_faces"] = df["keep_faces"].astype(bool)
         df["interrupted"] = df["interrupted"].fillna(0).astype(bool)
+        df["aggregate_only"] = df["aggregate_only"].fillna(0).astype(bool)
         for col in ("started", "ended", "last_heartbeat"):
             df[col] = pd.to_datetime(df[col], unit="s", utc=True)
         return df[["id", "name", "source", "started", "ended", "last_heartbeat", "interval_s", "live",
-                   "frames", "observations", "keep_faces", "face_images", "class_name", "teacher", "interrupted"]]
+                   "frames", "observations", "keep_faces", "face_images", "class_name", "teacher", "interrupted",
+                   "aggregate_only"]]
 
     @_takes_session_id
     def session(self, session_id: int) -> dict | None:
@@ -812,6 +905,8 @@ class Store:
         fw = self._frame_windows(session_id, w, float(since_s), until)
         if fw.empty:
             return aggregate.empty_stats()
+        if self.aggregate_only(session_id):
+            return fw, self._class_windows(session_id, w, float(since_s), until)
         per = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e},"
                         f" MAX(CASE WHEN emotion = '{e}' THEN o.time_s END) AS last_{e}" for e in EMOTIONS)
         # each observation stands for the gap to its session's next frame, at most 3x the typical
@@ -835,6 +930,21 @@ class Store:
         st[num] = st[num].astype(float)  # PostgreSQL's NUMERIC sums arrive as Decimal
         return fw, st[aggregate.STATS]
 
+    def _class_windows(self, session_id: int, w: float, since_s: float, until_s: float) -> pd.DataFrame:
+        """An aggregate-only session's `window_stats` rows: one a window, its participant None."""
+        per = ", ".join(f"SUM(n_{e}) AS n_{e}, MAX(CASE WHEN n_{e} > 0 THEN time_s END) AS last_{e}" for e in EMOTIONS)
+        st = self._frame(f"SELECT NULL AS participant, {self._db.bucket('time_s')} AS bucket, SUM(n) AS n, {per},"
+                         f" SUM(positive - negative) AS valence_sum, SUM(facing) AS facing, SUM(posed) AS posed,"
+                         f" SUM(down) AS down, MIN(time_s) AS first_seen, MAX(time_s) AS last_seen, 0 AS gap"
+                         f" FROM class_frames WHERE session_id=? AND time_s >= ? AND time_s < ? GROUP BY bucket",
+                         (w, session_id, since_s, until_s))
+        if st.empty:
+            return pd.DataFrame(columns=aggregate.STATS)
+        num = [c for c in aggregate.STATS if c not in ("participant", "bucket")]
+        st[num] = st[num].astype(float)
+        st["participant"] = None
+        return st[aggregate.STATS]
+
     @_takes_session_id
     def present_now(self, session_id: int) -> set:
         """The participants seen on camera in the session's latest frame."""
@@ -853,6 +963,8 @@ class Store:
         fw = self._frame_windows(session_id, w)
         if fw.empty:
             return aggregate.timeline(*aggregate.empty_stats(), w)
+        if self.aggregate_only(session_id):
+            return aggregate.timeline(fw, self._class_windows(session_id, w, 0.0, 1e18), w)
         counts = ", ".join(f"SUM(CASE WHEN emotion = '{e}' THEN 1 ELSE 0 END) AS n_{e}" for e in EMOTIONS)
         # one row a window, straight from the observations: a timeline on its own needs no
         # per-participant sums (the class tab shares window_stats' with the participants table)
@@ -904,6 +1016,49 @@ class Store:
         return df
 
     @_takes_session_id
+    def face_counts(self, session_id: int, small_px: int = 32) -> dict:
+        """What the figures rest on: participants' faces read, those uncertain (a tiny face or a low
+        top score), those smaller than `small_px` a side; an aggregate-only session's class counts
+        hold no box or score: its uncertain and small are None."""
+        if self.aggregate_only(session_id):
+            row = self._read_one("SELECT COALESCE(SUM(n), 0) FROM class_frames WHERE session_id=?", (session_id,))
+            return {"faces": int(row[0] or 0), "uncertain": None, "small": None}
+        row = self._read_one("SELECT COUNT(*), COALESCE(SUM(uncertain), 0), COALESCE(SUM(CASE WHEN h < ? THEN 1 ELSE 0 END), 0)"
+                             " FROM observations WHERE session_id=? AND role='participant'", (int(small_px), session_id))
+        return {"faces": int(row[0] or 0), "uncertain": int(row[1] or 0), "small": int(row[2] or 0)}
+
+    @_takes_session_id
+    def add_stage_image(self, session_id: int, time_s: float, jpeg: bytes | None, size: tuple[int, int] = (0, 0)) -> None:
+        """What the meeting's stage (a shared screen) showed from `time_s` on: a thumbnail of the
+        shared content with any face in it masked (`bot.stage`); None: no screen shared from then.
+        Never in an aggregate-only session (it keeps no picture at all)."""
+        if self.aggregate_only(session_id):
+            return
+        self._write(lambda db: db.execute("INSERT INTO stage_images(session_id, time_s, jpeg, width, height)"
+                                          " VALUES (?,?,?,?,?)", (session_id, float(time_s),
+                                                                  None if jpeg is None else bytes(jpeg), *map(int, size))))
+
+    @_takes_session_id
+    def stage_images(self, session_id: int) -> pd.DataFrame:
+        """time_s, jpeg (bytes, or None: no screen shared from then), width, height; in time order."""
+        return self._frame("SELECT time_s, jpeg, width, height FROM stage_images WHERE session_id=?"
+                           " ORDER BY time_s, id", (session_id,))
+
+    @_takes_session_id
+    def save_report(self, session_id: int, html: str) -> None:
+        """The post-class report of a session (`bot.postclass`), replacing an earlier one."""
+        def calls(db):
+            db.execute("DELETE FROM reports WHERE session_id=?", (session_id,))
+            db.execute("INSERT INTO reports(session_id, created, html) VALUES (?,?,?)", (session_id, time.time(), html))
+        self._write(calls)
+
+    @_takes_session_id
+    def report(self, session_id: int) -> tuple[float, str] | None:
+        """(created, html) of the session's stored post-class report, or None."""
+        row = self._read_one("SELECT created, html FROM reports WHERE session_id=?", (session_id,))
+        return (float(row[0]), str(row[1])) if row else None
+
+    @_takes_session_id
     def face_images(self, session_id: int) -> pd.DataFrame:
         """The kept face images of a session (none unless it was started with `keep_faces=True`)."""
         return self._frame("SELECT o.time_s, o.participant, o.emotion, i.jpeg FROM face_images i"
@@ -911,13 +1066,15 @@ class Store:
                            " ORDER BY o.time_s, o.id", (session_id,))
 
 
-def _insert_session(db, name, source, interval_s, keep_faces, class_name, teacher, started, content_hash) -> int:
+def _insert_session(db, name, source, interval_s, keep_faces, class_name, teacher, started, content_hash,
+                    aggregate_only=False) -> int:
     """A new session row (in the caller's transaction): stored now, by this process."""
     now = time.time()
     return db.insert("INSERT INTO sessions(name, source, started, last_heartbeat, interval_s, keep_faces, class_name,"
-                     " teacher, content_hash, stored, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                     " teacher, content_hash, stored, writer, aggregate_only) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                      (name, source, now if started is None else float(started), now, interval_s,
-                      int(bool(keep_faces)), class_name, teacher, content_hash, now, writer_id()))
+                      int(bool(keep_faces)), class_name, teacher, content_hash, now, writer_id(),
+                      int(bool(aggregate_only))))
 
 
 def _store_summaries(db, rows: list[tuple]) -> None:

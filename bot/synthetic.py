@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.geometry import Box
-from bot.records import FaceResult, FrameResult, TileResult
+from bot.records import FaceResult, Frame, FrameResult, TileResult
 from model import EMOTIONS
 from model.detector import FaceDetector
 
@@ -187,11 +187,12 @@ def with_profile_pictures(g: Gallery, faces: np.ndarray, frac: float, shape: str
 
 def render_share(faces: np.ndarray, n: int, strip: str, content: tuple[int, int, int] = (250, 250, 250),
                  camera_off: tuple[int, ...] = (), size: tuple[int, int] = (1920, 1080), radius: int = 12,
-                 seed: int = 0) -> Gallery:
+                 seed: int = 0, title: str = "Lecture 4: Photosynthesis", slide: int | None = None) -> Gallery:
     """A screen share as Zoom, Meet and Teams lay it out, Meet's look (dark grey background, tiles
     with rounded corners, a coloured initial on camera-off tiles): the shared screen (a slide, or a
     dark editor: `content`) takes most of the window and the `n` participants' videos are a strip
-    beside it, a column on the right (`strip="right"`) or a row above (`"top"`)."""
+    beside it, a column on the right (`strip="right"`) or a row above (`"top"`). `title`: the
+    slide's heading; `slide`: a slide number, whose own bar chart is drawn below it (None: none)."""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -212,7 +213,14 @@ def render_share(faces: np.ndarray, n: int, strip: str, content: tuple[int, int,
         raise ValueError(f"strip must be 'right' or 'top', got {strip!r}")
     if any(x < 0 or y < 0 or x + tw > W or y + th > H for x, y in cells):
         raise ValueError(f"{n} tiles of {tw}x{th} do not fit a {strip} strip of a {W}x{H} window")
-    cv2.putText(img, "Lecture 4: Photosynthesis", (W // 10 + 40, H // 2), cv2.FONT_HERSHEY_SIMPLEX, 2, ink, 3)
+    cv2.putText(img, title, (W // 10 + 40, H // 2), cv2.FONT_HERSHEY_SIMPLEX, 2 * W / 1920, ink, max(1, 3 * W // 1920))
+    if slide is not None:  # each slide its own figure: bars of its own heights and colour
+        own = np.random.default_rng(1000 + slide)
+        colour = tuple(int(v) for v in own.integers(40, 200, 3))
+        bx, by, bw = W // 10 + 40, H // 2 + H // 14, W // 40
+        for k in range(8):
+            bh = int(own.integers(H // 30, H // 6))
+            cv2.rectangle(img, (bx + k * 2 * bw, by + H // 6 - bh), (bx + k * 2 * bw + bw, by + H // 6), colour, -1)
     cv2.putText(img, "10:32 | abc-defg-hij", (30, H - 40), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (230, 230, 230), 1)
     g = Gallery(img, [], [], [], [])
     mask = np.zeros((th, tw), np.uint8)
@@ -614,3 +622,45 @@ def seen_gallery(time_s: float, boxes: list[Box]):
     faces = [FaceResult((x + w // 3, y + h // 4, w // 3, w // 3), k, None, "participant", 0.9, False, scores / scores.sum())
              for k, (x, y, w, h) in enumerate(boxes)]
     return FrameResult(float(time_s), [TileResult(tuple(b)) for b in boxes], faces)
+
+
+class SlideLesson:
+    """A lesson given over a shared slide deck, frame by frame as the bot would capture it: slide k
+    (1-based) is shared from `(k - 1) * slide_s` on, `n` participants' videos in a strip above it
+    (`render_share`). Participant i shows `calm[i]` (cycled), and `sad[i]` while one of `sad_slides`
+    is shared; each frame gets a little sensor noise. Iterating yields `bot.records.Frame`s every
+    `every` seconds for `minutes`."""
+
+    def __init__(self, calm: np.ndarray, sad: np.ndarray | None = None, n: int = 6, minutes: float = 45.0,
+                 every: float = 5.0, slide_s: float = 120.0, sad_slides: tuple[int, ...] = (),
+                 size: tuple[int, int] = (1920, 1080), strip: str = "top", seed: int = 0):
+        self.calm, self.sad, self.n = calm, sad if sad is not None else calm, n
+        self.minutes, self.every, self.slide_s = float(minutes), float(every), float(slide_s)
+        self.sad_slides, self.size, self.strip, self.seed = tuple(sad_slides), size, strip, seed
+
+    def slide_at(self, t: float) -> int:
+        return int(t // self.slide_s) + 1
+
+    def times(self) -> np.ndarray:
+        return np.arange(0.0, self.minutes * 60.0, self.every)
+
+    def __len__(self) -> int:
+        return len(self.times())
+
+    def frame(self, t: float) -> np.ndarray:
+        k = self.slide_at(t)
+        pool = self.sad if k in self.sad_slides else self.calm
+        faces = np.stack([pool[i % len(pool)] for i in range(self.n)])
+        img = render_share(faces, self.n, self.strip, size=self.size, seed=self.seed, slide=k,
+                           title=f"Slide {k}: {TOPICS[(k - 1) % len(TOPICS)]}").image
+        noise = np.random.default_rng(self.seed * 100003 + int(t * 10)).normal(0, 2.0, img.shape)
+        return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+    def __iter__(self):
+        for t in self.times():
+            yield Frame(float(t), self.frame(float(t)))
+
+
+TOPICS = ["Light and leaves", "Chlorophyll", "The light reactions", "Water splits", "ATP and NADPH",
+          "The Calvin cycle", "Carbon fixation", "Limiting factors", "Rates and graphs", "C4 plants",
+          "CAM plants", "Experiments", "Summary", "Quiz", "Homework"]

@@ -87,7 +87,7 @@ def test_batch_on_a_folder_with_two_workers(term, tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     before = time.time()
     r = _batch(str(term["dir"]), "--db", str(db), "--workers", "2", "--threads-per-worker", "1", "--every", "2",
-               "--manifest", str(term["manifest"]), "--teacher", "Mr Lee")
+               "--manifest", str(term["manifest"]), "--teacher", "Mr Lee", "--report-dir", str(tmp_path / "reports"))
     assert r.returncode == 1, r.stderr[-3000:]  # one recording failed: said in the exit status
     table = {line.split()[0]: line for line in r.stdout.splitlines() if line.endswith(("done", "stored)")) or
              "failed" in line}
@@ -105,6 +105,11 @@ def test_batch_on_a_folder_with_two_workers(term, tmp_path):
     assert started["wednesday.mp4"] == dt.datetime(2026, 3, 18, 8, 15, tzinfo=dt.timezone.utc).timestamp()
     assert started["tuesday.mp4"] == dt.datetime(2026, 3, 17, 10, 0).timestamp()
     assert all(v < before for v in started.values())  # never the time of the analysis
+    # each recording's post-class report, stored with its session; written where asked
+    written = sorted(p.name.split("-", 3)[3] for p in (tmp_path / "reports").glob("classmood-report-*.html"))
+    assert written == ["monday.mp4.html", "wednesday.mp4.html"]
+    with Store(db) as st:
+        assert all(st.report(int(i)) is not None for i in s["id"])
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path):
@@ -161,12 +166,16 @@ def test_a_worker_killed_mid_recording_is_retried(fer_faces, tmp_path):
 
 def test_batch_into_postgresql(term, pg_url):
     r = _batch(str(term["monday"]), str(term["wednesday"]), "--db", pg_url, "--workers", "2",
-               "--class", "History 2A", "--every", "3")
+               "--class", "History 2A", "--every", "3", "--aggregate-only")
     assert r.returncode == 0, r.stderr[-3000:]
     assert pg_url.split(":")[2].split("@")[0] not in r.stdout + r.stderr
-    s = Store(pg_url).sessions()
+    store = Store(pg_url)
+    s = store.sessions()
     assert sorted(s["name"]) == ["monday.mp4", "wednesday.mp4"] and (s["class_name"] == "History 2A").all()
-    assert (s["frames"] == 4).all()
+    assert (s["frames"] == 4).all() and s["aggregate_only"].all() and (s["observations"] == 0).all()
+    for sid in s["id"]:  # class-only: the class's counts, the report, and nothing per participant
+        assert store.timeline(int(sid), 6.0)["faces"].sum() > 0 and store.participants(int(sid)).empty
+        assert "Class-only session" in store.report(int(sid))[1]
 
 
 def test_one_recording_given_twice_at_once_is_analysed_once(fer_faces, tmp_path):

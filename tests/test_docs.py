@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from model import card_markdown
-from ui import legal
+from bot import legal
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -46,7 +46,7 @@ def test_every_relative_link_resolves(path):
 
 
 def test_the_legal_notice_has_one_home():
-    """docs/privacy.md holds it; the app and the report read it from there (`ui.legal`), and the
+    """docs/privacy.md holds it; the app and the report read it from there (`bot.legal`), and the
     README's copy is word for word the same."""
     notice = legal.section("notice")
     assert "article 5(1)(f)" in notice and "informed consent" in notice
@@ -115,12 +115,17 @@ def _scripts() -> dict[str, Path]:
     return {name: ROOT / (target.split(":")[0].replace(".", "/") + ".py") for name, target in scripts.items()}
 
 
-def _flags_of(source: Path) -> set[str]:
-    """The options a module's argparse parsers define (`add_argument("--x", ...)`)."""
+def _flags_of(source: Path, follow: bool = True) -> set[str]:
+    """The options a module's argparse parsers define (`add_argument("--x", ...)`), with those our
+    modules it imports define for it (`bot.postclass.add_arguments`: the options every command that
+    ends sessions shares)."""
     flags = set()
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
             flags |= {a.value for a in node.args if isinstance(a, ast.Constant) and str(a.value).startswith("-")}
+        if follow and isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("bot", "ui", "model"):
+            if any(alias.name == "add_arguments" for alias in node.names):
+                flags |= _flags_of(ROOT / (node.module.replace(".", "/") + ".py"), follow=False)
     return flags
 
 

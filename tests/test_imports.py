@@ -81,7 +81,7 @@ def test_the_check_sees_a_hidden_import(tmp_path):
     assert _function_level_imports(p, tmp_path) == ["probe.py:6: from bot.store import Store"]
 
 
-@pytest.mark.parametrize("module", ["model", "bot", "bot.store", "ui.state", "ui.report"])
+@pytest.mark.parametrize("module", ["model", "bot", "bot.store", "ui.state", "bot.report"])
 def test_importing_our_packages_stays_light(module):
     """Importing any of them loads neither TensorFlow, Keras nor Gradio (a CLI's --help, the store)."""
     code = (f"import sys, {module}; heavy = [m for m in ('tensorflow', 'keras', 'gradio') if m in sys.modules]; "

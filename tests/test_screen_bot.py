@@ -1,9 +1,11 @@
 """The bot against a real X display: Xvfb shows a gallery with feh, mss captures it."""
 
+import contextlib
 import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from bot.synthetic import render_gallery
+from bot.stage import stage_box
+from bot.synthetic import render_gallery, render_share
 from bot.store import Store
 from tests.conftest import REPO, require
 
@@ -65,6 +68,20 @@ def test_mss_captures_the_display_pixel_exact(screen, monkeypatch):
     src.close()
 
 
+@contextlib.contextmanager
+def _showing(screen, image, path: Path):
+    """`image` full screen on the display (feh, over the gallery) for the time of the block."""
+    cv2.imwrite(str(path), image)
+    feh = subprocess.Popen(["feh", "--fullscreen", "--hide-pointer", str(path)], env=screen["env"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)
+        yield
+    finally:
+        feh.terminate()
+        feh.wait(5)
+
+
 def _bot(screen, db, *args):
     exe = Path(sys.executable).parent / "classmood-bot"
     # its own process group, as a terminal gives a command: Ctrl-C reaches the bot and its detector worker
@@ -101,8 +118,8 @@ def test_bot_records_a_session_from_the_screen(screen, tmp_path):
 
 @pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
 def test_bot_stops_cleanly_without_traceback_and_keeps_true_time(screen, tmp_path, how):
-    db = tmp_path / "term.db"
-    p = _bot(screen, db, "--interval", "1")
+    db, reports = tmp_path / "term.db", tmp_path / "reports"
+    p = _bot(screen, db, "--interval", "1", "--session", "Period 4", "--report-dir", str(reports))
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -127,6 +144,57 @@ def test_bot_stops_cleanly_without_traceback_and_keeps_true_time(screen, tmp_pat
     times = Store(db).frames(int(sessions.loc[0, "id"]))["time_s"].to_numpy()
     assert (np.diff(times) > 0).all(), times  # strictly increasing: no burst after the slow first frame
     assert (np.abs(times - np.round(times)) <= 0.2).all(), times  # on the 1 s grid
+    # the post-class report, made as the bot stopped: stored with the session and written as asked
+    written = list(reports.glob("classmood-report-*-Period-4.html"))
+    assert len(written) == 1 and "post-class report" in err
+    with Store(db) as s:
+        stored = s.report(int(sessions.loc[0, "id"]))
+    assert stored is not None and stored[1] == written[0].read_text() and "After the class: Period 4" in stored[1]
+
+
+def test_a_class_only_bot_stores_the_class_counts_and_nothing_per_participant(screen, tmp_path):
+    db = tmp_path / "class-only.db"
+    p = _bot(screen, db, "--interval", "1", "--duration", "6", "--aggregate-only")
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err[-3000:]
+    assert "class-only session" in err
+    con = sqlite3.connect(db)
+    n = {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+         for t in ("frames", "class_frames", "observations", "face_images", "stage_images")}
+    faces = con.execute("SELECT SUM(n) FROM class_frames").fetchone()[0]
+    named = con.execute("SELECT COUNT(*) FROM alerts WHERE participant IS NOT NULL").fetchone()[0]
+    con.close()
+    assert n["frames"] >= 4 and n["class_frames"] == n["frames"] and faces >= 4 * n["frames"]
+    assert n["observations"] == n["face_images"] == n["stage_images"] == named == 0
+    text = db.read_bytes()
+    assert not any(name.encode() in text for name in screen["gallery"].names)  # no name anywhere in the file
+    bad = _bot(screen, db, "--aggregate-only", "--keep-faces", "--duration", "2")
+    _, err = bad.communicate(timeout=120)
+    assert bad.returncode == 2 and "cannot --keep-faces" in err
+
+
+def test_the_bot_keeps_the_shared_screen_for_the_report_and_no_face(screen, tmp_path, fer_faces):
+    g = render_share(fer_faces[300:], 5, "top", size=SIZE, slide=4, title="Slide 4: Fractions")
+    db, nostage = tmp_path / "share.db", tmp_path / "nostage.db"
+    with _showing(screen, g.image, tmp_path / "share.png"):
+        p = _bot(screen, db, "--interval", "1", "--duration", "4", "--session", "share")
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+        q = _bot(screen, nostage, "--interval", "1", "--duration", "3", "--no-stage")
+        q.communicate(timeout=300)
+    with Store(db) as s:
+        sid = int(s.sessions().loc[0, "id"])
+        st = s.stage_images(sid)
+        assert s.observations(sid)["participant"].nunique() >= 4
+    assert len(st) == 1  # one slide, one thumbnail
+    thumb = cv2.imdecode(np.frombuffer(st["jpeg"].iloc[0], np.uint8), cv2.IMREAD_COLOR)
+    x, y, w, h = stage_box(g.image, g.tiles)  # the slide alone, below the strip of tiles
+    assert y >= max(t[1] + t[3] for t in g.tiles)
+    ref = cv2.resize(g.image[y:y + h, x:x + w], (thumb.shape[1], thumb.shape[0]), interpolation=cv2.INTER_AREA)
+    assert thumb.shape[1] == 360
+    assert float(np.abs(thumb.astype(float) - ref.astype(float)).mean()) < 6  # the captured slide itself
+    with Store(nostage) as s:
+        assert s.stage_images(int(s.sessions().loc[0, "id"])).empty
 
 
 def test_an_empty_desktop_is_no_meeting_for_the_bot_and_the_store(screen, tmp_path, fer_faces):
@@ -136,19 +204,11 @@ def test_an_empty_desktop_is_no_meeting_for_the_bot_and_the_store(screen, tmp_pa
     from bot.synthetic import ScreenRecording
 
     desk = ScreenRecording(fer_faces[:40], size=SIZE).frame(40.0)  # the cards: 8 "tiles" to the analyser
-    shown = tmp_path / "desktop.png"
-    cv2.imwrite(str(shown), desk)
-    feh = subprocess.Popen(["feh", "--fullscreen", "--hide-pointer", str(shown)], env=screen["env"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.5)
-        db = tmp_path / "desk.db"
+    db = tmp_path / "desk.db"
+    with _showing(screen, desk, tmp_path / "desktop.png"):
         p = _bot(screen, db, "--interval", "1", "--duration", "5", "--session", "no class")
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-3000:]
-    finally:
-        feh.terminate()
-        feh.wait(5)
     ticks = [line for line in (out + err).splitlines() if re.search(r"\d:\d\d:\d\d  ", line)]
     assert len(ticks) >= 3 and all("no meeting visible" in t for t in ticks), (out + err)[-3000:]
     s = Store(db)

@@ -564,3 +564,61 @@ def test_kept_windows_are_read_again_when_earlier_frames_appear(store):
     fw, st = kept.read(store, store.frames(sid)["time_s"])
     assert "ben" in set(aggregate.participants(st, set())["participant"])
     assert int(fw["frames"].sum()) == 41
+
+
+def test_a_class_only_session_stores_the_class_counts_and_nothing_per_participant(store):
+    sid = store.start_session("Period 3", "t", 5.0, aggregate_only=True)
+    for t in range(0, 600, 5):
+        faces = [face("Zebulon Quist", "sad" if 300 <= t < 420 else "happy"), face("Ada", "neutral", tile=1),
+                 face("Bo", "happy", tile=2, role="other")]
+        faces[0]["attention"], faces[1]["attention"] = "facing", "away"
+        store.add_frame(sid, frame(float(t), faces, tiles=3), [b"jpeg"] * 3)
+    assert store.add_alert(sid, "participant_negative", "Zebulon Quist has looked negative", 400.0, "Zebulon Quist") is None
+    store.add_alert(sid, "class_valence", "The class has looked negative for 3 minutes.", 400.0)
+    assert store.rename_participant(sid, "tile-1", "Zebulon Quist") == 0
+    store.end_session(sid)
+    assert store.observations(sid).empty and store.face_images(sid).empty and store.participants(sid).empty
+    assert store.expression_strips(sid).empty and list(store.alerts(sid)["participant"]) == [None]
+    tl = store.timeline(sid, 60.0)
+    assert list(tl["faces"]) == [24] * 10 and list(tl["present"]) == [36] * 10
+    assert tl["valence"].iloc[0] == 0.5 and tl["valence"].iloc[5] == -0.5      # (+1 + 0) / 2, (-1 + 0) / 2
+    assert tl["attention"].iloc[0] == 0.5 and tl["share_happy"].iloc[0] == 0.5
+    fw, st = store.window_stats(sid, 60.0)
+    assert st["participant"].isna().all() and st["n"].sum() == 240
+    lesson = store.lessons().set_index("id").loc[sid]
+    assert lesson["faces"] == 240 and lesson["participants"] == 0
+    assert abs(lesson["valence"] - (96 - 24) / 240) < 1e-9  # 96 frames happy, 24 sad
+    assert bool(store.session(sid)["aggregate_only"]) and store.face_counts(sid)["faces"] == 240
+
+
+def test_the_store_wide_class_only_setting_and_faces_refused(store):
+    store.set_setting("class_only", "1")
+    sid = store.start_session("x", "test")
+    assert store.aggregate_only(sid) and store.class_only
+    with pytest.raises(ValueError, match="class-only"):
+        store.start_session("y", "test", keep_faces=True)
+    with pytest.raises(ValueError, match="class-only"):
+        store.start_session("y", "test", keep_faces=True, aggregate_only=True)
+    store.set_setting("class_only", "0")
+    assert not store.aggregate_only(store.start_session("z", "test"))
+    status, info = store.claim_recording("abc", "rec.mp4", aggregate_only=True)
+    assert status == "started" and store.aggregate_only(info["id"])
+
+
+def test_thumbnails_and_reports_are_kept_with_their_session_and_go_with_it(store):
+    sid = store.start_session("x", "test")
+    store.add_stage_image(sid, 3.0, b"\xff\xd8thumbnail-bytes", (360, 200))
+    store.add_stage_image(sid, 9.0, None)
+    store.save_report(sid, "<html>first</html>")
+    store.save_report(sid, "<html>the report</html>")
+    st = store.stage_images(sid)
+    assert list(st["time_s"]) == [3.0, 9.0] and bytes(st["jpeg"].iloc[0]) == b"\xff\xd8thumbnail-bytes"
+    assert st["jpeg"].iloc[1] is None and store.report(sid)[1] == "<html>the report</html>"
+    agg = store.start_session("class only", "test", aggregate_only=True)
+    store.add_stage_image(agg, 1.0, b"\xff\xd8never", (10, 10))
+    assert store.stage_images(agg).empty
+    assert store.delete_session(sid)
+    assert store.stage_images(sid).empty and store.report(sid) is None
+    if store.path is not None:  # SQLite: the deleted rows are overwritten in the file
+        raw = store.path.read_bytes()
+        assert b"thumbnail-bytes" not in raw and b"the report" not in raw

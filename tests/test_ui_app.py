@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 
 from bot.accounts import LOCAL
-from tests.test_store import _faces, _picture, add_with_picture, frame
+from tests.test_store import _faces, _picture, add_with_picture, face, frame
 
 
 def _app(tmp_path):
@@ -113,7 +113,7 @@ def test_an_empty_store_shows_the_command_that_starts_the_bot(tmp_path):
 def test_alerts_are_grouped_newest_first_and_toasted_once():
     import pandas as pd
 
-    from ui.report import alerts_toast, group_alerts
+    from bot.report import alerts_toast, group_alerts
 
     rows = [(k + 1, 100.0 + 0.3 * k, "participant_absent", f"S{k}", f"S{k} has been off camera or away for 5 min")
             for k in range(20)]
@@ -155,7 +155,7 @@ def test_charts_have_titles_units_and_gaps_where_no_face_was_seen():
     import pandas as pd
 
     from model import EMOTIONS
-    from ui.charts import mood_line, presence_lines
+    from bot.charts import mood_line, presence_lines
 
     rows = []
     for k in range(6):
@@ -190,3 +190,37 @@ def test_key_frames_are_blurred_as_before_at_any_size():
     assert np.abs(ours.astype(int) - img).mean() > 5.0  # blurred indeed
     small = img[:300, :400]
     assert np.array_equal(blur_past_recognition(small), cv2.GaussianBlur(small, (0, 0), sigmaX=7.5))
+
+
+def test_an_ended_class_opens_with_its_report_and_a_class_only_one_says_why_no_one_is_listed(tmp_path):
+    import pytest
+
+    from bot.accounts import Viewer
+
+    app = _app(tmp_path)
+    s = app.store
+    sid = s.start_session("Period 5", "screen:monitor 1", interval_s=5)
+    for t in range(0, 900, 5):  # twelve calm minutes, three sad ones
+        s.add_frame(sid, frame(float(t), [face(n, "sad" if 300 <= t < 480 else "neutral", tile=k)
+                                          for k, n in enumerate(["ana", "ben", "cy", "dee"])], tiles=4))
+    s.add_alert(sid, "participant_negative", "ana has looked negative for 5 minutes.", 480.0, "ana")
+    live = app.class_view(LOCAL, None, False, -1)
+    assert "Last class" not in live.needs_attention                       # a class that runs has no report yet
+    s.end_session(sid)
+    v = app.class_view(LOCAL, None, False, -1)         # opening the app: no click
+    assert v.selected == sid and "Last class: report" in v.needs_attention
+    assert "1 moment where the class dropped" in v.needs_attention and "5:00" in v.needs_attention
+    assert "ana" in v.needs_attention and "has looked negative for 5 minutes" in v.needs_attention  # to follow up
+    with pytest.raises(PermissionError):
+        app.set_class_only(Viewer("t1", "teacher"), True)
+    assert app.set_class_only(LOCAL, True) is True
+    agg = s.start_session("Period 6", "screen:monitor 1", interval_s=5)
+    for t in range(0, 120, 5):
+        s.add_frame(agg, frame(float(t), [face("Zebulon", "happy"), face("Quintessa", "neutral", tile=1)]))
+    s.end_session(agg)
+    v = app.class_view(LOCAL, None, False, -1)
+    assert v.selected == agg and "Class-only session" in v.participants and "Zebulon" not in v.participants
+    assert "Participants present" in v.headline and "Class-only session" in v.needs_attention
+    html_file = next(p for p in app.export(LOCAL, agg) if p.endswith(".html"))
+    text = open(html_file).read()
+    assert "class-only" in text and "Zebulon" not in text and "Quintessa" not in text

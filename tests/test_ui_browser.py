@@ -154,6 +154,11 @@ def test_class_tab_shows_the_stored_session(browser, app):
     assert {"Class mood over time", "Engagement and attention", "Expressions over time (share of faces)"} <= set(titles)
     assert "class time (min:s)" in titles and "valence" in titles and "share (%)" in titles
     expect(page.locator("#cm-alerts")).to_contain_text("Ben Novak has looked negative")
+    # the class has ended: the page opens on its post-class report, no click needed
+    last = page.locator("#cm-needs-attention")
+    expect(last).to_contain_text("Last class: report")
+    expect(last).to_contain_text("Where the lesson lost the class")
+    expect(last).to_contain_text("Ben Novak")  # to follow up, with the alert he raised
     page.screenshot(path=str(ARTIFACTS / "class-session.png"), full_page=True)
 
 
@@ -448,6 +453,13 @@ def test_privacy_tab_shows_the_stored_retention_and_asks_before_deleting(browser
         page.reload()
         page.get_by_role("tab", name="Privacy & about").click()
         expect(page.locator("#cm-retention input")).to_have_value("12", timeout=30000)
+
+        # the store-wide class-only mode: ticked, saved, stored; new sessions follow it
+        expect(page.locator("#cm-class-only-msg")).to_contain_text("An admin can switch", timeout=30000)
+        page.locator("#cm-class-only input").check()
+        page.locator("#cm-save-class-only").click()
+        expect(page.locator("#cm-class-only-msg")).to_contain_text("Class-only mode is on", timeout=15000)
+        assert Store(db).class_only
 
         # an error (nothing chosen) is a toast; no control is left blocked
         page.locator("#cm-delete").click()

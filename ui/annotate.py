@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.records import FrameResult
-from ui.charts import COLORS
+from bot.charts import COLORS
 
 
 def _bgr(hex_color: str) -> tuple[int, int, int]:

@@ -21,8 +21,8 @@ from pathlib import Path
 from bot.store import Store, StoreError
 from model import ModelLoadError
 from ui.handlers import as_viewer, soft
-from ui.report import CSS as REPORT_CSS
-from ui.report import NOTICE
+from bot.report import CSS as REPORT_CSS
+from bot.legal import NOTICE
 from ui.security import SecuritySettings, normalise_origin, outermost_lifespan, parse_size
 from ui.signin import SignIns
 from ui.state import DOWNLOAD_MAX_AGE_S, App, AppConfig

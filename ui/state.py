@@ -31,12 +31,13 @@ from bot.pipeline import Analysis
 from bot.roster import Roster
 from bot.sources import SourceError, read_image
 from bot.store import Store
-from bot.tracker import Tracker
 from model import EMOTIONS
-from ui import report as rp
+from bot import report as rp
 from ui.annotate import annotate
 from ui.handlers import explained, message_of
-from ui.report import build_report, img_tag, report_html
+from bot import postclass
+from bot.pipeline import session_parts
+from bot.report import build_report, img_tag
 from ui.term import term_html
 
 log = logging.getLogger("classmood.ui")
@@ -168,6 +169,7 @@ class App:
         self._jobs_lock = threading.Lock()
         self._reader_stores: list | None = None
         self._windows: dict = {}   # session id -> its SessionWindows: a refresh reads only open windows
+        self._panels: dict = {}    # (session id, ended, frames) -> its "Last class: report" panel
         self._abandoned_checked: float | None = None  # when sessions of dead bots were last looked for
         # accounts on a connection of their own: each request's sign-in is checked on it, never
         # queued behind a long read of the class tab's
@@ -190,6 +192,13 @@ class App:
     def must_admin(viewer: Viewer, doing: str) -> None:
         if not viewer.admin:
             raise PermissionError(f"only the school's admin can {doing}")
+
+    def set_class_only(self, viewer: Viewer, on: bool) -> bool:
+        """The store-wide class-only mode (the admin's): every new session stores the class's counts
+        alone. Sessions already stored are not changed. Returns the mode as stored."""
+        self.must_admin(viewer, "change the class-only mode")
+        self.store.set_setting("class_only", "1" if on else "0")
+        return self.store.class_only
 
     # -- webcam -------------------------------------------------------------------------------
     def webcam(self, rgb: np.ndarray | None):
@@ -266,8 +275,30 @@ class App:
         newest = int(r.alerts["id"].max()) if len(r.alerts) else 0
         fresh = r.alerts[r.alerts["id"] > last_alert] if len(r.alerts) and last_alert >= 0 else r.alerts.iloc[0:0]
         toast = rp.alerts_toast(fresh) if len(fresh) and sid == selected else None
-        return ClassView(choices, sid, rp.headline_html(r), rp.mood_chart(r), rp.needs_attention_html(r),
+        # an ended class opens on its post-class report (moments, whom to follow up) where a live
+        # one shows what needs attention now
+        panel = self._last_class(sid, r) or rp.needs_attention_html(r)
+        return ClassView(choices, sid, rp.headline_html(r), rp.mood_chart(r), panel,
                          rp.more_charts(r), rp.participants_html(r), rp.alerts_html(r), newest, toast)
+
+    def _last_class(self, sid: int, r) -> str:
+        """The "Last class: report" panel of an ended session (kept until it changes); "" while it runs."""
+        if not r.finished:
+            return ""
+        key = (sid, str(r.session.get("ended")), int(r.now.frames))
+        with self._jobs_lock:
+            if key in self._panels:
+                return self._panels[key]
+        try:
+            panel = postclass.panel_html(r, self.store.stage_images(sid))
+        except Exception as e:  # noqa: BLE001 - the class view shows what it can
+            log.warning("no report panel for session %s: %s", sid, e)
+            return ""
+        with self._jobs_lock:
+            while len(self._panels) >= 4:
+                self._panels.pop(next(iter(self._panels)))
+            self._panels[key] = panel
+        return panel
 
     def _end_abandoned(self, every_s: float = 60.0) -> None:
         """Mark sessions whose bot is plainly dead as ended (`Store.end_abandoned`), once a minute
@@ -306,11 +337,23 @@ class App:
         sid = int(session_id)
         out = self._out_dir(f"session-{sid}")
         csv_path = out / f"classmood-session-{sid}.csv"
-        self.store.observations(sid).to_csv(csv_path, index=False)
+        self.session_csv(sid, csv_path)
         html_path = out / f"classmood-session-{sid}.html"
-        html_path.write_text(report_html(build_report(self.store, sid, self.config.recent_minutes)))
+        html_path.write_text(self.report_of(sid), encoding="utf-8")
         faces = self.face_zip(sid, out)
         return [str(csv_path), str(html_path)] + ([str(faces)] if faces else [])
+
+    def session_csv(self, sid: int, path: Path) -> None:
+        """A session's rows as CSV: each face's expression, or a class-only session's windows."""
+        rows = self.store.timeline(sid, 60.0) if self.store.aggregate_only(sid) else self.store.observations(sid)
+        rows.to_csv(path, index=False)
+
+    def report_of(self, sid: int) -> str:
+        """The post-class report of an ended session as stored when it ended (made now where there
+        is none); a live session's as of now."""
+        session = self.store.session(sid)
+        stored = self.store.report(sid) if session is not None and not session["live"] else None
+        return stored[1] if stored else postclass.build(self.store, sid)[0]
 
     def delete_session(self, viewer: Viewer, session_id: int) -> bool:
         """Delete a session with all its data, and any face-image downloads made of it (an admin's)."""
@@ -405,8 +448,9 @@ class App:
         sid = self.store.start_session(name, f"upload:{name}", keep_faces=keep_faces, content_hash=key,
                                        teacher=viewer.name or None)
         try:
-            result = analyze_path(target, every=float(every), analyzer=self.analyzer, tracker=Tracker(roster=roster),
-                                  store=self.store, session_id=sid, progress=progress)
+            tracker, sink = session_parts(self.store, sid, self.analyzer, recording=True, roster=roster)
+            result = analyze_path(target, every=float(every), analyzer=self.analyzer, tracker=tracker, sink=sink,
+                                  progress=progress)
         except SourceError as e:
             self.store.delete_session(sid)
             raise ValueError(str(e).replace(str(target.parent) + os.sep, "")) from None
@@ -416,13 +460,16 @@ class App:
         result = dataclasses.replace(result, source=name)
         if stage is not None:
             stage("Making the report: key frames and downloads...")
+        class_only = self.store.aggregate_only(sid)
         report = build_report(self.store, sid, self.config.recent_minutes)
-        report.key_frames = self.key_frames(target, result, keep_faces=keep_faces)
+        # a class-only session keeps no pictures: no key frames either
+        report.key_frames = [] if class_only else self.key_frames(target, result, keep_faces=keep_faces)
+        made = postclass.make_report(self.store, sid, key_frames=report.key_frames)
         stem = Path(name).stem.replace(" ", "_") or "recording"
         json_path, csv_path, html_path = (work / f"{stem}.json", work / f"{stem}.csv", work / f"{stem}.html")
-        json_path.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
-        self.store.observations(sid).to_csv(csv_path, index=False)
-        html_path.write_text(report_html(report))
+        json_path.write_text(json.dumps(result.to_dict(class_only=class_only), ensure_ascii=False, indent=1))
+        self.session_csv(sid, csv_path)
+        html_path.write_text(made.html, encoding="utf-8")
         faces = self.face_zip(sid, work)
         return report, [str(csv_path), str(json_path), str(html_path)] + ([str(faces)] if faces else []), sid
 
@@ -434,8 +481,8 @@ class App:
         work = self._out_dir("upload")
         stem = Path(str(report.session["name"])).stem.replace(" ", "_") or "recording"
         csv_path, html_path = work / f"{stem}.csv", work / f"{stem}.html"
-        self.store.observations(sid).to_csv(csv_path, index=False)
-        html_path.write_text(report_html(report))
+        self.session_csv(sid, csv_path)
+        html_path.write_text(self.report_of(sid), encoding="utf-8")
         faces = self.face_zip(sid, work)
         return report, [str(csv_path), str(html_path)] + ([str(faces)] if faces else []), sid
 

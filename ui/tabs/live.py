@@ -1,13 +1,15 @@
 """Class mood tab: follows the live class by itself (the newest live session, unless the teacher
 picks another), a glance that fits a laptop screen (headline, needs-attention panel, mood chart),
-then more charts, participants and alerts."""
+then more charts, participants and alerts. An ended session (the last class, when none is live)
+shows its post-class report beside the glance: "Last class: report", its moments (with the shared
+screen of their time) and whom to follow up."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from ui.handlers import as_viewer, guard, soft
-from ui.report import LOOKING_DOWN
+from bot.report import LOOKING_DOWN
 
 
 def build(state, demo) -> SimpleNamespace:

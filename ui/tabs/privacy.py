@@ -1,10 +1,10 @@
-"""Privacy & about tab: what is recorded, the law, retention (as stored), deleting a session (after
-a confirmation) or only its face images, and how reliable the model is."""
+"""Privacy & about tab: what is recorded, the law, retention (as stored), the store-wide class-only
+mode, deleting a session (after a confirmation) or only its face images, and how reliable the model is."""
 
 from __future__ import annotations
 
 from ui.handlers import as_viewer, soft
-from ui.report import NOTICE, STORED
+from bot.legal import NOTICE, STORED
 
 
 def build(state, demo, tab) -> None:
@@ -22,6 +22,13 @@ def build(state, demo, tab) -> None:
                               elem_id="cm-retention")
         save_ret = gr.Button("Save and apply retention now", elem_id="cm-save-retention")
     ret_msg = gr.Markdown(elem_id="cm-retention-msg")
+    with gr.Row(visible=False, elem_id="cm-class-only-row") as class_only_row:
+        class_only = gr.Checkbox(label="Class-only mode for every new session: store only the class's counts per frame "
+                                       "(faces, participants present, confident positive and negative faces, attention); "
+                                       "no names, no per-face rows, no pictures, no participant's alert",
+                                 elem_id="cm-class-only")
+        save_mode = gr.Button("Save the mode", elem_id="cm-save-class-only")
+    mode_msg = gr.Markdown(elem_id="cm-class-only-msg")
     with gr.Row(visible=False, elem_id="cm-delete-row") as delete_row:
         del_session = gr.Dropdown(choices=[], value=None, label="Session to delete", elem_id="cm-del-session",
                                   allow_custom_value=True)  # any id: the handlers check who asks
@@ -55,7 +62,18 @@ def build(state, demo, tab) -> None:
         shown = gr.update(visible=viewer.admin)
         why = gr.update(visible=not viewer.admin, value=f"Signed in as {viewer.label} (teacher): deleting sessions "
                         "and the retention period are the school admin's. Ask them to delete a lesson early.")
-        return state.store.retention_days, deletable(viewer, sid), shown, shown, why
+        return (state.store.retention_days, deletable(viewer, sid), shown, shown, why, state.store.class_only, shown,
+                mode_text(state.store.class_only))
+
+    def mode_text(on: bool) -> str:
+        return ("**Class-only mode is on**: new sessions store the class's counts alone; the class tab and the "
+                "reports show only those." if on else
+                "Sessions store each participant's expressions (no images unless opted in). An admin can switch "
+                "this database to class-only mode.")
+
+    def save_class_only(viewer, on):
+        stored = state.set_class_only(viewer, bool(on))
+        return mode_text(stored) + " Sessions already stored are not changed.", stored
 
     def save_retention(viewer, days):
         state.must_admin(viewer, "change the retention period")
@@ -96,8 +114,11 @@ def build(state, demo, tab) -> None:
     def signed(fn):
         return as_viewer(fn, state.viewer)
 
-    demo.load(soft(signed(load), 5), inputs=del_session,
-              outputs=[retention, del_session, retention_row, delete_row, admin_only], api_name=False)
+    demo.load(soft(signed(load), 8), inputs=del_session,
+              outputs=[retention, del_session, retention_row, delete_row, admin_only, class_only, class_only_row,
+                       mode_msg], api_name=False)
+    save_mode.click(soft(signed(save_class_only), 2), inputs=class_only, outputs=[mode_msg, class_only],
+                    api_name="set_class_only")
     # on opening the tab only the session list is re-read: re-reading the retention too would
     # overwrite a number the teacher has begun typing (and did, in a test, before it was saved)
     tab.select(soft(signed(deletable), 1), inputs=del_session, outputs=del_session, api_name=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from ui.handlers import as_viewer, soft
-from ui.report import alerts_html, charts_html, figures_html, headline_html, needs_attention_html, participants_html
+from bot.report import alerts_html, charts_html, figures_html, headline_html, needs_attention_html, participants_html
 from ui.state import IMAGE_TYPES, VIDEO_TYPES
 
 

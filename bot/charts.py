@@ -162,6 +162,17 @@ def _plot(timeline: pd.DataFrame, lo: float, ticks: list[tuple[float, str]], y_l
 PERCENT = [(0, "0%"), (0.5, "50%"), (1, "100%")]
 
 
+def _spans(spans, x_of) -> list[str]:
+    """Shaded stretches of time (start_s, end_s, colour) behind a chart's lines: the report's moments."""
+    out = []
+    for start, end, color in spans or ():
+        x0, x1 = max(PAD_L, x_of(start)), min(W - PAD_R, x_of(end))
+        if x1 > x0:
+            out.append(f'<rect x="{x0:.1f}" y="{PAD_T}" width="{x1 - x0:.1f}" height="{H - PAD_T - PAD_B}" '
+                       f'fill="{color}" fill-opacity="0.16" class="cm-span"/>')
+    return out
+
+
 def _centres(timeline: pd.DataFrame) -> list[float]:
     return ((timeline["window_start"] + timeline["window_end"]) / 2).tolist()
 
@@ -193,9 +204,9 @@ def emotion_area(timeline: pd.DataFrame, title: str = "Expressions over time (sh
     return _svg(title, body, "cm-emotions")
 
 
-def mood_line(timeline: pd.DataFrame, title: str = "Class mood over time") -> str:
+def mood_line(timeline: pd.DataFrame, title: str = "Class mood over time", spans=()) -> str:
     """Valence per window on [-1, +1] with the mood boundaries (+/-0.25) marked; a gap where a
-    window had no face."""
+    window had no face. `spans`: (start_s, end_s, colour) stretches shaded behind it."""
 
     if timeline.empty:
         return _empty(title)
@@ -203,6 +214,7 @@ def mood_line(timeline: pd.DataFrame, title: str = "Class mood over time") -> st
                                                         (MOOD_THRESHOLD, f"+{MOOD_THRESHOLD:g}"), (1, "+1")], "valence")
     body.append(f'<rect x="{PAD_L}" y="{y_of(MOOD_THRESHOLD):.1f}" width="{W - PAD_L - PAD_R}" '
                 f'height="{y_of(-MOOD_THRESHOLD) - y_of(MOOD_THRESHOLD):.1f}" fill="#f3f3f3"/>')
+    body += _spans(spans, x_of)
     values = [None if m is None or pd.isna(m) else v for v, m in zip(timeline["valence"], timeline["mood"])]
     body += _line(_centres(timeline), values, x_of, y_of, "#2c7be5")
     body.append(f'<text x="{W - PAD_R + 10}" y="{y_of(0.6):.0f}" font-size="12" fill="#2ca02c">positive</text>'
@@ -211,12 +223,14 @@ def mood_line(timeline: pd.DataFrame, title: str = "Class mood over time") -> st
     return _svg(title, body, "cm-mood")
 
 
-def presence_lines(timeline: pd.DataFrame, title: str = "Engagement and attention") -> str:
+def presence_lines(timeline: pd.DataFrame, title: str = "Engagement and attention", spans=()) -> str:
     """Engagement (faces visible / participants present) and attention (share of faces facing the
-    screen) per window, both 0-100% on their own axis; gaps where a window had no face."""
+    screen) per window, both 0-100% on their own axis; gaps where a window had no face. `spans`:
+    (start_s, end_s, colour) stretches shaded behind them."""
     if timeline.empty:
         return _empty(title)
     timeline, x_of, y_of, body = _plot(timeline, 0.0, PERCENT, "share (%)")
+    body += _spans(spans, x_of)
     t = _centres(timeline)
     faces = timeline["faces"].fillna(0).tolist() if "faces" in timeline else [1] * len(t)
     eng = [v if n > 0 else None for v, n in zip(timeline["engagement"], faces)]

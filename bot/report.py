@@ -1,6 +1,7 @@
-"""The class report for a stored session: the glance (headline and needs-attention panel), timeline
-charts, participants with their heat strips, alerts; shown in the app and written as one
-self-contained HTML file (inline SVG charts and images, no scripts)."""
+"""The class view of a stored session: the glance (headline and needs-attention panel), timeline
+charts, participants with their heat strips, alerts; shown in the app's class tab, and the parts the
+post-class report (`bot.postclass`: one self-contained HTML file, inline SVG charts and images, no
+scripts) is made of."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ import pandas as pd
 from bot import aggregate
 from bot.alerts import who
 from bot.mood import mood_of, trend_of
-from ui.charts import emotion_area, fmt_time, heat_strip, mood_line, presence_lines, strip_legend
-from ui.legal import NOTICE, STORED
+from bot.charts import emotion_area, fmt_time, heat_strip, mood_line, presence_lines, strip_legend
 
 LOOKING_DOWN = ("Looking down may be taking notes or reading: it is shown on its own, never counted as turned "
                 "away, and raises no alert. Head pose is read from five points of each face; looking down is "
@@ -25,6 +25,9 @@ CLASS_RULES = ("class_valence", "low_engagement")
 BURST = {"participant_absent": "{n} left the view at once: page change?",
          "participant_turned_away": "{n} turned away at once: something off screen?",
          "participant_negative": "{n} looked negative at once"}
+CLASS_ONLY_PEOPLE = ("Class-only session: nothing is stored per participant (no names, no per-face rows, no "
+                     "pictures), so no one is listed here and no participant's alert is raised. The class's "
+                     "figures above and its alerts are all there is.")
 RECENT_S = 600.0      # the needs-attention panel of a live class looks back this far
 BURST_S = 15.0        # alerts of one rule this close together are one burst...
 BURST_MIN = 3         # ... when there are at least this many
@@ -46,6 +49,7 @@ class Now:
     overall: float | None = None          # valence over the whole session, each window by its faces
     attention_overall: float | None = None
     faces_per_frame: float | None = None
+    present_max: int = 0                  # the most participants present in one frame
 
 
 @dataclass
@@ -65,6 +69,11 @@ class Report:
         """A session that has ended: its bot or recording said so, or its heartbeat has been
         silent longer than `bot.store.LIVE_GRACE_S` and `LIVE_INTERVALS` intervals."""
         return not bool(self.session.get("live"))
+
+    @property
+    def class_only(self) -> bool:
+        """An aggregate-only session: the class's counts alone, nothing per participant."""
+        return bool(self.session.get("aggregate_only"))
 
     @property
     def recording(self) -> bool:
@@ -130,6 +139,7 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
         last = frames.iloc[-1]
         now.participants, now.faces, now.frames = int(last["participants"]), int(last["faces"]), len(frames)
         now.faces_per_frame = float(frames["faces"].mean())
+        now.present_max = int(frames["participants"].max())
     if len(timeline):
         now.valence = float(timeline["valence"].iloc[-1]) if timeline["mood"].iloc[-1] is not None else None
         seen = timeline[timeline["mood"].notna()]
@@ -164,7 +174,8 @@ def headline_html(r: Report) -> str:
         att = n.attention_overall
         cells = [_card("Class mood overall", _mood_value(n.overall),
                        f"valence {n.overall:+.2f}" if n.overall is not None else ""),
-                 _card("Participants seen", str(len(r.participants))),
+                 _card("Participants present", str(n.present_max), "the most at once; class-only: no one listed")
+                 if r.class_only else _card("Participants seen", str(len(r.participants))),
                  _card("Faces per frame", f"{n.faces_per_frame:.1f}" if n.faces_per_frame is not None else "-",
                        f"over {fmt_time(n.time_s)}"),
                  _card("Facing the screen", "-" if att is None else f"{att:.0%}", "share of faces, whole session")]
@@ -243,7 +254,7 @@ def alerts_toast(new_alerts: pd.DataFrame) -> str | None:
     return (f"{n} new alerts: " if n > 1 else "New alert: ") + "; ".join(head) + (f"; and {more} more" if more > 0 else "")
 
 
-def _concern(r: Report) -> pd.DataFrame:
+def concern_table(r: Report) -> pd.DataFrame:
     """Participants with a concern score and its reasons, most concerning first."""
     p = r.participants.copy()
     if p.empty:
@@ -317,7 +328,9 @@ def participants_html(r: Report) -> str:
     """Participants as a table, most concerning first: present now or left, mood, share facing
     the screen, time on camera, latest expression, and a heat strip of their expression over the
     session."""
-    p = _concern(r)
+    if r.class_only:
+        return (f'<div class="cm-people"><p>{CLASS_ONLY_PEOPLE}</p></div>')
+    p = concern_table(r)
     if p.empty:
         return '<div class="cm-people"><p>No participants seen yet.</p></div>'
     x0 = 0.0
@@ -357,7 +370,7 @@ def flagged(r: Report, items: list[dict] | None = None) -> list[tuple[str, str]]
     if items is None:
         since = r.now.time_s - RECENT_S if not r.finished else -1.0
         items = group_alerts(r.alerts[r.alerts["time_s"] >= since] if len(r.alerts) else r.alerts)
-    people = _concern(r)
+    people = concern_table(r)
     watch = people[people["concern"] >= 2] if len(people) else people
     already = {p for it in items for p in it["participants"]}
     return [(who(str(row.participant)), str(row.reasons)) for row in watch.itertuples(index=False)
@@ -438,26 +451,3 @@ def inline_markdown(text: str) -> str:
     out = html.escape(text)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
     return re.sub(r"\*([^*]+)\*", r"<em>\1</em>", out)
-
-
-def report_html(r: Report) -> str:
-    """The whole report as one HTML file: no scripts, no external resources."""
-    started = r.session.get("started")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ClassMood report: {html.escape(str(r.session['name']))}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
-{CSS}</style></head><body>
-<h1>ClassMood report</h1>
-<p>Session <b>{html.escape(str(r.session['name']))}</b> (source: {html.escape(str(r.session.get('source', '')))}),
-started {html.escape(str(started)[:19])} UTC; windows of {r.window_s:g} s. Generated
-{dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC.</p>
-<p class="cm-notice">{html.escape(NOTICE)}</p>
-{headline_html(r)}
-{needs_attention_html(r)}
-<h2>Timeline</h2>{charts_html(r)}
-<p><small>{html.escape(LOOKING_DOWN)}</small></p>
-<h2>Participants</h2>{participants_html(r)}
-<h2>Alerts</h2>{alerts_html(r)}
-{'<h2>Key frames</h2>' + figures_html(r.key_frames) if r.key_frames else ''}
-<h2>What is recorded</h2><p>{inline_markdown(STORED)}</p>
-</body></html>"""
