@@ -343,6 +343,8 @@ def test_recording_upload_gives_timeline_and_downloads(browser, app, fer_faces, 
     # the report in a recording's words: its length, no "Now", its Markdown rendered
     assert "recording, 0:08 long" in html and "<th>Now</th>" not in html and "<th>Seen</th>" in html
     assert "*Keep face images*" not in html and "<em>Keep face images</em>" in html
+    # it is the post-class report, made as the recording's last frame was stored
+    assert "After the class: lesson.mp4" in html and "Where the lesson lost the class" in html and "Attendance" in html
     expect(page.locator("#cm-rec-headline")).to_be_in_viewport()  # the result came into view when done
     page.screenshot(path=str(ARTIFACTS / "recording-report.png"), full_page=True)
     # the same file again: the first analysis opens, no second session
