@@ -230,7 +230,9 @@ def run(source, analyzer, tracker, sink: Sink | None = None, *, progress: Progre
         if renames and keep:
             old_new = dict(renames)
             frames[:] = [dataclasses.replace(r, faces=[dataclasses.replace(f, participant=old_new.get(f.participant, f.participant))
-                                                        for f in r.faces]) for r in frames]
+                                                        for f in r.faces],
+                                             tiles=[dataclasses.replace(t, participant=old_new.get(t.participant, t.participant))
+                                                    for t in r.tiles]) for r in frames]
         for record, frame in ready:
             try:
                 new = alerts.update(record) if alerts is not None else []

@@ -119,9 +119,32 @@ def moments_html(r: rp.Report, moments: list[Moment], stage: pd.DataFrame, aggre
     return f'<div class="cm-moments">{body}<p class="cm-note">{html.escape(how)}</p></div>'
 
 
-def attendance_html(r: rp.Report, frames: pd.DataFrame) -> str:
-    """Each participant: first and last seen, minutes on camera and seen off camera; the class's
-    camera-off panels over the lesson."""
+def attendance(r: rp.Report, camera_off: pd.DataFrame, gap: float) -> pd.DataFrame:
+    """Everyone seen, on camera or on a camera-off tile: participant, first_seen, last_seen,
+    present_s (first to last seen), on_camera_s, camera_off_s, unseen_s (present, face not read
+    and no camera-off tile: turned away, covered, off the page)."""
+    cols = ["participant", "first_seen", "last_seen", "present_s", "on_camera_s", "camera_off_s", "unseen_s"]
+    on = r.participants[["participant", "first_seen", "last_seen", "time_on_camera_s"]] if len(r.participants) \
+        else pd.DataFrame(columns=["participant", "first_seen", "last_seen", "time_on_camera_s"])
+    off = camera_off if camera_off is not None and len(camera_off) else \
+        pd.DataFrame(columns=["participant", "first_off", "last_off", "camera_off_s"])
+    both = on.merge(off, on="participant", how="outer")
+    if both.empty:
+        return pd.DataFrame(columns=cols)
+    first = both[["first_seen", "first_off"]].astype(float).min(axis=1)
+    last = both[["last_seen", "last_off"]].astype(float).max(axis=1)
+    on_s = both["time_on_camera_s"].astype(float).fillna(0.0)
+    off_s = both["camera_off_s"].astype(float).fillna(0.0)
+    present = (last - first + gap).clip(lower=0.0)
+    out = pd.DataFrame({"participant": both["participant"], "first_seen": first, "last_seen": last,
+                        "present_s": present, "on_camera_s": on_s, "camera_off_s": off_s,
+                        "unseen_s": (present - on_s - off_s).clip(lower=0.0)})
+    return out.sort_values(["first_seen", "participant"]).reset_index(drop=True)
+
+
+def attendance_html(r: rp.Report, frames: pd.DataFrame, camera_off: pd.DataFrame | None = None) -> str:
+    """Each participant: first and last seen, minutes present, on camera, with the camera off, and
+    present with the face not read; the class's camera-off panels over the lesson."""
     gap = float(np.median(np.diff(frames["time_s"].to_numpy(float)))) if len(frames) > 1 else 0.0
     off = float((frames["camera_off"].astype(float) * gap).sum()) / 60 if len(frames) else 0.0
     most_off = int(frames["camera_off"].max()) if len(frames) else 0
@@ -132,21 +155,19 @@ def attendance_html(r: rp.Report, frames: pd.DataFrame) -> str:
     if r.session.get("aggregate_only"):
         return head + ('<p class="cm-note">Class-only session: nothing was stored per participant, so there is no '
                        "attendance by name.</p>")
-    p = r.participants
-    if p.empty:
-        return head + "<p>No participant's face was read.</p>"
-    rows = []
-    for row in p.sort_values(["first_seen", "participant"]).itertuples(index=False):
-        span = max(0.0, float(row.last_seen) - float(row.first_seen) + gap)
-        on = float(row.time_on_camera_s)
-        rows.append(f"<tr><td>{html.escape(who(str(row.participant)))}</td><td>{fmt_time(row.first_seen)}</td>"
-                    f"<td>{fmt_time(row.last_seen)}</td><td>{span / 60:.0f}</td><td>{on / 60:.0f}</td>"
-                    f"<td>{max(0.0, span - on) / 60:.0f}</td></tr>")
+    people = attendance(r, camera_off, gap)
+    if people.empty:
+        return head + "<p>No participant was seen.</p>"
+    minutes = lambda s: f"{s / 60:.0f}"  # noqa: E731
+    rows = [f"<tr><td>{html.escape(who(str(p.participant)))}</td><td>{fmt_time(p.first_seen)}</td>"
+            f"<td>{fmt_time(p.last_seen)}</td><td>{minutes(p.present_s)}</td><td>{minutes(p.on_camera_s)}</td>"
+            f"<td>{minutes(p.camera_off_s)}</td><td>{minutes(p.unseen_s)}</td></tr>"
+            for p in people.itertuples(index=False)]
     return head + ('<table class="cm-table"><tr><th>Participant</th><th>First seen</th><th>Last seen</th>'
-                   "<th>Minutes present</th><th>On camera</th><th>Present, face not seen</th></tr>"
-                   f'{"".join(rows)}</table><p class="cm-note">Minutes present run from first to last seen; '
-                   "\"face not seen\" is the part of it their face was not read: camera off, turned away or "
-                   "covered.</p>")
+                   "<th>Minutes present</th><th>On camera</th><th>Camera off</th><th>Face not read</th></tr>"
+                   f'{"".join(rows)}</table><p class="cm-note">Minutes present run from first to last seen, on '
+                   "camera or on a camera-off tile (their name panel, avatar or photo); \"face not read\" is the rest "
+                   "of that time: turned away, covered, or on another page of the gallery.</p>")
 
 
 def follow_up_html(r: rp.Report) -> str:
@@ -218,7 +239,7 @@ h2{break-after:avoid}.cm-table tr{break-inside:avoid}.cm-charts-row svg{flex:1 1
 
 
 def report_html(r: rp.Report, moments: list[Moment], stage: pd.DataFrame, frames: pd.DataFrame,
-                quality: dict) -> str:
+                quality: dict, camera_off: pd.DataFrame | None = None) -> str:
     """The whole post-class report as one HTML document: no scripts, no external resources."""
     agg = bool(r.session.get("aggregate_only"))
     name = html.escape(str(r.session["name"]))
@@ -243,7 +264,7 @@ def report_html(r: rp.Report, moments: list[Moment], stage: pd.DataFrame, frames
 <h2>The lesson, minute by minute</h2>
 <div class="cm-charts-row">{mood_line(r.timeline, spans=spans)}{presence_lines(r.timeline, spans=spans)}</div>
 <div class="cm-charts-row">{emotion_area(r.timeline)}</div>
-<h2>Attendance</h2>{attendance_html(r, frames)}
+<h2>Attendance</h2>{attendance_html(r, frames, camera_off)}
 <h2>To follow up</h2>{follow_up_html(r)}
 <h2>Class alerts</h2>{class_alerts_html(r)}
 {people}{keys}
@@ -283,7 +304,8 @@ def build(store, session_id: int, key_frames=None) -> tuple[str, list[Moment]]:
         r.key_frames = list(key_frames)
     moments = find_moments(r.timeline)
     stage = store.stage_images(session_id)
-    return report_html(r, moments, stage, store.frames(session_id), store.face_counts(session_id, SMALL_FACE_PX)), moments
+    return report_html(r, moments, stage, store.frames(session_id), store.face_counts(session_id, SMALL_FACE_PX),
+                       store.camera_off(session_id)), moments
 
 
 def file_name(session: dict, session_id: int) -> str:

@@ -39,15 +39,16 @@ class TileResult:
     name: str | None = None
     camera_off: bool = False
     picture: bool = False  # camera off, a profile photo or avatar shown instead (its name bottom-left)
+    participant: str | None = None  # the tracker's id of whoever the tile shows (None straight out of the analyser)
 
     def to_dict(self) -> dict:
         return {"box": [int(v) for v in self.box], "name": self.name, "camera_off": bool(self.camera_off),
-                "picture": bool(self.picture)}
+                "picture": bool(self.picture), "participant": self.participant}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TileResult":
         return cls(tuple(int(v) for v in d["box"]), d.get("name"), bool(d.get("camera_off", False)),
-                   bool(d.get("picture", False)))
+                   bool(d.get("picture", False)), d.get("participant"))
 
 
 @dataclass

@@ -118,6 +118,12 @@ CREATE TABLE IF NOT EXISTS class_frames (
     n INTEGER NOT NULL, {", ".join(f"n_{e} INTEGER NOT NULL" for e in EMOTIONS)}, positive INTEGER NOT NULL,
     negative INTEGER NOT NULL, facing INTEGER NOT NULL, posed INTEGER NOT NULL, down INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS class_frames_session ON class_frames(session_id, time_s);
+CREATE TABLE IF NOT EXISTS camera_off_tiles (
+    id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE, time_s {{real}} NOT NULL,
+    participant TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS camera_off_tiles_session ON camera_off_tiles(session_id, participant);
+CREATE INDEX IF NOT EXISTS camera_off_tiles_frame ON camera_off_tiles(frame_id);
 CREATE TABLE IF NOT EXISTS stage_images (
     id {{pk}}, session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE, time_s {{real}} NOT NULL,
     jpeg {{blob}}, width INTEGER, height INTEGER);
@@ -137,7 +143,8 @@ _ADDED = [("sessions", "keep_faces", "INTEGER NOT NULL DEFAULT 0"), ("sessions",
 # a heartbeat; a session marked ended because its writer seemed dead lives again when it writes
 _BEAT = ("UPDATE sessions SET last_heartbeat=?, ended=CASE WHEN interrupted=1 THEN NULL ELSE ended END,"
          " interrupted=0 WHERE id=?")
-_TABLES = ["face_images", "stage_images", "reports", "class_frames", "alerts", "observations", "frames", "sessions"]  # vacuumed after deletes
+_TABLES = ["face_images", "stage_images", "reports", "class_frames", "camera_off_tiles", "alerts", "observations",
+           "frames", "sessions"]  # vacuumed after deletes
 
 
 def _pose(v) -> float | None:
@@ -518,6 +525,10 @@ class Store:
                     oid = db.insert(sql, row)
                     db.execute("INSERT INTO face_images(session_id, observation_id, jpeg) VALUES (?,?,?)",
                                (session_id, oid, bytes(jpeg)))
+            off = [(session_id, fid, float(frame.time_s), t.participant) for t in tiles if t.camera_off and t.participant]
+            if off:  # who was there with the camera off: attendance
+                db.executemany("INSERT INTO camera_off_tiles(session_id, frame_id, time_s, participant)"
+                               " VALUES (?,?,?,?)", off)
             db.execute(_BEAT, (now, session_id))
             db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (session_id,))  # counts changed
             return fid
@@ -575,6 +586,8 @@ class Store:
             db.execute("DELETE FROM lesson_summaries WHERE session_id=?", (session_id,))
             n = db.execute("UPDATE observations SET participant=? WHERE session_id=? AND participant=?",
                            (new, session_id, old)).rowcount
+            n += db.execute("UPDATE camera_off_tiles SET participant=? WHERE session_id=? AND participant=?",
+                            (new, session_id, old)).rowcount
             return n + db.execute("UPDATE alerts SET participant=? WHERE session_id=? AND participant=?",
                                   (new, session_id, old)).rowcount
         return self._write(calls)
@@ -1013,6 +1026,23 @@ class Store:
         df = self._frame("SELECT id, time_s, created, rule, participant, message FROM alerts"
                          " WHERE session_id=? ORDER BY time_s, id", (session_id,))
         df["created"] = pd.to_datetime(df["created"], unit="s", utc=True)
+        return df
+
+    @_takes_session_id
+    def camera_off(self, session_id: int) -> pd.DataFrame:
+        """Per participant seen on a camera-off tile (a name panel, an avatar, a profile photo):
+        participant, first_off, last_off, camera_off_s (each such tile stands for the gap to the
+        session's next frame, at most 3x the typical gap, as time on camera does). Empty for a
+        class-only session, which keeps no one's tile."""
+        gap = aggregate.typical_gap(self.frames(session_id)["time_s"])
+        df = self._frame(
+            f"WITH g AS (SELECT id, {self._db.least('COALESCE(LEAD(time_s) OVER (ORDER BY time_s, id) - time_s, ?)', '?')}"
+            f" AS gap FROM frames WHERE session_id=?)"
+            f" SELECT c.participant, MIN(c.time_s) AS first_off, MAX(c.time_s) AS last_off, SUM(g.gap) AS camera_off_s"
+            f" FROM camera_off_tiles c JOIN g ON g.id = c.frame_id WHERE c.session_id=? GROUP BY c.participant"
+            f" ORDER BY c.participant", (gap, 3 * gap, session_id, session_id))
+        for c in ("first_off", "last_off", "camera_off_s"):
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
         return df
 
     @_takes_session_id

@@ -324,8 +324,8 @@ class Tracker:
                 continue
             pid = ids[f.tile] if f.tile is not None and f.role == "participant" else None
             faces.append(dataclasses.replace(f, participant=pid, tile=remap.get(f.tile)))
-        return FrameResult(record.time_s, [dataclasses.replace(record.tiles[i], name=names[i]) for i in keep],
-                           faces, record.file)
+        return FrameResult(record.time_s, [dataclasses.replace(record.tiles[i], name=names[i], participant=ids[i])
+                                           for i in keep], faces, record.file)
 
     # -- tracking ----------------------------------------------------------------------------------
 

@@ -367,3 +367,25 @@ def test_the_analyze_cli_writes_the_report_of_a_recording_and_refuses_faces_in_c
     assert first.direction == "drop" and 60 <= first.start_s <= 70 and 'class="cm-stage"' in text
     bad = run_cli("classmood-analyze", str(video), "--db", str(db), "--aggregate-only", "--keep-faces")
     assert bad.returncode == 2 and "cannot --keep-faces" in bad.stderr
+
+
+def test_attendance_lists_who_was_there_with_the_camera_off(tmp_path):
+    from tests.test_store import face, frame
+
+    store = Store(tmp_path / "a.db")
+    sid = store.start_session("Period 1", "screen:monitor 1", 5.0)
+    for t in range(0, 600, 5):
+        f = frame(float(t), [face("Ana Perez", "neutral")] + ([face("Ben Novak", "happy", tile=1)] if t < 300 else []),
+                  tiles=3)
+        f["tiles"] = [{"box": [0, 0, 100, 60], "camera_off": False, "participant": "Ana Perez"},
+                      {"box": [100, 0, 100, 60], "camera_off": t >= 300, "participant": "Ben Novak"},
+                      {"box": [200, 0, 100, 60], "camera_off": True, "participant": "Cy Lee"}]
+        store.add_frame(sid, f)
+    store.end_session(sid)
+    text = postclass.make_report(store, sid).html
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr><td>([^<]+)</td>((?:<td>[^<]*</td>){6})</tr>", text)}
+    cells = {k: re.findall(r"<td>([^<]*)</td>", v) for k, v in rows.items()}
+    # first seen, last seen, minutes present, on camera, camera off, face not read
+    assert cells["Ana Perez"] == ["0:00", "9:55", "10", "10", "0", "0"]
+    assert cells["Ben Novak"] == ["0:00", "9:55", "10", "5", "5", "0"]
+    assert cells["Cy Lee"] == ["0:00", "9:55", "10", "0", "10", "0"]   # never on camera, there all lesson

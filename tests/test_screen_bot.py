@@ -109,6 +109,8 @@ def test_bot_records_a_session_from_the_screen(screen, tmp_path):
     part = obs[obs["role"] == "participant"]
     assert part.groupby("time_s").size().min() >= 4  # 5 faces on camera, one of them excluded
     assert not any(g.names[0] in str(p) for p in obs["participant"])
+    off = s.camera_off(sid)  # the camera-off tile's participant: present, for the report's attendance
+    assert len(off) == 1 and off["camera_off_s"].iloc[0] >= 6 and g.names[0] not in set(off["participant"])
     imgs = s.face_images(sid)  # kept, as asked, for every participant stored and for nobody excluded
     assert len(imgs) == len(part) and set(imgs["participant"]) == set(part["participant"])
     assert "session" in err and "ended" in err

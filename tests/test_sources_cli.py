@@ -89,7 +89,7 @@ def _check_shape(result, n_frames=None):
     for fr in result["frames"]:
         assert set(fr) == {"time_s", "file", "tiles", "faces"}
         for t in fr["tiles"]:
-            assert set(t) == {"box", "name", "camera_off", "picture"} and len(t["box"]) == 4
+            assert set(t) == {"box", "name", "camera_off", "picture", "participant"} and len(t["box"]) == 4
         for f in fr["faces"]:
             assert set(f) == {"box", "tile", "participant", "role", "confidence", "uncertain", "emotion", "scores",
                               "pose", "attention"}

@@ -622,3 +622,22 @@ def test_thumbnails_and_reports_are_kept_with_their_session_and_go_with_it(store
     if store.path is not None:  # SQLite: the deleted rows are overwritten in the file
         raw = store.path.read_bytes()
         assert b"thumbnail-bytes" not in raw and b"the report" not in raw
+
+
+def test_who_was_there_with_the_camera_off_is_kept_for_attendance_and_renamed(store):
+    sid = store.start_session("x", "t", 5.0)
+    for t in range(0, 60, 5):
+        f = frame(float(t), [face("ana", "happy")], tiles=3)
+        f["tiles"] = [{"box": [0, 0, 100, 60], "name": "ana", "camera_off": False, "participant": "ana"},
+                      {"box": [100, 0, 100, 60], "name": None, "camera_off": True, "participant": "tile-1"},
+                      {"box": [200, 0, 100, 60], "name": None, "camera_off": t >= 30, "participant": "bo"}]
+        store.add_frame(sid, f)
+    store.rename_participant(sid, "tile-1", "Cy Lee")
+    off = store.camera_off(sid).set_index("participant")
+    assert list(off.index) == ["Cy Lee", "bo"]
+    assert off.loc["Cy Lee", "camera_off_s"] == 60.0 and off.loc["bo", "first_off"] == 30.0  # 12 and 6 frames of 5 s
+    assert off.loc["bo", "camera_off_s"] == 30.0
+    agg = store.start_session("class only", "t", 5.0, aggregate_only=True)
+    store.add_frame(agg, {**frame(0.0, [], tiles=1), "tiles": [{"box": [0, 0, 9, 9], "camera_off": True,
+                                                                 "participant": "Cy Lee"}]})
+    assert store.camera_off(agg).empty
