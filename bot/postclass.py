@@ -255,7 +255,7 @@ def report_html(r: rp.Report, moments: list[Moment], stage: pd.DataFrame, frames
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ClassMood report: {name}</title>
 <style>{rp.CSS}{PRINT_CSS}</style></head><body>
-<h1>After the class: {name}</h1>
+<h1>{"After the class" if r.finished else "The class so far (still running)"}: {name}</h1>
 <p>{html.escape(str(r.session.get('class_name') or ''))}{' &middot; ' if r.session.get('class_name') else ''}started
 {html.escape(when)}, {fmt_time(r.now.time_s)} of lesson; windows of {r.window_s:g} s.{mode}
 <small>Made {generated} by ClassMood.</small></p>

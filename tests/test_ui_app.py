@@ -205,6 +205,8 @@ def test_an_ended_class_opens_with_its_report_and_a_class_only_one_says_why_no_o
                                           for k, n in enumerate(["ana", "ben", "cy", "dee"])], tiles=4))
     s.add_alert(sid, "participant_negative", "ana has looked negative for 5 minutes.", 480.0, "ana")
     live = app.class_view(LOCAL, None, False, -1)
+    running = open(next(p for p in app.export(LOCAL, sid) if p.endswith(".html"))).read()
+    assert "The class so far (still running): Period 5" in running  # a live class's export says so
     assert "Last class" not in live.needs_attention                       # a class that runs has no report yet
     s.end_session(sid)
     v = app.class_view(LOCAL, None, False, -1)         # opening the app: no click
