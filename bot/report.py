@@ -309,6 +309,9 @@ def needs_attention_html(r: Report) -> str:
     span = "in the last 10 minutes" if not r.finished else "in this session"
     body = (f'<ul class="cm-na-list">{"".join(lines)}</ul>' if lines
             else f'<p class="cm-na-calm">Nothing needs your attention {span}.</p>')
+    if r.class_only:
+        body += ('<p class="cm-note">Class-only session: only the class\'s own alerts are raised; no participant is '
+                 "named or flagged here.</p>")
     return f'<div class="cm-na"><div class="cm-na-title">Needs attention <small>{span}</small></div>{body}</div>'
 
 

@@ -219,6 +219,8 @@ def test_an_ended_class_opens_with_its_report_and_a_class_only_one_says_why_no_o
     agg = s.start_session("Period 6", "screen:monitor 1", interval_s=5)
     for t in range(0, 120, 5):
         s.add_frame(agg, frame(float(t), [face("Zebulon", "happy"), face("Quintessa", "neutral", tile=1)]))
+    live_agg = app.class_view(LOCAL, None, False, -1)
+    assert "Class-only session" in live_agg.needs_attention and "Zebulon" not in live_agg.needs_attention
     s.end_session(agg)
     v = app.class_view(LOCAL, None, False, -1)
     assert v.selected == agg and "Class-only session" in v.participants and "Zebulon" not in v.participants
