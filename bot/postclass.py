@@ -52,9 +52,10 @@ class Made:
 
 
 def stage_on_screen(stage: pd.DataFrame, start_s: float, end_s: float, window_s: float) -> list[tuple[float, bytes]]:
-    """The shared-screen thumbnails on screen during [start_s, end_s): each (time shown from,
-    jpeg), the one on screen longest in the stretch's first window first in time order, at most
-    `MAX_THUMBS`; none where no screen was shared then."""
+    """The shared-screen thumbnails on screen during [start_s, end_s), in time order, each (time
+    shown from, jpeg), at most `MAX_THUMBS`: those shown from within the stretch, and one shown from
+    before it that stayed at least half a window into it (a slide that left in its first seconds
+    belongs to the time before); none where no screen was shared then."""
     if stage is None or stage.empty:
         return []
     t = stage["time_s"].to_numpy(float)

@@ -4,7 +4,8 @@ When someone shares their screen, Zoom, Meet and Teams put the participants' vid
 (a row above the shared content, or a column beside it) and the shared content takes the rest of
 the window. `stage_box` finds that content from the tiles the layout found: the largest part of the
 picture beyond a strip of tiles, trimmed to what differs from the meeting's background. A gallery
-of two rows or more has no stage; nor has a picture whose tiles fill most of it.
+of two rows or more has no stage; nor has a picture whose tiles fill most of it. A meeting in a
+window on a desktop has its stage inside that window (`meeting_window`), never on the desktop.
 
 A thumbnail never shows a tile or a face: it is cut from the stage alone, and every face found in it
 (by the face detector, run on the stage at a low threshold, and the analyser's own faces there) is
@@ -29,6 +30,7 @@ import logging
 import numpy as np
 
 from bot.geometry import Box
+from bot.layout import meeting_windows
 
 log = logging.getLogger("classmood.stage")
 
@@ -62,9 +64,27 @@ def _is_strip(tiles: list[Box]) -> str | None:
     return None
 
 
-def stage_box(image: np.ndarray, tiles: list[Box]) -> Box | None:
+def meeting_window(image: np.ndarray, tiles: list[Box]) -> Box | None:
+    """The meeting's window on a desktop that holds `tiles` (`bot.layout.meeting_windows`), or None
+    where the meeting fills the screen: the stage is looked for inside it, never on the desktop."""
+    import cv2
+
+    if not tiles:
+        return None
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    x0, y0 = min(t[0] for t in tiles), min(t[1] for t in tiles)
+    x1, y1 = max(t[0] + t[2] for t in tiles), max(t[1] + t[3] for t in tiles)
+    slack = 4
+    for wx, wy, ww, wh in meeting_windows(gray):
+        if wx - slack <= x0 and wy - slack <= y0 and x1 <= wx + ww + slack and y1 <= wy + wh + slack:
+            return (wx, wy, ww, wh)
+    return None
+
+
+def stage_box(image: np.ndarray, tiles: list[Box], window: Box | None = None) -> Box | None:
     """The shared content's box (x, y, w, h) in `image`, or None where there is no stage: no tiles,
-    tiles that are not one strip, too little room beside them, or nothing but background there."""
+    tiles that are not one strip, too little room beside them, or nothing but background there.
+    `window`: the meeting's window on a desktop (`meeting_window`): the stage lies inside it."""
     import cv2
 
     H, W = image.shape[:2]
@@ -72,17 +92,16 @@ def stage_box(image: np.ndarray, tiles: list[Box]) -> Box | None:
     strip = _is_strip(tiles)
     if strip is None:
         return None
+    X0, Y0, X1, Y1 = (0, 0, W, H) if window is None else (window[0], window[1], window[0] + window[2],
+                                                         window[1] + window[3])
     x0, y0 = min(t[0] for t in tiles), min(t[1] for t in tiles)
     x1, y1 = max(t[0] + t[2] for t in tiles), max(t[1] + t[3] for t in tiles)
-    if strip == "row":
-        regions = [(0, 0, W, y0), (0, y1, W, H - y1)]
-    else:
-        regions = [(0, 0, x0, H), (x1, 0, W - x1, H)]
-    if len(tiles) == 1:  # one tile: a strip either way
-        regions = [(0, 0, W, y0), (0, y1, W, H - y1), (0, 0, x0, H), (x1, 0, W - x1, H)]
-    x, y, w, h = max(regions, key=lambda r: r[2] * r[3])
+    above, below = (X0, Y0, X1 - X0, y0 - Y0), (X0, y1, X1 - X0, Y1 - y1)
+    left, right = (X0, Y0, x0 - X0, Y1 - Y0), (x1, Y0, X1 - x1, Y1 - Y0)
+    regions = {"row": [above, below], "column": [left, right]}[strip] if len(tiles) > 1 else [above, below, left, right]
+    x, y, w, h = max(regions, key=lambda r: max(0, r[2]) * max(0, r[3]))
     tile_area = float(np.mean([t[2] * t[3] for t in tiles]))
-    if w * h < MIN_STAGE_SHARE * W * H or w * h < MIN_STAGE_TILES * tile_area or min(w, h) < 32:
+    if w * h < MIN_STAGE_SHARE * (X1 - X0) * (Y1 - Y0) or w * h < MIN_STAGE_TILES * tile_area or min(w, h) < 32:
         return None
     # the content's bounds, found on a view at most 480 pixels wide (a frame's stage in about 2 ms)
     f = max(1, int(np.ceil(max(w, h) / 480)))
@@ -174,6 +193,8 @@ class StageRecorder:
         self._last_t: float | None = None
         self._shared = False
         self._warned = False
+        self._layout: tuple | None = None
+        self._window: Box | None = None
         self.stored = 0
 
     def offer(self, time_s: float, image, record) -> None:
@@ -187,7 +208,11 @@ class StageRecorder:
     def _offer(self, t: float, image, record) -> None:
         if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
             return
-        box = stage_box(image, [tile.box for tile in record.tiles])
+        tiles = [tuple(int(v) for v in tile.box) for tile in record.tiles]
+        if tuple(tiles) != self._layout:  # the meeting's window, looked for once a layout
+            self._layout = tuple(tiles)
+            self._window = meeting_window(image, tiles) if _is_strip(tiles) else None
+        box = stage_box(image, tiles, self._window)
         if box is None:
             if self._shared:
                 self.store.add_stage_image(self.session_id, t, None)

@@ -18,7 +18,7 @@ import pytest
 from bot import postclass
 from bot.moments import find_moments
 from bot.pipeline import run, session_parts
-from bot.stage import StageRecorder, looks_like_screen, stage_box, thumbnail
+from bot.stage import StageRecorder, looks_like_screen, meeting_window, stage_box, thumbnail
 from bot.records import Frame, FrameResult, TileResult
 from bot.store import Store
 from bot.synthetic import SlideLesson, detectable_faces, render_gallery, render_share
@@ -99,6 +99,26 @@ def test_the_stage_is_the_shared_content_beside_a_strip_and_none_in_a_gallery(fe
     assert bx + bw <= min(t[0] for t in r.tiles)                        # left of the column of tiles
     grid = render_gallery(fer_faces[:9], 9, size=(1600, 900), seed=2)
     assert stage_box(grid.image, grid.tiles) is None                    # a gallery has no stage
+
+
+def test_a_meeting_in_a_window_has_its_stage_inside_the_window_never_on_the_desktop(fer_faces, analyzer, tmp_path):
+    from bot.synthetic import desktop_with
+
+    shot = render_share(fer_faces[:5], 5, "top", slide=2).image
+    desk, (dx, dy, s) = desktop_with(shot, 0.6, "centre", seed=3)
+    analyzer.forget()
+    r = analyzer.analyze(desk)
+    tiles = [t.box for t in r.tiles]
+    wx, wy, ww, wh = meeting_window(desk, tiles)
+    assert abs(wx - dx) <= 4 and abs(wy - dy) <= 4 and abs(ww - shot.shape[1] * s) <= 6
+    assert stage_box(desk, tiles)[2] == desk.shape[1]           # without the window: the desktop too
+    x, y, w, h = stage_box(desk, tiles, (wx, wy, ww, wh))
+    assert wx <= x and x + w <= wx + ww and wy <= y and y + h <= wy + wh  # with it: the meeting's own stage
+    store = Store(tmp_path / "s.db")
+    sid = store.start_session("x", "test")
+    StageRecorder(store, sid, analyzer.detector).offer(0.0, desk, r)     # the recorder looks for the window
+    thumb = cv2.imdecode(np.frombuffer(store.stage_images(sid)["jpeg"].iloc[0], np.uint8), cv2.IMREAD_COLOR)
+    assert abs(thumb.shape[0] / thumb.shape[1] - h / w) < 0.02
 
 
 def test_a_face_on_the_shared_screen_is_masked_and_a_speakers_video_is_not_kept(fer_faces, analyzer):
