@@ -158,7 +158,8 @@ def test_on_real_screenshots_only_the_shared_screen_is_kept(real_galleries, real
         img = cv2.imread(str(g["path"]))
         analyzer.forget()
         r = analyzer.analyze(img)
-        box = stage_box(img, [t.box for t in r.tiles])
+        tiles = [t.box for t in r.tiles]
+        box = stage_box(img, tiles, meeting_window(img, tiles))  # as the stage recorder finds it
         made = thumbnail(img, box, [f.box for f in r.faces], analyzer.detector) if box else None
         if made is not None:
             kept[g["file"]] = (box, r, made)
