@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bot import aggregate
 from bot import report as rp
 from bot.alerts import who
 from bot.charts import emotion_area, fmt_time, mood_line, presence_lines
@@ -146,7 +147,7 @@ def attendance(r: rp.Report, camera_off: pd.DataFrame, gap: float) -> pd.DataFra
 def attendance_html(r: rp.Report, frames: pd.DataFrame, camera_off: pd.DataFrame | None = None) -> str:
     """Each participant: first and last seen, minutes present, on camera, with the camera off, and
     present with the face not read; the class's camera-off panels over the lesson."""
-    gap = float(np.median(np.diff(frames["time_s"].to_numpy(float)))) if len(frames) > 1 else 0.0
+    gap = aggregate.typical_gap(frames["time_s"]) if len(frames) else 0.0
     off = float((frames["camera_off"].astype(float) * gap).sum()) / 60 if len(frames) else 0.0
     most_off = int(frames["camera_off"].max()) if len(frames) else 0
     present = frames["participants"].astype(float) if len(frames) else pd.Series(dtype=float)
@@ -228,11 +229,7 @@ PRINT_CSS = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:1.5em auto;color:#222;padding:0 12px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:18px 0 6px;border-bottom:1px solid #ddd}
 h3{font-size:15px;margin:12px 0 4px}
-.cm-moment{border-left:4px solid #d62728;padding:4px 10px;margin:8px 0;break-inside:avoid}
-.cm-moment-rise{border-left-color:#2ca02c}.cm-moment-head{font-weight:600}
-.cm-stages{display:flex;gap:8px;flex-wrap:wrap;margin-top:4px}.cm-stages figure{margin:0}
-.cm-stage{width:220px;border:1px solid #bbb}.cm-stages figcaption{font-size:11px;color:#666}
-.cm-follow li{margin:3px 0}.cm-said{font-size:13px;color:#555}
+.cm-moment{font-size:16px;margin:8px 0;break-inside:avoid}.cm-stage{width:220px}
 @page{size:A4;margin:12mm}
 @media print{body{max-width:none;margin:0;padding:0;font-size:12px}.cm-chart{max-width:100%!important}
 h2{break-after:avoid}.cm-table tr{break-inside:avoid}.cm-charts-row svg{flex:1 1 100%}}
@@ -282,20 +279,12 @@ def panel_html(r: rp.Report, stage: pd.DataFrame) -> str:
     drops = sum(m.direction == "drop" for m in moments)
     lead = (f"{drops} moment{'s' * (drops != 1)} where the class dropped" if drops
             else "no moment where the class dropped")
-    return (f'<div class="cm-na cm-last"><style>{PANEL_CSS}</style><div class="cm-na-title">Last class: report '
+    return (f'<div class="cm-na cm-last"><div class="cm-na-title">Last class: report '
             f'<small>{html.escape(str(r.session["name"]))}, {fmt_time(r.now.time_s)}: {lead}</small></div>'
             f'<h4>Where the lesson lost the class</h4>{moments_html(r, moments, stage, agg)}'
             f'<h4>To follow up</h4>{follow_up_html(r)}'
             '<p class="cm-note">The whole report (attendance, the lesson minute by minute, what the figures cannot '
             'tell) is stored with the session: <b>Export CSV + HTML report</b> downloads it.</p></div>')
-
-
-PANEL_CSS = (".cm-last{border:2px solid #2c7be5}.cm-last h4{margin:8px 0 2px}"
-             ".cm-moment{border-left:4px solid #d62728;padding:2px 8px;margin:6px 0;font-size:14px}"
-             ".cm-moment-rise{border-left-color:#2ca02c}.cm-moment-head{font-weight:600}"
-             ".cm-stages{display:flex;gap:6px;flex-wrap:wrap}.cm-stages figure{margin:0}"
-             ".cm-stage{width:150px;border:1px solid #bbb}.cm-stages figcaption{font-size:11px;color:#666}"
-             ".cm-follow{padding-left:18px;margin:2px 0;font-size:14px}")
 
 
 def build(store, session_id: int, key_frames=None) -> tuple[str, list[Moment]]:
@@ -305,8 +294,9 @@ def build(store, session_id: int, key_frames=None) -> tuple[str, list[Moment]]:
         r.key_frames = list(key_frames)
     moments = find_moments(r.timeline)
     stage = store.stage_images(session_id)
-    return report_html(r, moments, stage, store.frames(session_id), store.face_counts(session_id, SMALL_FACE_PX),
-                       store.camera_off(session_id)), moments
+    gap = aggregate.typical_gap(r.frames["time_s"]) if len(r.frames) else 0.0
+    return report_html(r, moments, stage, r.frames, store.face_counts(session_id, SMALL_FACE_PX),
+                       store.camera_off(session_id, gap)), moments
 
 
 def file_name(session: dict, session_id: int) -> str:

@@ -63,6 +63,7 @@ class Report:
     key_frames: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (caption, BGR image)
     strips: pd.DataFrame = field(default_factory=pd.DataFrame)
     strip_window_s: float = 60.0
+    frames: pd.DataFrame = field(default_factory=pd.DataFrame)  # `Store.frames`, as read for it
 
     @property
     def finished(self) -> bool:
@@ -150,7 +151,7 @@ def build_report(store, session_id: int, recent_minutes: float = 5.0, window_s: 
         att = timeline[timeline["attention"].notna()]
         if len(att) and att["faces"].sum() > 0:
             now.attention_overall = float(np.average(att["attention"].astype(float), weights=att["faces"]))
-    return Report(session, window_s, timeline, parts, alerts, now, strips=strips, strip_window_s=strip_w)
+    return Report(session, window_s, timeline, parts, alerts, now, strips=strips, strip_window_s=strip_w, frames=frames)
 
 
 # -- the glance ---------------------------------------------------------------------------------
@@ -444,6 +445,12 @@ text-align:left;vertical-align:middle;white-space:normal;word-break:break-word;f
 .cm-empty{border:1px dashed #bbb;border-radius:8px;padding:14px 18px}
 .cm-charts-row{display:flex;flex-wrap:wrap;gap:8px}.cm-charts-row svg{flex:1 1 560px;min-width:0}
 .cm-progress{border:1px solid #ddd;border-radius:8px;padding:8px 12px}.cm-failed{color:#b00020}
+.cm-moment{border-left:4px solid #d62728;padding:2px 8px;margin:6px 0;font-size:14px}
+.cm-moment-rise{border-left-color:#2ca02c}.cm-moment-head{font-weight:600}
+.cm-stages{display:flex;gap:6px;flex-wrap:wrap;margin-top:4px}.cm-stages figure{margin:0}
+.cm-stage{width:150px;border:1px solid #bbb}.cm-stages figcaption{font-size:11px;color:#666}
+.cm-follow{padding-left:18px;margin:2px 0}.cm-follow li{margin:3px 0}.cm-said{font-size:13px;color:#555}
+.cm-last{border:2px solid #2c7be5}.cm-last h4{margin:8px 0 2px}
 """
 
 

@@ -75,6 +75,7 @@ def meeting_window(image: np.ndarray, tiles: list[Box]) -> Box | None:
     x0, y0 = min(t[0] for t in tiles), min(t[1] for t in tiles)
     x1, y1 = max(t[0] + t[2] for t in tiles), max(t[1] + t[3] for t in tiles)
     slack = 4
+    strip = _is_strip(tiles)
     th, tw = float(np.median([t[3] for t in tiles])), float(np.median([t[2] for t in tiles]))
     H, W = gray.shape[:2]
     for wx, wy, ww, wh in meeting_windows(gray):
@@ -82,9 +83,9 @@ def meeting_window(image: np.ndarray, tiles: list[Box]) -> Box | None:
             # a dark area no wider than the strip's own band is the strip's background, not the
             # whole window (the shared content beside it is not dark): its length is the window's,
             # its other side is not known
-            if _is_strip(tiles) == "row" and y0 - wy < th / 2 and wy + wh - y1 < th / 2:
+            if strip == "row" and y0 - wy < th / 2 and wy + wh - y1 < th / 2:
                 return (wx, 0, ww, H)
-            if _is_strip(tiles) == "column" and x0 - wx < tw / 2 and wx + ww - x1 < tw / 2:
+            if strip == "column" and x0 - wx < tw / 2 and wx + ww - x1 < tw / 2:
                 return (0, wy, W, wh)
             return (wx, wy, ww, wh)
     return None

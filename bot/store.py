@@ -500,16 +500,10 @@ class Store:
         if len(jpegs) != len(faces):
             raise ValueError(f"{len(jpegs)} face images for {len(faces)} faces")
         jpegs = [j if f.role == "participant" else None for f, j in zip(faces, jpegs)]
-        participants = present(frame)
-        visible = len(frame.participant_faces)
         now = time.time()
 
         def calls(db):
-            fid = db.insert(
-                "INSERT INTO frames(session_id, time_s, created, file, tiles, camera_off, faces, participants)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (session_id, float(frame.time_s), now, frame.file, len(tiles),
-                 sum(bool(t.camera_off) for t in tiles), visible, int(participants)))
+            fid = _insert_frame(db, session_id, frame, now)
             rows = [(session_id, fid, float(frame.time_s), f.participant, f.tile, f.role, f.emotion,
                      float(f.confidence), int(bool(f.uncertain)), *[int(v) for v in f.box],
                      *[float(v) for v in f.scores], *[_pose(v) for v in (f.yaw, f.pitch, f.roll)],
@@ -548,11 +542,7 @@ class Store:
         now = time.time()
 
         def calls(db):
-            fid = db.insert(
-                "INSERT INTO frames(session_id, time_s, created, file, tiles, camera_off, faces, participants)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (session_id, float(frame.time_s), now, frame.file, len(frame.tiles),
-                 sum(bool(t.camera_off) for t in frame.tiles), len(faces), int(present(frame))))
+            fid = _insert_frame(db, session_id, frame, now)
             db.execute(f"INSERT INTO class_frames(frame_id, session_id, time_s, n, {', '.join(aggregate.COUNTS)},"
                        f" positive, negative, facing, posed, down) VALUES ({', '.join('?' * (9 + len(EMOTIONS)))})",
                        (fid, session_id, float(frame.time_s), *row))
@@ -1029,12 +1019,14 @@ class Store:
         return df
 
     @_takes_session_id
-    def camera_off(self, session_id: int) -> pd.DataFrame:
+    def camera_off(self, session_id: int, gap: float | None = None) -> pd.DataFrame:
         """Per participant seen on a camera-off tile (a name panel, an avatar, a profile photo):
         participant, first_off, last_off, camera_off_s (each such tile stands for the gap to the
         session's next frame, at most 3x the typical gap, as time on camera does). Empty for a
-        class-only session, which keeps no one's tile."""
-        gap = aggregate.typical_gap(self.frames(session_id)["time_s"])
+        class-only session, which keeps no one's tile. `gap`: the session's typical gap
+        (`bot.aggregate.typical_gap`), read from its frames if not given."""
+        if gap is None:
+            gap = aggregate.typical_gap(self.frames(session_id)["time_s"])
         df = self._frame(
             f"WITH g AS (SELECT id, {self._db.least('COALESCE(LEAD(time_s) OVER (ORDER BY time_s, id) - time_s, ?)', '?')}"
             f" AS gap FROM frames WHERE session_id=?)"
@@ -1105,6 +1097,15 @@ def _insert_session(db, name, source, interval_s, keep_faces, class_name, teache
                      (name, source, now if started is None else float(started), now, interval_s,
                       int(bool(keep_faces)), class_name, teacher, content_hash, now, writer_id(),
                       int(bool(aggregate_only))))
+
+
+def _insert_frame(db, session_id: int, frame: FrameResult, now: float) -> int:
+    """A frame's row (in the caller's transaction): its tiles, camera-off tiles, participants' faces
+    visible and participants present (`bot.records.present`); returns its id."""
+    return db.insert("INSERT INTO frames(session_id, time_s, created, file, tiles, camera_off, faces, participants)"
+                     " VALUES (?,?,?,?,?,?,?,?)",
+                     (session_id, float(frame.time_s), now, frame.file, len(frame.tiles),
+                      sum(bool(t.camera_off) for t in frame.tiles), len(frame.participant_faces), int(present(frame))))
 
 
 def _store_summaries(db, rows: list[tuple]) -> None:
