@@ -2,9 +2,12 @@
 valence of FER2013 val faces by label and of 25-face galleries of them, by the old mean-probability
 formula and by confident shares; how often each default alert fires in simulated 45-minute classes
 of calm (neutral-labelled) faces, and how soon the class alert fires in sad ones. Scores are the
-served, calibrated model's on val. Needs FER2013.
+served, calibrated model's on val. Needs FER2013. `--side S --jpeg Q`: the faces as a gallery of
+S-pixel faces gives them (shrunk, JPEG at quality Q there, enlarged back; `training.augment.shrink`)
+and calibrated for that size as the observer serves them; `--full-size-calibration`: calibrated as
+full-size faces instead (as before the calibration by size), to compare.
 
-    python bench/mood.py [--classes 20]
+    python bench/mood.py [--classes 20] [--side 24 --jpeg 30] [--full-size-calibration]
 """
 
 from __future__ import annotations
@@ -21,16 +24,26 @@ import numpy as np  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--classes", type=int, default=20)
+    ap.add_argument("--side", type=int, default=48, help="face side in pixels (default 48: as FER2013 has them)")
+    ap.add_argument("--jpeg", type=int, default=0, help="JPEG quality at that side (default 0: none)")
+    ap.add_argument("--full-size-calibration", action="store_true",
+                    help="calibrate every face as a full-size one, whatever --side says")
     args = ap.parse_args()
     from bot.alerts import AlertEngine
     from bot.mood import NEG_IDX, POS_IDX, mood_of, valence_of
     from bot.records import FaceResult, FrameResult, TileResult
     from bot.tracker import Tracker
     from model import EMOTIONS, EmotionClassifier
+    from training.augment import shrink
     from training.data import default_fer2013_path, load_npz
 
     x, y = load_npz(default_fer2013_path())["val"]
-    p = EmotionClassifier.load().predict(x)
+    if args.side < 48 or args.jpeg:
+        x = shrink(x, args.side, args.jpeg)
+        print(f"faces of {args.side} px, JPEG quality {args.jpeg or 'none'}, calibrated "
+              + ("as full-size faces" if args.full_size_calibration else "for their size (as served)"))
+    sides = None if args.full_size_calibration or args.side >= 48 else [args.side] * len(x)
+    p = EmotionClassifier.load().predict(x, sides=sides, batch_size=512)
     old = p[:, POS_IDX].sum(1) - p[:, NEG_IDX].sum(1)
     new = valence_of(p)
     rng = np.random.default_rng(0)

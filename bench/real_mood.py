@@ -4,8 +4,10 @@
 participants' faces, their median box side, the class valence and mood (`bot.mood`), the faces read
 angry, disgust, fear or sad at a calibrated top score of `bot.mood.CONFIDENT` (where the mood counts
 them) and the faces the mood counts. Then, per model, how many screenshots read "negative".
+`--scales 1,0.5` reads each screenshot again shrunk (area averaging): the same people as a smaller
+screen or a larger gallery shows them, their faces a few pixels across.
 
-    python bench/real_mood.py [--models A.keras B.keras ...] [--dirs DIR ...]
+    python bench/real_mood.py [--models A.keras B.keras ...] [--dirs DIR ...] [--scales 1,0.5]
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ def main() -> int:
     ap.add_argument("--models", nargs="*", default=[], help=".keras files with cards (default: the bundled one)")
     ap.add_argument("--dirs", nargs="*", default=[str(SHARED / "galleries"), str(SHARED / "galleries2")],
                     help="folders of screenshots (default: the shared real ones)")
+    ap.add_argument("--scales", default="1", help="comma-separated scales each screenshot is read at (default: 1)")
     args = ap.parse_args()
+    try:
+        scales = [float(v) for v in args.scales.split(",")]
+        if not all(0 < v <= 4 for v in scales):
+            raise ValueError
+    except ValueError:
+        print(f"--scales: expected numbers above 0 and at most 4, separated by commas, not {args.scales!r}")
+        return 2
     import cv2
 
     from bot.analyzer import GalleryAnalyzer
@@ -48,34 +58,39 @@ def main() -> int:
     analysers = [GalleryAnalyzer(classifier=clf) for clf in models]
     print(f"{len(shots)} real screenshots through the analyser; per model: participants' faces (median box side), "
           f"valence, mood, faces read negative at a top score >= {CONFIDENT}, faces counted")
-    negative, neg_faces, all_faces = [0] * len(models), [0] * len(models), [0] * len(models)
-    for path in shots:
-        image = cv2.imread(str(path))
-        if image is None:
-            print(f"{path.name}: not a picture")
-            continue
-        cells = []
-        for k, (name, analyser) in enumerate(zip(names, analysers)):
-            analyser.forget()
-            faces = [f for f in analyser.analyze(image).faces if f.role == "participant"]
-            if not faces:
-                cells.append(f"{name}: no faces")
+    for scale in scales:
+        negative, neg_faces, all_faces, counted = ([0] * len(models) for _ in range(4))
+        for path in shots:
+            image = cv2.imread(str(path))
+            if image is None:
+                print(f"{path.name}: not a picture")
                 continue
-            scores = np.array([f.scores for f in faces])
-            valence = float(valence_of(scores).mean())
-            mood = mood_of(valence)
-            negative[k] += mood == "negative"
-            sure = scores.max(axis=1) >= CONFIDENT
-            neg = int(np.sum(sure & np.isin(scores.argmax(axis=1), NEG_IDX)))
-            neg_faces[k] += neg
-            all_faces[k] += len(faces)
-            side = int(np.median([f.box[2] for f in faces]))
-            cells.append(f"{name}: {len(faces)} faces ({side} px) valence {valence:+.2f} {mood}, "
-                         f"negative {neg}, counted {int(sure.sum())}")
-        print(f"{path.name}\n  " + "\n  ".join(cells))
-    for name, n, neg, total in zip(names, negative, neg_faces, all_faces):
-        print(f"{name}: {n} of {len(shots)} screenshots read \"negative\" [0]; {neg} of {total} faces read "
-              "negative surely")
+            if scale != 1:
+                image = cv2.resize(image, None, fx=scale, fy=scale,
+                                   interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            cells = []
+            for k, (name, analyser) in enumerate(zip(names, analysers)):
+                analyser.forget()
+                faces = [f for f in analyser.analyze(image).faces if f.role == "participant"]
+                if not faces:
+                    cells.append(f"{name}: no faces")
+                    continue
+                scores = np.array([f.scores for f in faces])
+                valence = float(valence_of(scores).mean())
+                mood = mood_of(valence)
+                negative[k] += mood == "negative"
+                sure = scores.max(axis=1) >= CONFIDENT
+                neg = int(np.sum(sure & np.isin(scores.argmax(axis=1), NEG_IDX)))
+                neg_faces[k] += neg
+                all_faces[k] += len(faces)
+                counted[k] += int(sure.sum())
+                side = int(np.median([f.box[2] for f in faces]))
+                cells.append(f"{name}: {len(faces)} faces ({side} px) valence {valence:+.2f} {mood}, "
+                             f"negative {neg}, counted {int(sure.sum())}")
+            print(f"{path.name} at {scale:g}x\n  " + "\n  ".join(cells))
+        for name, n, neg, total, c in zip(names, negative, neg_faces, all_faces, counted):
+            print(f"at {scale:g}x, {name}: {n} of {len(shots)} screenshots read \"negative\" [0]; {neg} of {total} "
+                  f"faces read negative surely; {c} counted")
     return 0
 
 

@@ -4,8 +4,12 @@ the classifier enlarges a small crop, and also compressed at that size as a vide
 (JPEG at quality Q; 0: not compressed). For each S and Q, models side by side: accuracy, the share
 read as sad, neutral and happy, the class mood a calm class (neutral-labelled faces) reads, and the
 share of neutral-labelled faces read angry, disgust, fear or sad (argmax, and confidently: at a
-calibrated top score of `bot.mood.CONFIDENT`, where the mood counts them), and the share of all faces
-the mood counts. Needs FER2013.
+calibrated top score of `bot.mood.CONFIDENT`, where the mood counts them), the share of all faces
+the mood counts, and the expected calibration error. Each model is calibrated two ways side by side:
+"size", as the observer serves a gallery face (the card's calibration by size, told the face's side
+S), and "full", the full-size calibration for every face (as served before size bands). The size
+bands are fitted on val itself: their held-out figures are in the card (`size_calibration`). Needs
+FER2013.
 
     python bench/small_faces.py [--models A.keras B.keras ...] [--sides 48,32,24,20,16] [--jpeg 0,30]
 """
@@ -20,21 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-
-def shrunk(x: np.ndarray, side: int, jpeg: int = 0) -> np.ndarray:
-    """Faces (N, 48, 48) uint8 shrunk to `side` pixels, compressed there as JPEG at quality `jpeg`
-    (0: not), and enlarged back."""
-    import cv2
-
-    if side >= x.shape[1] and not jpeg:
-        return x
-
-    def one(f):
-        small = cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) if side < x.shape[1] else f
-        if jpeg:
-            small = cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, jpeg])[1], cv2.IMREAD_GRAYSCALE)
-        return cv2.resize(small, x.shape[1:][::-1], interpolation=cv2.INTER_LINEAR)
-    return np.stack([one(f) for f in x])
+from training.augment import shrink  # noqa: E402
 
 
 def main() -> int:
@@ -46,6 +36,7 @@ def main() -> int:
     args = ap.parse_args()
     from bot.mood import CONFIDENT, NEG_IDX, valence_of
     from model import EMOTIONS, EmotionClassifier
+    from training.calibrate import ece
     from training.data import DatasetError, load_val
 
     try:
@@ -59,21 +50,24 @@ def main() -> int:
           "as served (calibrated, card's views); calm: mean valence of neutral-labelled faces; neutral->neg: "
           f"neutral-labelled faces read angry, disgust, fear or sad (argmax / at a top score >= {CONFIDENT}); "
           "counted: faces the mood counts")
-    print(f"{'model':<40} {'S':>3} {'Q':>3} {'accuracy':>9} {'sad':>6} {'neutral':>8} {'happy':>6} {'happy recall':>13} "
-          f"{'calm':>6} {'neutral->neg':>13} {'confidently':>12} {'counted':>8}")
+    print(f"{'model':<40} {'cal':>4} {'S':>3} {'Q':>3} {'accuracy':>9} {'sad':>6} {'neutral':>8} {'happy':>6} "
+          f"{'happy recall':>13} {'calm':>6} {'neutral->neg':>13} {'confidently':>12} {'counted':>8} {'ECE':>6}")
     calm = y == neutral
     for side in (int(s) for s in args.sides.split(",")):
         for q in (int(v) for v in args.jpeg.split(",")):
-            xs = shrunk(x, side, q)
+            xs = shrink(x, side, q)
             for clf in models:
-                p = np.concatenate([clf.predict(xs[i:i + 512]) for i in range(0, len(xs), 512)])
-                pred, top = p.argmax(1), p.max(1)
-                neg = np.isin(pred, NEG_IDX)
-                print(f"{clf.path.name:<40} {side:>3} {q:>3} {np.mean(pred == y):>9.1%} {np.mean(pred == sad):>6.1%} "
-                      f"{np.mean(pred == neutral):>8.1%} {np.mean(pred == happy):>6.1%} "
-                      f"{np.mean(pred[y == happy] == happy):>13.1%} {valence_of(p[calm]).mean():>+6.2f} "
-                      f"{np.mean(neg[calm]):>13.1%} {np.mean(neg[calm] & (top[calm] >= CONFIDENT)):>12.1%} "
-                      f"{np.mean(top >= CONFIDENT):>8.1%}")
+                for how, sides in (("size", [side] * len(xs)), ("full", None)):
+                    if how == "size" and not clf.size_bands:
+                        continue
+                    p = clf.predict(xs, sides=sides, batch_size=512)
+                    pred, top = p.argmax(1), p.max(1)
+                    neg = np.isin(pred, NEG_IDX)
+                    print(f"{clf.path.name:<40} {how:>4} {side:>3} {q:>3} {np.mean(pred == y):>9.1%} "
+                          f"{np.mean(pred == sad):>6.1%} {np.mean(pred == neutral):>8.1%} {np.mean(pred == happy):>6.1%} "
+                          f"{np.mean(pred[y == happy] == happy):>13.1%} {valence_of(p[calm]).mean():>+6.2f} "
+                          f"{np.mean(neg[calm]):>13.1%} {np.mean(neg[calm] & (top[calm] >= CONFIDENT)):>12.1%} "
+                          f"{np.mean(top >= CONFIDENT):>8.1%} {ece(p, y):>6.3f}")
     return 0
 
 

@@ -24,7 +24,7 @@ from bot.geometry import center_in, detection_roi, iou, overlaps
 from bot.layout import LayoutMemory, LayoutOptions, find_tiles, fit, picture_on_panel
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS, EmotionClassifier
-from model.crop import crop_faces
+from model.crop import crop_faces, fer_square
 from model.detector import Detection, FaceDetector
 from model.headpose import head_pose
 
@@ -103,8 +103,10 @@ class GalleryAnalyzer:
         pictures = {a.tile for a in assigned
                     if a.role == "participant" and picture_on_panel(gray, layout[a.tile].box, a.det.box)}
         assigned = [a._replace(role="other") if a.tile in pictures else a for a in assigned]
-        probs = self.classifier.predict(crop_faces(frame, [a.det.box for a in assigned])) if assigned else \
-            np.zeros((0, len(EMOTIONS)), np.float32)
+        # each face's size in the frame goes with it: a small face's answer is calibrated as surer of less
+        boxes = [a.det.box for a in assigned]
+        probs = self.classifier.predict(crop_faces(frame, boxes), sides=[fer_square(b)[2] for b in boxes]) \
+            if assigned else np.zeros((0, len(EMOTIONS)), np.float32)
         t3 = time.perf_counter()
         self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}
         poses = _poses([a.det for a in assigned])

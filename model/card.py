@@ -121,8 +121,26 @@ class Calibration(Section):
     held_out_ece_floor: dict[str, Any] | None = None
 
 
+@dataclass
+class SizeCalibration(Section):
+    """The calibration of faces smaller than full size (`model.calibration.calibrate_by_size`):
+    `bands`, one `{"side", "temperature", "top_label_map"}` a face side in pixels, each fitted on
+    FER2013 val shrunk to that side and compressed there at the JPEG qualities `jpeg` (0: not), and
+    what they did on the held-out half (`held_out`, a row a side) (`training.calibrate`);
+    `sharpness`: `{"sides", "median"}`, the median sharpness of val faces shrunk to each side
+    (`model.calibration.sharpness`), which tells how small a blurred face is as the model sees it."""
+    method: str | None = None
+    jpeg: list[int] | None = None
+    sharpness: dict[str, Any] | None = None
+    seed: int | None = None
+    fit_faces: int | None = None
+    held_out_faces: int | None = None
+    bands: list[dict[str, Any]] | None = None
+    held_out: list[dict[str, Any]] | None = None
+
+
 SECTIONS = {"input": Input, "data": Data, "serving": Serving, "multiply_adds": MultiplyAdds,
-            "calibration": Calibration}
+            "calibration": Calibration, "size_calibration": SizeCalibration}
 
 
 @dataclass
@@ -134,10 +152,12 @@ class ModelCard:
     `temperature`: divides the log-probabilities before the served softmax (1 = uncalibrated);
     `top_label_map`: after it, one (a, b, m) row a class remapping the top probability of faces
     whose top class it is (`model.calibration`; empty: none);
+    `size_calibration`: the calibration of faces smaller than full size, by size band (empty: the
+    full-size one for every face);
     `multiply_adds`: `per_view` and `per_face` (all served views) of the served network;
     `val`, `val_tta`: FER2013 val figures of the `.keras` file in one view and four (classification
     reports, `training.metrics`); `recipe`: the training run's settings, as the run named them.
-    The sections `input`, `data`, `serving`, `multiply_adds` and `calibration` are typed
+    The sections `input`, `data`, `serving`, `multiply_adds`, `calibration` and `size_calibration` are typed
     (`Section`s: assigning a dict makes one)."""
 
     classes: list[str] = field(default_factory=lambda: list(EMOTIONS))
@@ -157,6 +177,7 @@ class ModelCard:
     temperature: float = 1.0
     top_label_map: list[list[float]] = field(default_factory=list)
     calibration: Calibration = field(default_factory=Calibration)
+    size_calibration: SizeCalibration = field(default_factory=SizeCalibration)
     multiply_adds: MultiplyAdds = field(default_factory=MultiplyAdds)
     date: str | None = None
     file: str | None = None
@@ -225,6 +246,11 @@ class ModelCard:
         return p
 
     # Typed views of the fields serving relies on.
+    @property
+    def size_bands(self) -> list[dict]:
+        """The size calibration's bands as the card has them ([] without one)."""
+        return list(self.size_calibration.bands or [])
+
     @property
     def contrast(self) -> str:
         return str(self.input.contrast or "none")

@@ -42,6 +42,34 @@ def _pct(v) -> str:
     return f"{100 * float(v):.1f}%" if v is not None else "-"
 
 
+def _size_lines(card: ModelCard) -> list[str]:
+    """The calibration by face size: what it is, and its held-out rows (none: one line saying so)."""
+    sc = card.size_calibration
+    if not sc.bands:
+        return ["Every face, whatever its size, takes the calibration above (no calibration by size).", ""]
+    lines = [
+        "### By the face's size",
+        "",
+        "A face found in a frame is calibrated by its size: the smaller of its side in pixels (its "
+        "FER2013-style crop) and the side its sharpness shows. Bands at "
+        f"{', '.join(str(b['side']) for b in card.size_bands)} px, each fitted on val shrunk to that side and "
+        f"compressed there as JPEG at quality {', '.join(str(q) if q else 'none' for q in sc.jpeg or [])} (pooled); "
+        "between two bands the answers mix by log side; at 48 px and more, the calibration above. The answer "
+        f"never changes, only how sure it is. Checked on the other {sc.held_out_faces or '-'} faces, all "
+        "qualities pooled; *counted*: faces whose top score reaches 0.5, where the mood counts them; *calm "
+        "counted negative*: neutral-labelled faces the mood counts as angry, disgust, fear or sad.",
+        "",
+        "| side | ECE (full-size calibration) | ECE (by size) | counted | calm counted negative |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in sc.held_out or []:
+        lines.append(f"| {r['side']} px | {r['ece_full_size']} | {r['ece_by_size_and_sharpness']} | "
+                     f"{_pct(r['counted_full_size'])} -> {_pct(r['counted_by_size_and_sharpness'])} | "
+                     f"{_pct(r['neutral_counted_negative_full_size'])} -> "
+                     f"{_pct(r['neutral_counted_negative_by_size_and_sharpness'])} |")
+    return lines + [""]
+
+
 def markdown(card: ModelCard) -> str:
     """The page for `card` (deterministic: the same card gives the same bytes)."""
     s, ma, d, cal = card.serving, card.multiply_adds, card.data, card.calibration
@@ -113,8 +141,9 @@ def markdown(card: ModelCard) -> str:
         f"{held.get('ece_after_map', held.get('ece_after', '-'))} after ({cal.bins or '-'} bins); "
         f"temperature {card.temperature}.",
         "",
-        LIMITS,
     ]
+    lines += _size_lines(card)
+    lines += [LIMITS]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from model import contrast as contrast_steps
-from model.calibration import apply_top_label_map, check_top_label_map, temperature_scale
+from model.calibration import (FULL_SIDE, calibrate, calibrate_by_size, check_sharpness_curve, check_size_bands,
+                               check_top_label_map, sharpness, side_from_sharpness)
 from model.card import ModelCard, Serving, sha256_bytes, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
 from model.errors import ModelLoadError
@@ -56,6 +57,8 @@ class EmotionClassifier:
         self.temperature = float(self.card.temperature)
         self.top_label_map = (check_top_label_map(self.card.top_label_map, len(EMOTIONS))
                               if self.card.top_label_map else None)
+        self.size_bands = check_size_bands(self.card.size_bands, len(EMOTIONS))
+        self.sharpness_curve = check_sharpness_curve(self.card.size_calibration.sharpness)
         self._lock = threading.Lock()
         self._fn = runner
 
@@ -90,11 +93,13 @@ class EmotionClassifier:
                 raise ModelLoadError(p, f"model card classes {card.classes} differ from {list(EMOTIONS)}")
             if card.contrast not in contrast_steps.CONTRASTS:
                 raise ModelLoadError(p, f"model card names an unknown contrast step {card.contrast!r}")
-            if card.top_label_map:
-                try:
+            try:
+                if card.top_label_map:
                     check_top_label_map(card.top_label_map, len(EMOTIONS))
-                except ValueError as e:
-                    raise ModelLoadError(p, f"model card: {e}") from e
+                check_size_bands(card.size_bands, len(EMOTIONS))
+                check_sharpness_curve(card.size_calibration.sharpness)
+            except ValueError as e:
+                raise ModelLoadError(p, f"model card: {e}") from e
         litert_error = None
         if backend != "keras":
             try:
@@ -129,20 +134,35 @@ class EmotionClassifier:
         return out
 
     def predict(self, faces: np.ndarray | Sequence[np.ndarray], tta: bool | None = None,
-                calibrated: bool = True, batch_size: int | None = None) -> np.ndarray:
+                calibrated: bool = True, batch_size: int | None = None, sides=None) -> np.ndarray:
         """Probabilities (N, 7) float32 in `EMOTIONS` order, one batched call for all faces (or one
         call per `batch_size` faces: a whole data set without holding all its views at once).
 
         Faces go through the card's contrast step, then the network in one view (or, with `tta`,
         the mean over `TTA_VIEWS`: four times the work, in the same call); `calibrated` applies the
         card's temperature, then its top-label map where it has one (`model.calibration`: the
-        answer stays, its probability is what a face of that class shows that often)."""
+        answer stays, its probability is what a face of that class shows that often).
+
+        `sides`: how many pixels across each face was where it was found (its FER2013-style crop's
+        side in the frame, `model.crop.fer_square`), for the card's calibration by size: a face
+        smaller than `FULL_SIDE` is sure of less, and so is a blurred one (its sharpness gives a
+        side too, and the smaller counts). None: a list of crops gives each crop's shorter side,
+        an array of 48x48 faces (a data set's) takes the full-size calibration."""
+        if sides is None and not isinstance(faces, np.ndarray):
+            sides = [min(np.shape(f)[:2]) if np.ndim(f) >= 2 else FULL_SIDE for f in faces]
+        if sides is not None and len(sides) != len(faces):
+            raise ValueError(f"sides: expected one size a face ({len(faces)}), got {len(sides)}")
         if batch_size is not None and len(faces) > batch_size:
             if batch_size < 1:
                 raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-            return np.concatenate([self.predict(faces[i:i + batch_size], tta, calibrated)
+            return np.concatenate([self.predict(faces[i:i + batch_size], tta, calibrated,
+                                                sides=None if sides is None else sides[i:i + batch_size])
                                    for i in range(0, len(faces), batch_size)])
-        x = contrast_steps.apply(self.preprocess(faces), self.contrast)
+        x = self.preprocess(faces)
+        if sides is not None and self.sharpness_curve is not None and len(x):
+            sides = np.minimum(np.asarray(sides, np.float64).reshape(-1),
+                               side_from_sharpness(sharpness(x), *self.sharpness_curve))
+        x = contrast_steps.apply(x, self.contrast)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), dtype=np.float32)
         views = tta_views(x) if (self.tta if tta is None else tta) else [x]
@@ -151,11 +171,11 @@ class EmotionClassifier:
             probs = np.asarray(self._fn(batch), dtype=np.float32)
         probs = probs.reshape(len(views), len(x), len(EMOTIONS)).mean(axis=0)
         probs = np.clip(probs, 1e-12, None)
+        if calibrated and sides is not None and self.size_bands:
+            return calibrate_by_size(probs, sides, self.temperature, self.top_label_map,
+                                     self.size_bands).astype(np.float32)
         if calibrated and (self.temperature != 1.0 or self.top_label_map is not None):
-            probs = temperature_scale(probs, self.temperature)
-            if self.top_label_map is not None:
-                probs = apply_top_label_map(probs, self.top_label_map)
-            return probs.astype(np.float32)
+            return calibrate(probs, self.temperature, self.top_label_map).astype(np.float32)
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
     @property

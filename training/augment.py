@@ -111,6 +111,22 @@ def meeting_batch(x: np.ndarray, rng: np.random.Generator, p: float, sides: tupl
     return x
 
 
+def shrink(x: np.ndarray, side: int, jpeg: int = 0) -> np.ndarray:
+    """Faces (N, H, W) uint8 as a gallery of `side`-pixel faces gives them: shrunk to `side` (area
+    averaging), compressed there as JPEG at quality `jpeg` (0: not; a call's codec at a low bit
+    rate), and enlarged back bilinearly, as the classifier enlarges a small crop. A new array."""
+    if side >= x.shape[1] and not jpeg:
+        return x.copy()
+
+    def one(f):
+        small = cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) if side < x.shape[1] else f
+        if jpeg:
+            small = cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])[1],
+                                 cv2.IMREAD_GRAYSCALE)
+        return cv2.resize(small, x.shape[1:][::-1], interpolation=cv2.INTER_LINEAR)
+    return np.stack([one(f) for f in x]) if len(x) else x.copy()
+
+
 def erase_batch(out: np.ndarray, rng: np.random.Generator, p: float = AugmentConfig.erase,
                 size: tuple[float, float] = AugmentConfig.erase_size) -> np.ndarray:
     """Random erasing in place on a float32 batch `(B, H, W)`: with probability `p` a face gets one

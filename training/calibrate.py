@@ -6,8 +6,14 @@
    top probability, fitted by maximum likelihood of "the top class is the label" with a, b >= 0
    (monotone); a class predicted for fewer than `MIN_FACES` fitting faces takes the map fitted on
    all of them.
+3. Then by the face's size (`fit_size_calibration`): for each side of `SIZE_SIDES` pixels, both
+   steps again, fitted on val shrunk to that side and compressed there at each JPEG quality of
+   `SIZE_JPEG` (a call's codec, `training.augment.shrink`), all qualities pooled: the observer knows a
+   face's size, never how hard the call compressed it. A face between two sides is served a mix of
+   both (`model.calibration.calibrate_by_size`).
 Reported as the NLL and the expected calibration error (ECE, 15 equal-width confidence bins) before
-and after each step, on a held-out half; then refitted on all faces for the card.
+and after each step, on a held-out half (for the sizes also the faces the mood counts and the calm
+faces it counts negative); then refitted on all faces for the card.
 
 `python -m training.calibrate WEIGHTS` refits a card's calibration on FER2013 val without
 converting anything again.
@@ -21,13 +27,21 @@ from pathlib import Path
 
 import numpy as np
 
-from model.calibration import apply_top_label_map, beta_features, temperature_scale
+from model.calibration import (FULL_SIDE, apply_top_label_map, beta_features, calibrate as calibrated,
+                               calibrate_by_size, sharpness, side_from_sharpness, temperature_scale)
 from model.card import ModelCard
 from model.classifier import EmotionClassifier, ModelLoadError
+from model.emotions import EMOTIONS
+from training.augment import shrink
 from training.data import DatasetError, load_val
 
 BINS = 15
 MIN_FACES = 50  # fitting faces a class needs to get its own top-label map
+SIZE_SIDES = (40, 32, 24, 20, 16, 12)  # face sides (px) that get a calibration of their own
+SIZE_JPEG = (0, 90, 70, 50, 30)        # JPEG qualities pooled at each side (0: not compressed)
+CONFIDENT = 0.5                        # the top score from which the mood counts a face (bot.mood)
+NEGATIVE = [EMOTIONS.index(e) for e in ("angry", "disgust", "fear", "sad")]
+NEUTRAL = EMOTIONS.index("neutral")
 
 scale = temperature_scale  # `scale(probs, t)`: probabilities at temperature t
 
@@ -149,6 +163,86 @@ def set_calibration(card, probs: np.ndarray, y: np.ndarray) -> dict:
     return report
 
 
+def _size_figures(probs: np.ndarray, y: np.ndarray) -> dict:
+    """NLL, ECE, the share of faces the mood counts, and of neutral-labelled faces it counts negative."""
+    top, calm = probs.max(axis=1), y == NEUTRAL
+    sure_negative = np.isin(probs.argmax(axis=1), NEGATIVE) & (top >= CONFIDENT)
+    return {"nll": round(nll(probs, y), 4), "ece": round(ece(probs, y), 4),
+            "counted": round(float(np.mean(top >= CONFIDENT)), 4),
+            "neutral_counted_negative": round(float(np.mean(sure_negative[calm])), 4) if calm.any() else None}
+
+
+def fit_size_calibration(predict, x: np.ndarray, y: np.ndarray, temperature: float, top_label_map,
+                         sides=SIZE_SIDES, jpeg=SIZE_JPEG, seed: int = 0) -> dict:
+    """The `size_calibration` section of a card: for each side of `sides`, a temperature and a
+    top-label map fitted on val faces `x` (N, 48, 48) shrunk to it and compressed there at every
+    quality of `jpeg`, pooled; and the sharpness curve (the median sharpness of the faces shrunk to
+    each side, uncompressed, 48 px included). `predict(faces)` gives the uncalibrated probabilities
+    as served. Fitted on one seeded half of the faces (each face with all its qualities) and
+    reported on the other, a row a side (48 px too: full-size faces through the codec): the
+    full-size calibration (`temperature`, `top_label_map`) for every face, the calibration by the
+    face's side, and by the smaller of its side and the side its sharpness shows (as the observer
+    serves). Then refitted on all."""
+    x, y = np.asarray(x), np.asarray(y)
+    order = np.random.default_rng(seed).permutation(len(y))
+    fit, held = order[: len(y) // 2], order[len(y) // 2:]
+    all_sides = sorted({int(s) for s in sides} | {FULL_SIDE}, reverse=True)
+    probs, sharp = {}, {}
+    for side in all_sides:
+        faces = [shrink(x, side, q) for q in jpeg]
+        probs[side] = np.stack([np.asarray(predict(f), np.float64) for f in faces])  # (Q, N, K)
+        sharp[side] = np.stack([sharpness(f) for f in faces])                        # (Q, N)
+    plain = list(jpeg).index(0) if 0 in jpeg else 0
+    curve = lambda idx: (all_sides, [float(np.median(sharp[s][plain, idx])) for s in all_sides])  # noqa: E731
+    k = len(EMOTIONS)
+
+    def bands_on(idx):
+        out = []
+        for side in all_sides[1:]:
+            p, yy = probs[side][:, idx].reshape(-1, k), np.tile(y[idx], len(jpeg))
+            t = fit_temperature(p, yy)
+            out.append({"side": side, "temperature": round(t, 4), "top_label_map": fit_top_label_map(scale(p, t), yy)})
+        return out
+
+    half_bands, half_curve, rows = bands_on(fit), curve(fit), []
+    for side in all_sides:
+        ph, yh = probs[side][:, held].reshape(-1, k), np.tile(y[held], len(jpeg))
+        seen = np.minimum(side, side_from_sharpness(sharp[side][:, held].reshape(-1), *half_curve))
+        figures = {"full_size": calibrated(ph, temperature, top_label_map),
+                   "by_size": calibrate_by_size(ph, np.full(len(ph), side), temperature, top_label_map, half_bands),
+                   "by_size_and_sharpness": calibrate_by_size(ph, seen, temperature, top_label_map, half_bands)}
+        rows.append({"side": side, **{f"{name}_{how}": v for how, p in figures.items()
+                                      for name, v in _size_figures(p, yh).items()}})
+    sides_all, med_all = curve(order)
+    return {"method": "for each face side: val shrunk to it (area), JPEG at each quality (0: none) there, enlarged "
+                      "back, qualities pooled; temperature (NLL), then a beta map of the top probability for each "
+                      "predicted class; between sides the answers mix by log side; a face's side is the smaller of "
+                      "its pixels and the side its sharpness shows",
+            "jpeg": [int(q) for q in jpeg], "seed": seed, "fit_faces": int(len(fit)),
+            "held_out_faces": int(len(held)), "bands": bands_on(order),
+            "sharpness": {"sides": sides_all, "median": [round(v, 4) for v in med_all]}, "held_out": rows}
+
+
+def set_size_calibration(card, clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> dict:
+    """Fit the calibration by size for `clf` as it serves (its views, uncalibrated) and put it in
+    `card` (the full-size calibration must be fitted first). Returns the section."""
+    report = fit_size_calibration(lambda f: clf.predict(f, calibrated=False, batch_size=batch_size), x, y,
+                                  card.temperature, card.top_label_map or None)
+    card.size_calibration = report
+    return report
+
+
+def size_summary(report: dict) -> str:
+    """One line for a `fit_size_calibration` report: each side's held-out ECE, calm faces counted
+    negative and faces counted, full-size calibration -> as the observer serves."""
+    parts = [f"{r['side']} px ECE {r['ece_full_size']} -> {r['ece_by_size_and_sharpness']}, calm faces counted "
+             f"negative {r['neutral_counted_negative_full_size']:.1%} -> "
+             f"{r['neutral_counted_negative_by_size_and_sharpness']:.1%}, counted {r['counted_full_size']:.1%} -> "
+             f"{r['counted_by_size_and_sharpness']:.1%}"
+             for r in report.get("held_out") or []]
+    return "by size (held-out half, JPEG " + "/".join(map(str, report.get("jpeg") or [])) + "): " + "; ".join(parts)
+
+
 def summary(report: dict) -> str:
     """One line for a `calibrate` report."""
     h = report["held_out"]
@@ -163,10 +257,13 @@ def summary(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.calibrate",
                                  description="Refit a model card's calibration (temperature, then the "
-                                             "top-label map) on FER2013 val, as the model serves.")
+                                             "top-label map, then both for each face size) on FER2013 val, "
+                                             "as the model serves.")
     ap.add_argument("weights", help="a .keras file with a card beside it")
     ap.add_argument("--data", help="FER2013 npz/csv/folder with a val split (default: $CLASSMOOD_FER2013 or "
                                    "../shared/data/fer2013/fer2013_original_trainval.npz)")
+    ap.add_argument("--full-size-only", action="store_true",
+                    help="fit no calibration by face size (every face takes the full-size one)")
     args = ap.parse_args(argv)
     weights = Path(args.weights)
     try:
@@ -176,11 +273,16 @@ def main(argv: list[str] | None = None) -> int:
             raise ModelLoadError(weights, "no such weights file with a model card beside it")
         clf = EmotionClassifier.load(weights)
         report = set_calibration(card, clf.predict(x, calibrated=False, batch_size=256), y)
+        sizes = set_size_calibration(card, clf, x, y) if not args.full_size_only else None
+        if sizes is None:
+            card.size_calibration = {}
         card.write(weights)
     except (DatasetError, ModelLoadError, OSError, ValueError) as e:
         print(f"calibrate: {e}", file=sys.stderr)
         return 2
     print(f"{weights.name} as served ({clf.backend}, {clf.views} view(s)): {summary(report)}")
+    if sizes is not None:
+        print(size_summary(sizes))
     return 0
 
 

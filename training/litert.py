@@ -7,8 +7,9 @@ Converts the network with dynamic-range quantisation (weights stored as int8, ac
 per face at run time) into `<stem>.tflite` beside it, then scores both forms on the val split, with
 one view and with the four test-time views. The card gets the `.keras` file's own figures (`val`,
 `val_tta`), under `serving` the LiteRT file, its sha256, the views it serves by default and its
-figures, `multiply_adds` (a view, and a face as served), and a `temperature` fitted on val
-(`training.calibrate`: fitted on one seeded half and reported on the other, then refitted on all).
+figures, `multiply_adds` (a view, and a face as served), and its calibration fitted on val: the
+full-size one and one for each face size (`training.calibrate`: fitted on one seeded half and
+reported on the other, then refitted on all).
 A LiteRT form that loses more than `--max-drop` accuracy against the `.keras` file, or a served
 form over `--max-multiply-adds`, is refused: the file is deleted and the card keeps no `serving`.
 """
@@ -26,7 +27,7 @@ from model.card import Calibration, ModelCard, MultiplyAdds, Serving, sha256_fil
 from model.classifier import TTA_VIEWS, EmotionClassifier, ModelLoadError
 from model.contrast import CONTRASTS
 from model.network import multiply_adds, read_keras
-from training.calibrate import set_calibration, summary
+from training.calibrate import set_calibration, set_size_calibration, size_summary, summary
 from training.data import DatasetError, ferplus_plurality, load_val, load_votes
 from training.metrics import classification_report
 
@@ -60,6 +61,7 @@ def main(argv=None) -> int:
           f"{s.served['accuracy']:.4f} (one view {s.val['accuracy']:.4f}, .keras {card.val['accuracy']:.4f}; "
           f"four views {s.val_tta['accuracy']:.4f}); same answer as the .keras file on "
           f"{s.agreement_with_keras:.2%} of val faces; {summary(card.calibration.to_dict())}")
+    print(size_summary(card.size_calibration.to_dict()))
     return 0
 
 
@@ -96,6 +98,7 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
         raise ValueError(f"{weights.name} costs {per_view * views / 1e6:.1f} M multiply-adds a face in {views} "
                          f"view(s), over the budget of {budget / 1e6:.0f} M")
     card.temperature, card.top_label_map, card.calibration = 1.0, [], Calibration()
+    card.size_calibration = {}
     lite = convert(weights)
     card.serving = Serving(format=FORMAT, file=lite.name, sha256=sha256_file(lite), bytes=lite.stat().st_size,
                            converted_with=f"tensorflow {tf.__version__}", views=views,
@@ -121,6 +124,7 @@ def attach(weights: Path, data: Path | None = None, max_drop: float = 0.005, vie
         raise ValueError(f"the LiteRT form loses {drop:.4f} val accuracy against {weights.name} "
                          f"(more than --max-drop {max_drop}); it was not kept")
     set_calibration(card, served, y)
+    set_size_calibration(card, clf, x, y, BATCH)  # clf: the LiteRT form, as it serves
     card.write(weights)
     return card
 
