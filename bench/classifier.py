@@ -5,7 +5,8 @@ its own kernels and with the kernels of a laptop that has AVX2 and FMA but no AV
                                [--rounds 2]
 
 Side by side in one run: the served form (the card's LiteRT int8 file in its default views; also
-without its calibration step, to show what that costs), the previous four-view form (the same
+calibrated by face size, as the observer serves gallery faces, and without its calibration step, to
+show what each costs), the previous four-view form (the same
 network with the four test-time views: today's architecture, as shipped until this model), and the
 original approach (one Keras `predict` call per face, on
 TensorFlow). Each kernel set runs in its own process (XNNPACK picks its kernels once a process; see
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BATCHES = (1, 8, 49)
-PATHS = ("served", "uncalibrated", "four-view", "original")
+PATHS = ("served", "by size", "uncalibrated", "four-view", "original")
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -72,6 +73,8 @@ def measure(model: str | None, repeats: int, threads: int, isa: str) -> dict:
         faces = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
         x = faces[..., None].astype(np.float32)
         ms["served"][n] = median_ms(lambda: served.predict(faces), repeats)
+        sides = rng.uniform(14, 60, n)  # a gallery's faces: the calibration by size and the sharpness read
+        ms["by size"][n] = median_ms(lambda: served.predict(faces, sides=sides), repeats)
         ms["uncalibrated"][n] = median_ms(lambda: served.predict(faces, calibrated=False), repeats)
         ms["four-view"][n] = median_ms(lambda: four.predict(faces), repeats)
         ms["original"][n] = median_ms(lambda: [keras_model.predict(x[i:i + 1], verbose=0) for i in range(n)],
@@ -130,6 +133,7 @@ def main() -> int:
     print(f"model {first['path']}: {per_view / 1e6:.1f} M multiply-adds a view; served in {first['views']} view(s) "
           f"= {first['served_macs'] / 1e6:.1f} M a face; four-view form {per_view * 4 / 1e6:.1f} M a face")
     names = {"served": f"served (LiteRT int8, {first['views']} view)",
+             "by size": "... calibrated by face size (observer)",
              "uncalibrated": "... without its calibration step", "four-view": "previous form (LiteRT int8, 4 views)",
              "original": "original (Keras predict per face, 1 view)"}
     print(f"{'path':<44}{'batch':>6}" + "".join(f"{isa + ' ms/face':>18}" for isa in isas))

@@ -168,6 +168,19 @@ def test_init_starts_from_a_model_and_refuses_another_shape(small_npz, teacher_f
     convs = [(a, b) for a, b in zip(start.weights, trained.weights) if "kernel" in a.path]
     assert convs and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in convs)
 
+    frozen = tmp_path / "frozen"
+    r = run_cli("classmood-train", "--data", str(small_npz), "--out", str(frozen), "--epochs", "1", "--lr", "0.01",
+                "--warmup-epochs", "0", "--init", str(start_file), "--freeze-bn", "--meeting", "0.5", *TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((frozen / "config.json").read_text())["freeze_bn"] == 2 * 2 + 1  # two a block, and fc_bn
+    tuned = keras.saving.load_model(frozen / "best.keras", compile=False)
+    pairs = list(zip(start.weights, tuned.weights))
+    bn = [(a, b) for a, b in pairs if "_bn" in a.path]
+    assert len(bn) == 4 * 5 and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in bn)
+    assert any(not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in pairs if "kernel" in a.path)
+    alone = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "alone"), "--freeze-bn", *TINY)
+    assert alone.returncode == 2 and "needs --init" in alone.stderr
+
     other = tmp_path / "other.keras"
     make_model(width=16, blocks=2, seed=9).save(other)
     bad = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "bad"),

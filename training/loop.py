@@ -26,7 +26,7 @@ from training.metrics import classification_report
 RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
                "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
                "teachers", "teacher_file", "kd_alpha", "kd_temperature", "teacher_flip", "teacher_zoom", "votes_mix",
-               "erase", "low_res", "meeting", "time_limit", "contrast", "init", "backend", "keras")
+               "erase", "low_res", "meeting", "time_limit", "contrast", "init", "freeze_bn", "backend", "keras")
 
 
 class Batches(keras.utils.PyDataset):

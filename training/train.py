@@ -100,6 +100,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "(at most --epochs) and stop at its end")
     ap.add_argument("--init", metavar="KERAS",
                     help="start from this model's weights (same width, blocks and convs), e.g. to fine-tune")
+    ap.add_argument("--freeze-bn", action="store_true",
+                    help="with --init: keep its batch-normalisation layers as they are (their averages and "
+                         "scales), so that augmented faces in a fine-tune do not move the statistics sharp "
+                         "faces are read with")
     ap.add_argument("--mixed-precision", action="store_true",
                     help="compute in bfloat16 with float32 weights (GPU); best.keras is saved in float32")
     ap.add_argument("--seed", type=int, default=1)
@@ -140,6 +144,8 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
         raise DatasetError(f"teacher model not found: {', '.join(missing)}")
     if args.init and not Path(args.init).is_file():
         raise DatasetError(f"--init model not found: {args.init}")
+    if args.freeze_bn and not args.init:
+        raise DatasetError("--freeze-bn keeps a starting model's batch normalisation: it needs --init")
     if args.teachers and args.teacher_file:
         raise DatasetError("--teachers and --teacher-file exclude each other")
     if not 0 <= args.votes_mix <= 1 or not 0 <= args.kd_alpha <= 1:
@@ -191,6 +197,11 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
         if args.init:
             _load_weights(model, args.init)
             config["init"] = _teacher_summary(args.init)
+            if args.freeze_bn:
+                frozen = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+                for layer in frozen:
+                    layer.trainable = False  # Keras 3: a frozen BatchNormalization also runs on its averages
+                config["freeze_bn"] = len(frozen)
         steps_per_epoch = args.steps or int(np.ceil(len(y_train) / args.batch_size))
         warmup = int(args.warmup_epochs * steps_per_epoch)
         schedule = keras.optimizers.schedules.CosineDecay(
