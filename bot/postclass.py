@@ -214,7 +214,9 @@ def limits_html(r: rp.Report, quality: dict) -> str:
         items.append(f"{quality['uncertain']} of {n} faces read ({quality['uncertain'] / n:.0%}) were uncertain "
                      f"(tiny, or no expression clearly on top) and count for neither side of the mood.")
         items.append(f"{quality['small']} of {n} faces ({quality['small'] / n:.0%}) were under {SMALL_FACE_PX} "
-                     "pixels a side: small faces in a large gallery or a screen-share strip are read less surely.")
+                     "pixels a side: small faces in a large gallery or a screen-share strip are read less surely, "
+                     "and count only where their expression is clear at that size, so a class of small faces "
+                     "reads neutral more often, whichever way it feels.")
     elif n:
         items.append("Class-only session: how sure each face was is not stored.")
     items.append("Cameras that were off, faces turned away and participants on other pages of the gallery "
