@@ -208,3 +208,38 @@ def test_the_observer_tells_the_classifier_each_face_size(fer_faces):
     served = np.array([f.scores for f in result.faces])
     assert (served.argmax(1) == full.argmax(1)).all()
     assert served.max(1).mean() < full.max(1).mean()
+
+
+def test_real_calm_screenshots_shrunk_read_fewer_faces_surely_negative(real_galleries, real_galleries2, analyzer):
+    """The shared real screenshots (calm classes, by eye) read as served and shrunk to 0.6x and 0.4x
+    (a smaller screen, a larger gallery): none reads "negative" as it is, and shrunk, the faces read
+    negative at a top score of 0.5 are far fewer than the full-size calibration reads them."""
+    import cv2
+
+    from bot.mood import CONFIDENT, NEG_IDX, mood_of, valence_of
+    from model.crop import crop_faces
+
+    clf = EmotionClassifier.load()
+    counts = {}
+    for scale in (1.0, 0.6, 0.4):
+        sure_neg = {"size": 0, "full": 0}
+        negative = {"size": 0, "full": 0}
+        for g in real_galleries + real_galleries2:
+            image = cv2.imread(str(g["path"]))
+            if scale != 1:
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            analyzer.forget()
+            faces = [f for f in analyzer.analyze(image).faces if f.role == "participant"]
+            if not faces:
+                continue
+            served = np.array([f.scores for f in faces])
+            full = clf.predict(crop_faces(image, [f.box for f in faces]))
+            for how, p in (("size", served), ("full", full)):
+                sure_neg[how] += int(np.sum((p.max(1) >= CONFIDENT) & np.isin(p.argmax(1), NEG_IDX)))
+                negative[how] += mood_of(float(valence_of(p).mean())) == "negative"
+        counts[scale] = (sure_neg, negative)
+    assert counts[1.0][1]["size"] == 0, counts
+    for scale in (0.6, 0.4):
+        sure_neg, negative = counts[scale]
+        assert sure_neg["size"] <= 0.7 * sure_neg["full"], counts
+        assert negative["size"] <= negative["full"], counts
