@@ -19,9 +19,11 @@ from model.card import ModelCard
 from model.network import custom_objects
 from training import calibrate
 from training import views as fixed_views
-from training.augment import augment_batch, erase_batch, low_res_batch, meeting_batch, mixup_batch
+from training.augment import augment_batch, erase_batch, low_res_batch, meeting_batch, mixup_batch, shrink
 from training.distill import student_of
 from training.metrics import classification_report
+
+CALL_SIDE, CALL_JPEG = 24, 30  # the call-like val faces each epoch is also scored on
 
 RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
                "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
@@ -136,7 +138,10 @@ class Saver(keras.callbacks.Callback):
     def __init__(self, out: Path, config: dict, state: dict, x_val, y_val):
         super().__init__()
         self.out, self.config, self.state = out, config, dict(state)
-        x_val = contrast.apply(x_val, config.get("contrast", "none"))
+        step = config.get("contrast", "none")
+        # the faces a call gives too: val shrunk to CALL_SIDE px and compressed there (issue 31's measure)
+        self.xcall = contrast.apply(shrink(x_val, CALL_SIDE, CALL_JPEG), step)[..., None].astype(np.float32)
+        x_val = contrast.apply(x_val, step)
         self.xv, self.y_val = x_val[..., None].astype(np.float32), y_val
         self.t0 = time.time()
 
@@ -148,10 +153,13 @@ class Saver(keras.callbacks.Callback):
         val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
         acc = report["accuracy"]
         held = calibrate.calibrate(probs, y_val, refit=False)["held_out"]
+        call = served.predict(self.xcall, batch_size=512, verbose=0)
         row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
                "val_loss": round(val_loss, 5), "val_accuracy": acc, "val_macro_f1": report["macro_f1"],
                "val_ece": held["ece_before"], "val_ece_calibrated": held["ece_after"],
-               "val_ece_mapped": held["ece_after_map"],
+               "val_ece_mapped": held["ece_after_map"], "val_neutral_negative": neutral_negative(probs, y_val),
+               f"val_accuracy_{CALL_SIDE}px_q{CALL_JPEG}": round(float(np.mean(call.argmax(1) == y_val)), 4),
+               f"val_neutral_negative_{CALL_SIDE}px_q{CALL_JPEG}": neutral_negative(call, y_val),
                "seconds": round(time.time() - self.t0, 1)}
         print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
         try:
@@ -167,6 +175,14 @@ class Saver(keras.callbacks.Callback):
             self.model.save(out / "last.tmp.keras")
             os.replace(out / "last.tmp.keras", out / "last.keras")
             (out / "state.json").write_text(json.dumps(self.state) + "\n")
+
+
+def neutral_negative(probs: np.ndarray, y: np.ndarray) -> float | None:
+    """The share of neutral-labelled faces read angry, disgust, fear or sad (argmax)."""
+    calm = np.asarray(y) == calibrate.NEUTRAL
+    if not calm.any():
+        return None
+    return round(float(np.isin(np.asarray(probs).argmax(1)[calm], calibrate.NEGATIVE).mean()), 4)
 
 
 def append_history(path: Path, row: dict) -> None:
