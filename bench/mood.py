@@ -29,6 +29,9 @@ def main() -> int:
     ap.add_argument("--full-size-calibration", action="store_true",
                     help="calibrate every face as a full-size one, whatever --side says")
     args = ap.parse_args()
+    if not 4 <= args.side <= 48 or not 0 <= args.jpeg <= 100:
+        print(f"--side must lie in 4-48 px and --jpeg in 0-100, not {args.side} and {args.jpeg}")
+        return 2
     from bot.alerts import AlertEngine
     from bot.mood import NEG_IDX, POS_IDX, mood_of, valence_of
     from bot.records import FaceResult, FrameResult, TileResult

@@ -31,14 +31,12 @@ import numpy as np
 from bot.attention import attention_of
 from bot.records import as_record
 from model import EMOTIONS
+from model.emotions import CONFIDENT, NEGATIVE, POSITIVE
 
-NEGATIVE: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
-POSITIVE: tuple[str, ...] = ("happy",)
 NEG_IDX = [EMOTIONS.index(e) for e in NEGATIVE]
 POS_IDX = [EMOTIONS.index(e) for e in POSITIVE]
 
 
-CONFIDENT = 0.5        # calibrated top score from which a face's expression counts
 MOOD_THRESHOLD = 0.25  # |valence| from which the mood is positive or negative
 TREND_WINDOW_S = 900.0
 TREND_STEP = 0.1       # valence change per 10 minutes that makes a trend

@@ -29,8 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from model.emotions import INPUT_SIZE
+
 TOP_MARGIN = 1.01  # the top class's remapped probability stays at least this times the runner-up's
-FULL_SIDE = 48     # a face this many pixels across (its FER2013-style crop) or more is served at full size
+FULL_SIDE = INPUT_SIZE  # a face this many pixels across (its FER2013-style crop) or more is served at full size
 
 
 def temperature_scale(probs: np.ndarray, t: float) -> np.ndarray:
@@ -132,18 +134,27 @@ def check_size_bands(bands, classes: int, full_side: float = FULL_SIDE) -> list[
     return sorted(out, key=lambda b: -b["side"])
 
 
-def calibrate_by_size(probs: np.ndarray, sides, temperature: float, top_label_map, bands,
-                      full_side: float = FULL_SIDE) -> np.ndarray:
-    """Step 3: uncalibrated `probs` (N, K) of faces `sides` (N,) pixels across, calibrated by their
-    size. At `full_side` or more: `temperature` and `top_label_map` (steps 1 and 2); at or below the
-    smallest band's side: that band's; between two anchors (the full size counts as one), the mix of
-    both answers weighted by log side. Rows sum to 1 and keep their argmax (both answers do)."""
+def size_anchors(temperature: float, top_label_map, bands, classes: int, full_side: float = FULL_SIDE) -> list[dict]:
+    """The calibrations a face's size picks from, largest side first: the full-size one (steps 1 and
+    2) at `full_side`, then the checked `bands` (`check_size_bands`). Made once, used every call."""
+    full = {"side": float(full_side), "temperature": float(temperature),
+            "top_label_map": check_top_label_map(top_label_map, classes) if top_label_map is not None
+            and len(top_label_map) else None}
+    return [full] + check_size_bands(bands, classes, full_side)
+
+
+def mix_by_size(probs: np.ndarray, sides, anchors: list[dict]) -> np.ndarray:
+    """Uncalibrated `probs` (N, K) of faces `sides` (N,) pixels across, calibrated by `anchors`
+    (`size_anchors`): at the first anchor's side or more, its calibration; at or below the last's,
+    the last's; between two, the mix of both answers weighted by log side. Rows sum to 1 and keep
+    their argmax (both answers do)."""
     q = np.asarray(probs, np.float64)
-    anchors = [{"side": float(full_side), "temperature": temperature, "top_label_map": top_label_map}]
-    anchors += check_size_bands(bands, q.shape[1], full_side) if len(q) else []
-    s = np.clip(np.asarray(sides, np.float64).reshape(-1), 1.0, None)
+    s = np.asarray(sides, np.float64).reshape(-1)
     if s.shape != (len(q),):
         raise ValueError(f"sides: expected {len(q)} face sizes, got {s.size}")
+    if not np.isfinite(s).all():
+        raise ValueError("sides: every face size must be a finite number of pixels")
+    s = np.clip(s, 1.0, None)
     at = np.array([a["side"] for a in anchors])
     # the last anchor at least as large as the face, and the next one below it
     i = np.clip(np.searchsorted(-at, -s, side="right") - 1, 0, len(at) - 1)
@@ -157,7 +168,15 @@ def calibrate_by_size(probs: np.ndarray, sides, temperature: float, top_label_ma
         rows = weight > 0
         if rows.any():
             out[rows] += weight[rows, None] * calibrate(q[rows], a["temperature"], a["top_label_map"])
-    return out / out.sum(axis=1, keepdims=True)
+    return out / out.sum(axis=1, keepdims=True) if len(q) else out
+
+
+def calibrate_by_size(probs: np.ndarray, sides, temperature: float, top_label_map, bands,
+                      full_side: float = FULL_SIDE) -> np.ndarray:
+    """Step 3 in one call: `mix_by_size` over the full-size calibration (`temperature`,
+    `top_label_map`) and the size `bands`."""
+    q = np.asarray(probs, np.float64)
+    return mix_by_size(q, sides, size_anchors(temperature, top_label_map, bands, q.shape[-1], full_side))
 
 
 SHARP_MARGIN = 4  # pixels of a 48 px face left out of its sharpness (the crop's edges, its padding)

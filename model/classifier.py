@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from model import contrast as contrast_steps
-from model.calibration import (FULL_SIDE, calibrate, calibrate_by_size, check_sharpness_curve, check_size_bands,
-                               check_top_label_map, sharpness, side_from_sharpness)
+from model.calibration import (FULL_SIDE, calibrate, check_sharpness_curve, check_size_bands, check_top_label_map,
+                               mix_by_size, sharpness, side_from_sharpness, size_anchors)
 from model.card import ModelCard, Serving, sha256_bytes, sha256_file
 from model.emotions import EMOTIONS, INPUT_SIZE
 from model.errors import ModelLoadError
@@ -58,6 +58,7 @@ class EmotionClassifier:
         self.top_label_map = (check_top_label_map(self.card.top_label_map, len(EMOTIONS))
                               if self.card.top_label_map else None)
         self.size_bands = check_size_bands(self.card.size_bands, len(EMOTIONS))
+        self._anchors = size_anchors(self.temperature, self.top_label_map, self.size_bands, len(EMOTIONS))
         self.sharpness_curve = check_sharpness_curve(self.card.size_calibration.sharpness)
         self._lock = threading.Lock()
         self._fn = runner
@@ -172,8 +173,7 @@ class EmotionClassifier:
         probs = probs.reshape(len(views), len(x), len(EMOTIONS)).mean(axis=0)
         probs = np.clip(probs, 1e-12, None)
         if calibrated and sides is not None and self.size_bands:
-            return calibrate_by_size(probs, sides, self.temperature, self.top_label_map,
-                                     self.size_bands).astype(np.float32)
+            return mix_by_size(probs, sides, self._anchors).astype(np.float32)
         if calibrated and (self.temperature != 1.0 or self.top_label_map is not None):
             return calibrate(probs, self.temperature, self.top_label_map).astype(np.float32)
         return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -8,3 +8,9 @@ EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surpri
 
 NUM_CLASSES = len(EMOTIONS)
 INPUT_SIZE = 48  # FER2013 crops are 48x48 grayscale
+
+# What a class says of a face's mood, and the calibrated top score from which a face's expression
+# counts (`bot.mood` builds the class mood on these; `training.calibrate` reports against them).
+NEGATIVE: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
+POSITIVE: tuple[str, ...] = ("happy",)
+CONFIDENT = 0.5

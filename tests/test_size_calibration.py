@@ -33,6 +33,8 @@ def test_full_size_faces_take_the_full_size_calibration_and_smaller_ones_are_sur
         q = calibrate_by_size(p, np.full(len(p), s), 0.8, None, BANDS)
         assert (q.argmax(1) == p.argmax(1)).all()
         np.testing.assert_allclose(q.sum(1), 1, atol=1e-9)
+    with pytest.raises(ValueError, match="finite"):
+        calibrate_by_size(p[:2], [np.nan, 20], 0.8, None, BANDS)
 
 
 def test_between_two_bands_the_answer_moves_smoothly_by_log_side():

@@ -31,7 +31,7 @@ from model.calibration import (FULL_SIDE, apply_top_label_map, beta_features, ca
                                calibrate_by_size, sharpness, side_from_sharpness, temperature_scale)
 from model.card import ModelCard
 from model.classifier import EmotionClassifier, ModelLoadError
-from model.emotions import EMOTIONS
+from model.emotions import CONFIDENT, EMOTIONS, NEGATIVE as NEGATIVE_NAMES
 from training.augment import shrink
 from training.data import DatasetError, load_val
 
@@ -39,8 +39,7 @@ BINS = 15
 MIN_FACES = 50  # fitting faces a class needs to get its own top-label map
 SIZE_SIDES = (40, 32, 24, 20, 16, 12)  # face sides (px) that get a calibration of their own
 SIZE_JPEG = (0, 90, 70, 50, 30)        # JPEG qualities pooled at each side (0: not compressed)
-CONFIDENT = 0.5                        # the top score from which the mood counts a face (bot.mood)
-NEGATIVE = [EMOTIONS.index(e) for e in ("angry", "disgust", "fear", "sad")]
+NEGATIVE = [EMOTIONS.index(e) for e in NEGATIVE_NAMES]
 NEUTRAL = EMOTIONS.index("neutral")
 
 scale = temperature_scale  # `scale(probs, t)`: probabilities at temperature t
