@@ -61,6 +61,13 @@ def test_calibrate_cli_refits_a_cards_calibration(random_model_path, small_npz, 
     again = read_card(weights)
     assert again.temperature > 0 and len(again.top_label_map) == 7 and again.serving == card.serving
     assert again.calibration.held_out_faces == 35 and "ece_after_map" in again.calibration.held_out
+    assert "by size (held-out half" in r.stdout  # and the calibration by face size, with its curve
+    assert [b["side"] for b in again.size_bands] == [40, 32, 24, 20, 16, 12]
+    assert again.size_calibration.sharpness["sides"][0] == 48
+    assert EmotionClassifier.load(weights).size_bands
+    r = run_cli("python", "-m", "training.calibrate", str(weights), "--data", str(small_npz), "--full-size-only")
+    assert r.returncode == 0 and "by size" not in r.stdout, r.stderr[-2000:]
+    assert not read_card(weights).size_calibration and not EmotionClassifier.load(weights).size_bands
     for weights_arg, data_arg, why in ((tmp_path / "none.keras", small_npz, "no such weights file"),
                                        (weights, tmp_path / "none.npz", "no such file")):
         r = call_cli("python", "-m", "training.calibrate", str(weights_arg), "--data", str(data_arg))

@@ -192,7 +192,13 @@ def fit_size_calibration(predict, x: np.ndarray, y: np.ndarray, temperature: flo
         probs[side] = np.stack([np.asarray(predict(f), np.float64) for f in faces])  # (Q, N, K)
         sharp[side] = np.stack([sharpness(f) for f in faces])                        # (Q, N)
     plain = list(jpeg).index(0) if 0 in jpeg else 0
-    curve = lambda idx: (all_sides, [float(np.median(sharp[s][plain, idx])) for s in all_sides])  # noqa: E731
+
+    def curve(idx):
+        """Sides (largest first) and their faces' median sharpness, made monotone (a larger side is
+        never less sharp: two close medians, 16 and 20 px, can swap on a sample)."""
+        med = np.array([np.median(sharp[s][plain, idx]) for s in all_sides])
+        return all_sides, [float(v) for v in np.maximum.accumulate(med[::-1])[::-1]]
+
     k = len(EMOTIONS)
 
     def bands_on(idx):
