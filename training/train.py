@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import os
 import shlex
@@ -89,9 +90,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="share of training faces shrunk to 14-40 px and enlarged back (a small gallery "
                          "tile's face), their targets unchanged")
     ap.add_argument("--meeting", type=float, default=0.0, metavar="P",
-                    help="share of training faces put through what a video call does (light, shrunk to "
-                         "14-48 px, blur, JPEG at quality 10-60, enlarged back; training.augment.meeting_batch), "
-                         "their targets unchanged")
+                    help="share of training faces put through what a video call and our detector do (the "
+                         "detector's framing, light, shrunk to 14-48 px, defocus or motion blur, JPEG at quality "
+                         "10-60 or H.264 at CRF 28-44, enlarged back; training.augment.meeting_batch), their "
+                         "targets unchanged")
     ap.add_argument("--contrast", choices=CONTRASTS, default="none",
                     help="contrast step before the network, in training, validation and serving "
                          "(model.contrast; recorded in the card)")
@@ -120,6 +122,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error(f"--low-res is a share of faces, 0-1, not {args.low_res}")
     if not 0.0 <= args.meeting <= 1.0:
         ap.error(f"--meeting is a share of faces, 0-1, not {args.meeting}")
+    if args.meeting and importlib.util.find_spec("av") is None:
+        ap.error("--meeting puts faces through H.264, which needs PyAV: pip install av")
     return args
 
 
