@@ -53,10 +53,12 @@ def _size_lines(card: ModelCard) -> list[str]:
         "A face found in a frame is calibrated by its size: the smaller of its side in pixels (its "
         "FER2013-style crop) and the side its sharpness shows. Bands at "
         f"{', '.join(str(b['side']) for b in card.size_bands)} px, each fitted on val shrunk to that side and "
-        f"compressed there as JPEG at quality {', '.join(str(q) if q else 'none' for q in sc.jpeg or [])} (pooled); "
+        f"compressed there as JPEG at quality {', '.join(str(q) if q else 'none' for q in sc.jpeg or [])}"
+        + (f" and through H.264 at rate factor {', '.join(map(str, sc.h264))} (49 faces a frame)" if sc.h264 else "")
+        + " (pooled); "
         "between two bands the answers mix by log side; at 48 px and more, the calibration above. The answer "
         f"never changes, only how sure it is. Checked on the other {sc.held_out_faces or '-'} faces, all "
-        "qualities pooled; *counted*: faces whose top score reaches 0.5, where the mood counts them; *calm "
+        "of these pooled; *counted*: faces whose top score reaches 0.5, where the mood counts them; *calm "
         "counted negative*: neutral-labelled faces the mood counts as angry, disgust, fear or sad.",
         "",
         "| side | ECE (full-size calibration) | ECE (by size) | counted | calm counted negative |",

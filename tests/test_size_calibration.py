@@ -163,14 +163,15 @@ def test_fitting_by_size_on_val_flattens_small_faces_on_the_held_out_half(fer201
     raw = clf.predict(x, calibrated=False)
     t = fit_temperature(raw, y)
     m = fit_top_label_map(scale(raw, t), y)
-    report = fit_size_calibration(lambda f: clf.predict(f, calibrated=False), x, y, t, m, sides=(20,), jpeg=(0, 40))
+    report = fit_size_calibration(lambda f: clf.predict(f, calibrated=False), x, y, t, m, sides=(20,), jpeg=(0, 40),
+                                  h264=(38,))
     assert [b["side"] for b in report["bands"]] == [20]
     assert report["sharpness"]["sides"] == [48, 20]
     assert report["sharpness"]["median"][0] > report["sharpness"]["median"][1]
     rows = {r["side"]: r for r in report["held_out"]}
     assert rows[20]["ece_by_size"] < rows[20]["ece_full_size"]
     assert rows[20]["counted_by_size"] < rows[20]["counted_full_size"]
-    assert report["held_out_faces"] == 450 and report["jpeg"] == [0, 40]
+    assert report["held_out_faces"] == 450 and report["jpeg"] == [0, 40] and report["h264"] == [38]
 
 
 def test_the_observer_tells_the_classifier_each_face_size(fer_faces):

@@ -8,8 +8,8 @@
    all of them.
 3. Then by the face's size (`fit_size_calibration`): for each side of `SIZE_SIDES` pixels, both
    steps again, fitted on val shrunk to that side and compressed there at each JPEG quality of
-   `SIZE_JPEG` (a call's codec, `training.augment.shrink`), all qualities pooled: the observer knows a
-   face's size, never how hard the call compressed it. A face between two sides is served a mix of
+   `SIZE_JPEG` and each H.264 rate factor of `SIZE_H264` (a call's codec, `training.augment.shrink`),
+   all pooled: the observer knows a face's size, never how hard the call compressed it. A face between two sides is served a mix of
    both (`model.calibration.calibrate_by_size`).
 Reported as the NLL and the expected calibration error (ECE, 15 equal-width confidence bins) before
 and after each step, on a held-out half (for the sizes also the faces the mood counts and the calm
@@ -39,6 +39,7 @@ BINS = 15
 MIN_FACES = 50  # fitting faces a class needs to get its own top-label map
 SIZE_SIDES = (40, 32, 24, 20, 16, 12)  # face sides (px) that get a calibration of their own
 SIZE_JPEG = (0, 90, 70, 50, 30)        # JPEG qualities pooled at each side (0: not compressed)
+SIZE_H264 = (32, 38)                   # and H.264 rate factors (a gallery's stream, 7x7 faces a frame)
 NEGATIVE = [EMOTIONS.index(e) for e in NEGATIVE_NAMES]
 NEUTRAL = EMOTIONS.index("neutral")
 
@@ -172,26 +173,27 @@ def _size_figures(probs: np.ndarray, y: np.ndarray) -> dict:
 
 
 def fit_size_calibration(predict, x: np.ndarray, y: np.ndarray, temperature: float, top_label_map,
-                         sides=SIZE_SIDES, jpeg=SIZE_JPEG, seed: int = 0) -> dict:
+                         sides=SIZE_SIDES, jpeg=SIZE_JPEG, h264=SIZE_H264, seed: int = 0) -> dict:
     """The `size_calibration` section of a card: for each side of `sides`, a temperature and a
     top-label map fitted on val faces `x` (N, 48, 48) shrunk to it and compressed there at every
-    quality of `jpeg`, pooled; and the sharpness curve (the median sharpness of the faces shrunk to
-    each side, uncompressed, 48 px included). `predict(faces)` gives the uncalibrated probabilities
-    as served. Fitted on one seeded half of the faces (each face with all its qualities) and
-    reported on the other, a row a side (48 px too: full-size faces through the codec): the
-    full-size calibration (`temperature`, `top_label_map`) for every face, the calibration by the
-    face's side, and by the smaller of its side and the side its sharpness shows (as the observer
-    serves). Then refitted on all."""
+    JPEG quality of `jpeg` and every H.264 rate factor of `h264`, pooled; and the sharpness curve
+    (the median sharpness of the faces shrunk to each side, uncompressed, 48 px included).
+    `predict(faces)` gives the uncalibrated probabilities as served. Fitted on one seeded half of
+    the faces (each face with all its codecs) and reported on the other, a row a side (48 px too:
+    full-size faces through the codecs): the full-size calibration (`temperature`,
+    `top_label_map`) for every face, the calibration by the face's side, and by the smaller of its
+    side and the side its sharpness shows (as the observer serves). Then refitted on all."""
     x, y = np.asarray(x), np.asarray(y)
     order = np.random.default_rng(seed).permutation(len(y))
     fit, held = order[: len(y) // 2], order[len(y) // 2:]
     all_sides = sorted({int(s) for s in sides} | {FULL_SIDE}, reverse=True)
     probs, sharp = {}, {}
     for side in all_sides:
-        faces = [shrink(x, side, q) for q in jpeg]
+        faces = [shrink(x, side, q) for q in jpeg] + [shrink(x, side, h264=c) for c in h264]
         probs[side] = np.stack([np.asarray(predict(f), np.float64) for f in faces])  # (Q, N, K)
         sharp[side] = np.stack([sharpness(f) for f in faces])                        # (Q, N)
     plain = list(jpeg).index(0) if 0 in jpeg else 0
+    codecs = len(jpeg) + len(h264)
 
     def curve(idx):
         """Sides (largest first) and their faces' median sharpness, made monotone (a larger side is
@@ -204,14 +206,14 @@ def fit_size_calibration(predict, x: np.ndarray, y: np.ndarray, temperature: flo
     def bands_on(idx):
         out = []
         for side in all_sides[1:]:
-            p, yy = probs[side][:, idx].reshape(-1, k), np.tile(y[idx], len(jpeg))
+            p, yy = probs[side][:, idx].reshape(-1, k), np.tile(y[idx], codecs)
             t = fit_temperature(p, yy)
             out.append({"side": side, "temperature": round(t, 4), "top_label_map": fit_top_label_map(scale(p, t), yy)})
         return out
 
     half_bands, half_curve, rows = bands_on(fit), curve(fit), []
     for side in all_sides:
-        ph, yh = probs[side][:, held].reshape(-1, k), np.tile(y[held], len(jpeg))
+        ph, yh = probs[side][:, held].reshape(-1, k), np.tile(y[held], codecs)
         seen = np.minimum(side, side_from_sharpness(sharp[side][:, held].reshape(-1), *half_curve))
         figures = {"full_size": calibrated(ph, temperature, top_label_map),
                    "by_size": calibrate_by_size(ph, np.full(len(ph), side), temperature, top_label_map, half_bands),
@@ -219,11 +221,11 @@ def fit_size_calibration(predict, x: np.ndarray, y: np.ndarray, temperature: flo
         rows.append({"side": side, **{f"{name}_{how}": v for how, p in figures.items()
                                       for name, v in _size_figures(p, yh).items()}})
     sides_all, med_all = curve(order)
-    return {"method": "for each face side: val shrunk to it (area), JPEG at each quality (0: none) there, enlarged "
-                      "back, qualities pooled; temperature (NLL), then a beta map of the top probability for each "
+    return {"method": "for each face side: val shrunk to it (area), JPEG at each quality (0: none) and H.264 at "
+                      "each rate factor (7x7 faces a frame) there, enlarged back, all pooled; temperature (NLL), then a beta map of the top probability for each "
                       "predicted class; between sides the answers mix by log side; a face's side is the smaller of "
                       "its pixels and the side its sharpness shows",
-            "jpeg": [int(q) for q in jpeg], "seed": seed, "fit_faces": int(len(fit)),
+            "jpeg": [int(q) for q in jpeg], "h264": [int(c) for c in h264], "seed": seed, "fit_faces": int(len(fit)),
             "held_out_faces": int(len(held)), "bands": bands_on(order),
             "sharpness": {"sides": sides_all, "median": [round(v, 4) for v in med_all]}, "held_out": rows}
 
@@ -245,7 +247,10 @@ def size_summary(report: dict) -> str:
              f"{r['neutral_counted_negative_by_size_and_sharpness']:.1%}, counted {r['counted_full_size']:.1%} -> "
              f"{r['counted_by_size_and_sharpness']:.1%}"
              for r in report.get("held_out") or []]
-    return "by size (held-out half, JPEG " + "/".join(map(str, report.get("jpeg") or [])) + "): " + "; ".join(parts)
+    codecs = "JPEG " + "/".join(map(str, report.get("jpeg") or []))
+    if report.get("h264"):
+        codecs += ", H.264 " + "/".join(map(str, report["h264"]))
+    return f"by size (held-out half, {codecs}): " + "; ".join(parts)
 
 
 def summary(report: dict) -> str:
