@@ -226,3 +226,20 @@ def test_meeting_needs_pyav_and_says_so(monkeypatch, capsys):
         train.parse_args(["--meeting", "0.3"])
     assert "PyAV" in capsys.readouterr().err
     assert train.parse_args(["--meeting", "0"]).meeting == 0
+    assert train.parse_args(["--meeting", "0.3", "--meeting-codec", "jpeg"]).meeting_codec == "jpeg"
+
+
+def test_meeting_with_jpeg_alone_runs_without_pyav(monkeypatch):
+    """`h264=False` (`--meeting-codec jpeg`) never touches PyAV; with it the H.264 step says what is missing."""
+    import sys
+
+    import pytest
+
+    from training.augment import meeting_batch
+
+    monkeypatch.setitem(sys.modules, "av", None)  # import av now raises ImportError
+    x = np.repeat(_smooth_faces(8, 48), 8, axis=0).astype(np.float32)
+    out = meeting_batch(x.copy(), np.random.default_rng(3), p=1.0, h264=False)
+    assert (np.abs(out - x).reshape(len(x), -1).max(axis=1) > 0).all()
+    with pytest.raises(RuntimeError, match="PyAV"):
+        meeting_batch(x.copy(), np.random.default_rng(3), p=1.0)

@@ -87,7 +87,8 @@ GALLERY = 7                  # faces a row in a mosaic the codec sees at once: a
 
 
 def meeting_batch(x: np.ndarray, rng: np.random.Generator, p: float, sides: tuple[int, int] = MEETING_SIDES,
-                  quality: tuple[int, int] = MEETING_QUALITY, crf: tuple[int, int] = MEETING_CRF) -> np.ndarray:
+                  quality: tuple[int, int] = MEETING_QUALITY, crf: tuple[int, int] = MEETING_CRF,
+                  h264: bool = True) -> np.ndarray:
     """In place on a float32 batch `(B, H, W)`: with probability `p` a face goes through what a video
     call and our detector do to it, in that order:
     - *framing*: re-cropped as the detector crops a face in a frame (`MEETING_REFRAME`, `MEETING_SHIFT`);
@@ -99,7 +100,8 @@ def meeting_batch(x: np.ndarray, rng: np.random.Generator, p: float, sides: tupl
     - *blur* at that size, on half of them: defocus (Gaussian, sigma 0.3-1.2 px) or motion (a line of
       2-4 px in a random direction), one or the other;
     - *codec*: half JPEG at a quality drawn from `quality`; the other half H.264 (libx264, intra),
-      all in one mosaic of tiles at a constant rate factor drawn from `crf`, as a gallery's stream is;
+      all in one mosaic of tiles at a constant rate factor drawn from `crf`, as a gallery's stream is
+      (`h264=False`: all JPEG, where PyAV is missing);
     - enlarged back bilinearly, as the classifier enlarges a small crop.
     Light is drawn and applied for the batch at once in numpy; the rest is one OpenCV call a step a
     face and one H.264 frame a batch. FER2013 val through 24 px and JPEG quality 30 read 47% of
@@ -122,7 +124,7 @@ def meeting_batch(x: np.ndarray, rng: np.random.Generator, p: float, sides: tupl
     sigma = rng.uniform(0.3, 1.2, n)
     length = rng.integers(2, 5, n)
     angle = rng.uniform(0, 180, n)
-    use_h264 = rng.random(n) < 0.5
+    use_h264 = (rng.random(n) < 0.5) & h264
     rate = int(rng.integers(crf[0], crf[1] + 1))
     small = []
     for k, (i, s) in enumerate(zip(pick, side)):

@@ -28,7 +28,7 @@ CALL_SIDE, CALL_JPEG = 24, 30  # the call-like val faces each epoch is also scor
 RECIPE_KEYS = ("width", "blocks", "convs", "dropout", "batch_size", "mixed_precision", "optimizer", "lr", "momentum",
                "weight_decay", "warmup_epochs", "label_smoothing", "mixup", "mixup_alpha", "augment",
                "teachers", "teacher_file", "kd_alpha", "kd_temperature", "teacher_flip", "teacher_zoom", "votes_mix",
-               "erase", "low_res", "meeting", "time_limit", "contrast", "init", "freeze_bn", "backend", "keras")
+               "erase", "low_res", "meeting", "meeting_codec", "time_limit", "contrast", "init", "freeze_bn", "backend", "keras")
 
 
 class Batches(keras.utils.PyDataset):
@@ -40,17 +40,19 @@ class Batches(keras.utils.PyDataset):
     teacher[view]`; random erasing (`erase`) still applies on top. `low_res`: the share of faces
     shrunk and enlarged back (`training.augment.low_res_batch`) before the contrast step, as a small
     tile's face reaches the network; `meeting`: the share that go through a video call's light, blur
-    and codec (`training.augment.meeting_batch`) after that. Their targets stay those of the sharp face."""
+    and codec (`training.augment.meeting_batch`) after that (`meeting_codec`: "both", JPEG and H.264,
+    or "jpeg" alone). Their targets stay those of the sharp face."""
 
     def __init__(self, x, y, batch_size, seed, augment=True, steps=0, mixup=0.0, mixup_alpha=0.4, workers=1,
                  targets=None, teacher=None, rows=None, kd_alpha=0.2, erase=0.25, contrast="none", low_res=0.0,
-                 meeting=0.0):
+                 meeting=0.0, meeting_codec="both"):
         super().__init__(workers=workers, use_multiprocessing=False)
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
         self.augment, self.steps, self.mixup, self.mixup_alpha = augment, steps, mixup, mixup_alpha
         self.targets = targets if targets is not None else np.eye(len(EMOTIONS), dtype=np.float32)[y]
         self.teacher, self.rows, self.kd_alpha, self.erase = teacher, rows, kd_alpha, erase
         self.contrast, self.low_res, self.meeting = contrast, low_res, meeting
+        self.meeting_h264 = meeting_codec != "jpeg"
         self.epoch = 0
         self.order = np.random.default_rng([seed, 0]).permutation(len(y))
 
@@ -69,7 +71,7 @@ class Batches(keras.utils.PyDataset):
             if self.augment and self.low_res:
                 low_res_batch(xb, rng, self.low_res)
             if self.augment and self.meeting:
-                meeting_batch(xb, rng, self.meeting)
+                meeting_batch(xb, rng, self.meeting, h264=self.meeting_h264)
             if self.contrast != "none":
                 xb = contrast.apply(xb, self.contrast).astype(np.float32)
             if self.augment and self.erase:
@@ -80,7 +82,7 @@ class Batches(keras.utils.PyDataset):
             if self.augment and self.low_res:
                 low_res_batch(xb, rng, self.low_res)
             if self.augment and self.meeting:
-                meeting_batch(xb, rng, self.meeting)
+                meeting_batch(xb, rng, self.meeting, h264=self.meeting_h264)
             if self.contrast != "none":
                 xb = contrast.apply(xb, self.contrast).astype(np.float32)
         if self.mixup:

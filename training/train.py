@@ -94,6 +94,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "detector's framing, light, shrunk to 14-48 px, defocus or motion blur, JPEG at quality "
                          "10-60 or H.264 at CRF 28-44, enlarged back; training.augment.meeting_batch), their "
                          "targets unchanged")
+    ap.add_argument("--meeting-codec", choices=("both", "jpeg"), default="both",
+                    help="the codec of --meeting's faces: half JPEG and half H.264 (PyAV), or JPEG alone "
+                         "(a machine without PyAV, such as a GPU machine with only the Keras wheels)")
     ap.add_argument("--contrast", choices=CONTRASTS, default="none",
                     help="contrast step before the network, in training, validation and serving "
                          "(model.contrast; recorded in the card)")
@@ -122,8 +125,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error(f"--low-res is a share of faces, 0-1, not {args.low_res}")
     if not 0.0 <= args.meeting <= 1.0:
         ap.error(f"--meeting is a share of faces, 0-1, not {args.meeting}")
-    if args.meeting and importlib.util.find_spec("av") is None:
-        ap.error("--meeting puts faces through H.264, which needs PyAV: pip install av")
+    if args.meeting and args.meeting_codec == "both" and importlib.util.find_spec("av") is None:
+        ap.error("--meeting puts half its faces through H.264, which needs PyAV: pip install av "
+                 "(or --meeting-codec jpeg)")
     return args
 
 
@@ -238,7 +242,8 @@ def train(args: argparse.Namespace, argv: list[str]) -> int:
                       augment=not args.no_augment, steps=args.steps, mixup=args.mixup,
                       mixup_alpha=args.mixup_alpha, workers=args.workers, targets=targets,
                       teacher=teacher, rows=rows, kd_alpha=args.kd_alpha, erase=args.erase,
-                      contrast=args.contrast, low_res=args.low_res, meeting=args.meeting)
+                      contrast=args.contrast, low_res=args.low_res, meeting=args.meeting,
+                      meeting_codec=args.meeting_codec)
     saver = Saver(out, config, state, x_val, y_val)
     callbacks = [saver]
     if args.time_limit:  # after the saver, so that an epoch's time includes its validation
