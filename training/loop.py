@@ -141,7 +141,9 @@ class Saver(keras.callbacks.Callback):
         super().__init__()
         self.out, self.config, self.state = out, config, dict(state)
         step = config.get("contrast", "none")
-        # the faces a call gives too: val shrunk to CALL_SIDE px and compressed there (issue 31's measure)
+        # the faces a gallery gives too (issue 31's measures): val shrunk to CALL_SIDE px, and also
+        # compressed there as a call does
+        self.xsmall = contrast.apply(shrink(x_val, CALL_SIDE), step)[..., None].astype(np.float32)
         self.xcall = contrast.apply(shrink(x_val, CALL_SIDE, CALL_JPEG), step)[..., None].astype(np.float32)
         x_val = contrast.apply(x_val, step)
         self.xv, self.y_val = x_val[..., None].astype(np.float32), y_val
@@ -155,11 +157,14 @@ class Saver(keras.callbacks.Callback):
         val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
         acc = report["accuracy"]
         held = calibrate.calibrate(probs, y_val, refit=False)["held_out"]
+        small = served.predict(self.xsmall, batch_size=512, verbose=0)
         call = served.predict(self.xcall, batch_size=512, verbose=0)
         row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in (logs or {}).items()},
                "val_loss": round(val_loss, 5), "val_accuracy": acc, "val_macro_f1": report["macro_f1"],
                "val_ece": held["ece_before"], "val_ece_calibrated": held["ece_after"],
                "val_ece_mapped": held["ece_after_map"], "val_neutral_negative": neutral_negative(probs, y_val),
+               f"val_accuracy_{CALL_SIDE}px": round(float(np.mean(small.argmax(1) == y_val)), 4),
+               f"val_neutral_negative_{CALL_SIDE}px": neutral_negative(small, y_val),
                f"val_accuracy_{CALL_SIDE}px_q{CALL_JPEG}": round(float(np.mean(call.argmax(1) == y_val)), 4),
                f"val_neutral_negative_{CALL_SIDE}px_q{CALL_JPEG}": neutral_negative(call, y_val),
                "seconds": round(time.time() - self.t0, 1)}
