@@ -37,6 +37,20 @@ def main() -> int:
                                                "rows (libx264, 7x7 faces a frame; 28: a good stream, 44: a poor one)")
     ap.add_argument("--data", help="FER2013 with a val split (default: $CLASSMOOD_FER2013 or ../shared/data/fer2013)")
     args = ap.parse_args()
+
+    def ints(text: str, name: str, low: int, high: int) -> list[int]:
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            ap.error(f"--{name}: comma-separated whole numbers, not {text!r}")
+        if any(not low <= v <= high for v in values):
+            ap.error(f"--{name}: each value within {low}-{high}, not {text!r}")
+        return values
+
+    sides_px = ints(args.sides, "sides", 4, 48) or ap.error("--sides: at least one side")
+    codecs = [("Q", q) for q in ints(args.jpeg, "jpeg", 0, 100)] + [("CRF", c) for c in ints(args.h264, "h264", 0, 51)]
+    if not codecs:
+        ap.error("--jpeg/--h264: at least one setting (--jpeg 0: uncompressed)")
     from bot.mood import CONFIDENT, NEG_IDX, valence_of
     from model import EMOTIONS, EmotionClassifier
     from training.calibrate import ece
@@ -49,8 +63,6 @@ def main() -> int:
         return 2
     sad, neutral, happy = (EMOTIONS.index(e) for e in ("sad", "neutral", "happy"))
     models = [EmotionClassifier.load(m) for m in args.models] or [EmotionClassifier.load()]
-    codecs = [("Q", int(q)) for q in args.jpeg.split(",") if q.strip()] + \
-        [("CRF", int(c)) for c in args.h264.split(",") if c.strip()]
     print(f"FER2013 val, {len(y)} faces shrunk to S px (compressed there: JPEG at quality Q, or H.264 at CRF; "
           "0: none) and enlarged back; "
           "as served (calibrated, card's views); calm: mean valence of neutral-labelled faces; neutral->neg: "
@@ -59,7 +71,7 @@ def main() -> int:
     print(f"{'model':<40} {'cal':>4} {'S':>3} {'codec':>6} {'accuracy':>9} {'sad':>6} {'neutral':>8} {'happy':>6} "
           f"{'happy recall':>13} {'calm':>6} {'neutral->neg':>13} {'confidently':>12} {'counted':>8} {'ECE':>6}")
     calm = y == neutral
-    for side in (int(s) for s in args.sides.split(",")):
+    for side in sides_px:
         for codec, q in codecs:
             xs = shrink(x, side, q) if codec == "Q" else shrink(x, side, h264=q)
             label = f"{codec}{q}" if q else "-"

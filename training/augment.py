@@ -134,10 +134,7 @@ def meeting_batch(x: np.ndarray, rng: np.random.Generator, p: float, sides: tupl
         elif blur[k] < 0.5:
             f = cv2.filter2D(f, -1, motion_kernel(int(length[k]), float(angle[k])), borderType=cv2.BORDER_REPLICATE)
         f = np.clip(np.rint(f), 0, 255).astype(np.uint8)
-        if not use_h264[k]:
-            ok, buf = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, int(q[k])])
-            f = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else f
-        small.append(f)
+        small.append(f if use_h264[k] else jpeg_roundtrip(f, int(q[k])))
     coded = np.flatnonzero(use_h264)
     if len(coded):
         for k, f in zip(coded, h264_tiles([small[k] for k in coded], rate)):
@@ -145,6 +142,14 @@ def meeting_batch(x: np.ndarray, rng: np.random.Generator, p: float, sides: tupl
     for i, f in zip(pick, small):
         x[i] = cv2.resize(f.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     return x
+
+
+def jpeg_roundtrip(face: np.ndarray, quality: int) -> np.ndarray:
+    """A uint8 gray face compressed as JPEG at `quality` (1-100) and decoded."""
+    ok, buf = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError(f"JPEG could not encode a face of shape {face.shape} at quality {quality}")
+    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
 
 
 def reframe_batch(x: np.ndarray, rng: np.random.Generator, scale: tuple[float, float] = MEETING_REFRAME,
@@ -253,9 +258,7 @@ def shrink(x: np.ndarray, side: int, jpeg: int = 0, h264: int = 0) -> np.ndarray
 
     def small(f):
         f = cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) if side < x.shape[1] else f
-        if jpeg:
-            f = cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])[1], cv2.IMREAD_GRAYSCALE)
-        return f
+        return jpeg_roundtrip(f, jpeg) if jpeg else f
 
     faces = [small(f) for f in x]
     if h264:
