@@ -3,11 +3,12 @@
 "negative"). Each screenshot goes through the analyser as the bot's frames do; for each model: the
 participants' faces, their median box side, the class valence and mood (`bot.mood`), the faces read
 angry, disgust, fear or sad at a calibrated top score of `bot.mood.CONFIDENT` (where the mood counts
-them) and the faces the mood counts. Then, per model, how many screenshots read "negative".
+them), the faces the mood counts, and those found partly covered (`bot.occlusion`: behind a window or
+label, or cut by their tile's edge; never counted). Then, per model, how many screenshots read "negative".
 `--scales 1,0.5` reads each screenshot again shrunk (area averaging): the same people as a smaller
 screen or a larger gallery shows them, their faces a few pixels across.
 
-    python bench/real_mood.py [--models A.keras B.keras ...] [--dirs DIR ...] [--scales 1,0.5]
+    python bench/real_mood.py [--models A.keras B.keras ...] [--dirs DIR ...] [--scales 1,0.5] [--compare-covered]
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def main() -> int:
     ap.add_argument("--dirs", nargs="*", default=[str(SHARED / "galleries"), str(SHARED / "galleries2")],
                     help="folders of screenshots (default: the shared real ones)")
     ap.add_argument("--scales", default="1", help="comma-separated scales each screenshot is read at (default: 1)")
+    ap.add_argument("--compare-covered", action="store_true",
+                    help="also read with each model without the covered-face check, side by side")
     args = ap.parse_args()
     try:
         scales = [float(v) for v in args.scales.split(",")]
@@ -40,7 +43,7 @@ def main() -> int:
         return 2
     import cv2
 
-    from bot.analyzer import GalleryAnalyzer
+    from bot.analyzer import AnalyzerOptions, GalleryAnalyzer
     from bot.mood import CONFIDENT, NEG_IDX, mood_of, valence_of
     from model import EmotionClassifier
     from model.errors import ModelLoadError
@@ -56,10 +59,14 @@ def main() -> int:
         return 2
     names = [f"{c.path.parent.name}/{c.path.name}" if c.path.name == "best.keras" else c.path.name for c in models]
     analysers = [GalleryAnalyzer(classifier=clf) for clf in models]
+    if args.compare_covered:
+        names += [f"{n} without the covered check" for n in names]
+        analysers += [GalleryAnalyzer(AnalyzerOptions(covered_check=False), classifier=clf) for clf in models]
+        models = models + models
     print(f"{len(shots)} real screenshots through the analyser; per model: participants' faces (median box side), "
           f"valence, mood, faces read negative at a top score >= {CONFIDENT}, faces counted")
     for scale in scales:
-        negative, neg_faces, all_faces, counted = ([0] * len(models) for _ in range(4))
+        negative, neg_faces, all_faces, counted, covered = ([0] * len(models) for _ in range(5))
         for path in shots:
             image = cv2.imread(str(path))
             if image is None:
@@ -84,13 +91,15 @@ def main() -> int:
                 neg_faces[k] += neg
                 all_faces[k] += len(faces)
                 counted[k] += int(sure.sum())
+                hidden = sum(f.covered for f in faces)
+                covered[k] += hidden
                 side = int(np.median([f.box[2] for f in faces]))
                 cells.append(f"{name}: {len(faces)} faces ({side} px) valence {valence:+.2f} {mood}, "
-                             f"negative {neg}, counted {int(sure.sum())}")
+                             f"negative {neg}, counted {int(sure.sum())}, covered {hidden}")
             print(f"{path.name} at {scale:g}x\n  " + "\n  ".join(cells))
-        for name, n, neg, total, c in zip(names, negative, neg_faces, all_faces, counted):
+        for name, n, neg, total, c, h in zip(names, negative, neg_faces, all_faces, counted, covered):
             print(f"at {scale:g}x, {name}: {n} of {len(shots)} screenshots read \"negative\" [0]; {neg} of {total} "
-                  f"faces read negative surely; {c} counted")
+                  f"faces read negative surely; {c} counted; {h} covered")
     return 0
 
 

@@ -5,8 +5,9 @@ a second, upscaled look only at tiles that show video but no face yet (and a lar
 look saw a weak candidate); faces assigned to tiles (the largest central face of a tile is its
 participant, any other face is "other", and so is a still picture on a camera-off tile's panel, a
 profile photo or avatar: its tile is camera-off and `picture`, see `bot.layout.picture_on_panel`);
-all faces cropped FER-style and classified in one batch;
-each face's head pose from its five landmarks (`model.headpose`).
+all faces cropped FER-style and classified in one batch; a face partly behind a flat panel (a
+window over the gallery, a name label) or cut by its tile's edge keeps its answer but not the
+confidence that would count it (`bot.occlusion`); each face's head pose from its five landmarks (`model.headpose`).
 Between frames of one meeting, the layout and the detections of unchanged areas are reused; on a
 page that scrolled (`LayoutMemory.scrolled`), only the rows it newly shows are looked at.
 """
@@ -22,6 +23,7 @@ import numpy as np
 
 from bot.geometry import center_in, detection_roi, iou, overlaps
 from bot.layout import LayoutMemory, LayoutOptions, find_tiles, fit, picture_on_panel
+from bot.occlusion import cap_top, covered_marks
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS, EmotionClassifier
 from model.crop import crop_faces, fer_square
@@ -48,6 +50,8 @@ class AnalyzerOptions:
     full_pass_every: int = 30         # ... and look at everything again at least every this many frames
     track_faces: bool = True          # a face that moved is looked for close around where it was (`_track`)
     larger_look: str = "hinted"       # "hinted": only tiles where a look saw a weak candidate; "always"
+    covered_check: bool = True        # a face partly behind a flat panel or its tile's edge (`bot.occlusion`)...
+    covered_top: float = 0.35         # ... keeps its answer at most this sure: uncertain, never counted
     layout: LayoutOptions = field(default_factory=LayoutOptions)
 
 
@@ -107,13 +111,17 @@ class GalleryAnalyzer:
         boxes = [a.det.box for a in assigned]
         probs = self.classifier.predict(crop_faces(frame, boxes), sides=[fer_square(b)[2] for b in boxes]) \
             if assigned else np.zeros((0, len(EMOTIONS)), np.float32)
+        # a face half behind a poll window reads as its visible half suggests: kept, not counted
+        covered = [opts.covered_check and bool(covered_marks(gray, a.det.box, a.det.landmarks)) for a in assigned]
+        probs = [cap_top(p, opts.covered_top) if c else p for p, c in zip(probs, covered)]
         t3 = time.perf_counter()
         self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}
         poses = _poses([a.det for a in assigned])
         faces = [FaceResult(box=tuple(a.det.box), tile=a.tile, participant=None, role=a.role,
-                            confidence=round(float(a.det.confidence), 3), uncertain=is_uncertain(a.det.box, p, opts),
-                            scores=p, yaw=pose[0], pitch=pose[1], roll=pose[2])
-                 for a, p, pose in zip(assigned, probs, poses)]
+                            confidence=round(float(a.det.confidence), 3),
+                            uncertain=c or is_uncertain(a.det.box, p, opts),
+                            scores=p, yaw=pose[0], pitch=pose[1], roll=pose[2], covered=c)
+                 for a, p, pose, c in zip(assigned, probs, poses, covered)]
         with_face = {f.tile for f in faces if f.role == "participant"}
         tiles = [TileResult(t.box, None, (t.camera_off and i not in with_face) or i in pictures, i in pictures)
                  for i, t in enumerate(layout)]
