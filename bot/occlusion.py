@@ -47,10 +47,17 @@ def _covered_along(arr: np.ndarray, pts: np.ndarray) -> set[int]:
     if w < 8 or h < 8:
         return found
     d = arr[:, 2:] - arr[:, :-2]  # d[:, j]: the step from column j to column j + 2
+    need = max(MIN_RUN * h, 8)
     for sign in (1.0, -1.0):
-        run, end = _longest_runs(sign * d >= STEP)
-        for j in np.flatnonzero(run >= max(MIN_RUN * h, 8)):
-            top, bottom = int(end[j] - run[j]), int(end[j])
+        edge = sign * d >= STEP
+        cols = np.flatnonzero(edge.sum(axis=0) >= need)  # a run needs that many steps at least
+        if not len(cols):
+            continue
+        run, end = _longest_runs(edge[:, cols])
+        for j, r, e in zip(cols, run, end):
+            if r < need:
+                continue
+            top, bottom = int(e - r), int(e)
             for q, (across, along) in enumerate(pts):
                 if q in found or not top <= along < bottom:
                     continue
@@ -64,8 +71,8 @@ def _covered_along(arr: np.ndarray, pts: np.ndarray) -> set[int]:
                 if band.shape[0] < 1 or band.shape[1] < 3:
                     continue
                 lo, hi = np.percentile(band, [5, 95])
-                steps = np.percentile(np.abs(np.diff(band, axis=1)), 95)
-                if hi - lo <= PANEL_SPREAD and steps <= PANEL_STEP:
+                jumps = np.percentile(np.abs(np.diff(band, axis=1)), 95)
+                if hi - lo <= PANEL_SPREAD and jumps <= PANEL_STEP:
                     found.add(q)
     return found
 
