@@ -18,6 +18,18 @@ def test_classification_report_on_known_predictions():
     assert r["per_class"]["fear"]["support"] == 0
     # macro-F1 over classes present: angry 0.5, disgust 1.0, happy 2/3
     assert r["macro_f1"] == round((0.5 + 1.0 + 2 / 3) / 3, 4)
+    assert r["neutral_read_negative"] is None  # no neutral-labelled face
+
+
+def test_neutral_read_negative_argmax_and_confidently():
+    """Four neutral-labelled faces read sad (sure), angry (unsure), neutral and surprise: half read
+    negative, a quarter where the mood would count it; a sad face read sad is no calm face."""
+    y = np.array([6, 6, 6, 6, 4])
+    probs = np.array([[0, 0, 0, 0, .8, 0, .2], [.4, 0, 0, .3, 0, 0, .3], [0, 0, 0, 0, .1, 0, .9],
+                      [0, 0, 0, 0, 0, .6, .4], [0, 0, 0, 0, 1, 0, 0]])
+    r = classification_report(y, probs)
+    assert r["neutral_read_negative"] == 0.5
+    assert r["neutral_read_negative_confidently"] == 0.25
 
 
 def test_evaluate_cli_writes_json_and_png(small_npz, random_model_path, tmp_path):
@@ -29,6 +41,7 @@ def test_evaluate_cli_writes_json_and_png(small_npz, random_model_path, tmp_path
     m = json.loads((out / "metrics.json").read_text())
     assert m["n"] == 35 and m["split"] == "val"
     assert 0 <= m["ece"] <= 1 and m["nll"] > 0 and f"ECE {m['ece']:.4f}" in r.stdout
+    assert f"read angry, disgust, fear or sad: {m['neutral_read_negative']:.1%}" in r.stdout
     assert set(m["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
     assert np.asarray(m["confusion_matrix"]).sum() == 35
     png = cv2.imread(str(out / "confusion.png"))

@@ -31,17 +31,16 @@ from model.calibration import (FULL_SIDE, apply_top_label_map, beta_features, ca
                                calibrate_by_size, sharpness, side_from_sharpness, temperature_scale)
 from model.card import ModelCard
 from model.classifier import EmotionClassifier, ModelLoadError
-from model.emotions import CONFIDENT, EMOTIONS, NEGATIVE as NEGATIVE_NAMES
+from model.emotions import CONFIDENT, EMOTIONS
 from training.augment import shrink
 from training.data import DatasetError, load_val
+from training.metrics import NEGATIVE_IDX as NEGATIVE, NEUTRAL
 
 BINS = 15
 MIN_FACES = 50  # fitting faces a class needs to get its own top-label map
 SIZE_SIDES = (40, 32, 24, 20, 16, 12)  # face sides (px) that get a calibration of their own
 SIZE_JPEG = (0, 90, 70, 50, 30)        # JPEG qualities pooled at each side (0: not compressed)
 SIZE_H264 = (32, 38)                   # and H.264 rate factors (a gallery's stream, 7x7 faces a frame)
-NEGATIVE = [EMOTIONS.index(e) for e in NEGATIVE_NAMES]
-NEUTRAL = EMOTIONS.index("neutral")
 
 scale = temperature_scale  # `scale(probs, t)`: probabilities at temperature t
 

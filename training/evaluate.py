@@ -15,6 +15,7 @@ import numpy as np
 
 from model import EMOTIONS, EmotionClassifier, ModelLoadError
 from model.classifier import BACKENDS
+from model.emotions import CONFIDENT
 from training.calibrate import ece, nll
 from training.data import (FACES, DatasetError, default_fer2013_path, ferplus_plurality, load_dataset,
                            load_votes, stratified_sample)
@@ -108,6 +109,10 @@ def format_report(r: dict) -> str:
              f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}"]
     for name, m in r["per_class"].items():
         lines.append(f"{name:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9d}")
+    if r.get("neutral_read_negative") is not None:
+        lines.append(f"neutral-labelled faces read angry, disgust, fear or sad: {r['neutral_read_negative']:.1%} "
+                     f"(at a top score of {CONFIDENT} or more, where the class mood counts them: "
+                     f"{r['neutral_read_negative_confidently']:.1%})")
     if "faces" in r:
         f = r["faces"]
         lines.append(f"faces ({f['mode']}): {f['cropped']} cropped from detections, {f['as_is']} images taken "

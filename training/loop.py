@@ -21,7 +21,7 @@ from training import calibrate
 from training import views as fixed_views
 from training.augment import augment_batch, erase_batch, low_res_batch, meeting_batch, mixup_batch, shrink
 from training.distill import student_of
-from training.metrics import classification_report
+from training.metrics import classification_report, neutral_negative
 
 CALL_SIDE, CALL_JPEG = 24, 30  # the call-like val faces each epoch is also scored on
 
@@ -182,14 +182,6 @@ class Saver(keras.callbacks.Callback):
             self.model.save(out / "last.tmp.keras")
             os.replace(out / "last.tmp.keras", out / "last.keras")
             (out / "state.json").write_text(json.dumps(self.state) + "\n")
-
-
-def neutral_negative(probs: np.ndarray, y: np.ndarray) -> float | None:
-    """The share of neutral-labelled faces read angry, disgust, fear or sad (argmax)."""
-    calm = np.asarray(y) == calibrate.NEUTRAL
-    if not calm.any():
-        return None
-    return round(float(np.isin(np.asarray(probs).argmax(1)[calm], calibrate.NEGATIVE).mean()), 4)
 
 
 def append_history(path: Path, row: dict) -> None:
