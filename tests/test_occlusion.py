@@ -143,3 +143,14 @@ def test_real_screenshots_covered_faces(real_galleries, real_galleries2, analyze
             elif g["partial_faces"] == 0 and covered:
                 wrong.append((g["file"], scale, [tuple(f.box) for f in covered]))
     assert wrong == []
+
+
+def test_the_drawn_label_says_covered():
+    from ui.annotate import face_label
+
+    p = np.array([0.1, 0.05, 0.35, 0.1, 0.2, 0.1, 0.1])
+    covered = FaceResult((1, 2, 30, 40), 0, None, "participant", 0.9, True, p, covered=True)
+    assert face_label(covered) == "fear 35% covered"
+    assert face_label(FaceResult((1, 2, 30, 40), 0, None, "participant", 0.9, True, p)) == "fear 35% uncertain"
+    sure = np.array([0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.1])
+    assert face_label(FaceResult((1, 2, 30, 40), 0, None, "participant", 0.9, False, sure)) == "happy 90%"

@@ -1,4 +1,5 @@
-"""Draw an analysed frame: tile outlines, face boxes, emotion, confidence and "uncertain"."""
+"""Draw an analysed frame: tile outlines, face boxes, emotion, confidence and "uncertain" (or
+"covered": partly behind a window or cut by its tile, `bot.occlusion`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ def _bgr(hex_color: str) -> tuple[int, int, int]:
     h = hex_color.lstrip("#")
     r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
     return b, g, r
+
+
+def face_label(f) -> str:
+    """A face's label: its emotion and top score, and why the mood does not count it where it does not."""
+    note = " covered" if f.covered else " uncertain" if f.uncertain else ""
+    return f"{f.emotion} {float(np.max(f.scores)):.0%}{note}"
 
 
 def annotate(image: np.ndarray, frame: FrameResult, tiles: bool = True) -> np.ndarray:
@@ -29,8 +36,7 @@ def annotate(image: np.ndarray, frame: FrameResult, tiles: bool = True) -> np.nd
         x, y, w, h = (int(v) for v in f.box)
         color = _bgr(COLORS[f.emotion]) if f.role == "participant" else (160, 160, 160)
         cv2.rectangle(img, (x, y), (x + w, y + h), color, thick + 1)
-        p = float(np.max(f.scores))
-        label = f"{f.emotion} {p:.0%}" + (" uncertain" if f.uncertain else "")
+        label = face_label(f)
         fs = 0.5 * scale + 0.15
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, fs, thick)
         ty = y - 4 if y - th - 8 > 0 else y + h + th + 4
