@@ -23,7 +23,7 @@ import numpy as np
 
 from bot.geometry import center_in, detection_roi, iou, overlaps
 from bot.layout import LayoutMemory, LayoutOptions, find_tiles, fit, picture_on_panel
-from bot.occlusion import cap_top, covered_marks
+from bot.occlusion import cap_top, is_covered
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS, EmotionClassifier
 from model.crop import crop_faces, fer_square
@@ -112,7 +112,7 @@ class GalleryAnalyzer:
         probs = self.classifier.predict(crop_faces(frame, boxes), sides=[fer_square(b)[2] for b in boxes]) \
             if assigned else np.zeros((0, len(EMOTIONS)), np.float32)
         # a face half behind a poll window reads as its visible half suggests: kept, not counted
-        covered = [opts.covered_check and bool(covered_marks(gray, a.det.box, a.det.landmarks)) for a in assigned]
+        covered = [opts.covered_check and is_covered(gray, a.det.box, a.det.landmarks) for a in assigned]
         probs = [cap_top(p, opts.covered_top) if c else p for p, c in zip(probs, covered)]
         t3 = time.perf_counter()
         self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}

@@ -3,15 +3,19 @@ participants), a name label, or the edge of the face's own tile when the face ru
 model reads such a face as whatever its visible half suggests (a face half behind a Polls window
 read "fear" at 0.87), so its answer is kept but not counted (`cap_top`).
 
-The rule (`covered_marks`): one of the detector's five landmarks (eyes, nose tip, mouth corners:
-where the detector puts the features, guessed where they are hidden) lies behind a **straight,
-axis-aligned step edge** that crosses at least `MIN_RUN` of the face box on one pixel line, and the
-pixels between that landmark and the edge are a **uniform panel**: their spread (5th to 95th
-percentile) at most `PANEL_SPREAD` grey levels and no step between neighbours above
-`PANEL_STEP` (95th percentile), beyond the edge's own two pixels of antialiasing. A screen's
-panels are drawn flat and meet the video on one pixel line; a face's skin, however smooth, has
-shading and features between a landmark and any edge, and a face's own outlines (hair, jaw,
-glasses) are not straight lines along a pixel row or column for half the face.
+Both rules look for a **straight, axis-aligned step edge** (`STEP` grey levels across two pixels)
+that crosses at least `MIN_RUN` of the face box on one pixel line, with a **uniform panel** on one
+side: a spread (5th to 95th percentile) of at most `PANEL_SPREAD` grey levels and no step between
+neighbours above `PANEL_STEP` (95th percentile), beyond the edge's own two pixels of
+antialiasing. A face is covered (`is_covered`) where
+- one of the detector's five landmarks (eyes, nose tip, mouth corners: where the detector puts the
+  features, guessed where they are hidden) lies behind such an edge with only panel between them
+  (`covered_marks`), or
+- the panel beside such an edge fills at least `MIN_PANEL` of the face box (`panel_share`): where
+  the detector drew its landmarks on the visible half, the box still reaches behind the panel.
+A screen's panels are drawn flat and meet the video on one pixel line; a face's skin, however
+smooth, has shading and features, and a face's own outlines (hair, jaw, glasses) are not straight
+lines along a pixel row or column for half the face.
 
 Measured (`docs/architecture.md`): of 376 participants' faces in the 13 shared real screenshots at
 1x, 0.6x and 0.4x, the only ones flagged are the 4 partial faces (two behind a Polls window, two
@@ -28,6 +32,7 @@ MIN_RUN = 0.5        # share of the face box's side that one straight edge must 
 PANEL_SPREAD = 10.0  # grey levels (5th-95th percentile) of the panel between a landmark and the edge
 PANEL_STEP = 2.0     # grey levels between neighbouring panel pixels (95th percentile)
 BAND = 3             # rows either side of the landmark that its band to the edge spans
+MIN_PANEL = 0.15     # share of the face box a panel beside such an edge covers that makes it covered
 
 
 def _longest_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,12 +45,23 @@ def _longest_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return length.max(axis=0), length.argmax(axis=0) + 1
 
 
-def _covered_along(arr: np.ndarray, pts: np.ndarray) -> set[int]:
-    """Landmarks behind an edge between columns of `arr` (H, W); `pts` (5, 2) as (column, row)."""
+def _uniform(region: np.ndarray, axes=(1,)) -> bool:
+    """Whether pixels are a flat panel: spread and neighbour steps (along `axes`) within bounds."""
+    lo, hi = np.percentile(region, [5, 95])
+    if hi - lo > PANEL_SPREAD:
+        return False
+    return all(region.shape[a] < 2 or np.percentile(np.abs(np.diff(region, axis=a)), 95) <= PANEL_STEP
+               for a in axes)
+
+
+def _scan(arr: np.ndarray, pts: np.ndarray | None) -> tuple[set[int], float]:
+    """Edges between columns of `arr` (H, W): the landmarks behind one (`pts` (5, 2) as (column,
+    row), or None) and the largest share of `arr` a panel beside one covers."""
     h, w = arr.shape
     found: set[int] = set()
+    share = 0.0
     if w < 8 or h < 8:
-        return found
+        return found, share
     d = arr[:, 2:] - arr[:, :-2]  # d[:, j]: the step from column j to column j + 2
     need = max(MIN_RUN * h, 8)
     for sign in (1.0, -1.0):
@@ -58,7 +74,11 @@ def _covered_along(arr: np.ndarray, pts: np.ndarray) -> set[int]:
             if r < need:
                 continue
             top, bottom = int(e - r), int(e)
-            for q, (across, along) in enumerate(pts):
+            for lo_c, hi_c in ((0, j - 1), (j + 4, w)):  # each side, beyond the edge's antialiasing
+                area = (bottom - top) * max(0, hi_c - lo_c) / (h * w)
+                if area > share and hi_c - lo_c >= 3 and _uniform(arr[top:bottom, lo_c:hi_c], (0, 1)):
+                    share = area
+            for q, (across, along) in enumerate(pts if pts is not None else ()):
                 if q in found or not top <= along < bottom:
                     continue
                 r0, r1 = max(top, int(along) - BAND), min(bottom, int(along) + BAND + 1)
@@ -68,13 +88,22 @@ def _covered_along(arr: np.ndarray, pts: np.ndarray) -> set[int]:
                     band = arr[r0:r1, j + 4:min(w, int(np.ceil(across)) + 2)]
                 else:
                     continue
-                if band.shape[0] < 1 or band.shape[1] < 3:
-                    continue
-                lo, hi = np.percentile(band, [5, 95])
-                jumps = np.percentile(np.abs(np.diff(band, axis=1)), 95)
-                if hi - lo <= PANEL_SPREAD and jumps <= PANEL_STEP:
+                if band.shape[0] >= 1 and band.shape[1] >= 3 and _uniform(band):
                     found.add(q)
-    return found
+    return found, share
+
+
+def _box_scan(gray: np.ndarray, box, landmarks) -> tuple[list[int], float]:
+    x, y, w, h = (int(v) for v in box)
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(gray.shape[1], x + w), min(gray.shape[0], y + h)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return [], 0.0
+    g = np.asarray(gray[y0:y1, x0:x1], dtype=np.float32)
+    local = None if landmarks is None else np.asarray(landmarks, dtype=np.float64).reshape(-1, 2) - (x0, y0)
+    marks_v, share_v = _scan(g, local)
+    marks_h, share_h = _scan(g.T, None if local is None else local[:, ::-1])
+    return sorted(marks_v | marks_h), max(share_v, share_h)
 
 
 def covered_marks(gray: np.ndarray, box, landmarks) -> list[int]:
@@ -83,16 +112,20 @@ def covered_marks(gray: np.ndarray, box, landmarks) -> list[int]:
     channel); [] for a whole face, or where there are no landmarks."""
     if landmarks is None:
         return []
-    pts = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
-    x, y, w, h = (int(v) for v in box)
-    x0, y0 = max(0, x), max(0, y)
-    x1, y1 = min(gray.shape[1], x + w), min(gray.shape[0], y + h)
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return []
-    g = np.asarray(gray[y0:y1, x0:x1], dtype=np.float32)
-    local = pts - (x0, y0)
-    found = _covered_along(g, local) | _covered_along(g.T, local[:, ::-1])
-    return sorted(found)
+    return _box_scan(gray, box, landmarks)[0]
+
+
+def panel_share(gray: np.ndarray, box) -> float:
+    """The largest share of the face box (x, y, w, h) that a flat panel with a straight edge across
+    the box covers in `gray`; 0.0 for none."""
+    return _box_scan(gray, box, None)[1]
+
+
+def is_covered(gray: np.ndarray, box, landmarks) -> bool:
+    """Whether the face in `box` is partly behind a flat panel: a landmark behind it
+    (`covered_marks`), or the panel filling at least `MIN_PANEL` of the box (`panel_share`)."""
+    marks, share = _box_scan(gray, box, landmarks)
+    return bool(marks) or share >= MIN_PANEL
 
 
 def cap_top(scores: np.ndarray, top: float) -> np.ndarray:

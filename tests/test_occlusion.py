@@ -8,7 +8,7 @@ import pytest
 
 from bot.analyzer import AnalyzerOptions, GalleryAnalyzer
 from bot.mood import CONFIDENT
-from bot.occlusion import cap_top, covered_marks
+from bot.occlusion import cap_top, covered_marks, is_covered, panel_share
 from bot.records import FaceResult
 from bot.synthetic import render_gallery
 
@@ -37,6 +37,22 @@ def test_a_whole_face_is_not_covered():
     for seed in range(5):
         frame, box, marks = _frame(_skin(seed=seed))
         assert covered_marks(frame, box, marks) == []
+        assert panel_share(frame, box) == 0.0 and not is_covered(frame, box, marks)
+
+
+def test_a_panel_filling_part_of_the_box_covers_the_face_wherever_the_landmarks_are():
+    """The detector may draw every landmark on the visible half: the box still reaches behind."""
+    frame, box, marks = _frame(_skin())
+    x, y, w, h = box
+    frame[:, : x + int(0.3 * w)] = 240
+    visible = marks.copy()
+    visible[:, 0] = np.maximum(visible[:, 0], x + 0.4 * w)  # all five right of the window's edge
+    assert covered_marks(frame, box, visible) == []
+    assert panel_share(frame, box) == pytest.approx(0.3 - 1 / w, abs=0.03)  # less the edge's own pixels
+    assert is_covered(frame, box, visible) and is_covered(frame, box, None)
+    narrow, box, marks = _frame(_skin())
+    narrow[:, : x + int(0.1 * w)] = 240  # a tenth of the box: a window's edge just touching the face
+    assert not is_covered(narrow, box, visible)
 
 
 @pytest.mark.parametrize("value", [235, 30])
@@ -61,11 +77,11 @@ def test_a_panel_with_text_on_it_or_a_slanted_edge_is_no_flat_panel():
     textured[y + int(0.7 * h):, :] = 235
     for row in range(y + int(0.7 * h) + 3, frame.shape[0], 6):  # lines of text, as a chat window shows
         textured[row:row + 2, ::3] = 40
-    assert covered_marks(textured, box, marks) == []
+    assert covered_marks(textured, box, marks) == [] and not is_covered(textured, box, marks)
     slanted = frame.copy()
     rows, cols = np.mgrid[: frame.shape[0], : frame.shape[1]]
     slanted[rows > y + 0.55 * h + 0.4 * (cols - x)] = 235  # an edge at 22 degrees: a hand, a sleeve, a shadow
-    assert covered_marks(slanted, box, marks) == []
+    assert covered_marks(slanted, box, marks) == [] and not is_covered(slanted, box, marks)
 
 
 def test_a_short_edge_and_missing_landmarks_change_nothing():
@@ -73,7 +89,7 @@ def test_a_short_edge_and_missing_landmarks_change_nothing():
     x, y, w, h = box
     badge = frame.copy()
     badge[y + int(0.72 * h): y + int(0.9 * h), x + int(0.25 * w): x + int(0.45 * w)] = 250  # an icon a fifth as wide
-    assert covered_marks(badge, box, marks) == []
+    assert covered_marks(badge, box, marks) == [] and not is_covered(badge, box, marks)
     frame[y + int(0.7 * h):, :] = 235
     assert covered_marks(frame, box, None) == []
     assert covered_marks(frame, (x, y, 5, 5), marks) == []
