@@ -313,9 +313,12 @@ def _analyse_upload(browser, app, video: Path, keep_faces: bool = False, every: 
     expect(page.locator("#cm-analyse")).to_be_enabled(timeout=240000)  # an earlier analysis has finished
     if keep_faces:
         page.locator("#cm-keep-faces input[type=checkbox]").check()
-    if every is not None:
-        page.locator("input[type=number]").first.fill(str(every))
-        page.locator("input[type=number]").first.press("Enter")
+    if every is not None:  # typed into the slider's box; the slider itself must show it before Analyse
+        box = page.locator("#cm-every input[type=number]")
+        box.fill(str(every))
+        box.press("Enter")
+        box.press("Tab")
+        expect(page.locator("#cm-every input[type=range]")).to_have_value(str(every), timeout=10000)
     page.locator("#cm-upload input[type=file]").set_input_files(str(video))
     # Gradio draws the name as stem and suffix in two spans, sometimes with white space between them
     shown = re.compile(re.escape(video.stem) + r"\s*" + re.escape(video.suffix))

@@ -20,7 +20,8 @@ def build(state, demo) -> None:
         upload = gr.File(label="Recording or images", file_count="multiple", file_types=VIDEO_TYPES + IMAGE_TYPES,
                          type="filepath", elem_id="cm-upload")
         with gr.Column():
-            every = gr.Slider(0.5, 30, value=2, step=0.5, label="Analyse one frame every (seconds)")
+            every = gr.Slider(0.5, 30, value=2, step=0.5, label="Analyse one frame every (seconds)",
+                              elem_id="cm-every")
             keep = gr.Checkbox(value=False, elem_id="cm-keep-faces",
                                label="Keep face images with this session (only with the participants' consent)")
             roster = gr.File(label="Class roster (optional, and the sure way to get every name right): one name a "
