@@ -7,7 +7,8 @@ participant, any other face is "other", and so is a still picture on a camera-of
 profile photo or avatar: its tile is camera-off and `picture`, see `bot.layout.picture_on_panel`);
 all faces cropped FER-style and classified in one batch; a face partly behind a flat panel (a
 window over the gallery, a name label) or cut by its tile's edge keeps its answer but not the
-confidence that would count it (`bot.occlusion`); each face's head pose from its five landmarks (`model.headpose`).
+confidence that would count it (`bot.occlusion`); each face's head pose from its five landmarks
+(`model.headpose`).
 Between frames of one meeting, the layout and the detections of unchanged areas are reused; on a
 page that scrolled (`LayoutMemory.scrolled`), only the rows it newly shows are looked at.
 """
