@@ -9,8 +9,8 @@ side: a spread (5th to 95th percentile) of at most `PANEL_SPREAD` grey levels an
 neighbours above `PANEL_STEP` (95th percentile), beyond the edge's own two pixels of
 antialiasing. A face is covered (`is_covered`) where
 - one of the detector's five landmarks (eyes, nose tip, mouth corners: where the detector puts the
-  features, guessed where they are hidden) lies behind such an edge with only panel between them
-  (`covered_marks`), or
+  features, guessed where they are hidden) lies behind such an edge, across it from the face box's
+  centre, with only panel between them (`covered_marks`), or
 - the panel beside such an edge fills at least `MIN_PANEL` of the face box (`panel_share`): where
   the detector drew its landmarks on the visible half, the box still reaches behind the panel.
 A screen's panels are drawn flat and meet the video on one pixel line; a face's skin, however
@@ -18,9 +18,8 @@ smooth, has shading and features, and a face's own outlines (hair, jaw, glasses)
 lines along a pixel row or column for half the face.
 
 Measured (`docs/architecture.md`): of 376 participants' faces in the 13 shared real screenshots at
-1x, 0.6x and 0.4x, the only ones flagged are the 4 partial faces (two behind a Polls window, two
-cut by their tile's bottom edge above the mouth); of 1,046 FER2013 val faces (whole, detected
-at 2x), 1 (eyes behind dark sunglasses).
+1x, 0.6x and 0.4x, the only ones flagged are partial faces (two behind a Polls window, one cut by
+its tile's bottom edge above the mouth); of 1,046 whole FER2013 val faces (detected at 2x), none.
 """
 
 from __future__ import annotations
@@ -54,9 +53,10 @@ def _uniform(region: np.ndarray, axes=(1,)) -> bool:
                for a in axes)
 
 
-def _scan(arr: np.ndarray, pts: np.ndarray | None) -> tuple[set[int], float]:
+def _scan(arr: np.ndarray, pts: np.ndarray | None, centre: float) -> tuple[set[int], float]:
     """Edges between columns of `arr` (H, W): the landmarks behind one (`pts` (5, 2) as (column,
-    row), or None) and the largest share of `arr` a panel beside one covers."""
+    row), or None), that is across it from the face box's centre (`centre`, a column), and the
+    largest share of `arr` a panel beside one covers."""
     h, w = arr.shape
     found: set[int] = set()
     share = 0.0
@@ -82,9 +82,11 @@ def _scan(arr: np.ndarray, pts: np.ndarray | None) -> tuple[set[int], float]:
                 if q in found or not top <= along < bottom:
                     continue
                 r0, r1 = max(top, int(along) - BAND), min(bottom, int(along) + BAND + 1)
-                if across < j - 1:    # the landmark on the near side: the band from it up to the edge
+                # the edge must lie between the landmark and the face's centre: a feature on the
+                # face's own side of a name label's edge is in view, however flat its skin
+                if across < j - 1 and centre > j + 3:  # the landmark on the near side: the band up to the edge
                     band = arr[r0:r1, max(0, int(np.floor(across)) - 1):j - 1]
-                elif across > j + 3:  # on the far side
+                elif across > j + 3 and centre < j - 1:  # on the far side
                     band = arr[r0:r1, j + 4:min(w, int(np.ceil(across)) + 2)]
                 else:
                     continue
@@ -101,8 +103,8 @@ def _box_scan(gray: np.ndarray, box, landmarks) -> tuple[list[int], float]:
         return [], 0.0
     g = np.asarray(gray[y0:y1, x0:x1], dtype=np.float32)
     local = None if landmarks is None else np.asarray(landmarks, dtype=np.float64).reshape(-1, 2) - (x0, y0)
-    marks_v, share_v = _scan(g, local)
-    marks_h, share_h = _scan(g.T, None if local is None else local[:, ::-1])
+    marks_v, share_v = _scan(g, local, x + w / 2 - x0)
+    marks_h, share_h = _scan(g.T, None if local is None else local[:, ::-1], y + h / 2 - y0)
     return sorted(marks_v | marks_h), max(share_v, share_h)
 
 

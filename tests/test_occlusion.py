@@ -70,6 +70,21 @@ def test_a_window_from_the_side_covers_the_eye_and_mouth_corner_on_that_side():
     assert covered_marks(frame, box, marks) == [0, 3]
 
 
+def test_a_feature_on_the_faces_own_side_of_an_edge_is_in_view_however_flat_the_skin():
+    """A name label over the chin: the mouth corners above its edge, on the side of the box's
+    centre, with skin between them that a codec has made flat. Not covered."""
+    frame, box, marks = _frame(_skin())
+    x, y, w, h = box
+    frame[y + int(0.72 * h): y + int(0.88 * h), x: x + w] = 150  # smooth skin from the mouth down
+    frame[y + int(0.88 * h):, :] = 60                             # the label's top edge below it
+    assert covered_marks(frame, box, marks) == [] and not is_covered(frame, box, marks)
+    flipped = np.ascontiguousarray(frame[::-1])                   # the same edge above the eyes, seen from below
+    up = marks.copy()
+    up[:, 1] = flipped.shape[0] - 1 - up[:, 1]
+    fy = flipped.shape[0] - (y + h)
+    assert covered_marks(flipped, (x, fy, w, h), up) == []
+
+
 def test_a_panel_with_text_on_it_or_a_slanted_edge_is_no_flat_panel():
     frame, box, marks = _frame(_skin())
     x, y, w, h = box
