@@ -185,3 +185,17 @@ def test_the_drawn_label_says_covered():
     assert face_label(FaceResult((1, 2, 30, 40), 0, None, "participant", 0.9, True, p)) == "fear 35% uncertain"
     sure = np.array([0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.1])
     assert face_label(FaceResult((1, 2, 30, 40), 0, None, "participant", 0.9, False, sure)) == "happy 90%"
+
+
+def test_the_label_of_a_face_filling_the_picture_is_drawn_inside_it():
+    """A webcam's face fills the picture: no room above or below its box, so the label goes inside
+    (before, it was drawn below the picture and never seen)."""
+    from bot.records import FrameResult
+    from ui.annotate import annotate
+
+    for box in [(40, 3, 200, 230), (5, 60, 120, 120), (150, 100, 130, 90)]:  # full height; room above; right edge
+        image = np.zeros((240, 280, 3), np.uint8)
+        face = FaceResult(box, 0, None, "participant", 0.9, False, np.array([0, 0, 0, 0.9, 0, 0, 0.1]))
+        out = annotate(image, FrameResult(0.0, [], [face]), tiles=False)
+        text = np.all(out > 200, axis=2)  # the label's white letters: nothing else is white here
+        assert text.sum() > 20, box

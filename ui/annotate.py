@@ -39,7 +39,9 @@ def annotate(image: np.ndarray, frame: FrameResult, tiles: bool = True) -> np.nd
         label = face_label(f)
         fs = 0.5 * scale + 0.15
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, fs, thick)
-        ty = y - 4 if y - th - 8 > 0 else y + h + th + 4
-        cv2.rectangle(img, (x, ty - th - 4), (x + tw + 6, ty + 4), color, -1)
-        cv2.putText(img, label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), thick, cv2.LINE_AA)
+        # above the box, else below it, else (a face filling the picture, as a webcam gives) inside its top
+        ty = y - 4 if y - th - 8 > 0 else y + h + th + 4 if y + h + th + 8 < img.shape[0] else max(y, 0) + th + 6
+        lx = max(0, min(x, img.shape[1] - tw - 6))
+        cv2.rectangle(img, (lx, ty - th - 4), (lx + tw + 6, ty + 4), color, -1)
+        cv2.putText(img, label, (lx + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), thick, cv2.LINE_AA)
     return img
