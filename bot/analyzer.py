@@ -72,6 +72,9 @@ class GalleryAnalyzer:
         self._seen: _Seen | None = None
         self._seen_lock = threading.Lock()
         self._faces_outside = False  # the last whole look saw faces the layout's tiles do not explain
+        # the covered check's answer for each detection of the last frame: a detection kept from it
+        # (`_Seen`: its pixels did not change) keeps its answer too
+        self._covered: dict[int, tuple[Detection, bool]] = {}
         self.stage_ms: dict[str, float] = {}  # the last frame's time in each stage (crop and classify together)
 
     def analyze(self, frame: np.ndarray, time_s: float = 0.0, file: str | None = None) -> FrameResult:
@@ -113,7 +116,8 @@ class GalleryAnalyzer:
         probs = self.classifier.predict(crop_faces(frame, boxes), sides=[fer_square(b)[2] for b in boxes]) \
             if assigned else np.zeros((0, len(EMOTIONS)), np.float32)
         # a face half behind a poll window reads as its visible half suggests: kept, not counted
-        covered = [opts.covered_check and is_covered(gray, a.det.box, a.det.landmarks) for a in assigned]
+        covered = [self._is_covered(gray, a.det) for a in assigned]
+        self._covered = {id(a.det): (a.det, c) for a, c in zip(assigned, covered)}
         probs = [cap_top(p, opts.covered_top) if c else p for p, c in zip(probs, covered)]
         t3 = time.perf_counter()
         self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}
@@ -140,6 +144,16 @@ class GalleryAnalyzer:
         with self._seen_lock:
             self._seen = None
             self._faces_outside = False
+        self._covered = {}
+
+    def _is_covered(self, gray: np.ndarray, det: Detection) -> bool:
+        """`bot.occlusion.is_covered` for a detection, reused where the detection is the last frame's."""
+        if not self.options.covered_check:
+            return False
+        last = self._covered.get(id(det))
+        if last is not None and last[0] is det:
+            return last[1]
+        return is_covered(gray, det.box, det.landmarks)
 
     def _detect(self, frame: np.ndarray, layout, gray: np.ndarray, whole: bool = False) -> list[Detection]:
         """Faces as (box, confidence). One pass over the frame (around the video tiles, reduced to

@@ -199,3 +199,25 @@ def test_the_label_of_a_face_filling_the_picture_is_drawn_inside_it():
         out = annotate(image, FrameResult(0.0, [], [face]), tiles=False)
         text = np.all(out > 200, axis=2)  # the label's white letters: nothing else is white here
         assert text.sum() > 20, box
+
+
+def test_a_kept_detection_keeps_its_answer_and_a_window_opening_is_seen(fer_faces, monkeypatch):
+    """Frames of one meeting: where the detector's answer is kept (nothing changed there), the check
+    is not run again; a window opened over a face changes the picture and is found on that frame."""
+    import bot.analyzer as analyzer_module
+
+    calls = []
+    real = analyzer_module.is_covered
+    monkeypatch.setattr(analyzer_module, "is_covered", lambda *a: calls.append(1) or real(*a))
+    analyser = GalleryAnalyzer()
+    gallery = render_gallery(fer_faces[:4], 4, size=(1280, 720), seed=3)
+    first = [f for f in analyser.analyze(gallery.image).faces if f.role == "participant"]
+    assert len(first) == 4 and len(calls) == 4
+    again = [f for f in analyser.analyze(gallery.image, time_s=1.0).faces if f.role == "participant"]
+    assert len(calls) == 4 and [f.covered for f in again] == [False] * 4
+    target = max(first, key=lambda f: f.box[2])
+    x, y, w, h = (int(v) for v in target.box)
+    image = gallery.image.copy()
+    image[y + int(0.7 * h): y + h + 20, x - w // 2: x + w + w // 2] = (235, 235, 235)
+    later = {f.tile: f for f in analyser.analyze(image, time_s=2.0).faces if f.role == "participant"}
+    assert later[target.tile].covered and len(calls) > 4
