@@ -126,7 +126,8 @@ class SizeCalibration(Section):
     """The calibration of faces smaller than full size (`model.calibration.calibrate_by_size`):
     `bands`, one `{"side", "temperature", "top_label_map"}` a face side in pixels, each fitted on
     FER2013 val shrunk to that side and compressed there at the JPEG qualities `jpeg` (0: not) and
-    the H.264 constant rate factors `h264` (absent on cards fitted before it), and what they did on the held-out half (`held_out`, a row a side) (`training.calibrate`);
+    the H.264 constant rate factors `h264` (absent on cards fitted before it), and what they did on
+    the held-out half (`held_out`, a row a side) (`training.calibrate`);
     `sharpness`: `{"sides", "median"}`, the median sharpness of val faces shrunk to each side
     (`model.calibration.sharpness`), which tells how small a blurred face is as the model sees it."""
     method: str | None = None
