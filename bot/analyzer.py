@@ -24,7 +24,7 @@ import numpy as np
 
 from bot.geometry import center_in, detection_roi, iou, overlaps
 from bot.layout import LayoutMemory, LayoutOptions, find_tiles, fit, picture_on_panel
-from bot.occlusion import cap_top, is_covered
+from bot.occlusion import cap_top, cut_by_tile, is_covered
 from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS, EmotionClassifier
 from model.crop import crop_faces, fer_square
@@ -116,8 +116,12 @@ class GalleryAnalyzer:
         probs = self.classifier.predict(crop_faces(frame, boxes), sides=[fer_square(b)[2] for b in boxes]) \
             if assigned else np.zeros((0, len(EMOTIONS)), np.float32)
         # a face half behind a poll window reads as its visible half suggests: kept, not counted
-        covered = [self._is_covered(gray, a.det) for a in assigned]
-        self._covered = {id(a.det): (a.det, c) for a, c in zip(assigned, covered)}
+        # ... and so does a face its tile cuts (a student sitting low: the mouth below the tile)
+        panels = [self._is_covered(gray, a.det) for a in assigned]
+        self._covered = {id(a.det): (a.det, c) for a, c in zip(assigned, panels)}
+        covered = [c or (opts.covered_check and a.tile is not None
+                         and cut_by_tile(gray, a.det.box, a.det.landmarks, layout[a.tile].box))
+                   for a, c in zip(assigned, panels)]
         probs = [cap_top(p, opts.covered_top) if c else p for p, c in zip(probs, covered)]
         t3 = time.perf_counter()
         self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}

@@ -17,9 +17,15 @@ A screen's panels are drawn flat and meet the video on one pixel line; a face's 
 smooth, has shading and features, and a face's own outlines (hair, jaw, glasses) are not straight
 lines along a pixel row or column for half the face.
 
+A face its own tile cuts is found from the layout instead (`cut_by_tile`): the tile's edge is
+known, the gutter beyond it is often too thin to fill a share of the box, and the detector puts a
+cut-off mouth's corners just above the edge, in view. So: the box reaches past a real edge of its
+tile (a flat gutter or the frame's edge beyond it), and the features the expression needs lie at
+that edge.
+
 Measured (`docs/architecture.md`): of 376 participants' faces in the 13 shared real screenshots at
-1x, 0.6x and 0.4x, the only ones flagged are partial faces (two behind a Polls window, one cut by
-its tile's bottom edge above the mouth); of 1,046 whole FER2013 val faces (detected at 2x), none.
+1x, 0.6x and 0.4x, the only ones flagged are partial faces (two behind a Polls window, three cut by
+their tile's bottom edge at the mouth); of 1,046 whole FER2013 val faces (detected at 2x), none.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ PANEL_SPREAD = 10.0  # grey levels (5th-95th percentile) of the panel between a 
 PANEL_STEP = 2.0     # grey levels between neighbouring panel pixels (95th percentile)
 BAND = 3             # rows either side of the landmark that its band to the edge spans
 MIN_PANEL = 0.15     # share of the face box a panel beside such an edge covers that makes it covered
+CUT_OUT = 0.075      # share of the face box past its tile's edge ...
+CUT_MOUTH = 0.45     # ... with the mouth corners this near the tile's bottom edge (eye-to-mouth distances)
+CUT_EYES = 0.3       # ... the eyes this near its top edge (eye-to-mouth distances: the brows are cut)
+CUT_SIDE = 0.3       # ... the outermost landmark this near a side edge (distances between the eyes)
 
 
 def _longest_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,6 +138,62 @@ def is_covered(gray: np.ndarray, box, landmarks) -> bool:
     (`covered_marks`), or the panel filling at least `MIN_PANEL` of the box (`panel_share`)."""
     marks, share = _box_scan(gray, box, landmarks)
     return bool(marks) or share >= MIN_PANEL
+
+
+def _gutter(gray: np.ndarray, line: int, horizontal: bool, lo: int, hi: int, outward: int) -> bool:
+    """Whether a tile's edge at `line` (a row if `horizontal`, else a column; the first one past the
+    tile where `outward` is 1, the tile's own first where it is -1) is a real edge over `lo`..`hi`:
+    the frame ends there, or one of the lines just beyond it is flat (a gutter between tiles, a
+    window's background), not a face's texture running on (a layout that split a video wrongly)."""
+    size = gray.shape[0] if horizontal else gray.shape[1]
+    first = line if outward > 0 else line - 1
+    if not 0 <= first < size:
+        return True  # the frame's own edge
+    span = gray.shape[1] if horizontal else gray.shape[0]
+    lo, hi = max(0, lo), min(span, hi)
+    if hi - lo < 4:
+        return False
+    for k in (-1, 0, 1, 2):  # a layout's edge may be a pixel off
+        r = first + outward * k
+        if 0 <= r < size:
+            seg = gray[r, lo:hi] if horizontal else gray[lo:hi, r]
+            if _uniform(np.asarray(seg, dtype=np.float32)[None, :]):
+                return True
+    return False
+
+
+def cut_by_tile(gray: np.ndarray, box, landmarks, tile) -> bool:
+    """Whether the face in `box` (x, y, w, h) runs out of its `tile` (x, y, w, h) far enough that
+    a feature its expression needs is cut: the box reaches at least `CUT_OUT` of its side past one
+    of the tile's edges, where the tile really ends (`_gutter`: a flat gutter or the frame's edge
+    beyond it), and
+    - at the bottom edge, the mouth corners lie within `CUT_MOUTH` eye-to-mouth distances of it (a
+      student sitting low: the lips or the chin gone);
+    - at the top edge, the eyes within `CUT_EYES` of them (the brows gone);
+    - at a side, the outermost landmark within `CUT_SIDE` distances between the eyes.
+    The detector guesses hidden landmarks inside what it sees, so a cut mouth's corners are put just
+    above the edge. False where there are no landmarks."""
+    if landmarks is None:
+        return False
+    pts = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    if len(pts) < 5:
+        return False
+    x, y, w, h = (int(v) for v in box)
+    tx, ty, tw, th = (int(v) for v in tile)
+    if w <= 0 or h <= 0:
+        return False
+    eyes, mouth = pts[:2].mean(axis=0), pts[3:5].mean(axis=0)
+    unit = float(np.linalg.norm(mouth - eyes))
+    iod = float(np.linalg.norm(pts[1] - pts[0]))
+    if unit <= 0 or iod <= 0:
+        return False
+    sides = (  # (share of the box past the edge, how near the features are, the edge's check)
+        ((y + h - (ty + th)) / h, (ty + th - mouth[1]) / unit / CUT_MOUTH, (ty + th, True, x, x + w, 1)),
+        ((ty - y) / h, (eyes[1] - ty) / unit / CUT_EYES, (ty, True, x, x + w, -1)),
+        ((tx - x) / w, (pts[:, 0].min() - tx) / iod / CUT_SIDE, (tx, False, y, y + h, -1)),
+        ((x + w - (tx + tw)) / w, (tx + tw - pts[:, 0].max()) / iod / CUT_SIDE, (tx + tw, False, y, y + h, 1)),
+    )
+    return any(out >= CUT_OUT and near <= 1.0 and _gutter(gray, *edge) for out, near, edge in sides)
 
 
 def cap_top(scores: np.ndarray, top: float) -> np.ndarray:
