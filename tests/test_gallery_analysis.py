@@ -400,6 +400,46 @@ def test_the_second_set_of_real_screenshots(real_galleries2, analyzer):
     assert wrong == []
 
 
+def test_the_real_screenshots_in_a_smaller_window(real_galleries, real_galleries2, analyzer):
+    """The same meetings in a smaller window (each screenshot at 0.8x and 0.6x): tiles and
+    camera-off tiles exact. There a gutter is a pixel wide, and a speaker's highlight bridges it:
+    two rows of videos came out of the background test as one region, and the Windows client's
+    row of camera-off tiles was lost (8 tiles for 12 at 0.6x). At 0.4x, the Zoom promotional 4x4
+    gallery (400 x 250 pixels) came out as 31 half-tiles."""
+    import cv2
+
+    wrong = []
+    for g in real_galleries + real_galleries2:
+        image = cv2.imread(str(g["path"]))
+        for scale in (0.8, 0.6) + ((0.4,) if g["file"] == "zoom1_promo_4x4.jpg" else ()):
+            analyzer.forget()
+            r = analyzer.analyze(cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+            got = (len(r.tiles), sum(t.camera_off for t in r.tiles))
+            if got != (g["tiles"], g["camera_off_tiles"]):
+                wrong.append((g["file"], scale, got))
+    assert wrong == []
+
+
+def test_rows_of_tiles_joined_across_a_thin_gutter_are_split():
+    """`_split_stacked`: a region two rows of tiles tall, with a background line between them over
+    most of its width, is two rows; without that line (a large video as tall as two tiles) or where
+    the rows would overlap another region (an L of tiles around it), it stays whole."""
+    from bot.layout.gutters import _split_stacked
+
+    fg = np.zeros((300, 400), np.uint8)
+    fg[10:111, 10:190] = 1  # two rows of two 90x50 tiles, their gutters bridged
+    fg[60, 10:190] = 0
+    fg[60, 80:120] = 1  # a speaker's highlight across the gutter
+    fg[120:170, 10:100] = 1  # a tile found alone
+    cands = [(10, 10, 180, 101), (10, 120, 90, 50)]
+    assert _split_stacked(cands, fg, 0.07) == [(10, 10, 180, 50), (10, 60, 180, 51), (10, 120, 90, 50)]
+    fg[60, 10:190] = 1  # no line: one video
+    assert _split_stacked(cands, fg, 0.07) == cands
+    fg[60, 10:190] = 0
+    assert _split_stacked(cands + [(100, 62, 90, 48)], fg, 0.07)[0] == cands[0]  # an L around that region
+    assert _split_stacked([(10, 10, 180, 101), (10, 120, 180, 50)], fg, 0.07)[0] == cands[0]  # no tile alone
+
+
 def test_a_profile_photo_or_a_long_name_on_the_panel_is_camera_off(real_galleries2):
     """Zoom shows a camera-off participant's profile photo as a square filling the tile's height,
     centred on the dark panel (zoom_slava_13, zoom_slava_23), and a long name, here blurred into

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.geometry import Box
+from bot.geometry import Box, overlaps
 from bot.layout.options import LayoutOptions
 
 
@@ -69,7 +69,7 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     stats = _split_joined_rows(stats[1:], fg, min_w)
     x, y, w, h, area = stats.T.astype(np.int64)
     ok = (w >= min_w) & (h >= min_h) & (2 * area >= w * h) & (5 * w >= 2 * h) & (2 * w <= 9 * h)
-    cands = [tuple(int(v) for v in row) for row in stats[ok, :4]]
+    cands = _split_stacked([tuple(int(v) for v in row) for row in stats[ok, :4]], fg, opts.size_tolerance)
     if not cands:
         return [], full
     tw, th = _dominant_size(cands, opts.size_tolerance)
@@ -118,6 +118,54 @@ def _split_joined_rows(stats: np.ndarray, fg: np.ndarray, min_w: float) -> np.nd
                 top, bottom = int(rows[0]), int(rows[-1]) + 1
                 out.append((x + a, y + top, b - a, bottom - top, int(block[top:bottom, a:b].sum())))
     return np.array(out, dtype=np.int64).reshape(-1, 5)
+
+
+def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6) -> list[Box]:
+    """Regions that are rows of tiles stacked with no gutter the background test could see between
+    them, split into those rows: in a small window the gutters are a pixel wide, and a speaker's
+    highlight, a name label or a blur bridges them, so two rows of videos come out as one region.
+    A region is split into m rows (2 to `most`) where it is k by m tiles of another region's size
+    (a video-shaped tile found alone, k >= 1), and where every line between its rows is background
+    (fg 0) over at least `INNER_GUTTER` of its width, within a pixel: a speaker's video that
+    happens to be as large as four tiles has no such lines inside."""
+    sizes = sorted({(w, h) for _, _, w, h in cands if 0.8 <= w / h <= 2.6}, key=lambda s: s[1])
+
+    def fits(n: int, length: int, size: int) -> bool:  # n tiles of `size` and the gutters between them
+        return abs(length - n * size) <= tol * size * n + 2 * (n - 1)
+
+    out = []
+    for x, y, w, h in cands:
+        split = None
+        for sw, sh in sizes:  # the smallest tile that fits, with its gutters in the picture
+            k, m = max(1, int(round(w / sw))), int(round(h / sh))
+            if not 2 <= m <= most or not fits(k, w, sw) or not fits(m, h, sh):
+                continue
+            step = h / m
+            lines = [int(round(y + i * step)) for i in range(1, m)]
+            if all(_background_line(fg, r, x, x + w) >= INNER_GUTTER for r in lines):
+                split = (m, step)
+                break
+        if split is None:
+            out.append((x, y, w, h))
+            continue
+        m, step = split
+        edges = [y] + [int(round(y + i * step)) for i in range(1, m)] + [y + h]
+        rows = [(x, a, w, b - a) for a, b in zip(edges, edges[1:])]
+        if any(overlaps(r, c) for r in rows for c in cands if c != (x, y, w, h)):
+            out.append((x, y, w, h))  # an L of tiles around another region: not rows of its own
+        else:
+            out += rows
+    return out
+
+
+INNER_GUTTER = 0.4  # share of a line between stacked rows that must be background (`_split_stacked`)
+
+
+def _background_line(fg: np.ndarray, row: int, x0: int, x1: int) -> float:
+    """The share of columns x0..x1 where row `row` of `fg` (0: background), or a row next to it, is
+    background."""
+    band = fg[max(0, row - 1):row + 2, max(0, x0):max(0, x1)]
+    return float((band == 0).any(axis=0).mean()) if band.size else 0.0
 
 
 def _snap(box: Box, fg: np.ndarray, reach: int = 2) -> Box:
