@@ -231,6 +231,13 @@ def _fill_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[B
     columns = _starts([t[0] for t in tiles], tw)
     pitches = [b[0] - a[0] for row in rows for a, b in zip(sorted(row), sorted(row)[1:]) if b[0] - a[0] < 1.5 * tw]
     pitch = float(np.median(pitches)) if pitches else None
+    if pitch:  # a grid column no tile was found in yet (a column of tiles joined to their neighbours)
+        inner = []
+        for a, b in zip(columns, columns[1:]):
+            k = int(round((b - a) / pitch))
+            if k >= 2 and abs(b - a - k * pitch) <= 0.1 * tw:
+                inner += [a + i * (b - a) / k for i in range(1, k)]
+        columns = sorted(columns + inner)
     out = []
     for row in sorted(rows, key=lambda r: r[0][1]):
         row = sorted(row)
