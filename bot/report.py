@@ -17,6 +17,7 @@ from bot import aggregate
 from bot.alerts import who
 from bot.mood import mood_of, trend_of
 from bot.charts import emotion_area, fmt_time, heat_strip, mood_line, presence_lines, strip_legend
+from model.emotions import NEGATIVE
 
 LOOKING_DOWN = ("Looking down may be taking notes or reading: it is shown on its own, never counted as turned "
                 "away, and raises no alert. Head pose is read from five points of each face; looking down is "
@@ -270,8 +271,7 @@ def concern_table(r: Report) -> pd.DataFrame:
         if row["mood"] == "negative":
             mostly = row.get(recent_col) if recent_col and not r.finished else None
             mostly = mostly if isinstance(mostly, str) else row.get("dominant_emotion")
-            s, why = s + 3, why + [f"looks negative (read mostly as {mostly})" if isinstance(mostly, str)
-                                   else "looks negative"]
+            s, why = s + 3, why + [_negative_reason(r, row["participant"], mostly, since)]
         rules = alerted.get(row["participant"], set())
         if "participant_negative" in rules and row["mood"] != "negative":
             s, why = s + 2, why + ["looked negative for a while (alert)"]
@@ -286,6 +286,24 @@ def concern_table(r: Report) -> pd.DataFrame:
         reasons.append(", ".join(why))
     p["concern"], p["reasons"] = scores, reasons
     return p.sort_values(["concern", "participant"], ascending=[False, True], kind="stable")
+
+
+def _negative_reason(r: Report, participant: str, mostly, since: float) -> str:
+    """Why a participant looks negative, in words: the expression read most where that is a
+    negative one; where it is not (calm most of the time, sad for a stretch), the negative one
+    read most in the participant's strip cells since `since` as well, so that the reason does not
+    read "negative (mostly neutral)"."""
+    if not isinstance(mostly, str):
+        return "looks negative"
+    if mostly in NEGATIVE:
+        return f"looks negative (read mostly as {mostly})"
+    st = r.strips
+    if len(st) and {"participant", "window_start", "emotion", "faces"} <= set(st.columns):
+        mine = st[(st["participant"] == participant) & (st["window_start"] >= since) & st["emotion"].isin(NEGATIVE)]
+        if len(mine):
+            worst = mine.groupby("emotion")["faces"].sum().sort_index().idxmax()
+            return f"looks negative (read as {worst} at times, mostly {mostly})"
+    return f"looks negative (read mostly as {mostly})"
 
 
 def needs_attention_html(r: Report) -> str:

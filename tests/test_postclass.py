@@ -410,3 +410,21 @@ def test_attendance_lists_who_was_there_with_the_camera_off(tmp_path):
     assert cells["Ana Perez"] == ["0:00", "9:55", "10", "10", "0", "0"]
     assert cells["Ben Novak"] == ["0:00", "9:55", "10", "5", "5", "0"]
     assert cells["Cy Lee"] == ["0:00", "9:55", "10", "0", "10", "0"]   # never on camera, there all lesson
+
+
+def test_a_calm_student_who_turned_sad_is_flagged_with_the_sad_stretch_named(tmp_path):
+    """Neutral for five and a half minutes, then sad: the session's valence is negative while the
+    expression read most is neutral. The reason names both, never "negative (read mostly as
+    neutral)", which reads as a contradiction; one read sad all along keeps "read mostly as sad"."""
+    from bot.report import build_report, concern_table
+    from tests.test_store import face, frame
+
+    store = Store(tmp_path / "c.db")
+    sid = store.start_session("Period 3", "screen:monitor 1", 5.0)
+    for t in range(0, 600, 5):
+        store.add_frame(sid, frame(float(t), [face("Ben Novak", "neutral" if t < 330 else "sad"),
+                                              face("Gil Ortiz", "sad", tile=1)]))
+    store.end_session(sid)
+    reasons = dict(concern_table(build_report(store, sid))[["participant", "reasons"]].to_numpy())
+    assert reasons["Ben Novak"] == "looks negative (read as sad at times, mostly neutral)"
+    assert reasons["Gil Ortiz"] == "looks negative (read mostly as sad)"
