@@ -69,7 +69,10 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     stats = _split_joined_rows(stats[1:], fg, min_w)
     x, y, w, h, area = stats.T.astype(np.int64)
     ok = (w >= min_w) & (h >= min_h) & (2 * area >= w * h) & (5 * w >= 2 * h) & (2 * w <= 9 * h)
-    cands = _split_stacked([tuple(int(v) for v in row) for row in stats[ok, :4]], fg, opts.size_tolerance)
+    # a pixel-wide gutter, blended by the scaling, is only near the background level: twice as near
+    # counts between rows (on 2x2 blocks, the blocks have widened the gutters already)
+    loose = fg if f > 1 else (np.abs(gray.astype(np.int16) - bg) > 2 * opts.bg_tolerance).astype(np.uint8)
+    cands = _split_stacked([tuple(int(v) for v in row) for row in stats[ok, :4]], loose, opts.size_tolerance)
     if not cands:
         return [], full
     tw, th = _dominant_size(cands, opts.size_tolerance)
@@ -126,8 +129,9 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6) 
     highlight, a name label or a blur bridges them, so two rows of videos come out as one region.
     A region is split into m rows (2 to `most`) where it is k by m tiles of another region's size
     (a video-shaped tile found alone, k >= 1), and where every line between its rows is background
-    (fg 0) over at least `INNER_GUTTER` of its width, within a pixel: a speaker's video that
-    happens to be as large as four tiles has no such lines inside."""
+    (`fg` 0: the caller passes a looser mask, twice the background tolerance, as a pixel-wide gutter
+    blends with the videos beside it) over at least `INNER_GUTTER` of its width, within a pixel: a
+    speaker's video that happens to be as large as four tiles has no such lines inside."""
     sizes = sorted({(w, h) for _, _, w, h in cands if 0.8 <= w / h <= 2.6}, key=lambda s: s[1])
 
     def fits(n: int, length: int, size: int) -> bool:  # n tiles of `size` and the gutters between them
