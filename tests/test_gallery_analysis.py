@@ -401,18 +401,19 @@ def test_the_second_set_of_real_screenshots(real_galleries2, analyzer):
 
 
 def test_the_real_screenshots_in_a_smaller_window(real_galleries, real_galleries2, analyzer):
-    """The same meetings in a smaller window (each screenshot at 0.8x, 0.6x and 0.5x, and at 0.85x
-    saved as JPEG at quality 80): tiles and camera-off tiles exact. There a gutter is a pixel wide, and a
+    """The same meetings in a smaller window (each screenshot at 0.8x, 0.6x, 0.5x and 0.4x, and at
+    0.85x saved as JPEG at quality 80): tiles and camera-off tiles exact. There a gutter is a pixel wide, and a
     speaker's highlight bridges it: two rows of videos came out of the background test as one
     region, and the Windows client's row of camera-off tiles was lost (8 tiles for 12 at 0.6x; at
     0.5x its gutters between rows are 8-13 grey levels over a black background: 6 tiles).
-    At 0.4x, the Zoom promotional 4x4 gallery (400 x 250 pixels) came out as 31 half-tiles."""
+    At 0.4x, the Zoom promotional 4x4 gallery (400 x 250 pixels) came out as 31 half-tiles, and
+    `image4_7tiles.png` lost its speaker's tile (an L of three tiles round a fourth)."""
     import cv2
 
     wrong = []
     for g in real_galleries + real_galleries2:
         image = cv2.imread(str(g["path"]))
-        for scale in (0.8, 0.6, 0.5, 0.85) + ((0.4,) if g["file"] == "zoom1_promo_4x4.jpg" else ()):
+        for scale in (0.8, 0.6, 0.5, 0.4, 0.85):
             shot = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             if scale == 0.85:
                 shot = cv2.imdecode(cv2.imencode(".jpg", shot, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], cv2.IMREAD_COLOR)
@@ -426,8 +427,9 @@ def test_the_real_screenshots_in_a_smaller_window(real_galleries, real_galleries
 
 def test_rows_of_tiles_joined_across_a_thin_gutter_are_split():
     """`_split_stacked`: a region two rows of tiles tall, with a background line between them over
-    most of its width, is two rows; without that line (a large video as tall as two tiles) or where
-    the rows would overlap another region (an L of tiles around it), it stays whole."""
+    most of its width, is two rows; without that line (a large video as tall as two tiles), or with
+    no video-shaped tile found alone, it stays whole; an L of tiles round a tile found alone gives
+    its cells."""
     from bot.layout.gutters import _split_stacked
 
     fg = np.zeros((300, 400), np.uint8)
@@ -440,7 +442,13 @@ def test_rows_of_tiles_joined_across_a_thin_gutter_are_split():
     fg[60, 10:190] = 1  # no line: one video
     assert _split_stacked(cands, fg, 0.07) == cands
     fg[60, 10:190] = 0
-    assert _split_stacked(cands + [(100, 62, 90, 48)], fg, 0.07)[0] == cands[0]  # an L around that region
+    # an L round a region found alone: its cells, less the one that region holds
+    fg[10:111, 100] = 0  # the gutter between its columns
+    assert _split_stacked(cands + [(101, 62, 89, 48)], fg, 0.07) == [
+        (10, 10, 90, 50), (100, 10, 90, 50), (10, 60, 90, 51), (10, 120, 90, 50), (101, 62, 89, 48)]
+    fg[10:111, 100] = 1  # no gutter between the columns: no cells
+    assert _split_stacked(cands + [(101, 62, 89, 48)], fg, 0.07)[0] == cands[0]
+    fg[10:111, 100] = 0
     assert _split_stacked([(10, 10, 180, 101), (10, 120, 180, 50)], fg, 0.07)[0] == cands[0]  # no tile alone
 
 

@@ -72,7 +72,8 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     # a pixel-wide gutter, blended by the scaling, is only near the background level: twice as near
     # counts between rows (on 2x2 blocks, the blocks have widened the gutters already)
     loose = fg if f > 1 else (np.abs(gray.astype(np.int16) - bg) > 2 * opts.bg_tolerance).astype(np.uint8)
-    cands = _split_stacked([tuple(int(v) for v in row) for row in stats[ok, :4]], loose, opts.size_tolerance)
+    cands = _split_stacked([tuple(int(v) for v in row) for row in stats[ok, :4]], fg, opts.size_tolerance,
+                           loose=loose)
     if not cands:
         return [], full
     tw, th = _dominant_size(cands, opts.size_tolerance)
@@ -123,15 +124,20 @@ def _split_joined_rows(stats: np.ndarray, fg: np.ndarray, min_w: float) -> np.nd
     return np.array(out, dtype=np.int64).reshape(-1, 5)
 
 
-def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6) -> list[Box]:
+def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
+                   loose: np.ndarray | None = None) -> list[Box]:
     """Regions that are rows of tiles stacked with no gutter the background test could see between
     them, split into those rows: in a small window the gutters are a pixel wide, and a speaker's
     highlight, a name label or a blur bridges them, so two rows of videos come out as one region.
     A region is split into m rows (2 to `most`) where it is k by m tiles of another region's size
     (a video-shaped tile found alone, k >= 1), and where every line between its rows is background
-    (`fg` 0: the caller passes a looser mask, twice the background tolerance, as a pixel-wide gutter
-    blends with the videos beside it) over at least `INNER_GUTTER` of its width, within a pixel: a
-    speaker's video that happens to be as large as four tiles has no such lines inside."""
+    (0 in `loose`, default `fg`: the caller passes a looser mask, twice the background tolerance, as
+    a pixel-wide gutter blends with the videos beside it) over at least `INNER_GUTTER` of its
+    width, within a pixel: a speaker's video that happens to be as large as four tiles has no such
+    lines inside. Where those rows would overlap another region (an L of tiles round a tile found
+    alone), and the lines between its k columns are such lines too, the region's k by m cells are
+    kept instead, less those overlapping another region and those not mostly foreground in `fg`."""
+    loose = fg if loose is None else loose
     sizes = sorted({(w, h) for _, _, w, h in cands if 0.8 <= w / h <= 2.6}, key=lambda s: s[1])
 
     def fits(n: int, length: int, size: int) -> bool:  # n tiles of `size` and the gutters between them
@@ -144,21 +150,29 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6) 
             k, m = max(1, int(round(w / sw))), int(round(h / sh))
             if not 2 <= m <= most or not fits(k, w, sw) or not fits(m, h, sh):
                 continue
-            step = h / m
-            lines = [int(round(y + i * step)) for i in range(1, m)]
-            if all(_background_line(fg, r, x, x + w) >= INNER_GUTTER for r in lines):
-                split = (m, step)
+            lines = [int(round(y + i * h / m)) for i in range(1, m)]
+            if all(_background_line(loose, r, x, x + w) >= INNER_GUTTER for r in lines):
+                split = (k, m)
                 break
         if split is None:
             out.append((x, y, w, h))
             continue
-        m, step = split
-        edges = [y] + [int(round(y + i * step)) for i in range(1, m)] + [y + h]
-        rows = [(x, a, w, b - a) for a, b in zip(edges, edges[1:])]
-        if any(overlaps(r, c) for r in rows for c in cands if c != (x, y, w, h)):
-            out.append((x, y, w, h))  # an L of tiles around another region: not rows of its own
-        else:
+        k, m = split
+        ys = [y] + [int(round(y + i * h / m)) for i in range(1, m)] + [y + h]
+        rows = [(x, a, w, b - a) for a, b in zip(ys, ys[1:])]
+        others = [c for c in cands if c != (x, y, w, h)]
+        if not any(overlaps(r, c) for r in rows for c in others):
             out += rows
+            continue
+        # an L of tiles round another region: its cells, less those the other region holds, where
+        # the lines between its columns are gutters too
+        xs = [x] + [int(round(x + i * w / k)) for i in range(1, k)] + [x + w]
+        if not all(_background_line(loose.T, c, y, y + h) >= INNER_GUTTER for c in xs[1:-1]):
+            out.append((x, y, w, h))
+            continue
+        cells = [(a, c, b - a, d - c) for c, d in zip(ys, ys[1:]) for a, b in zip(xs, xs[1:])]
+        out += [cell for cell in cells if not any(overlaps(cell, o) for o in others)
+                and fg[cell[1]:cell[1] + cell[3], cell[0]:cell[0] + cell[2]].mean() >= 0.5]
     return out
 
 
