@@ -428,8 +428,8 @@ def test_the_real_screenshots_in_a_smaller_window(real_galleries, real_galleries
 def test_rows_of_tiles_joined_across_a_thin_gutter_are_split():
     """`_split_stacked`: a region two rows of tiles tall, with a background line between them over
     most of its width, is two rows; without that line (a large video as tall as two tiles), or with
-    no video-shaped tile found alone, it stays whole; an L of tiles round a tile found alone gives
-    its cells."""
+    no video-shaped tile found alone, it stays whole; an L of tiles round a tile found alone stays
+    whole, its cells kept apart for where the grid does not reach them."""
     from bot.layout.gutters import _split_stacked
 
     fg = np.zeros((300, 400), np.uint8)
@@ -438,18 +438,17 @@ def test_rows_of_tiles_joined_across_a_thin_gutter_are_split():
     fg[60, 80:120] = 1  # a speaker's highlight across the gutter
     fg[120:170, 10:100] = 1  # a tile found alone
     cands = [(10, 10, 180, 101), (10, 120, 90, 50)]
-    assert _split_stacked(cands, fg, 0.07) == [(10, 10, 180, 50), (10, 60, 180, 51), (10, 120, 90, 50)]
+    assert _split_stacked(cands, fg, 0.07) == ([(10, 10, 180, 50), (10, 60, 180, 51), (10, 120, 90, 50)], [])
     fg[60, 10:190] = 1  # no line: one video
-    assert _split_stacked(cands, fg, 0.07) == cands
+    assert _split_stacked(cands, fg, 0.07) == (cands, [])
     fg[60, 10:190] = 0
-    # an L round a region found alone: its cells, less the one that region holds
     fg[10:111, 100] = 0  # the gutter between its columns
-    assert _split_stacked(cands + [(101, 62, 89, 48)], fg, 0.07) == [
-        (10, 10, 90, 50), (100, 10, 90, 50), (10, 60, 90, 51), (10, 120, 90, 50), (101, 62, 89, 48)]
+    l_shape = cands + [(101, 62, 89, 48)]  # an L round a region found alone: its cells apart
+    assert _split_stacked(l_shape, fg, 0.07) == (l_shape, [(10, 10, 90, 50), (100, 10, 90, 50), (10, 60, 90, 51)])
     fg[10:111, 100] = 1  # no gutter between the columns: no cells
-    assert _split_stacked(cands + [(101, 62, 89, 48)], fg, 0.07)[0] == cands[0]
-    fg[10:111, 100] = 0
-    assert _split_stacked([(10, 10, 180, 101), (10, 120, 180, 50)], fg, 0.07)[0] == cands[0]  # no tile alone
+    assert _split_stacked(l_shape, fg, 0.07) == (l_shape, [])
+    no_tile_alone = [(10, 10, 180, 101), (10, 120, 180, 50)]
+    assert _split_stacked(no_tile_alone, fg, 0.07) == (no_tile_alone, [])
 
 
 def test_a_profile_photo_or_a_long_name_on_the_panel_is_camera_off(real_galleries2):

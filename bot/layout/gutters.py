@@ -72,8 +72,8 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     # a pixel-wide gutter, blended by the scaling, is only near the background level: twice as near
     # counts between rows (on 2x2 blocks, the blocks have widened the gutters already)
     loose = fg if f > 1 else (np.abs(gray.astype(np.int16) - bg) > 2 * opts.bg_tolerance).astype(np.uint8)
-    cands = _split_stacked([tuple(int(v) for v in row) for row in stats[ok, :4]], fg, opts.size_tolerance,
-                           loose=loose)
+    cands, spare = _split_stacked([tuple(int(v) for v in row) for row in stats[ok, :4]], fg, opts.size_tolerance,
+                                  loose=loose)
     if not cands:
         return [], full
     tw, th = _dominant_size(cands, opts.size_tolerance)
@@ -88,8 +88,15 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
             continue
         step = w / k
         tiles += [(int(round(x + i * step)), y, int(round(step)), h) for i in range(k)]
-    tiles = _uncut_rows(_extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg), tw, th, fg)
-    return [(x * f, y * f, w * f, h * f) for x, y, w, h in tiles], full
+    grid = _uncut_rows(_extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg), tw, th, fg)
+    # an L's cells where the grid did not reach them (their edges take in a speaker's highlight, so
+    # the grid found from the other tiles is the better fit wherever it reaches): the grid again,
+    # from them as well
+    missed = [c for c in spare if grid and abs(c[3] - th) <= opts.size_tolerance * th + 2
+              and not any(overlaps(c, t) for t in grid)]
+    if missed:
+        grid = _uncut_rows(_extend_grid(_fill_rows(tiles + missed, tw, th, fg), tw, th, fg), tw, th, fg)
+    return [(x * f, y * f, w * f, h * f) for x, y, w, h in grid], full
 
 
 def _split_joined_rows(stats: np.ndarray, fg: np.ndarray, min_w: float) -> np.ndarray:
@@ -125,7 +132,7 @@ def _split_joined_rows(stats: np.ndarray, fg: np.ndarray, min_w: float) -> np.nd
 
 
 def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
-                   loose: np.ndarray | None = None) -> list[Box]:
+                   loose: np.ndarray | None = None) -> tuple[list[Box], list[Box]]:
     """Regions that are rows of tiles stacked with no gutter the background test could see between
     them, split into those rows: in a small window the gutters are a pixel wide, and a speaker's
     highlight, a name label or a blur bridges them, so two rows of videos come out as one region.
@@ -135,15 +142,17 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
     a pixel-wide gutter blends with the videos beside it) over at least `INNER_GUTTER` of its
     width, within a pixel: a speaker's video that happens to be as large as four tiles has no such
     lines inside. Where those rows would overlap another region (an L of tiles round a tile found
-    alone), and the lines between its k columns are such lines too, the region's k by m cells are
-    kept instead, less those overlapping another region and those not mostly foreground in `fg`."""
+    alone), the region stays whole (the grid found from the other tiles fills it, to the pixel), and
+    where the lines between its k columns are such lines too, its k by m cells, less those
+    overlapping another region and those not mostly foreground in `fg`, are returned apart: spare
+    cells, for where the grid does not reach. Returns (regions, spare cells)."""
     loose = fg if loose is None else loose
     sizes = sorted({(w, h) for _, _, w, h in cands if 0.8 <= w / h <= 2.6}, key=lambda s: s[1])
 
     def fits(n: int, length: int, size: int) -> bool:  # n tiles of `size` and the gutters between them
         return abs(length - n * size) <= tol * size * n + 2 * (n - 1)
 
-    out = []
+    out, spare = [], []
     for x, y, w, h in cands:
         split = None
         for sw, sh in sizes:  # the smallest tile that fits, with its gutters in the picture
@@ -167,13 +176,21 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
         # an L of tiles round another region: its cells, less those the other region holds, where
         # the lines between its columns are gutters too
         xs = [x] + [int(round(x + i * w / k)) for i in range(1, k)] + [x + w]
+        out.append((x, y, w, h))
         if not all(_background_line(loose.T, c, y, y + h) >= INNER_GUTTER for c in xs[1:-1]):
-            out.append((x, y, w, h))
             continue
         cells = [(a, c, b - a, d - c) for c, d in zip(ys, ys[1:]) for a, b in zip(xs, xs[1:])]
-        out += [cell for cell in cells if not any(overlaps(cell, o) for o in others)
-                and fg[cell[1]:cell[1] + cell[3], cell[0]:cell[0] + cell[2]].mean() >= 0.5]
-    return out
+        spare += [cell for cell in cells if not any(overlaps(cell, o) for o in others)
+                  and fg[cell[1]:cell[1] + cell[3], cell[0]:cell[0] + cell[2]].mean() >= 0.5]
+    return out, spare
+
+
+def _reading_order(tiles: list[Box], th: float) -> list[Box]:
+    """Tiles by row (starts within half a tile's height are one row), then left to right."""
+    if not tiles:
+        return tiles
+    rows = _starts([t[1] for t in tiles], th)
+    return sorted(tiles, key=lambda t: (min(range(len(rows)), key=lambda i: abs(rows[i] - t[1])), t[0]))
 
 
 INNER_GUTTER = 0.4  # share of a line between stacked rows that must be background (`_split_stacked`)
@@ -387,8 +404,7 @@ def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: i
                 tiles += new
                 if not new and line is not inner:
                     break  # outwards only while cells are found
-    rows = _starts([t[1] for t in tiles], th)
-    return sorted(tiles, key=lambda t: (min(range(len(rows)), key=lambda i: abs(rows[i] - t[1])), t[0]))
+    return _reading_order(tiles, th)
 
 
 def fills(boxes: list[Box], shape) -> bool:
