@@ -84,7 +84,7 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
         if abs(h - th) > opts.size_tolerance * th:
             continue
         k = max(1, int(round(w / tw)))  # k tiles touching side by side
-        if abs(w - k * tw) > opts.size_tolerance * tw * k + 2 * (k - 1):
+        if not _fits(k, w, tw, opts.size_tolerance):
             continue
         step = w / k
         tiles += [(int(round(x + i * step)), y, int(round(step)), h) for i in range(k)]
@@ -149,25 +149,22 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
     loose = fg if loose is None else loose
     sizes = sorted({(w, h) for _, _, w, h in cands if 0.8 <= w / h <= 2.6}, key=lambda s: s[1])
 
-    def fits(n: int, length: int, size: int) -> bool:  # n tiles of `size` and the gutters between them
-        return abs(length - n * size) <= tol * size * n + 2 * (n - 1)
-
     out, spare = [], []
     for x, y, w, h in cands:
         split = None
         for sw, sh in sizes:  # the smallest tile that fits, with its gutters in the picture
             k, m = max(1, int(round(w / sw))), int(round(h / sh))
-            if not 2 <= m <= most or not fits(k, w, sw) or not fits(m, h, sh):
+            if not 2 <= m <= most or not _fits(k, w, sw, tol) or not _fits(m, h, sh, tol):
                 continue
             lines = [int(round(y + i * h / m)) for i in range(1, m)]
             if all(_background_line(loose, r, x, x + w) >= INNER_GUTTER for r in lines):
-                split = (k, m)
+                split = (k, lines)
                 break
         if split is None:
             out.append((x, y, w, h))
             continue
-        k, m = split
-        ys = [y] + [int(round(y + i * h / m)) for i in range(1, m)] + [y + h]
+        k, lines = split
+        ys = [y, *lines, y + h]
         rows = [(x, a, w, b - a) for a, b in zip(ys, ys[1:])]
         others = [c for c in cands if c != (x, y, w, h)]
         if not any(overlaps(r, c) for r in rows for c in others):
@@ -183,6 +180,12 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
         spare += [cell for cell in cells if not any(overlaps(cell, o) for o in others)
                   and fg[cell[1]:cell[1] + cell[3], cell[0]:cell[0] + cell[2]].mean() >= 0.5]
     return out, spare
+
+
+def _fits(n: int, length: float, size: float, tol: float) -> bool:
+    """Whether `length` is n tiles of `size` (within `tol` of it each) and the gutters between them
+    (2 pixels at most each): tiles that touch, or whose gutters the background test did not see."""
+    return abs(length - n * size) <= tol * size * n + 2 * (n - 1)
 
 
 def _reading_order(tiles: list[Box], th: float) -> list[Box]:
