@@ -402,26 +402,40 @@ def test_the_second_set_of_real_screenshots(real_galleries2, analyzer):
 
 def test_the_real_screenshots_in_a_smaller_window(real_galleries, real_galleries2, analyzer):
     """The same meetings in a smaller window (each screenshot at 0.8x, 0.6x, 0.5x and 0.4x, and at
-    0.85x saved as JPEG at quality 80): tiles and camera-off tiles exact. There a gutter is a pixel wide, and a
+    0.85x and 0.7x saved as JPEG at quality 80): tiles and camera-off tiles exact, and each tile
+    where it is at full size (IoU 0.85 or more, scaled back). There a gutter is a pixel wide, and a
     speaker's highlight bridges it: two rows of videos came out of the background test as one
     region, and the Windows client's row of camera-off tiles was lost (8 tiles for 12 at 0.6x; at
     0.5x its gutters between rows are 8-13 grey levels over a black background: 6 tiles).
     At 0.4x, the Zoom promotional 4x4 gallery (400 x 250 pixels) came out as 31 half-tiles, and
-    `image4_7tiles.png` lost its speaker's tile (an L of three tiles round a fourth)."""
+    `image4_7tiles.png` lost its speaker's tile (an L of three tiles round a fourth).
+    `real_test2_5tiles.png`'s last row is centred, half a tile off the columns above: at 0.4x and
+    at 0.85x as JPEG its speaker's tile was put under the first column (the count right, the tile
+    wrong), and at 0.7x as JPEG the last tile of the first row was lost."""
     import cv2
+
+    from bot.geometry import iou
 
     wrong = []
     for g in real_galleries + real_galleries2:
         image = cv2.imread(str(g["path"]))
-        for scale in (0.8, 0.6, 0.5, 0.4, 0.85):
+        analyzer.forget()
+        full = [t.box for t in analyzer.analyze(image).tiles]
+        for scale, quality in ((0.8, 0), (0.6, 0), (0.5, 0), (0.4, 0), (0.85, 80), (0.7, 80)):
             shot = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            if scale == 0.85:
-                shot = cv2.imdecode(cv2.imencode(".jpg", shot, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], cv2.IMREAD_COLOR)
+            if quality:
+                shot = cv2.imdecode(cv2.imencode(".jpg", shot, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
+                                    cv2.IMREAD_COLOR)
             analyzer.forget()
             r = analyzer.analyze(shot)
             got = (len(r.tiles), sum(t.camera_off for t in r.tiles))
-            if got != (g["tiles"], g["camera_off_tiles"]):
-                wrong.append((g["file"], scale, got))
+            back = [tuple(v / scale for v in t.box) for t in r.tiles]
+            placed = min((max((iou(a, b) for b in back), default=0.0) for a in full), default=1.0)
+            # known: zoom_slava_2.png at 0.5x has no gutter grid the Polls window leaves whole, and
+            # the tiles fitted to its faces there are 134 px high for 187 (IoU 0.71); counted only
+            known = (g["file"], scale, quality) == ("zoom_slava_2.png", 0.5, 0)
+            if got != (g["tiles"], g["camera_off_tiles"]) or (placed < 0.85 and not known):
+                wrong.append((g["file"], scale, quality, got, round(placed, 2)))
     assert wrong == []
 
 
@@ -449,6 +463,44 @@ def test_rows_of_tiles_joined_across_a_thin_gutter_are_split():
     assert _split_stacked(l_shape, fg, 0.07) == (l_shape, [])
     no_tile_alone = [(10, 10, 180, 101), (10, 120, 180, 50)]
     assert _split_stacked(no_tile_alone, fg, 0.07) == (no_tile_alone, [])
+
+
+def test_a_centred_last_row_is_on_columns_of_its_own():
+    """A centred last row is half a tile off the columns above it. Where the background test finds
+    a tile of each row narrower than the rest (a pillarboxed 4:3 video, a video dark on one side),
+    the tiles are still exact: the last row is not filled at the columns of the rows above (a
+    tile put under the first column, where the centred row's first tile shows through), and each
+    row is continued along its own columns, at the gap measured between neighbours in a row."""
+    from bot.layout import LayoutOptions
+    from bot.layout.gutters import _tiles_against
+
+    rng = np.random.default_rng(3)
+    gray = np.full((420, 800), 26, np.uint8)
+    tiles = [(31, 80, 240, 135), (277, 80, 240, 135), (523, 80, 240, 135), (154, 221, 240, 135), (400, 221, 240, 135)]
+    for x, y, w, h in tiles:
+        gray[y:y + h, x:x + w] = rng.integers(90, 200, (h, w))
+    gray[80:215, 523:553] = gray[80:215, 733:763] = 26  # the first row's last video: pillarboxed
+    gray[221:356, 154:190] = 26  # the centred row's first video: dark on its left
+    assert _tiles_against(gray, 26, LayoutOptions())[0] == tiles
+
+
+def test_a_centred_last_row_joined_to_the_row_above_gives_its_tile():
+    """A centred last row is half a tile off the grid's columns: where a speaker's highlight joins
+    its tile to the two tiles above, the L's cells miss it (it fills neither cell it straddles),
+    and what is left of the region once its cells and the other regions are taken out is that
+    tile. Its left neighbour in the region's row is background: no tile there."""
+    from bot.layout.gutters import _split_stacked
+
+    fg = np.zeros((300, 400), np.uint8)
+    fg[10:60, 10:100] = fg[10:60, 101:191] = 1  # two tiles, a gutter between them
+    fg[61:111, 60:150] = 1  # the centred row's tile, half a tile to the right
+    fg[60, 95:115] = 1  # a speaker's highlight across the gutter joins them
+    fg[61:111, 152:242] = 1  # its neighbour, found alone
+    cands = [(10, 10, 181, 101), (152, 61, 90, 50)]
+    assert _split_stacked(cands, fg, 0.07) == (cands, [(10, 10, 90, 50), (100, 10, 91, 50), (60, 61, 90, 50)])
+    fg[61:111, 60:150] = 0
+    fg[61:111, 60:100] = 1  # a sliver, no tile
+    assert _split_stacked(cands, fg, 0.07) == (cands, [(10, 10, 90, 50), (100, 10, 91, 50)])
 
 
 def test_a_profile_photo_or_a_long_name_on_the_panel_is_camera_off(real_galleries2):

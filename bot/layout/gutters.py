@@ -91,11 +91,11 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     grid = _uncut_rows(_extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg), tw, th, fg)
     # an L's cells where the grid did not reach them (their edges take in a speaker's highlight, so
     # the grid found from the other tiles is the better fit wherever it reaches): the grid again,
-    # from them as well
+    # from the grid found and them
     missed = [c for c in spare if grid and abs(c[3] - th) <= opts.size_tolerance * th + 2
               and not any(overlaps(c, t) for t in grid)]
     if missed:
-        grid = _uncut_rows(_extend_grid(_fill_rows(tiles + missed, tw, th, fg), tw, th, fg), tw, th, fg)
+        grid = _uncut_rows(_extend_grid(_fill_rows(grid + missed, tw, th, fg), tw, th, fg), tw, th, fg)
     return [(x * f, y * f, w * f, h * f) for x, y, w, h in grid], full
 
 
@@ -177,9 +177,26 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
         if not all(_background_line(loose.T, c, y, y + h) >= INNER_GUTTER for c in xs[1:-1]):
             continue
         cells = [(a, c, b - a, d - c) for c, d in zip(ys, ys[1:]) for a, b in zip(xs, xs[1:])]
-        spare += [cell for cell in cells if not any(overlaps(cell, o) for o in others)
-                  and fg[cell[1]:cell[1] + cell[3], cell[0]:cell[0] + cell[2]].mean() >= 0.5]
+        kept = [cell for cell in cells if not any(overlaps(cell, o) for o in others)
+                and fg[cell[1]:cell[1] + cell[3], cell[0]:cell[0] + cell[2]].mean() >= 0.5]
+        spare += kept + _beside_cells(fg, (x, y, w, h), kept + others, sw, sh, tol)
     return out, spare
+
+
+def _beside_cells(fg: np.ndarray, region: Box, taken: list[Box], sw: float, sh: float, tol: float) -> list[Box]:
+    """The tiles of `region` that are none of the boxes `taken` (its cells, other regions): a
+    centred last row is half a tile off the grid's columns, so its tile straddles two cells and
+    fills neither; what is left of the region's foreground once those are taken out, where it is
+    a tile of size (sw, sh) (a speaker's highlight, drawn round it, within a few pixels)."""
+    import cv2
+
+    x, y, w, h = region
+    rest = (fg[y:y + h, x:x + w] > 0).astype(np.uint8)
+    for cx, cy, cw, ch in taken:  # with a pixel round each (clipped: another region may lie outside)
+        rest[max(0, cy - y - 1):max(0, cy - y + ch + 1), max(0, cx - x - 1):max(0, cx - x + cw + 1)] = 0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=4)
+    return [(x + int(a), y + int(b), int(c), int(d)) for a, b, c, d, area in stats[1:]
+            if abs(c - sw) <= tol * sw + 4 and abs(d - sh) <= tol * sh + 4 and 2 * area >= c * d]
 
 
 def _fits(n: int, length: float, size: float, tol: float) -> bool:
@@ -256,8 +273,10 @@ def _dominant_size(cands: list[Box], tol: float) -> tuple[float, float]:
 
 def _fill_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[Box]:
     """Group tiles into rows and add tiles the background test missed (a dark video blends into a
-    dark background): gaps inside a row, and grid columns missing from a row aligned with the grid.
-    A position is filled only where something is drawn. Returns tiles in reading order."""
+    dark background): gaps inside a row, and grid columns missing from a row aligned with the grid
+    (the columns of the other rows: a centred last row is half a tile off them, and is filled only
+    between its own tiles). A position is filled only where something is drawn. Returns tiles in
+    reading order."""
     rows: list[list[Box]] = []
     for t in sorted(tiles, key=lambda b: b[1]):
         for row in rows:
@@ -266,16 +285,20 @@ def _fill_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[B
                 break
         else:
             rows.append([t])
-    columns = _starts([t[0] for t in tiles], tw)
     pitches = [b[0] - a[0] for row in rows for a, b in zip(sorted(row), sorted(row)[1:]) if b[0] - a[0] < 1.5 * tw]
     pitch = float(np.median(pitches)) if pitches else None
-    if pitch:  # a grid column no tile was found in yet (a column of tiles joined to their neighbours)
-        inner = []
-        for a, b in zip(columns, columns[1:]):
-            k = int(round((b - a) / pitch))
-            if k >= 2 and abs(b - a - k * pitch) <= 0.1 * tw:
-                inner += [a + i * (b - a) / k for i in range(1, k)]
-        columns = sorted(columns + inner)
+
+    def grid_columns(among: list[Box]) -> list[float]:
+        columns = _starts([t[0] for t in among], tw)
+        if pitch:  # a grid column no tile was found in yet (a column of tiles joined to their neighbours)
+            inner = []
+            for a, b in zip(columns, columns[1:]):
+                k = int(round((b - a) / pitch))
+                if k >= 2 and abs(b - a - k * pitch) <= 0.1 * tw:
+                    inner += [a + i * (b - a) / k for i in range(1, k)]
+            columns = sorted(columns + inner)
+        return columns
+
     out = []
     for row in sorted(rows, key=lambda r: r[0][1]):
         row = sorted(row)
@@ -285,6 +308,10 @@ def _fill_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[B
             for a, b in zip(row, row[1:]):
                 k = int(round((b[0] - a[0]) / pitch))
                 candidates += [a[0] + i * pitch for i in range(1, k)]
+        # the grid's columns, from the other rows where there are others: a centred last row,
+        # half a tile off them, is no column of theirs
+        others = [t for t in tiles if t not in row]
+        columns = grid_columns(others or tiles)
         if all(min(abs(t[0] - c) for c in columns) < 0.1 * tw for t in row):
             candidates += columns
         for x in candidates:
@@ -365,13 +392,16 @@ def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: i
     found or more, the grid is continued by its own pitch, a row or column at a time outwards and
     at the gaps inside it, while cells are found there: a cell counts where its inside is mostly
     drawn (a video) and the gutter around it is mostly background (a side panel or a bar has no
-    gutters). Returns tiles in reading order."""
+    gutters). Then each row is continued along its own columns (a centred last row's are not the
+    grid's), and the gap is measured between neighbours in a row. Returns tiles in reading order."""
     if len(tiles) < 2:
         return tiles
     H, W = fg.shape
-    cols, rows = _starts([t[0] for t in tiles], tw), _starts([t[1] for t in tiles], th)
-    gaps = [b - a - tw for a, b in zip(cols, cols[1:]) if b - a < 1.5 * tw]
-    gaps += [b - a - th for a, b in zip(rows, rows[1:]) if b - a < 1.5 * th]
+    rows = _starts([t[1] for t in tiles], th)
+    gaps = [b - a - th for a, b in zip(rows, rows[1:]) if b - a < 1.5 * th]
+    for y in rows:  # between neighbours in a row (a centred last row's columns are its own)
+        xs = sorted(t[0] for t in tiles if abs(t[1] - y) <= 0.5 * th)
+        gaps += [b - a - tw for a, b in zip(xs, xs[1:]) if b - a < 1.5 * tw]
     if not gaps:
         return tiles
     gap = float(np.median(gaps))
@@ -394,19 +424,26 @@ def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: i
         # grid (a shared screen next to a strip of tiles) has no gutter inside it on two
         return inside >= 0.6 and ring.mean() <= 0.5 and sum(s.mean() <= 0.5 for s in sides) >= 3
 
-    tiles = list(tiles)
-    for axis, pitch, size in ((1, py, th), (0, px, tw)):  # rows first (a bar across a row), then columns
-        starts = _starts([t[axis] for t in tiles], size)
-        across = _starts([t[1 - axis] for t in tiles], tw if axis else th)
+    def extend(axis: int, pitch: float, size: float, among: list[Box], across: list[float]) -> None:
+        """The lines of `among`'s starts along `axis`, continued by `pitch` inwards and outwards,
+        cells at `across` on each."""
+        starts = _starts([t[axis] for t in among], size)
         first, last = starts[0], starts[-1]
         inner = [first + k * pitch for k in range(1, int(round((last - first) / pitch)))]
         for line in (inner, [first - k * pitch for k in range(1, most + 1)], [last + k * pitch for k in range(1, most + 1)]):
             for v in line:
                 cells = [(int(round(c)), int(round(v))) if axis else (int(round(v)), int(round(c))) for c in across]
                 new = [(x, y, w, h) for x, y in cells if found(x, y)]
-                tiles += new
+                tiles.extend(new)
                 if not new and line is not inner:
                     break  # outwards only while cells are found
+
+    tiles = list(tiles)
+    for axis, pitch, size in ((1, py, th), (0, px, tw)):  # rows first (a bar across a row), then columns
+        extend(axis, pitch, size, list(tiles), _starts([t[1 - axis] for t in tiles], tw if axis else th))
+    # a centred last row's columns are not the grid's: each row along its own
+    for y in _starts([t[1] for t in tiles], th):
+        extend(0, px, tw, [t for t in tiles if abs(t[1] - y) <= 0.5 * th], [y])
     return _reading_order(tiles, th)
 
 
