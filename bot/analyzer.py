@@ -99,6 +99,8 @@ class GalleryAnalyzer:
         fitted = fit(layout, sure, gray, opts.layout, searched, others)
         if fitted is not layout and self.layouts is not None:
             self.layouts.adopt(fitted)  # the next frames reuse what the fit chose, not what the search found
+        if fitted is not layout:  # the looks went by the tiles searched: the fitted ones' too
+            dets = self._look_again(frame, fitted, dets)
         layout = fitted
         t2 = time.perf_counter()
         assigned = _assign(dets, [t.box for t in layout])
@@ -203,33 +205,55 @@ class GalleryAnalyzer:
                            if d.confidence >= opts.min_confidence] if around else []
                 self._faces_outside = bool(outside)  # then the next frames look outside again too
                 dets += outside
-            pending = []
-            for t in layout:
-                if t.camera_off or any(center_in(d.box, t.box) for d in dets):
-                    continue
-                if memory is not None and memory.still_empty(t.box):
-                    continue  # looked at closely before, nothing there, and nothing has changed since
-                s = min(opts.max_second_look_scale, opts.second_look_height / max(t.box[3], 1))
-                if s > scale * 1.2:  # else the first pass already saw this tile at this scale
-                    pending.append((t.box, s))
-            looked = [box for box, _ in pending]
-            for step in (0, 1):
-                if step:  # the larger look: tiles with a hint of a face, unless already at the largest scale
-                    pending = [(box, min(opts.max_second_look_scale, s * 1.5)) for box, s in pending
-                               if s < opts.max_second_look_scale
-                               and (opts.larger_look == "always" or any(center_in(d.box, box) for d in seen))]
-                if not pending:
-                    break
-                found = self._look(frame, pending)
-                seen += found
-                sure = [d for d in found if d.confidence >= opts.min_confidence]
-                dets += sure
-                pending = [(box, s) for box, s in pending if not any(center_in(d.box, box) for d in sure)]
-            if memory is not None:  # all candidates, those of second looks too, stand until their area changes
-                memory.seen = list(seen)
-                memory.looked_empty([box for box in looked if not any(center_in(d.box, box) for d in dets)])
+            self._second_looks(frame, layout, dets, seen, scale, memory)
             self._seen = memory
         return _nms(dets, opts.nms_iou)
+
+    def _second_looks(self, frame: np.ndarray, layout, dets: list[Detection], seen: list[Detection],
+                      scale: float, memory: "_Seen | None") -> None:
+        """Tiles of `layout` that show video but none of the faces `dets`: an upscaled second look,
+        and a larger one where a look saw a hint of a face (see `_detect`). What they find joins
+        `dets` (confident) and `seen` (all candidates), and `memory` keeps both."""
+        opts = self.options
+        pending = []
+        for t in layout:
+            if t.camera_off or any(center_in(d.box, t.box) for d in dets):
+                continue
+            if memory is not None and memory.still_empty(t.box):
+                continue  # looked at closely before, nothing there, and nothing has changed since
+            s = min(opts.max_second_look_scale, opts.second_look_height / max(t.box[3], 1))
+            if s > scale * 1.2:  # else the first pass already saw this tile at this scale
+                pending.append((t.box, s))
+        looked = [box for box, _ in pending]
+        for step in (0, 1):
+            if step:  # the larger look: tiles with a hint of a face, unless already at the largest scale
+                pending = [(box, min(opts.max_second_look_scale, s * 1.5)) for box, s in pending
+                           if s < opts.max_second_look_scale
+                           and (opts.larger_look == "always" or any(center_in(d.box, box) for d in seen))]
+            if not pending:
+                break
+            found = self._look(frame, pending)
+            seen += found
+            sure = [d for d in found if d.confidence >= opts.min_confidence]
+            dets += sure
+            pending = [(box, s) for box, s in pending if not any(center_in(d.box, box) for d in sure)]
+        if memory is not None:  # all candidates, those of second looks too, stand until their area changes
+            memory.seen = list(seen)
+            memory.looked_empty([box for box in looked if not any(center_in(d.box, box) for d in dets)])
+
+    def _look_again(self, frame: np.ndarray, layout, dets: list[Detection]) -> list[Detection]:
+        """`dets` and the faces the second looks find in the tiles of `layout` that hold none of them:
+        on a frame whose layout was searched, the looks went by the tiles the search proposed, and
+        the fit to the faces may have chosen others (a strip of tiles the search did not see as a
+        grid): a dim face in one of those is found on this frame, not only on the next."""
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.options.frame_max_side / max(h, w))
+        with self._seen_lock:
+            memory = self._seen if self.options.reuse_detections else None
+            seen = list(memory.seen) if memory is not None else list(dets)
+            dets = list(dets)
+            self._second_looks(frame, layout, dets, seen, scale, memory)
+        return _nms(dets, self.options.nms_iou)
 
     def _track(self, frame: np.ndarray, memory: "_Seen", layout, changed: np.ndarray):
         """A face seen on the last frame, alone in its video tile, that moved: looked for again

@@ -174,9 +174,14 @@ def test_real_screenshots_covered_faces(real_galleries, real_galleries2, analyze
             covered = [f for f in faces if f.covered]
             if g["file"] == "zoom_slava_2.png":
                 # left to right: a whole face, the face whose mouth is behind the window, the face
-                # half behind its right edge
-                if [f.covered for f in faces] != [False, True, True]:
+                # half behind its right edge; in the third tile only the top of a head shows above
+                # the window (found where the looks follow the tiles fitted to the faces): if found,
+                # never counted
+                head = [f for f in faces if f.tile == 2]
+                if [f.covered for f in faces if f.tile != 2] != [False, True, True]:
                     wrong.append((g["file"], scale, [f.covered for f in faces]))
+                if any(f.scores.max() >= CONFIDENT for f in head):
+                    wrong.append((g["file"], scale, "the top of a head counted"))
                 if any(f.scores.max() >= CONFIDENT for f in covered):
                     wrong.append((g["file"], scale, "a covered face counted"))
             elif g["file"] in CUT_BY_TILE:
