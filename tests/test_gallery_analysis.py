@@ -484,6 +484,25 @@ def test_a_centred_last_row_is_on_columns_of_its_own():
     assert _tiles_against(gray, 26, LayoutOptions())[0] == tiles
 
 
+def test_rows_that_do_not_line_up_joined_by_a_highlight_are_cut_into_their_tiles():
+    """Two tiles over a centred row of two, half a tile off them, joined across the row gutter by
+    a speaker's highlight (a recording's codec blurs a 1-px gutter the same way): a region 2.5
+    tiles wide, no k by m grid. Where the line between its rows is background and each row's
+    foreground, less the region found alone beside it, is whole tiles, it is cut into those; with
+    no line between the rows (one video), it stays whole."""
+    from bot.layout.gutters import _split_stacked
+
+    fg = np.zeros((300, 500), np.uint8)
+    for x, y in ((10, 10), (102, 10), (194, 10), (56, 62), (148, 62)):
+        fg[y:y + 50, x:x + 90] = 1
+    fg[60:62, 60:100] = 1  # a speaker's highlight across the row gutter
+    cands = [(10, 10, 228, 102), (194, 10, 90, 50)]
+    assert _split_stacked(cands, fg, 0.07) == (
+        [(10, 10, 90, 51), (102, 10, 90, 51), (56, 61, 90, 51), (148, 61, 90, 51), (194, 10, 90, 50)], [])
+    fg[60:62, 10:238] = 1  # no line between the rows
+    assert _split_stacked(cands, fg, 0.07) == (cands, [])
+
+
 def test_a_centred_last_row_joined_to_the_row_above_gives_its_tile():
     """A centred last row is half a tile off the grid's columns: where a speaker's highlight joins
     its tile to the two tiles above, the L's cells miss it (it fills neither cell it straddles),
@@ -695,3 +714,40 @@ def test_a_backlit_face_in_a_recording_is_found_on_the_first_frame(real_gallerie
     r = analyzer.analyze(frame)
     assert len(r.tiles) == g["tiles"]
     assert _people_in_tiles(r) == g["participant_faces"]
+
+
+def test_the_real_screenshots_recorded(real_galleries, real_galleries2, analyzer, tmp_path):
+    """Each screenshot as a recording's frame: scaled to 1280, 960, 800 and 720 px wide and written
+    through H.264 (rate factor 23 or 26, as a screen recorder writes it): tiles and camera-off tiles
+    exact, each tile where it is in the screenshot (IoU 0.85 or more, scaled back). At 960 and 720
+    px the codec blurs `real_test2_5tiles.png`'s 1-px row gutter into the videos, and its first two
+    tiles and the centred row below them came out as one region 2.5 tiles wide (4 tiles, and 7
+    half-tiles); at 800 px the Windows client's camera-off tiles, cut from a block of tiles by the
+    fit to the faces, were taken for video."""
+    import av
+    import cv2
+
+    from bot.geometry import iou
+    from bot.synthetic import write_video
+
+    wrong = []
+    for g in real_galleries + real_galleries2:
+        image = cv2.imread(str(g["path"]))
+        analyzer.forget()
+        full = [t.box for t in analyzer.analyze(image).tiles]
+        for width, crf in ((1280, 23), (960, 26), (800, 26), (720, 23)):
+            s = width / image.shape[1]
+            shot = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+            h, w = shot.shape[0] // 2 * 2, shot.shape[1] // 2 * 2
+            path = write_video(tmp_path / f"{width}.mp4", lambda t: np.ascontiguousarray(shot[:h, :w]), 0.4, fps=5,
+                               size=(w, h), crf=crf)
+            with av.open(str(path)) as video:
+                frame = next(video.decode(video=0)).to_ndarray(format="bgr24")
+            analyzer.forget()
+            r = analyzer.analyze(frame)
+            got = (len(r.tiles), sum(t.camera_off for t in r.tiles))
+            back = [tuple(v / s for v in t.box) for t in r.tiles]
+            placed = min((max((iou(a, b) for b in back), default=0.0) for a in full), default=1.0)
+            if got != (g["tiles"], g["camera_off_tiles"]) or placed < 0.85:
+                wrong.append((g["file"], width, got, round(placed, 2)))
+    assert wrong == [], wrong

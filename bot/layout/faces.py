@@ -205,10 +205,12 @@ def crowded(layout: list[Tile], faces: list[Box]) -> bool:
     return shared >= 2 and sum(per_tile.values()) >= 3 * len(per_tile)
 
 
-def split_crowded(layout: list[Tile], faces: list[Box]) -> list[Tile]:
+def split_crowded(layout: list[Tile], faces: list[Box], gray: np.ndarray | None = None,
+                  opts: LayoutOptions | None = None) -> list[Tile]:
     """Each tile that holds two or more faces of the gallery's size cut into a grid of equal cells
     shaped like video (16:9 or 4:3) with one face at most a cell, where such a grid exists: the
-    videos a tile was made of. Other tiles stay as they are."""
+    videos a tile was made of. Other tiles stay as they are. With `gray`, a cell is camera-off
+    where it looks so (`looks_camera_off`: a block of tiles can hold camera-off ones)."""
     med = float(np.median([f[2] for f in faces]))
     out = []
     for t in layout:
@@ -233,7 +235,7 @@ def split_crowded(layout: list[Tile], faces: list[Box]) -> list[Tile]:
             out.append(t)
             continue
         _, cols, rows, cw, ch = best
-        out += [Tile((int(x + c * cw), int(y + r * ch), int(cw), int(ch)), False)
-                for r in range(rows) for c in range(cols)]
+        cells = [(int(x + c * cw), int(y + r * ch), int(cw), int(ch)) for r in range(rows) for c in range(cols)]
+        out += [Tile(c, gray is not None and looks_camera_off(gray, c, opts or LayoutOptions())) for c in cells]
     out.sort(key=lambda t: (t.box[1], t.box[0]))
     return out

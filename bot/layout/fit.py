@@ -135,7 +135,7 @@ def fit(layout: list[Tile], faces: list[Box], gray: np.ndarray, opts: LayoutOpti
     if len(main) >= 3 and max(f[2] for f in faces) <= 2.5 * med:
         for base in list(cands):
             if len(base) > 1 and crowded(base, main):
-                cands.append(split_crowded(base, main))
+                cands.append(split_crowded(base, main, gray, opts))
         cands.append(tiles_from_faces(main, W, H, gray, lines, opts))
     scores = [score(c, main, lines, roi, opts, known) for c in cands]
     return cands[int(np.argmax(scores))]  # the first of equals: the layout searched, then the nearest to it

@@ -69,8 +69,9 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     stats = _split_joined_rows(stats[1:], fg, min_w)
     x, y, w, h, area = stats.T.astype(np.int64)
     ok = (w >= min_w) & (h >= min_h) & (2 * area >= w * h) & (5 * w >= 2 * h) & (2 * w <= 9 * h)
-    # a pixel-wide gutter, blended by the scaling, is only near the background level: twice as near
-    # counts between rows (on 2x2 blocks, the blocks have widened the gutters already)
+    # a pixel-wide gutter, blended by the scaling or a codec, is only near the background level:
+    # twice as near counts between rows and round a cell the grid is continued to (on 2x2 blocks,
+    # the blocks have widened the gutters already)
     loose = fg if f > 1 else (np.abs(gray.astype(np.int16) - bg) > 2 * opts.bg_tolerance).astype(np.uint8)
     cands, spare = _split_stacked([tuple(int(v) for v in row) for row in stats[ok, :4]], fg, opts.size_tolerance,
                                   loose=loose)
@@ -88,14 +89,14 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
             continue
         step = w / k
         tiles += [(int(round(x + i * step)), y, int(round(step)), h) for i in range(k)]
-    grid = _uncut_rows(_extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg), tw, th, fg)
+    grid = _uncut_rows(_extend_grid(_fill_rows(tiles, tw, th, fg), tw, th, fg, loose=loose), tw, th, fg)
     # an L's cells where the grid did not reach them (their edges take in a speaker's highlight, so
     # the grid found from the other tiles is the better fit wherever it reaches): the grid again,
     # from the grid found and them
     missed = [c for c in spare if grid and abs(c[3] - th) <= opts.size_tolerance * th + 2
               and not any(overlaps(c, t) for t in grid)]
     if missed:
-        grid = _uncut_rows(_extend_grid(_fill_rows(grid + missed, tw, th, fg), tw, th, fg), tw, th, fg)
+        grid = _uncut_rows(_extend_grid(_fill_rows(grid + missed, tw, th, fg), tw, th, fg, loose=loose), tw, th, fg)
     return [(x * f, y * f, w * f, h * f) for x, y, w, h in grid], full
 
 
@@ -150,6 +151,15 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
     sizes = sorted({(w, h) for _, _, w, h in cands if 0.8 <= w / h <= 2.6}, key=lambda s: s[1])
 
     out, spare = [], []
+
+    def _staggered(*region: int) -> list[Box]:
+        """Rows that do not line up (a centred last row half a tile off the row above), each cut to
+        its own tiles (`_staggered_rows`); else the region whole."""
+        others = [c for c in cands if c != region]
+        rows = next((r for sw, sh in sizes if (r := _staggered_rows(region, fg, loose, others, sw, sh, tol, most))),
+                    None)
+        return rows or [region]
+
     for x, y, w, h in cands:
         split = None
         for sw, sh in sizes:  # the smallest tile that fits, with its gutters in the picture
@@ -160,13 +170,13 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
             if all(_background_line(loose, r, x, x + w) >= INNER_GUTTER for r in lines):
                 split = (k, lines)
                 break
+        others = [c for c in cands if c != (x, y, w, h)]
         if split is None:
-            out.append((x, y, w, h))
+            out += _staggered(x, y, w, h)
             continue
         k, lines = split
         ys = [y, *lines, y + h]
         rows = [(x, a, w, b - a) for a, b in zip(ys, ys[1:])]
-        others = [c for c in cands if c != (x, y, w, h)]
         if not any(overlaps(r, c) for r in rows for c in others):
             out += rows
             continue
@@ -181,6 +191,47 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
                 and fg[cell[1]:cell[1] + cell[3], cell[0]:cell[0] + cell[2]].mean() >= 0.5]
         spare += kept + _beside_cells(fg, (x, y, w, h), kept + others, sw, sh, tol)
     return out, spare
+
+
+def _staggered_rows(region: Box, fg: np.ndarray, loose: np.ndarray, others: list[Box], sw: float, sh: float,
+                    tol: float, most: int) -> list[Box] | None:
+    """`region` as m rows (2 to `most`) of tiles of size (sw, sh) that do not line up column by
+    column: m such rows fit its height, every line between them is background over `INNER_GUTTER`
+    of its width (in `loose`), and in each row the foreground of `fg` outside the `others` regions
+    is runs (0.6 of a tile wide at least) that are whole tiles side by side, of the narrowest run's
+    width. The rows cut to those runs; None where any of that fails."""
+    x, y, w, h = region
+    m = int(round(h / sh))
+    if not 2 <= m <= most or not _fits(m, h, sh, tol):
+        return None
+    lines = [int(round(y + i * h / m)) for i in range(1, m)]
+    if not all(_background_line(loose, r, x, x + w) >= INNER_GUTTER for r in lines):
+        return None
+    ys = [y, *lines, y + h]
+    rows = []
+    for a, b in zip(ys, ys[1:]):
+        band = (fg[a:b, x:x + w] > 0).astype(np.float32)
+        for ox, oy, ow, oh in others:  # another region's pixels are its own
+            if oy < b and oy + oh > a:
+                band[:, max(0, ox - x):max(0, ox - x + ow)] = 0
+        video = np.flatnonzero(band.mean(axis=0) >= 0.5)
+        runs = np.split(video, np.flatnonzero(np.diff(video) > 1) + 1) if len(video) else []
+        runs = [(int(r[0]), int(r[-1]) + 1) for r in runs if len(r) >= 0.6 * sw]
+        if not runs:
+            return None
+        rows.append((a, b, runs))
+    # the tile's width is the narrowest run's (the size found alone may be a pillarboxed video's
+    # narrower picture): video-shaped, and every run whole tiles of it
+    unit = min(r1 - r0 for _, _, runs in rows for r0, r1 in runs)
+    if not 0.8 <= unit / sh <= 2.6:
+        return None
+    out = []
+    for a, b, runs in rows:
+        for r0, r1 in runs:
+            if not _fits(max(1, int(round((r1 - r0) / unit))), r1 - r0, unit, tol):
+                return None
+            out.append((x + r0, a, r1 - r0, b - a))
+    return out
 
 
 def _beside_cells(fg: np.ndarray, region: Box, taken: list[Box], sw: float, sh: float, tol: float) -> list[Box]:
@@ -385,7 +436,8 @@ def _uncut_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[
     return [(t[0], a, t[2], b - a) for row, (a, b) in zip(groups, grown) for t in row]
 
 
-def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: int = 6) -> list[Box]:
+def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: int = 6,
+                 loose: np.ndarray | None = None) -> list[Box]:
     """Tiles hidden under controls or banners drawn over the gallery (a tablet's or a phone's
     meeting app draws its toolbar and notices over the videos): a bar across a row joins its tiles
     to the bar, a banner cuts them in two, and the background test finds neither. From two tiles
@@ -393,7 +445,9 @@ def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: i
     at the gaps inside it, while cells are found there: a cell counts where its inside is mostly
     drawn (a video) and the gutter around it is mostly background (a side panel or a bar has no
     gutters). Then each row is continued along its own columns (a centred last row's are not the
-    grid's), and the gap is measured between neighbours in a row. Returns tiles in reading order."""
+    grid's), and the gap is measured between neighbours in a row. `loose`: the mask the gutter
+    round a cell is read on (twice the background's tolerance: a codec blurs a gutter of two or
+    three pixels into the videos beside it); default `fg`. Returns tiles in reading order."""
     if len(tiles) < 2:
         return tiles
     H, W = fg.shape
@@ -411,6 +465,8 @@ def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: i
     g = max(1, int(round(gap)))
     w, h = int(round(tw)), int(round(th))
 
+    ring_of = fg if loose is None else loose  # a gutter a codec blurred is only near the background
+
     def found(x: int, y: int) -> bool:
         if x - g < 0 or y - g < 0 or x + w + g > W or y + h + g > H:
             return False
@@ -418,7 +474,8 @@ def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: i
                for t in tiles):
             return False
         inside = fg[y:y + h, x:x + w].mean()
-        sides = [fg[y - g:y, x:x + w], fg[y + h:y + h + g, x:x + w], fg[y:y + h, x - g:x], fg[y:y + h, x + w:x + w + g]]
+        sides = [ring_of[y - g:y, x:x + w], ring_of[y + h:y + h + g, x:x + w], ring_of[y:y + h, x - g:x],
+                 ring_of[y:y + h, x + w:x + w + g]]
         ring = np.concatenate([s.ravel() for s in sides])
         # a gutter on three sides at least: a bar over a row covers one; a larger picture beside the
         # grid (a shared screen next to a strip of tiles) has no gutter inside it on two
