@@ -152,10 +152,9 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
 
     out, spare = [], []
 
-    def _staggered(*region: int) -> list[Box]:
+    def _staggered(region: Box, others: list[Box]) -> list[Box]:
         """Rows that do not line up (a centred last row half a tile off the row above), each cut to
         its own tiles (`_staggered_rows`); else the region whole."""
-        others = [c for c in cands if c != region]
         rows = next((r for sw, sh in sizes if (r := _staggered_rows(region, fg, loose, others, sw, sh, tol, most))),
                     None)
         return rows or [region]
@@ -172,7 +171,7 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
                 break
         others = [c for c in cands if c != (x, y, w, h)]
         if split is None:
-            out += _staggered(x, y, w, h)
+            out += _staggered((x, y, w, h), others)
             continue
         k, lines = split
         ys = [y, *lines, y + h]
