@@ -51,6 +51,7 @@ class AnalyzerOptions:
     full_pass_every: int = 30         # ... and look at everything again at least every this many frames
     track_faces: bool = True          # a face that moved is looked for close around where it was (`_track`)
     larger_look: str = "hinted"       # "hinted": only tiles where a look saw a weak candidate; "always"
+    mirrored_look: bool = True        # ... and where those looks confirmed none, once more mirrored (a profile)
     covered_check: bool = True        # a face partly behind a flat panel or its tile's edge (`bot.occlusion`)...
     covered_top: float = 0.35         # ... keeps its answer at most this sure: uncertain, never counted
     layout: LayoutOptions = field(default_factory=LayoutOptions)
@@ -225,14 +226,22 @@ class GalleryAnalyzer:
             if s > scale * 1.2:  # else the first pass already saw this tile at this scale
                 pending.append((t.box, s))
         looked = [box for box, _ in pending]
-        for step in (0, 1):
-            if step:  # the larger look: tiles with a hint of a face, unless already at the largest scale
+        hinted = [(box, s) for box, s in pending]
+        for step in (0, 1, 2):
+            if step == 1:  # the larger look: tiles with a hint of a face, unless already at the largest scale
                 pending = [(box, min(opts.max_second_look_scale, s * 1.5)) for box, s in pending
                            if s < opts.max_second_look_scale
                            and (opts.larger_look == "always" or any(center_in(d.box, box) for d in seen))]
+                hinted = [(box, s) for box, s in hinted if any(center_in(d.box, box) for d in seen)
+                          and not any(center_in(d.box, box) for d in dets)]
+            if step == 2:  # the mirrored look: a hint of a face still unconfirmed (a profile)
+                pending = [(box, s) for box, s in hinted if opts.mirrored_look
+                           and not any(center_in(d.box, box) for d in dets)]
             if not pending:
+                if step == 1:
+                    continue
                 break
-            found = self._look(frame, pending)
+            found = self._look(frame, pending, mirror=step == 2)
             seen += found
             sure = [d for d in found if d.confidence >= opts.min_confidence]
             dets += sure
@@ -311,15 +320,18 @@ class GalleryAnalyzer:
             out += [d for d in moved if cores is None or center_in(d.box, cores[k])]
         return out
 
-    def _look(self, frame: np.ndarray, looks: list[tuple[Box, float]]) -> list[Detection]:
+    def _look(self, frame: np.ndarray, looks: list[tuple[Box, float]], mirror: bool = False) -> list[Detection]:
         """Detections (down to `hint_confidence`) in the tiles `looks` (box, scale), each resized by
         its scale, shared out among the detector's workers. One image a tile: a mosaic of the tiles
         in one image was measured slower (YuNet's time per pixel grows on large images), and a trip
-        to a worker costs 0.3 ms."""
+        to a worker costs 0.3 ms. `mirror`: each tile mirrored left to right (YuNet scores a face
+        in profile differently each way round), the detections mapped back."""
         jobs = [(frame[y:y + th, x:x + tw], s) for (x, y, tw, th), s in looks]
+        if mirror:
+            jobs = [(np.ascontiguousarray(img[:, ::-1]), s) for img, s in jobs]
         out = []
-        for ((x, y, _, _), _), found in zip(looks, self.detector.detect_many(jobs, self.options.hint_confidence)):
-            out += [d.moved(x, y) for d in found]
+        for ((x, y, tw, _), _), found in zip(looks, self.detector.detect_many(jobs, self.options.hint_confidence)):
+            out += [(d.mirrored(tw) if mirror else d).moved(x, y) for d in found]
         return out
 
 

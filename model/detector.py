@@ -28,6 +28,16 @@ class Detection:
     # nose tip, the mouth corner on the image's left, the one on its right
     landmarks: np.ndarray | None = field(default=None, compare=False, repr=False)
 
+    def mirrored(self, width: int) -> "Detection":
+        """The same detection, made in a crop `width` pixels wide mirrored left to right, in the
+        unmirrored crop's pixels (the eyes and the mouth corners change places in `landmarks`)."""
+        x, y, w, h = self.box
+        marks = None
+        if self.landmarks is not None:
+            marks = np.array(self.landmarks, np.float64)[[1, 0, 2, 4, 3]]
+            marks[:, 0] = width - marks[:, 0]
+        return Detection((width - x - w, y, w, h), self.confidence, marks)
+
     def moved(self, dx: int, dy: int) -> "Detection":
         """The same detection, made in a crop whose corner is (dx, dy), in the whole picture's pixels."""
         marks = None if self.landmarks is None else self.landmarks + np.array([dx, dy], np.float64)
