@@ -225,22 +225,19 @@ class GalleryAnalyzer:
             s = min(opts.max_second_look_scale, opts.second_look_height / max(t.box[3], 1))
             if s > scale * 1.2:  # else the first pass already saw this tile at this scale
                 pending.append((t.box, s))
-        looked = [box for box, _ in pending]
-        hinted = [(box, s) for box, s in pending]
+        first = list(pending)
+        looked = [box for box, _ in first]
         for step in (0, 1, 2):
             if step == 1:  # the larger look: tiles with a hint of a face, unless already at the largest scale
                 pending = [(box, min(opts.max_second_look_scale, s * 1.5)) for box, s in pending
                            if s < opts.max_second_look_scale
                            and (opts.larger_look == "always" or any(center_in(d.box, box) for d in seen))]
-                hinted = [(box, s) for box, s in hinted if any(center_in(d.box, box) for d in seen)
-                          and not any(center_in(d.box, box) for d in dets)]
-            if step == 2:  # the mirrored look: a hint of a face still unconfirmed (a profile)
-                pending = [(box, s) for box, s in hinted if opts.mirrored_look
+            if step == 2:  # the mirrored look, at the first look's scale: a hint of a face still unconfirmed
+                pending = [(box, s) for box, s in first if opts.mirrored_look
+                           and any(center_in(d.box, box) for d in seen)
                            and not any(center_in(d.box, box) for d in dets)]
             if not pending:
-                if step == 1:
-                    continue
-                break
+                continue
             found = self._look(frame, pending, mirror=step == 2)
             seen += found
             sure = [d for d in found if d.confidence >= opts.min_confidence]

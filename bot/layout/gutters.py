@@ -113,9 +113,7 @@ def _split_joined_rows(stats: np.ndarray, fg: np.ndarray, min_w: float) -> np.nd
             out.append((x, y, w, h, area))
             continue
         block = fg[y:y + h, x:x + w]
-        video = np.flatnonzero(block.mean(axis=0) >= 0.5)
-        runs = np.split(video, np.flatnonzero(np.diff(video) > 1) + 1) if len(video) else []
-        parts = [(int(r[0]), int(r[-1]) + 1) for r in runs if len(r) >= min_w]
+        parts = _video_runs(block, min_w)
         widths = np.array([b - a for a, b in parts], float)
         gaps = np.array([a2 - b1 for (_, b1), (a2, _) in zip(parts, parts[1:])], float)
         # a row of tiles: alike in width, video-shaped, a gutter's width apart (not two stretches
@@ -130,6 +128,26 @@ def _split_joined_rows(stats: np.ndarray, fg: np.ndarray, min_w: float) -> np.nd
                 top, bottom = int(rows[0]), int(rows[-1]) + 1
                 out.append((x + a, y + top, b - a, bottom - top, int(block[top:bottom, a:b].sum())))
     return np.array(out, dtype=np.int64).reshape(-1, 5)
+
+
+def _video_runs(block: np.ndarray, least: float) -> list[tuple[int, int]]:
+    """The runs of `block`'s columns that are mostly foreground (mean >= 0.5), as (start, end),
+    those at least `least` wide."""
+    video = np.flatnonzero(block.mean(axis=0) >= 0.5)
+    runs = np.split(video, np.flatnonzero(np.diff(video) > 1) + 1) if len(video) else []
+    return [(int(r[0]), int(r[-1]) + 1) for r in runs if len(r) >= least]
+
+
+def _row_lines(region: Box, sh: float, tol: float, most: int, loose: np.ndarray) -> list[int] | None:
+    """The lines between `region`'s rows where it is m rows (2 to `most`) of tiles `sh` high and
+    every such line is background (0 in `loose`) over at least `INNER_GUTTER` of its width, within a
+    pixel; else None."""
+    x, y, w, h = region
+    m = int(round(h / sh))
+    if not 2 <= m <= most or not _fits(m, h, sh, tol):
+        return None
+    lines = [int(round(y + i * h / m)) for i in range(1, m)]
+    return lines if all(_background_line(loose, r, x, x + w) >= INNER_GUTTER for r in lines) else None
 
 
 def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
@@ -162,11 +180,9 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
     for x, y, w, h in cands:
         split = None
         for sw, sh in sizes:  # the smallest tile that fits, with its gutters in the picture
-            k, m = max(1, int(round(w / sw))), int(round(h / sh))
-            if not 2 <= m <= most or not _fits(k, w, sw, tol) or not _fits(m, h, sh, tol):
-                continue
-            lines = [int(round(y + i * h / m)) for i in range(1, m)]
-            if all(_background_line(loose, r, x, x + w) >= INNER_GUTTER for r in lines):
+            k = max(1, int(round(w / sw)))
+            lines = _row_lines((x, y, w, h), sh, tol, most, loose) if _fits(k, w, sw, tol) else None
+            if lines:
                 split = (k, lines)
                 break
         others = [c for c in cands if c != (x, y, w, h)]
@@ -200,11 +216,8 @@ def _staggered_rows(region: Box, fg: np.ndarray, loose: np.ndarray, others: list
     is runs (0.6 of a tile wide at least) that are whole tiles side by side, of the narrowest run's
     width. The rows cut to those runs; None where any of that fails."""
     x, y, w, h = region
-    m = int(round(h / sh))
-    if not 2 <= m <= most or not _fits(m, h, sh, tol):
-        return None
-    lines = [int(round(y + i * h / m)) for i in range(1, m)]
-    if not all(_background_line(loose, r, x, x + w) >= INNER_GUTTER for r in lines):
+    lines = _row_lines(region, sh, tol, most, loose)
+    if not lines:
         return None
     ys = [y, *lines, y + h]
     rows = []
@@ -213,9 +226,7 @@ def _staggered_rows(region: Box, fg: np.ndarray, loose: np.ndarray, others: list
         for ox, oy, ow, oh in others:  # another region's pixels are its own
             if oy < b and oy + oh > a:
                 band[:, max(0, ox - x):max(0, ox - x + ow)] = 0
-        video = np.flatnonzero(band.mean(axis=0) >= 0.5)
-        runs = np.split(video, np.flatnonzero(np.diff(video) > 1) + 1) if len(video) else []
-        runs = [(int(r[0]), int(r[-1]) + 1) for r in runs if len(r) >= 0.6 * sw]
+        runs = _video_runs(band, 0.6 * sw)
         if not runs:
             return None
         rows.append((a, b, runs))
