@@ -789,3 +789,61 @@ def test_a_masked_face_in_profile_is_found_at_every_size(real_galleries, analyze
         r = analyzer.analyze(frame)
         found[name] = sorted(f.tile for f in r.faces if f.role == "participant")
     assert found == {name: [0, 1, 2, 3] for name in frames}
+
+
+def test_a_row_of_pictures_of_unequal_widths_keeps_a_tile_a_face():
+    """Regression for a shared collage of photos in a Zoom window (real: 28 photos in rows of 7,
+    the lower rows of unequal widths, read as 25 tiles, three faces "other"): where no equal cells
+    on the picture's lines hold a row's faces apart, that row gets a tile a face of the size the
+    other rows fitted, never fewer cells than faces."""
+    import cv2
+
+    from bot.layout import tiles_from_faces
+
+    img, faces = _touching_gallery([4, 4], tile=(320, 180), frame=(1280, 720), seed=5)
+    rng = np.random.default_rng(6)
+    x, y = 0, 540
+    for w in (250, 390, 290, 350):  # the third row: four photos of their own widths
+        img[y:y + 180, x:x + w] = rng.integers(60, 220, 3)
+        box = (x + w // 2 - 32, y + 45, 64, 80)
+        cv2.rectangle(img, box[:2], (box[0] + box[2], box[1] + box[3]), (150, 170, 200), -1)
+        faces.append(box)
+        x += w
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    tiles = tiles_from_faces(faces, 1280, 720, gray)
+    assert len(tiles) == 12
+    assert all(sum(_inside(f, t.box) for f in faces) == 1 for t in tiles)
+    # the fitted rows keep their cells on the lines; the third row's tiles have their size, in a line
+    assert [t.box for t in tiles[:4]] == [(0, 180, 320, 180), (320, 180, 320, 180), (640, 180, 320, 180),
+                                          (960, 180, 320, 180)]
+    last = tiles[8:]
+    assert {t.box[1] for t in last} == {last[0].box[1]} and abs(last[0].box[1] - 540) <= 10
+    assert all(170 <= t.box[3] <= 180 for t in last)  # cut by the frame's edge
+    assert all(t.box[2] <= 320 for t in last)
+    # someone behind a participant, less than half a tile from them, shares their tile
+    behind = (faces[9][0] + 40, faces[9][1] - 10, 40, 50)
+    assert len(tiles_from_faces(faces + [behind], 1280, 720, gray)) == 12
+
+
+def test_a_tile_cut_in_half_by_dark_bars_does_not_halve_the_grid():
+    """Regression for a real class's 5x5 gallery read at 0.85x as JPEG (50 half tiles): one video's
+    dark right half (a pillarbox bar, a dark room) is the gutters' level, so its tile is found half
+    as wide; every whole tile is two of that width, and the grid was read at that size. The size
+    two tiles or more have themselves wins."""
+    from bot.layout import find_tiles
+
+    rng = np.random.default_rng(7)
+    img = np.full((720, 1280), 26, np.uint8)
+    tw, th, gap = 246, 136, 6
+    boxes = []
+    for r in range(5):
+        for c in range(5):
+            x, y = gap + c * (tw + gap), 12 + r * (th + gap)
+            img[y:y + th, x:x + tw] = rng.integers(90, 230)
+            img[y:y + th, x:x + tw] = np.clip(img[y:y + th, x:x + tw] + rng.normal(0, 6, (th, tw)), 0, 255)
+            boxes.append((x, y, tw, th))
+    x, y = boxes[9][:2]
+    img[y:y + th, x + tw // 2:x + tw] = 26  # the right half as dark as the gutters
+    tiles = find_tiles(img)
+    assert len(tiles) == 25
+    assert all(_iou(t.box, b) >= 0.9 for t, b in zip(tiles, boxes) if b != boxes[9])

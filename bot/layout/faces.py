@@ -14,8 +14,10 @@ def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray
     """Tiles made up from where faces are, for a gallery whose grid was not found (controls drawn
     over it, a layout of its own): faces in rows (centres within half a face's height). Given the
     picture (`gray`), each row is fitted to the lines the picture shows (`fit_row`): equal tiles
-    whose every edge lies on a line, a window over part of the row allowed. Otherwise, and for a row
-    no such grid fits, a tile a face, as wide as the spacing between neighbours in a row (or 2.5
+    whose every edge lies on a line, a window over part of the row allowed; a row no such grid fits
+    (or only many cells of their own size round a stray face), once another row's tile size is
+    known, gets a tile a face of that size (`_face_cells`). Where no row fits, and without the
+    picture, a tile a face, as wide as the spacing between neighbours in a row (or 2.5
     faces) and as tall as the spacing between rows (or 2 faces), centred on its face; the gallery
     then has at least as many tiles as faces. In reading order."""
     if not faces:
@@ -27,13 +29,25 @@ def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray
         rows_ = sorted(face_rows(faces), key=lambda r: -len(r))
         fitted: list[Box] = []
         size = None
+        unfit: list[list[Box]] = []  # rows no cells fit before a size was known: tried again with it
         for row in rows_:
             cells = fit_row(gray, row, opts.tile_shapes, opts.line_strong, size=size, lines=lines)
-            if cells is None:
-                fitted = []
-                break
+            if cells is None and size is None:
+                unfit.append(row)
+                continue
+            # where no equal cells on the picture's lines hold a row's faces apart (photos of unequal
+            # widths side by side), a tile a face of the size the other rows fitted: each face stays
+            # someone's
+            if cells and size is not None and len(cells) > 2 * len(row) + 1 \
+                    and abs(cells[0][2] - size[0]) > opts.size_tolerance * size[0]:
+                cells = None  # many cells of a size of their own round a stray face or two: no row of the gallery
             size = size or cells[0][2:]
+            cells = cells or _face_cells(row, size, width, height)
             # two rows of faces in one row of tiles (a face higher in its tile) fit the same cells
+            fitted += [c for c in cells if all(iou(c, t) < 0.5 for t in fitted)]
+        for row in unfit if size is not None else []:
+            cells = fit_row(gray, row, opts.tile_shapes, opts.line_strong, size=size, lines=lines) \
+                or _face_cells(row, size, width, height)
             fitted += [c for c in cells if all(iou(c, t) < 0.5 for t in fitted)]
         if fitted:
             return [Tile(c, looks_camera_off(gray, c, opts))
@@ -62,6 +76,26 @@ def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray
     return out
 
 
+def _face_cells(row: list[Box], size: tuple[int, int], width: int, height: int) -> list[Box]:
+    """Tiles of `size` (width, height) in a line, one centred on each of a row's faces, the faces a
+    little above the middle (where a camera frames a head); a face less than half a tile from a
+    larger one shares its tile (someone behind), and tiles closer than a tile meet half-way."""
+    tw, th = size
+    y = int(round(float(np.median([f[1] + f[3] / 2 for f in row])) - 0.45 * th))
+    centres: list[float] = []
+    for f in sorted(row, key=lambda f: -f[2]):  # the larger faces first
+        c = f[0] + f[2] / 2
+        if all(abs(c - d) >= tw / 2 for d in centres):
+            centres.append(c)
+    xs = sorted(int(round(c - tw / 2)) for c in centres)
+    out: list[Box] = []
+    for i, x in enumerate(xs):
+        left = x if i == 0 else (xs[i - 1] + tw + x) // 2 if xs[i - 1] + tw > x else x
+        right = x + tw if i == len(xs) - 1 or x + tw <= xs[i + 1] else (x + tw + xs[i + 1]) // 2
+        out.append(clip((left, y, right - left, th), width, height))
+    return out
+
+
 def face_rows(faces: list[Box]) -> list[list[Box]]:
     """Faces grouped in rows: centres within half the median face's height of the row's mean."""
     fh = float(np.median([f[3] for f in faces]))
@@ -84,7 +118,9 @@ def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] =
     them, its bottom one of the three strongest from their bottoms to three faces below; within
     each such band, tiles are the equal cells between two lines (of the six strongest left of the
     faces and right of them), every cut on a line (within 3 pixels), video-shaped (width over
-    height within `shape_range`), holding every face's centre. The fit whose tiles have `size`
+    height within `shape_range`), holding every face's centre, never two faces more than 0.65 of a
+    cell apart in one cell (two videos) nor, in cells of a size other than `size`, faces crowded in
+    (`crowded`: two cells with two or more, or one with three). The fit whose tiles have `size`
     (width, height: another row's, within 7%) wins, then the one with the most lines, then the
     strongest: a seam inside a video (a door frame) is one line, never a whole grid."""
     H, W = gray.shape[:2]
@@ -109,6 +145,7 @@ def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] =
 
     tops, bottoms = strongest(int(top - 2 * fh), int(top)), strongest(int(bottom), int(bottom + 3 * fh))
     centres = [f[0] + f[2] / 2 for f in row]
+    xs = np.array(centres)
     lo_c, hi_c = min(centres), max(centres)
     bands = []
     for y0 in tops:
@@ -145,6 +182,12 @@ def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] =
                             continue
                         same = size is not None and abs(p - size[0]) <= 0.07 * size[0] \
                             and abs(th - size[1]) <= 0.07 * size[1]
+                        cell = np.clip(((xs - a) // p).astype(int), 0, k - 1)
+                        held = np.bincount(cell, minlength=k)
+                        if not same and ((held >= 2).sum() >= 2 or held.max() >= 3):
+                            continue  # cells of a size of their own with faces crowded in (`crowded`)
+                        if any(np.ptp(xs[cell == j]) > 0.65 * p for j in np.flatnonzero(held >= 2)):
+                            continue  # two faces a cell apart in one cell: two videos, not two people at one camera
                         if sized and not same:
                             continue
                         score = (same, k + 1, float(at.sum()) + edge)

@@ -326,7 +326,12 @@ def _dominant_size(cands: list[Box], tol: float) -> tuple[float, float]:
     members = (np.abs(h[None, :] - h[:, None]) <= tol * h[:, None]) & (np.abs(per - w[:, None]) <= tol * w[:, None])
     area = (members * (w * h)[None, :]).sum(axis=1)
     tiles = (members * k).sum(axis=1)
-    if (tiles >= 2).any():
+    # two regions or more of the size itself, where a size has them: a piece of one tile (a
+    # pillarboxed video's dark bars cut it) must not halve every tile it divides
+    alone = (members & (k == 1)).sum(axis=1)
+    if (alone >= 2).any():
+        area = np.where(alone >= 2, area, -1.0)
+    elif (tiles >= 2).any():
         area = np.where(tiles >= 2, area, -1.0)
     j = int(np.argmax(area))  # the first best, as before
     return float(np.median(per[j][members[j]])), float(np.median(h[members[j]]))
