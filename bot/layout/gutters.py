@@ -78,6 +78,8 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
     if not cands:
         return [], full
     tw, th = _dominant_size(cands, opts.size_tolerance)
+    if not _cuts_hold(cands, tw, th, gray, loose, f, opts.size_tolerance):
+        tw, th = _dominant_size(cands, opts.size_tolerance, whole=True)
     if not 0.8 <= tw / th <= 2.6:
         return [], full
     tiles = []
@@ -314,16 +316,18 @@ def _snap(box: Box, fg: np.ndarray, reach: int = 2) -> Box:
     return left, top, right - left + 1, bottom - top + 1
 
 
-def _dominant_size(cands: list[Box], tol: float) -> tuple[float, float]:
+def _dominant_size(cands: list[Box], tol: float, whole: bool = False) -> tuple[float, float]:
     """The tile size (w, h) that the most candidate area agrees with, among sizes that two tiles or
     more share where there are such: a shared screen or a speaker's video beside a strip of equal
     tiles is one region larger than all of them together, and the strip is the gallery. A candidate
-    k tiles wide counts as k tiles of its width / k."""
+    k tiles wide counts as k tiles of its width / k (tiles that touch), unless `whole`."""
     w = np.array([c[2] for c in cands], float)
     h = np.array([c[3] for c in cands], float)
     k = np.maximum(1, np.round(w[None, :] / w[:, None]))        # [j, i]: candidate i in tiles of size j
     per = w[None, :] / k
     members = (np.abs(h[None, :] - h[:, None]) <= tol * h[:, None]) & (np.abs(per - w[:, None]) <= tol * w[:, None])
+    if whole:
+        members &= k == 1  # no member but at its own width
     area = (members * (w * h)[None, :]).sum(axis=1)
     tiles = (members * k).sum(axis=1)
     # two regions or more of the size itself, where a size has them: a piece of one tile (a
@@ -335,6 +339,30 @@ def _dominant_size(cands: list[Box], tol: float) -> tuple[float, float]:
         area = np.where(tiles >= 2, area, -1.0)
     j = int(np.argmax(area))  # the first best, as before
     return float(np.median(per[j][members[j]])), float(np.median(h[members[j]]))
+
+
+def _cuts_hold(cands: list[Box], tw: float, th: float, gray: np.ndarray, loose: np.ndarray, f: int,
+               tol: float) -> bool:
+    """Whether the cuts that tile size (tw, th) makes in the candidates (k tiles touching side by
+    side) lie where one video meets the next, for the most part: a gutter blended by scaling or a
+    codec (background on the `loose` mask) or a step from one picture to the next, along half the
+    cut's height at least. A piece of one tile (a pillarboxed video's dark bar cut it off) makes
+    every whole tile two of its width, and those cuts run through the middle of a video.
+    Candidates in `loose`'s pixels; `gray` is `f` times larger."""
+    held = cuts = 0
+    for x, y, w, h in cands:
+        k = int(round(w / tw))
+        if k < 2 or abs(h - th) > tol * th or not _fits(k, w, tw, tol):
+            continue
+        for i in range(1, k):
+            c = int(round(x + i * w / k))
+            gap = loose[y:y + h, max(0, c - 1):c + 2].min(axis=1) == 0  # background near the cut, row by row
+            g = gray[y * f:(y + h) * f:f].astype(np.int16)
+            a, b = max(0, (c - 2) * f), min(g.shape[1] - 1, (c + 2) * f)
+            step = np.abs(g[:, b] - g[:, a]) >= 16  # a picture's edge across the cut
+            cuts += 1
+            held += (gap | step).mean() >= 0.5
+    return cuts == 0 or 2 * held >= cuts
 
 
 def _fill_rows(tiles: list[Box], tw: float, th: float, fg: np.ndarray) -> list[Box]:
