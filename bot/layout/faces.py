@@ -30,25 +30,23 @@ def tiles_from_faces(faces: list[Box], width: int, height: int, gray: np.ndarray
         fitted: list[Box] = []
         size = None
         unfit: list[list[Box]] = []  # rows no cells fit before a size was known: tried again with it
+
+        def keep(cells: list[Box]) -> None:
+            # two rows of faces in one row of tiles (a face higher in its tile) fit the same cells
+            fitted.extend(c for c in cells if all(iou(c, t) < 0.5 for t in fitted))
+
+        # where no equal cells on the picture's lines hold a row's faces apart (photos of unequal
+        # widths side by side), a tile a face of the size the other rows fitted: each face stays someone's
         for row in rows_:
             cells = fit_row(gray, row, opts.tile_shapes, opts.line_strong, size=size, lines=lines)
             if cells is None and size is None:
                 unfit.append(row)
                 continue
-            # where no equal cells on the picture's lines hold a row's faces apart (photos of unequal
-            # widths side by side), a tile a face of the size the other rows fitted: each face stays
-            # someone's
-            if cells and size is not None and len(cells) > 2 * len(row) + 1 \
-                    and abs(cells[0][2] - size[0]) > opts.size_tolerance * size[0]:
-                cells = None  # many cells of a size of their own round a stray face or two: no row of the gallery
             size = size or cells[0][2:]
-            cells = cells or _face_cells(row, size, width, height)
-            # two rows of faces in one row of tiles (a face higher in its tile) fit the same cells
-            fitted += [c for c in cells if all(iou(c, t) < 0.5 for t in fitted)]
+            keep(cells or _face_cells(row, size, width, height))
         for row in unfit if size is not None else []:
-            cells = fit_row(gray, row, opts.tile_shapes, opts.line_strong, size=size, lines=lines) \
-                or _face_cells(row, size, width, height)
-            fitted += [c for c in cells if all(iou(c, t) < 0.5 for t in fitted)]
+            keep(fit_row(gray, row, opts.tile_shapes, opts.line_strong, size=size, lines=lines)
+                 or _face_cells(row, size, width, height))
         if fitted:
             return [Tile(c, looks_camera_off(gray, c, opts))
                     for c in sorted(fitted, key=lambda c: (c[1], c[0]))]
@@ -122,7 +120,8 @@ def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] =
     cell apart in one cell (two videos) nor, in cells of a size other than `size`, faces crowded in
     (`crowded`: two cells with two or more, or one with three). The fit whose tiles have `size`
     (width, height: another row's, within 7%) wins, then the one with the most lines, then the
-    strongest: a seam inside a video (a door frame) is one line, never a whole grid."""
+    strongest: a seam inside a video (a door frame) is one line, never a whole grid. Given `size`,
+    more than 2n + 1 cells of a size of their own round n faces (a stray face or two) are None."""
     H, W = gray.shape[:2]
     fw = float(np.median([f[2] for f in row]))
     fh = float(np.median([f[3] for f in row]))
@@ -144,9 +143,8 @@ def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] =
         return picked
 
     tops, bottoms = strongest(int(top - 2 * fh), int(top)), strongest(int(bottom), int(bottom + 3 * fh))
-    centres = [f[0] + f[2] / 2 for f in row]
-    xs = np.array(centres)
-    lo_c, hi_c = min(centres), max(centres)
+    xs = np.array([f[0] + f[2] / 2 for f in row])  # the faces' centres
+    lo_c, hi_c = xs.min(), xs.max()
     bands = []
     for y0 in tops:
         for y1 in bottoms:
@@ -196,9 +194,12 @@ def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] =
                             fit = [(int(round(a + p * j)), y0, int(round(p)), th) for j in range(k)]
         return fit
 
-    # tiles of the size wanted first (one count of tiles between two lines), any size where none fits
-    best_fit = (best(True) if size is not None else None) or best(False)
-    return best_fit
+    # tiles of the size wanted first (one count of tiles between two lines), any size where none fits,
+    # but not many cells of a size of their own round a stray face or two: no row of the gallery
+    if size is None:
+        return best(False)
+    fit = best(True) or best(False)
+    return None if fit and len(fit) > 2 * len(row) + 1 and abs(fit[0][2] - size[0]) > 0.07 * size[0] else fit
 
 
 def missed_tiles(layout: list[Tile], faces: list[Box], gray: np.ndarray, roi: Box,
