@@ -178,11 +178,11 @@ def test_init_starts_from_a_model_and_refuses_another_shape(small_npz, teacher_f
     bn = [(a, b) for a, b in pairs if "_bn" in a.path]
     assert len(bn) == 4 * 5 and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in bn)
     assert any(not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in pairs if "kernel" in a.path)
-    alone = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "alone"), "--freeze-bn", *TINY)
+    alone = call_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "alone"), "--freeze-bn", *TINY)
     assert alone.returncode == 2 and "needs --init" in alone.stderr
 
     other = tmp_path / "other.keras"
     make_model(width=16, blocks=2, seed=9).save(other)
-    bad = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "bad"),
+    bad = call_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "bad"),
                   "--init", str(other), *TINY)
     assert bad.returncode == 2 and "same --width" in bad.stderr and "Traceback" not in bad.stderr

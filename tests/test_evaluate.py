@@ -77,7 +77,7 @@ def test_evaluate_cli_on_another_datasets_class_folders(random_model_path, tmp_p
     assert m["faces"] == {"mode": "auto", "cropped": 0, "as_is": 9, "no_face": 0}
     assert "faces (auto): 0 cropped from detections, 9 images taken whole" in r.stdout
     (root / "bored").mkdir()
-    r = run_cli("classmood-evaluate", "--model", str(random_model_path), "--data", str(root), "--out", str(out))
+    r = call_cli("classmood-evaluate", "--model", str(random_model_path), "--data", str(root), "--out", str(out))
     assert r.returncode == 2 and "unknown expression class 'bored'" in r.stderr and "Traceback" not in r.stderr
 
 

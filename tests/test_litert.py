@@ -76,7 +76,7 @@ def test_calibrate_cli_refits_a_cards_calibration(random_model_path, small_npz, 
 
 def test_litert_form_that_loses_accuracy_is_not_kept(random_model_path, small_npz, tmp_path):
     weights = _copy(random_model_path, tmp_path)
-    r = run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--max-drop", "-1")
+    r = call_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--max-drop", "-1")
     assert r.returncode == 2 and "was not kept" in r.stderr and "Traceback" not in r.stderr
     assert not weights.with_suffix(".tflite").exists()
     assert not read_card(weights).serving
@@ -85,7 +85,7 @@ def test_litert_form_that_loses_accuracy_is_not_kept(random_model_path, small_np
 
 def test_litert_refuses_a_form_over_the_multiply_add_budget(random_model_path, small_npz, tmp_path):
     weights = _copy(random_model_path, tmp_path)
-    r = run_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--views", "4",
+    r = call_cli("python", "-m", "training.litert", str(weights), "--data", str(small_npz), "--views", "4",
                 "--max-multiply-adds", "1e6")
     assert r.returncode == 2 and "over the budget" in r.stderr and "Traceback" not in r.stderr
     assert not weights.with_suffix(".tflite").exists()

@@ -66,20 +66,34 @@ def _read_all(real_galleries, real_galleries2, analyzer, roster=None):
     return out
 
 
+@pytest.fixture(scope="module")
+def read_plain(real_galleries, real_galleries2, analyzer):
+    """`read_plain(engine)`: every screenshot's names read by that engine without a roster, read once
+    for this module's tests (the OCR of the 114 tiles is most of their time)."""
+    from bot import ocr
+
+    readings = {}
+
+    def read(engine: str) -> dict:
+        if engine not in readings:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.delenv("CLASSMOOD_OCR_LANG", raising=False)
+                mp.setenv("CLASSMOOD_OCR_ENGINE", engine)
+                assert ocr.engine() == engine
+                readings[engine] = _read_all(real_galleries, real_galleries2, analyzer)
+        return readings[engine]
+
+    return read
+
+
 @pytest.mark.parametrize("engine", ["ppocr", "tesseract"])
-def test_names_on_real_screenshots_are_exact_in_their_script_and_never_made_up(
-        real_galleries, real_galleries2, analyzer, monkeypatch, engine):
+def test_names_on_real_screenshots_are_exact_in_their_script_and_never_made_up(read_plain, engine):
     """Measured when written, with PP-OCR reading Latin labels (the default): 61 of 63 Latin names
     exact (97%), 67 of 73 in all, none in another script, no name on the 41 tiles that show none.
     With Tesseract alone (`CLASSMOOD_OCR_ENGINE=tesseract`, as before PP-OCR): 47 of 63 and 53 of
     73 (33 and 38 before that: 7 names in the wrong script, 26 made up: "SS", "lost", "ams"); its
     misses are mostly the 7-pixel labels of a small Zoom window in a JPEG."""
-    from bot import ocr
-
-    monkeypatch.delenv("CLASSMOOD_OCR_LANG", raising=False)
-    monkeypatch.setenv("CLASSMOOD_OCR_ENGINE", engine)
-    assert ocr.engine() == engine
-    read = _read_all(real_galleries, real_galleries2, analyzer)
+    read = read_plain(engine)
     exact = latin = latin_exact = made_up = 0
     wrong_script = []
     for file, names in read.items():
@@ -101,7 +115,8 @@ def test_names_on_real_screenshots_are_exact_in_their_script_and_never_made_up(
     assert made_up == 0, read
 
 
-def test_with_a_roster_real_names_are_right_or_left_unnamed(real_galleries, real_galleries2, analyzer):
+def test_with_a_roster_real_names_are_right_or_left_unnamed(real_galleries, real_galleries2, analyzer, read_plain,
+                                                           monkeypatch):
     """With a roster (here: every name read without one, on all the screenshots: 73 students of
     whom each screenshot shows a few), no tile takes another tile's name: each takes its own
     reading, its true name or none. (Before, a small window's unreadable labels took "Erica Holt",
@@ -110,7 +125,9 @@ def test_with_a_roster_real_names_are_right_or_left_unnamed(real_galleries, real
     wrong (59 and 14 with Tesseract alone)."""
     from bot.roster import Roster
 
-    plain = _read_all(real_galleries, real_galleries2, analyzer)
+    monkeypatch.delenv("CLASSMOOD_OCR_LANG", raising=False)
+    monkeypatch.setenv("CLASSMOOD_OCR_ENGINE", "ppocr")  # the default
+    plain = read_plain("ppocr")
     roster = Roster(sorted({n for names in plain.values() for n in names if n}))
     named = _read_all(real_galleries, real_galleries2, analyzer, roster=roster)
     for file, names in named.items():

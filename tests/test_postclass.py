@@ -22,7 +22,7 @@ from bot.stage import StageRecorder, looks_like_screen, meeting_window, stage_bo
 from bot.records import Frame, FrameResult, TileResult
 from bot.store import Store
 from bot.synthetic import SlideLesson, detectable_faces, render_gallery, render_share
-from tests.conftest import REPO, require, run_cli
+from tests.conftest import REPO, call_cli, require, run_cli
 from tests.test_names import NAMES, compared
 
 ARTIFACTS = REPO / "artifacts" / "screenshots"
@@ -210,11 +210,18 @@ def _slide_of(thumb_jpeg: bytes, lesson: SlideLesson) -> int:
     return min(dist, key=dist.get)
 
 
-@pytest.mark.slow  # a whole lesson through the analyser (a browser, a subprocess)
-def test_the_report_of_a_lesson_that_turned_sad_on_slides_7_to_9(lesson_faces, analyzer, tmp_path):
+@pytest.fixture(scope="module")
+def sad_lesson(lesson_faces, analyzer, tmp_path_factory):
+    """A 45-minute lesson that turned sad on slides 7 to 9, run once for the tests of its report:
+    the lesson, its store and session, and the report made at its end."""
     calm, sad = lesson_faces
     lesson = SlideLesson(calm, sad, n=6, minutes=45, every=30.0, sad_slides=(7, 8, 9))
-    store, sid, made = _run_lesson(tmp_path, analyzer, lesson, "Biology, period 3")
+    return lesson, *_run_lesson(tmp_path_factory.mktemp("sad"), analyzer, lesson, "Biology, period 3")
+
+
+@pytest.mark.slow  # a whole lesson through the analyser (a browser, a subprocess)
+def test_the_report_of_a_lesson_that_turned_sad_on_slides_7_to_9(sad_lesson):
+    lesson, store, sid, made = sad_lesson
     first = made.moments[0]
     assert first.direction == "drop" and "mood" in first.measures
     assert 720 <= first.start_s < 840 and 1020 <= first.end_s <= 1140, (first.start_s, first.end_s)
@@ -249,11 +256,9 @@ def test_a_calm_lesson_reports_no_moment_where_the_class_was_lost(lesson_faces, 
 
 
 @pytest.mark.slow  # a whole lesson through the analyser (a browser, a subprocess)
-def test_the_report_prints_to_a4_and_its_screenshot_is_kept(lesson_faces, analyzer, tmp_path):
+def test_the_report_prints_to_a4_and_its_screenshot_is_kept(sad_lesson, tmp_path):
     require(Path(CHROMIUM).exists(), "Debian's chromium not installed (apt-get install chromium)")
-    calm, sad = lesson_faces
-    lesson = SlideLesson(calm, sad, n=6, minutes=24, every=30.0, sad_slides=(7, 8, 9))
-    _, _, made = _run_lesson(tmp_path, analyzer, lesson, "A4 lesson")
+    made = sad_lesson[-1]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot, pdf = ARTIFACTS / "report-a4.png", tmp_path / "report.pdf"
     # 210 x 297 mm at 96 dpi: 794 x 1123 CSS pixels
@@ -386,7 +391,7 @@ def test_the_analyze_cli_writes_the_report_of_a_recording_and_refuses_faces_in_c
         assert s.report(sid)[1] == text
         first = postclass.find_moments(postclass.rp.build_report(s, sid).timeline)[0]
     assert first.direction == "drop" and 60 <= first.start_s <= 70 and 'class="cm-stage"' in text
-    bad = run_cli("classmood-analyze", str(video), "--db", str(db), "--aggregate-only", "--keep-faces")
+    bad = call_cli("classmood-analyze", str(video), "--db", str(db), "--aggregate-only", "--keep-faces")
     assert bad.returncode == 2 and "cannot --keep-faces" in bad.stderr
 
 

@@ -106,7 +106,7 @@ def test_student_trains_from_a_teacher_file_and_votes(small_npz, tmp_path):
     assert card["recipe"]["low_res"] == 0.5 and card["recipe"]["meeting"] == 0.4
     assert card["input"]["contrast"] == "equalize" and "saved teachers' answers" in card["optimizer"]
     other = _teacher_file(tmp_path / "other.npz", rows + 1000)
-    r = run_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "s2"), "--epochs", "1",
+    r = call_cli("classmood-train", "--data", str(small_npz), "--out", str(tmp_path / "s2"), "--epochs", "1",
                 "--steps", "1", "--width", "8", "--teacher-file", str(other))
     assert r.returncode == 2 and "made from another training set" in r.stderr and "Traceback" not in r.stderr
 
@@ -329,7 +329,8 @@ def test_gpu_recipe_runs_end_to_end_on_a_cpu(small_npz, tmp_path):
     assert "best val accuracy" in r.stdout and (tmp_path / "gpu" / "s1" / "best.keras").exists()
     card = (tmp_path / "gpu" / "s1" / "best.json").read_text()
     assert f"--teacher-file {tmp_path / 'gpu' / 'smoke.npz'}" in card  # distilled from the file just saved
-    env.update(STUDENTS="", OUT=str(tmp_path / "gpu2"))
+    env.update(STUDENTS="", OUT=str(tmp_path / "gpu2"),  # one teacher of one step: only the ending is asked here
+               T_ARGS="--teachers 1 --label-smoothing 0 --width 8 --convs 1 --steps 1 --epochs 1 --batch-size 32")
     r = subprocess.run(["bash", recipe], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert r.returncode == 0 and "no STUDENTS named" in r.stdout, (r.stdout + r.stderr)[-3000:]
     assert (tmp_path / "gpu2" / "smoke.npz").exists() and not (tmp_path / "gpu2" / "s1").exists()
