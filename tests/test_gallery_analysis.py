@@ -851,3 +851,59 @@ def test_a_tile_cut_in_half_by_dark_bars_does_not_halve_the_grid():
         tiles = find_tiles(frame)
         assert len(tiles) == 25, dark
         assert all(_iou(t.box, b) >= 0.9 for t, b in zip(tiles, boxes) if boxes.index(b) not in dark)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_l_of_tiles_whose_row_gutter_blended_away_still_gives_the_tile_size(seed):
+    """Regression for a real 3+2 gallery (`real_test2_5tiles.png`) enlarged 1.2x (cubic), as a
+    viewer scaled for a high-density screen shows it: the 3-pixel gutter between its rows blends
+    into the videos, so the first two tiles and the one centred under them are one L-shaped region;
+    the third tile is a pillarboxed video (dark bars at the gutters' level: narrower), the last one
+    a camera-off panel. The L's three cells are the only regions of the tile's size, and the size
+    was chosen without them (the L itself, one tile, won): 1 tile for 5. Now they count."""
+    import cv2
+
+    from bot.layout import find_tiles
+
+    rng = np.random.default_rng(seed)
+    img = np.full((1080, 1920), 26, np.uint8)
+    tw, th, gap, row_gap = 620, 348, 4, 3
+    boxes = [(24 + c * (tw + gap), 183, tw, th) for c in range(3)]
+    boxes += [(24 + (tw + gap) // 2 + c * (tw + gap), 183 + th + row_gap, tw, th) for c in range(2)]
+    for x, y, w, h in boxes:
+        img[y:y + h, x:x + w] = rng.integers(90, 230)
+        img[y:y + h, x:x + w] = np.clip(img[y:y + h, x:x + w] + rng.normal(0, 6, (h, w)), 0, 255)
+    x, y, w, h = boxes[2]
+    img[y:y + h, x:x + 60] = img[y:y + h, x + w - 60:x + w] = 26  # a 4:3 video in a 16:9 tile
+    x, y, w, h = boxes[4]
+    img[y:y + h, x:x + w] = 36  # camera off: a panel near the gutters' level
+    assert len(find_tiles(img)) == 5  # as drawn
+    big = cv2.resize(img, None, fx=1.2, fy=1.2, interpolation=cv2.INTER_CUBIC)
+    tiles = find_tiles(big)
+    got = [tuple(v / 1.2 for v in t.box) for t in tiles]
+    assert len(tiles) == 5 and all(_iou(g, b) >= 0.9 for g, b in zip(got, boxes)), got
+
+
+def test_seven_rows_joined_into_one_region_are_split_into_rows():
+    """Regression for Zoom's 7x7 promo gallery (faces of 20 px) read at 800 px through H.264: the
+    gutters of its first four columns blurred into the videos, joining 4 x 7 tiles into one region
+    with its row lines still mostly background. Regions were split into 6 rows at most, so the grid
+    was read from the other columns (21 tiles for 49, the fit to the faces then 35); 7 rows (Zoom,
+    Meet and Teams show 49 tiles at most, 7 by 7) are split too."""
+    from bot.layout import find_tiles
+
+    rng = np.random.default_rng(0)
+    img = np.full((720, 1280), 20, np.uint8)
+    tw, th, gap = 168, 94, 2
+    boxes = [(51 + c * (tw + gap), 26 + r * (th + gap), tw, th) for r in range(7) for c in range(7)]
+    for x, y, w, h in boxes:
+        img[y:y + h, x:x + w] = np.clip(rng.integers(80, 230) + rng.normal(0, 8, (h, w)), 0, 255)
+    for r in range(7):  # the first four columns' gutters: most of each column gutter, a third of each row's
+        for c in range(4):
+            x, y, w, h = boxes[r * 7 + c]
+            if c < 3:
+                img[y + h // 5:y + h // 5 + int(0.6 * h), x + w:x + w + gap] = 150
+            if r < 6:
+                img[y + h:y + h + gap, x + w // 3:x + w // 3 + int(0.3 * w)] = 150
+    tiles = find_tiles(img)
+    assert len(tiles) == 49 and all(_iou(t.box, b) >= 0.9 for t, b in zip(tiles, boxes))

@@ -77,9 +77,11 @@ def _tiles_against(gray: np.ndarray, bg: int, opts: LayoutOptions) -> tuple[list
                                   loose=loose)
     if not cands:
         return [], full
-    tw, th = _dominant_size(cands, opts.size_tolerance)
+    # an L's cells are tiles found too: where the gutter between two rows blends away, an L of
+    # three tiles can be the only place the tile's size shows
+    tw, th = _dominant_size(cands + spare, opts.size_tolerance)
     if not _cuts_hold(cands, tw, th, gray, loose, f, opts.size_tolerance):
-        tw, th = _dominant_size(cands, opts.size_tolerance, whole=True)
+        tw, th = _dominant_size(cands + spare, opts.size_tolerance, whole=True)
     if not 0.8 <= tw / th <= 2.6:
         return [], full
     tiles = []
@@ -152,7 +154,7 @@ def _row_lines(region: Box, sh: float, tol: float, most: int, loose: np.ndarray)
     return lines if all(_background_line(loose, r, x, x + w) >= INNER_GUTTER for r in lines) else None
 
 
-def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
+def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 7,
                    loose: np.ndarray | None = None) -> tuple[list[Box], list[Box]]:
     """Regions that are rows of tiles stacked with no gutter the background test could see between
     them, split into those rows: in a small window the gutters are a pixel wide, and a speaker's
@@ -166,7 +168,8 @@ def _split_stacked(cands: list[Box], fg: np.ndarray, tol: float, most: int = 6,
     alone), the region stays whole (the grid found from the other tiles fills it, to the pixel), and
     where the lines between its k columns are such lines too, its k by m cells, less those
     overlapping another region and those not mostly foreground in `fg`, are returned apart: spare
-    cells, for where the grid does not reach. Returns (regions, spare cells)."""
+    cells, for where the grid does not reach. `most` is 7: Zoom, Meet and Teams show 7 rows of
+    tiles at most. Returns (regions, spare cells)."""
     loose = fg if loose is None else loose
     sizes = sorted({(w, h) for _, _, w, h in cands if 0.8 <= w / h <= 2.6}, key=lambda s: s[1])
 
