@@ -6,7 +6,8 @@ its own kernels and with the kernels of a laptop that has AVX2 and FMA but no AV
 
 Side by side in one run: the served form (the card's LiteRT int8 file in its default views; also
 calibrated by face size, as the observer serves gallery faces, and without its calibration step, to
-show what each costs), the previous four-view form (the same
+show what each costs), the mask check the observer runs on the same crops (`model.mask`, float32,
+one thread), the previous four-view form (the same
 network with the four test-time views: today's architecture, as shipped until this model), and the
 original approach (one Keras `predict` call per face, on
 TensorFlow). Each kernel set runs in its own process (XNNPACK picks its kernels once a process; see
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BATCHES = (1, 8, 49)
-PATHS = ("served", "by size", "uncalibrated", "four-view", "original")
+PATHS = ("served", "by size", "uncalibrated", "mask check", "four-view", "original")
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -59,6 +60,9 @@ def measure(model: str | None, repeats: int, threads: int, isa: str) -> dict:
     from model import EmotionClassifier
 
     served = EmotionClassifier.load(model, backend="litert", threads=threads)
+    from model.mask import MaskCheck
+
+    masks = MaskCheck.load()
     four = EmotionClassifier.load(served.path, backend="litert", tta=True, threads=threads)
     import tensorflow as tf  # the original approach only
 
@@ -76,6 +80,7 @@ def measure(model: str | None, repeats: int, threads: int, isa: str) -> dict:
         sides = rng.uniform(14, 60, n)  # a gallery's faces: the calibration by size and the sharpness read
         ms["by size"][n] = median_ms(lambda: served.predict(faces, sides=sides), repeats)
         ms["uncalibrated"][n] = median_ms(lambda: served.predict(faces, calibrated=False), repeats)
+        ms["mask check"][n] = median_ms(lambda: masks(faces), repeats)
         ms["four-view"][n] = median_ms(lambda: four.predict(faces), repeats)
         ms["original"][n] = median_ms(lambda: [keras_model.predict(x[i:i + 1], verbose=0) for i in range(n)],
                                       max(3, repeats // 10))
@@ -86,7 +91,7 @@ def measure(model: str | None, repeats: int, threads: int, isa: str) -> dict:
     except IsaLimitError as e:
         note += f"; kernels not read ({e})"
     return {"note": note, "views": served.views, "per_view": served.card.multiply_adds.per_view,
-            "served_macs": served.multiply_adds, "path": served.path.name, "ms": ms}
+            "served_macs": served.multiply_adds, "mask_macs": masks.multiply_adds, "path": served.path.name, "ms": ms}
 
 
 def run_child(args, isa: str) -> dict:
@@ -134,7 +139,9 @@ def main() -> int:
           f"= {first['served_macs'] / 1e6:.1f} M a face; four-view form {per_view * 4 / 1e6:.1f} M a face")
     names = {"served": f"served (LiteRT int8, {first['views']} view)",
              "by size": "... calibrated by face size (observer)",
-             "uncalibrated": "... without its calibration step", "four-view": "previous form (LiteRT int8, 4 views)",
+             "uncalibrated": "... without its calibration step",
+             "mask check": f"mask check ({first['mask_macs'] / 1e6:.1f} M multiply-adds a face)",
+             "four-view": "previous form (LiteRT int8, 4 views)",
              "original": "original (Keras predict per face, 1 view)"}
     print(f"{'path':<44}{'batch':>6}" + "".join(f"{isa + ' ms/face':>18}" for isa in isas))
     for path in PATHS:

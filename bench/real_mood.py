@@ -4,11 +4,13 @@
 participants' faces, their median box side, the class valence and mood (`bot.mood`), the faces read
 angry, disgust, fear or sad at a calibrated top score of `bot.mood.CONFIDENT` (where the mood counts
 them), the faces the mood counts, and those found partly covered (`bot.occlusion`: behind a window or
-label, or cut by their tile's edge; never counted). Then, per model, how many screenshots read "negative".
+label, or cut by their tile's edge; never counted), and those behind a mask (`model.mask`; never
+counted either). Then, per model, how many screenshots read "negative".
 `--scales 1,0.5` reads each screenshot again shrunk (area averaging): the same people as a smaller
 screen or a larger gallery shows them, their faces a few pixels across.
 
     python bench/real_mood.py [--models A.keras B.keras ...] [--dirs DIR ...] [--scales 1,0.5] [--compare-covered]
+                              [--compare-masks]
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def main() -> int:
     ap.add_argument("--scales", default="1", help="comma-separated scales each screenshot is read at (default: 1)")
     ap.add_argument("--compare-covered", action="store_true",
                     help="also read with each model without the covered-face check, side by side")
+    ap.add_argument("--compare-masks", action="store_true",
+                    help="also read with each model without the mask check, side by side")
     args = ap.parse_args()
     try:
         scales = [float(v) for v in args.scales.split(",")]
@@ -59,14 +63,19 @@ def main() -> int:
         return 2
     names = [f"{c.path.parent.name}/{c.path.name}" if c.path.name == "best.keras" else c.path.name for c in models]
     analysers = [GalleryAnalyzer(classifier=clf) for clf in models]
+    base, base_names = list(models), list(names)
     if args.compare_covered:
         names += [f"{n} without the covered check" for n in names]
         analysers += [GalleryAnalyzer(AnalyzerOptions(covered_check=False), classifier=clf) for clf in models]
         models = models + models
+    if args.compare_masks:
+        names += [f"{n} without the mask check" for n in base_names]
+        analysers += [GalleryAnalyzer(AnalyzerOptions(mask_check=False), classifier=clf) for clf in base]
+        models = models + base
     print(f"{len(shots)} real screenshots through the analyser; per model: participants' faces (median box side), "
           f"valence, mood, faces read negative at a top score >= {CONFIDENT}, faces counted")
     for scale in scales:
-        negative, neg_faces, all_faces, counted, covered = ([0] * len(models) for _ in range(5))
+        negative, neg_faces, all_faces, counted, covered, masks = ([0] * len(models) for _ in range(6))
         for path in shots:
             image = cv2.imread(str(path))
             if image is None:
@@ -93,13 +102,15 @@ def main() -> int:
                 counted[k] += int(sure.sum())
                 hidden = sum(f.covered for f in faces)
                 covered[k] += hidden
+                masked = sum(f.masked for f in faces)
+                masks[k] += masked
                 side = int(np.median([f.box[2] for f in faces]))
                 cells.append(f"{name}: {len(faces)} faces ({side} px) valence {valence:+.2f} {mood}, "
-                             f"negative {neg}, counted {int(sure.sum())}, covered {hidden}")
+                             f"negative {neg}, counted {int(sure.sum())}, covered {hidden}, masked {masked}")
             print(f"{path.name} at {scale:g}x\n  " + "\n  ".join(cells))
-        for name, n, neg, total, c, h in zip(names, negative, neg_faces, all_faces, counted, covered):
+        for name, n, neg, total, c, h, m in zip(names, negative, neg_faces, all_faces, counted, covered, masks):
             print(f"at {scale:g}x, {name}: {n} of {len(shots)} screenshots read \"negative\" [0]; {neg} of {total} "
-                  f"faces read negative surely; {c} counted; {h} covered")
+                  f"faces read negative surely; {c} counted; {h} covered; {m} masked")
     return 0
 
 

@@ -7,14 +7,16 @@ participant, any other face is "other", and so is a still picture on a camera-of
 profile photo or avatar: its tile is camera-off and `picture`, see `bot.layout.picture_on_panel`);
 all faces cropped FER-style and classified in one batch; a face partly behind a flat panel (a
 window over the gallery, a name label) or cut by its tile's edge keeps its answer but not the
-confidence that would count it (`bot.occlusion`); each face's head pose from its five landmarks
-(`model.headpose`).
+confidence that would count it (`bot.occlusion`), and so does a face behind a mask, which the
+expression model, trained on faces that show their mouths, cannot read (`model.mask`); each face's
+head pose from its five landmarks (`model.headpose`).
 Between frames of one meeting, the layout and the detections of unchanged areas are reused; on a
 page that scrolled (`LayoutMemory.scrolled`), only the rows it newly shows are looked at.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,7 +31,11 @@ from bot.records import Box, FaceResult, FrameResult, TileResult
 from model import EMOTIONS, EmotionClassifier
 from model.crop import crop_faces, fer_square
 from model.detector import Detection, FaceDetector
+from model.errors import ModelLoadError
 from model.headpose import head_pose
+from model.mask import MaskCheck
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AnalyzerOptions", "Box", "FaceResult", "FrameResult", "GalleryAnalyzer", "Placed", "TileResult"]
 
@@ -54,6 +60,7 @@ class AnalyzerOptions:
     mirrored_look: bool = True        # ... and where those looks confirmed none, once more mirrored (a profile)
     covered_check: bool = True        # a face partly behind a flat panel or its tile's edge (`bot.occlusion`)...
     covered_top: float = 0.35         # ... keeps its answer at most this sure: uncertain, never counted
+    mask_check: bool = True           # a face behind a mask (`model.mask`) is treated alike: read, never counted
     layout: LayoutOptions = field(default_factory=LayoutOptions)
 
 
@@ -65,9 +72,10 @@ class GalleryAnalyzer:
     and faces are looked for again only where the picture changed (`reuse_layout`,
     `reuse_detections`). Unrelated pictures are each analysed in full; `forget()` starts afresh."""
 
-    def __init__(self, options: AnalyzerOptions | None = None, classifier=None, detector=None):
+    def __init__(self, options: AnalyzerOptions | None = None, classifier=None, detector=None, masks=None):
         self.options = options or AnalyzerOptions()
         self.classifier = classifier or EmotionClassifier.load()
+        self.masks = masks if masks is not None or not self.options.mask_check else _load_masks()
         self.detector = detector or FaceDetector(min_confidence=self.options.min_confidence)
         self.layouts = LayoutMemory(self.options.layout) if self.options.reuse_layout else None
         self._seen: _Seen | None = None
@@ -116,8 +124,11 @@ class GalleryAnalyzer:
         assigned = [a._replace(role="other") if a.tile in pictures else a for a in assigned]
         # each face's size in the frame goes with it: a small face's answer is calibrated as surer of less
         boxes = [a.det.box for a in assigned]
-        probs = self.classifier.predict(crop_faces(frame, boxes), sides=[fer_square(b)[2] for b in boxes]) \
+        crops = crop_faces(frame, boxes)
+        probs = self.classifier.predict(crops, sides=[fer_square(b)[2] for b in boxes]) \
             if assigned else np.zeros((0, len(EMOTIONS)), np.float32)
+        # a face behind a mask reads as its eyes alone suggest (sad, fear): kept, not counted
+        masked = self.masks(crops) if self.masks is not None and assigned else np.zeros(len(assigned), bool)
         # a face half behind a poll window reads as its visible half suggests: kept, not counted
         # ... and so does a face its tile cuts (a student sitting low: the mouth below the tile)
         panels = [self._is_covered(gray, a.det) for a in assigned]
@@ -125,15 +136,15 @@ class GalleryAnalyzer:
         covered = [c or (opts.covered_check and a.tile is not None
                          and cut_by_tile(gray, a.det.box, a.det.landmarks, layout[a.tile].box))
                    for a, c in zip(assigned, panels)]
-        probs = [cap_top(p, opts.covered_top) if c else p for p, c in zip(probs, covered)]
+        probs = [cap_top(p, opts.covered_top) if c or m else p for p, c, m in zip(probs, covered, masked)]
         t3 = time.perf_counter()
         self.stage_ms = {"layout": (t1 - t0) * 1e3, "detection": (t2 - t1) * 1e3, "classification": (t3 - t2) * 1e3}
         poses = _poses([a.det for a in assigned])
         faces = [FaceResult(box=tuple(a.det.box), tile=a.tile, participant=None, role=a.role,
                             confidence=round(float(a.det.confidence), 3),
-                            uncertain=c or is_uncertain(a.det.box, p, opts),
-                            scores=p, yaw=pose[0], pitch=pose[1], roll=pose[2], covered=c)
-                 for a, p, pose, c in zip(assigned, probs, poses, covered)]
+                            uncertain=c or bool(m) or is_uncertain(a.det.box, p, opts),
+                            scores=p, yaw=pose[0], pitch=pose[1], roll=pose[2], covered=c, masked=bool(m))
+                 for a, p, pose, c, m in zip(assigned, probs, poses, covered, masked)]
         with_face = {f.tile for f in faces if f.role == "participant"}
         tiles = [TileResult(t.box, None, (t.camera_off and i not in with_face) or i in pictures, i in pictures)
                  for i, t in enumerate(layout)]
@@ -524,6 +535,21 @@ def around_roi(roi: Box, width: int, height: int, reach: int, thinnest: int = 0)
 def is_uncertain(box: Box, scores: np.ndarray, opts: AnalyzerOptions) -> bool:
     """A face too small to read, or whose (calibrated) top score is low."""
     return bool(min(box[2], box[3]) < opts.tiny_face_px or float(np.max(scores)) < opts.low_score)
+
+
+_MASKS_MISSING: list[str] = []  # said once a process, not once a frame or an analyser
+
+
+def _load_masks() -> MaskCheck | None:
+    """The bundled mask check, or None (faces are then read as before, masked or not) with a warning
+    saying why, where its file is missing or corrupt: a deleted file never ends a session."""
+    try:
+        return MaskCheck.load()
+    except ModelLoadError as e:
+        if str(e) not in _MASKS_MISSING:
+            _MASKS_MISSING.append(str(e))
+            log.warning("%s; faces behind masks are read and counted like any other", e)
+        return None
 
 
 def _as_bgr(frame: np.ndarray) -> np.ndarray:

@@ -212,7 +212,8 @@ def limits_html(r: rp.Report, quality: dict) -> str:
              "one side; the figures describe faces on a screen, never a student's state of mind."]
     if n and quality.get("uncertain") is not None:
         items.append(f"{quality['uncertain']} of {n} faces read ({quality['uncertain'] / n:.0%}) were uncertain "
-                     f"(tiny, partly covered by a window or cut by their tile, or no expression clearly on top) "
+                     f"(tiny, partly covered by a window or cut by their tile, behind a mask, or no expression "
+                     f"clearly on top) "
                      f"and count for neither side of the mood.")
         items.append(f"{quality['small']} of {n} faces ({quality['small'] / n:.0%}) were under {SMALL_FACE_PX} "
                      "pixels a side: small faces in a large gallery or a screen-share strip are read less surely, "

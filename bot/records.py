@@ -67,6 +67,7 @@ class FaceResult:
     attention: str | None = None   # "facing", "away" or "down" (`bot.attention`), set by the tracker
     covered: bool = False          # partly behind a flat panel or its tile's edge (`bot.occlusion`):
                                    # its answer is kept, its confidence capped, so the mood does not count it
+    masked: bool = False           # behind a mask (`model.mask`): the same, the expression model cannot read it
     # the analyser's own scores where the tracker smoothed `scores` over the participant's frames
     # (None: `scores` are the analyser's); in memory only, never stored or written to JSON
     raw_scores: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -80,7 +81,8 @@ class FaceResult:
                 "role": self.role, "confidence": round(float(self.confidence), 3), "uncertain": bool(self.uncertain),
                 "emotion": self.emotion, "scores": {e: round(float(v), 4) for e, v in zip(EMOTIONS, self.scores)},
                 "pose": None if self.yaw is None else [round(float(v), 1) for v in (self.yaw, self.pitch, self.roll)],
-                "attention": self.attention, "covered": bool(self.covered)}
+                "attention": self.attention, "covered": bool(self.covered),
+                "masked": bool(self.masked)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "FaceResult":
@@ -89,7 +91,8 @@ class FaceResult:
         pose = d.get("pose") or (None, None, None)
         return cls(tuple(int(v) for v in d["box"]), d.get("tile"), d.get("participant"),
                    d.get("role", "participant"), float(d.get("confidence") or 0.0), bool(d.get("uncertain")), scores,
-                   *(None if v is None else float(v) for v in pose), d.get("attention"), bool(d.get("covered")))
+                   *(None if v is None else float(v) for v in pose), d.get("attention"), bool(d.get("covered")),
+                   bool(d.get("masked")))
 
 
 @dataclass

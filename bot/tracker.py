@@ -342,7 +342,7 @@ class Tracker:
                 sm = f.scores if prev is None else self.alpha * f.scores + (1 - self.alpha) * prev
                 self._smoothed[pid] = sm
                 f = dataclasses.replace(f, scores=sm, raw_scores=f.scores,
-                                        uncertain=f.covered or is_uncertain(f.box, sm, self.options),
+                                        uncertain=f.covered or f.masked or is_uncertain(f.box, sm, self.options),
                                         attention=self._baselines.classify(pid, f.yaw, f.pitch))
             else:
                 f = dataclasses.replace(f, attention=self._baselines.classify(None, f.yaw, f.pitch))

@@ -213,14 +213,16 @@ def tta_views(x: np.ndarray) -> list[np.ndarray]:
 
 
 class LiteRTRunner:
-    """The LiteRT form of a model: `runner(x)` maps float32 `(N, 48, 48, 1)` to `(N, 7)`.
-    Activations are quantised per face, so a face's answer does not depend on its batch."""
+    """The LiteRT form of a model: `runner(x)` maps float32 `(N, 48, 48, 1)` to `(N, outputs)` (7
+    for the expression model). Activations are quantised per face, so a face's answer does not
+    depend on its batch."""
 
-    def __init__(self, content: bytes, path: Path, threads: int | None = None):
+    def __init__(self, content: bytes, path: Path, threads: int | None = None, outputs: int = len(EMOTIONS),
+                 what: str = "expression model"):
         self.path = Path(path)
         interpreter_cls = _interpreter_class()
         if interpreter_cls is None:
-            raise ModelLoadError(path, "no LiteRT interpreter here (pip install ai-edge-litert)")
+            raise ModelLoadError(path, "no LiteRT interpreter here (pip install ai-edge-litert)", what)
         try:
             with warnings.catch_warnings():  # tf.lite.Interpreter warns that it moved to ai_edge_litert
                 warnings.simplefilter("ignore")
@@ -229,11 +231,11 @@ class LiteRTRunner:
             self._out = self._it.get_output_details()[0]
             self._it.allocate_tensors()
         except Exception as e:  # the interpreter raises ValueError/RuntimeError for bad flatbuffers
-            raise ModelLoadError(path, f"not a readable LiteRT model ({type(e).__name__}: {e})") from e
+            raise ModelLoadError(path, f"not a readable LiteRT model ({type(e).__name__}: {e})", what) from e
         shape = tuple(int(v) for v in self._in["shape_signature"][1:])
-        if shape != (INPUT_SIZE, INPUT_SIZE, 1) or int(self._out["shape"][-1]) != len(EMOTIONS):
-            raise ModelLoadError(path, f"expected input (48, 48, 1) and 7 outputs, got {shape} -> "
-                                       f"{tuple(self._out['shape'])}")
+        if shape != (INPUT_SIZE, INPUT_SIZE, 1) or int(self._out["shape"][-1]) != outputs:
+            raise ModelLoadError(path, f"expected input (48, 48, 1) and {outputs} outputs, got {shape} -> "
+                                       f"{tuple(self._out['shape'])}", what)
         self._shape = None
 
     @classmethod

@@ -9,7 +9,7 @@ from pathlib import Path
 class ModelLoadError(RuntimeError):
     """The weights file is missing, corrupt, or does not match its model card."""
 
-    def __init__(self, path: str | Path, reason: str):
+    def __init__(self, path: str | Path, reason: str, what: str = "expression model"):
         self.path = Path(path)
         self.reason = reason
-        super().__init__(f"cannot load expression model {self.path}: {reason}")
+        super().__init__(f"cannot load {what} {self.path}: {reason}")

@@ -72,7 +72,7 @@ def multiply_adds(model) -> int:
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             total += multiply_adds(layer)
-        elif isinstance(layer, keras.layers.Conv2D):
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
             k = layer.kernel.shape
             out = layer.output.shape
             total += int(np.prod(out[1:3])) * int(np.prod(k))

@@ -86,8 +86,7 @@ def test_the_model_card_command_refuses_bad_input_in_one_line(tmp_path, capsys):
         assert card_markdown.main([str(weights), "--out", str(tmp_path / "o.md")]) == 2
         err = capsys.readouterr().err.strip()
         assert "m.json: not a readable model card" in err and len(err.splitlines()) == 1
-    real = card_markdown.DEFAULT_OUT.parent.parent / "model" / "weights"
-    (tmp_path / "m.json").write_text(next(real.glob("*.json")).read_text())
+    (tmp_path / "m.json").write_text(card_markdown.DEFAULT_WEIGHTS.with_suffix(".json").read_text())
     assert card_markdown.main([str(weights), "--out", str(tmp_path / "no" / "o.md")]) == 2
     assert "No such file or directory" in capsys.readouterr().err and not (tmp_path / "no").exists()
 

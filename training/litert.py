@@ -65,8 +65,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def convert(weights: Path, out: Path | None = None) -> Path:
-    """Write the dynamic-range quantised LiteRT form of `weights` (default: beside it, `.tflite`)."""
+def convert(weights: Path, out: Path | None = None, quantize: bool = True) -> Path:
+    """Write the dynamic-range quantised LiteRT form of `weights` (default: beside it, `.tflite`);
+    `quantize=False`: float32 (a small network, where int8 weights would save little)."""
     import tensorflow as tf
 
     model = read_keras(weights)
@@ -74,7 +75,8 @@ def convert(weights: Path, out: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         model.export(tmp, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
         out.write_bytes(converter.convert())
     return out
 

@@ -1,5 +1,6 @@
 """Draw an analysed frame: tile outlines, face boxes, emotion, confidence and "uncertain" (or
-"covered": partly behind a window or cut by its tile, `bot.occlusion`)."""
+"covered": partly behind a window or cut by its tile, `bot.occlusion`; "masked": behind a mask,
+`model.mask`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def _bgr(hex_color: str) -> tuple[int, int, int]:
 
 def face_label(f) -> str:
     """A face's label: its emotion and top score, and why the mood does not count it where it does not."""
-    note = " covered" if f.covered else " uncertain" if f.uncertain else ""
+    note = " covered" if f.covered else " masked" if f.masked else " uncertain" if f.uncertain else ""
     return f"{f.emotion} {float(np.max(f.scores)):.0%}{note}"
 
 
