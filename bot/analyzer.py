@@ -75,7 +75,8 @@ class GalleryAnalyzer:
     def __init__(self, options: AnalyzerOptions | None = None, classifier=None, detector=None, masks=None):
         self.options = options or AnalyzerOptions()
         self.classifier = classifier or EmotionClassifier.load()
-        self.masks = masks if masks is not None or not self.options.mask_check else _load_masks()
+        # `masks`: a `model.mask.MaskCheck` (default: the bundled one; none where `mask_check` is off)
+        self.masks = None if not self.options.mask_check else masks if masks is not None else _load_masks()
         self.detector = detector or FaceDetector(min_confidence=self.options.min_confidence)
         self.layouts = LayoutMemory(self.options.layout) if self.options.reuse_layout else None
         self._seen: _Seen | None = None

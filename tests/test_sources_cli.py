@@ -92,8 +92,9 @@ def _check_shape(result, n_frames=None):
             assert set(t) == {"box", "name", "camera_off", "picture", "participant"} and len(t["box"]) == 4
         for f in fr["faces"]:
             assert set(f) == {"box", "tile", "participant", "role", "confidence", "uncertain", "emotion", "scores",
-                              "pose", "attention", "covered"}
+                              "pose", "attention", "covered", "masked"}
             assert isinstance(f["covered"], bool) and (f["uncertain"] or not f["covered"])
+            assert isinstance(f["masked"], bool) and (f["uncertain"] or not f["masked"])
             assert 0 <= f["confidence"] <= 1 and f["role"] in ("participant", "other")
             assert f["pose"] is None or (len(f["pose"]) == 3 and all(-180 <= a <= 180 for a in f["pose"]))
             assert f["attention"] in (None, "facing", "away", "down")
