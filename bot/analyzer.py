@@ -56,6 +56,7 @@ class AnalyzerOptions:
     reuse_detections: bool = True     # look again only where the picture changed since the last frame
     full_pass_every: int = 30         # ... and look at everything again at least every this many frames
     track_faces: bool = True          # a face that moved is looked for close around where it was (`_track`)
+    crowded_look: bool = True         # a tile with several faces: each looked at closely before one is chosen
     larger_look: str = "hinted"       # "hinted": only tiles where a look saw a weak candidate; "always"
     mirrored_look: bool = True        # ... and where those looks confirmed none, once more mirrored (a profile)
     covered_check: bool = True        # a face partly behind a flat panel or its tile's edge (`bot.occlusion`)...
@@ -82,9 +83,11 @@ class GalleryAnalyzer:
         self._seen: _Seen | None = None
         self._seen_lock = threading.Lock()
         self._faces_outside = False  # the last whole look saw faces the layout's tiles do not explain
-        # the covered check's answer for each detection of the last frame: a detection kept from it
-        # (`_Seen`: its pixels did not change) keeps its answer too
+        # the covered and mask checks' answers for each detection of the last frame: a detection kept
+        # from it (`_Seen`: its pixels did not change) keeps its answers too
         self._covered: dict[int, tuple[Detection, bool]] = {}
+        self._masked: dict[int, tuple[Detection, bool]] = {}
+        self._closer: dict[int, tuple[Detection, float]] = {}  # `_crowded`'s answers, kept alike
         self.stage_ms: dict[str, float] = {}  # the last frame's time in each stage (crop and classify together)
 
     def analyze(self, frame: np.ndarray, time_s: float = 0.0, file: str | None = None) -> FrameResult:
@@ -114,10 +117,16 @@ class GalleryAnalyzer:
         layout = fitted
         t2 = time.perf_counter()
         assigned = _assign(dets, [t.box for t in layout])
+        # where a tile holds several faces, each is looked at closely: that look's word chooses the
+        # participant (a hand or a name label taken for a face loses to the face) and which second
+        # faces are kept
+        sure = self._crowded(frame, layout, assigned)
+        if sure:
+            assigned = _assign(dets, [t.box for t in layout], [sure.get(id(d), 1.0) for d in dets])
         # a weak second face beside a tile's participant is rather a guitar or a poster than a
         # second person sharing the camera (who is seen as clearly as the first)
         assigned = [a for a in assigned if a.role == "participant" or a.tile is None
-                    or a.det.confidence >= opts.second_face_confidence
+                    or sure.get(id(a.det), a.det.confidence) >= opts.second_face_confidence
                     or not any(b.tile == a.tile and b.role == "participant" for b in assigned)]
         # a profile photo or avatar on a camera-off tile is no participant's face on video
         pictures = {a.tile for a in assigned
@@ -129,7 +138,8 @@ class GalleryAnalyzer:
         probs = self.classifier.predict(crops, sides=[fer_square(b)[2] for b in boxes]) \
             if assigned else np.zeros((0, len(EMOTIONS)), np.float32)
         # a face behind a mask reads as its eyes alone suggest (sad, fear): kept, not counted
-        masked = self.masks(crops) if self.masks is not None and assigned else np.zeros(len(assigned), bool)
+        masked = self._are_masked(crops, [a.det for a in assigned])
+        self._masked = {id(a.det): (a.det, bool(m)) for a, m in zip(assigned, masked)}
         # a face half behind a poll window reads as its visible half suggests: kept, not counted
         # ... and so does a face its tile cuts (a student sitting low: the mouth below the tile)
         panels = [self._is_covered(gray, a.det) for a in assigned]
@@ -164,6 +174,8 @@ class GalleryAnalyzer:
             self._seen = None
             self._faces_outside = False
         self._covered = {}
+        self._masked = {}
+        self._closer = {}
 
     def _is_covered(self, gray: np.ndarray, det: Detection) -> bool:
         """`bot.occlusion.is_covered` for a detection, reused where the detection is the last frame's."""
@@ -173,6 +185,63 @@ class GalleryAnalyzer:
         if last is not None and last[0] is det:
             return last[1]
         return is_covered(gray, det.box, det.landmarks)
+
+    def _crowded(self, frame: np.ndarray, layout, assigned: list[Placed]) -> dict[int, float]:
+        """For each face in a tile with several (by `id` of its detection): the mean of its confidence
+        and that of a close look around it (as `_track` looks: about 64 px tall). The close looks of a
+        tile are pooled, one box a face, and each box confirms the face of the tile it overlaps most,
+        at IoU >= 0.5 (none: 0). Two looks at two scales agree on a face; a hand, a name label or a
+        second box on one face, which the frame-wide pass took for a face, rarely holds at the other
+        (measured on real screenshots: docs/architecture.md). A detection kept from the last frame
+        keeps its answer."""
+        counts: dict[int, int] = {}
+        for a in assigned:
+            if a.tile is not None:
+                counts[a.tile] = counts.get(a.tile, 0) + 1
+        crowd = [a for a in assigned if self.options.crowded_look and counts.get(a.tile, 0) > 1]
+        out, looks = {}, []
+        for a in crowd:
+            last = self._closer.get(id(a.det))
+            if last is not None and last[0] is a.det:
+                out[id(a.det)] = last[1]
+            else:
+                looks.append((a.det, _close_region(a.det.box, layout[a.tile].box, self.options.max_second_look_scale)))
+        looks = [(det, look) for det, look in looks if look is not None]
+        tile_of = {id(a.det): a.tile for a in crowd}
+        found_all = self.detector.detect_many([(frame[y:y + h, x:x + w], s) for _, ((x, y, w, h), s) in looks],
+                                              self.options.hint_confidence) if looks else []
+        # what the close looks of a tile find is pooled, one box a face (the surest): each confirms the
+        # one of the tile's faces it overlaps most (two boxes on one face: only the better one)
+        pooled: dict[int, list[Detection]] = {}
+        for (det, ((x, y, _, _), _)), found in zip(looks, found_all):
+            pooled.setdefault(tile_of[id(det)], []).extend(d.moved(x, y) for d in found)
+        close: dict[int, float] = {}
+        for tile, found in pooled.items():
+            mates = [a.det for a in crowd if a.tile == tile]
+            for d in _nms(found, 0.5):
+                best = max(mates, key=lambda m: iou(d.box, m.box))
+                if iou(d.box, best.box) >= 0.5:
+                    close[id(best)] = max(close.get(id(best), 0.0), d.confidence)
+        for det, _ in looks:
+            out[id(det)] = (det.confidence + close.get(id(det), 0.0)) / 2
+        self._closer = {id(a.det): (a.det, out[id(a.det)]) for a in crowd if id(a.det) in out}
+        return out
+
+    def _are_masked(self, crops: np.ndarray, dets: list[Detection]) -> np.ndarray:
+        """The mask check's answer for each crop; a detection kept from the last frame keeps its answer."""
+        out = np.zeros(len(dets), bool)
+        if self.masks is None or not dets:
+            return out
+        new = []
+        for i, det in enumerate(dets):
+            last = self._masked.get(id(det))
+            if last is not None and last[0] is det:
+                out[i] = last[1]
+            else:
+                new.append(i)
+        if new:
+            out[new] = self.masks(crops[new])
+        return out
 
     def _detect(self, frame: np.ndarray, layout, gray: np.ndarray, whole: bool = False) -> list[Detection]:
         """Faces as (box, confidence). One pass over the frame (around the video tiles, reduced to
@@ -298,13 +367,9 @@ class GalleryAnalyzer:
                 continue
             if len(inside) != 1:
                 continue
-            fx, fy, fw, fh = inside[0].box
-            gx, gy = max(x, int(fx - 0.4 * fw)), max(y, int(fy - 0.4 * fh))
-            gx2, gy2 = min(x + w, int(fx + 1.4 * fw)), min(y + h, int(fy + 1.4 * fh))
-            if gx2 - gx < 8 or gy2 - gy < 8:
-                continue
-            s = min(opts.max_second_look_scale, max(0.1, 64.0 / max(fh, 1)))
-            looks.append((t.box, (gx, gy, gx2 - gx, gy2 - gy), s))
+            look = _close_region(inside[0].box, t.box, opts.max_second_look_scale)
+            if look is not None:
+                looks.append((t.box, *look))
         if not looks:
             return [], done
         found_all = self.detector.detect_many([(frame[y:y + h, x:x + w], s) for _, (x, y, w, h), s in looks],
@@ -582,9 +647,22 @@ class Placed(NamedTuple):
     role: str  # "participant" (the tile's largest central face) or "other"
 
 
-def _assign(dets: list[Detection], tiles: list[Box]) -> list[Placed]:
+def _close_region(face: Box, tile: Box, max_scale: float = 3.0) -> tuple[Box, float] | None:
+    """Where to look closely for `face` in `tile`: its box grown by 0.4 of its size each way, inside
+    the tile, and the scale that makes it about 64 px tall (None: too little of it inside)."""
+    x, y, w, h = tile
+    fx, fy, fw, fh = face
+    gx, gy = max(x, int(fx - 0.4 * fw)), max(y, int(fy - 0.4 * fh))
+    gx2, gy2 = min(x + w, int(fx + 1.4 * fw)), min(y + h, int(fy + 1.4 * fh))
+    if gx2 - gx < 8 or gy2 - gy < 8:
+        return None
+    return (gx, gy, gx2 - gx, gy2 - gy), min(max_scale, max(0.1, 64.0 / max(fh, 1)))
+
+
+def _assign(dets: list[Detection], tiles: list[Box], weights: list[float] | None = None) -> list[Placed]:
     """Each detection `Placed` in its tile; in each tile the largest central face is the
-    participant, other faces are "other"; faces outside every tile are "other"."""
+    participant (its size weighed by `weights`, where given), other faces are "other"; faces
+    outside every tile are "other"."""
     out = []
     best: dict[int, tuple[float, int]] = {}
     for k, d in enumerate(dets):
@@ -597,6 +675,7 @@ def _assign(dets: list[Detection], tiles: list[Box]) -> list[Placed]:
         dx = (box[0] + box[2] / 2 - (tx + tw / 2)) / (tw / 2)
         dy = (box[1] + box[3] / 2 - (ty + th / 2)) / (th / 2)
         score = box[2] * box[3] * (1.0 - 0.5 * min(1.0, (dx * dx + dy * dy) ** 0.5))
+        score *= weights[k] if weights else 1.0
         if tile not in best or score > best[tile][0]:
             best[tile] = (score, k)
     for _, k in best.values():

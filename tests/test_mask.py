@@ -99,6 +99,29 @@ def test_without_the_check_the_same_masked_faces_are_read_as_before(real_galleri
     assert max(f.scores.max() for f in off) > max(f.scores.max() for f in on if f.masked)
 
 
+def test_a_face_kept_from_the_last_frame_keeps_its_answer_unchecked(real_galleries, check):
+    """Between frames of one meeting, faces whose pixels did not change are not checked again; a
+    changed picture is."""
+    g = next((g for g in real_galleries if g["file"] == MASKED_SHOT), None)
+    assert g is not None
+    image = cv2.imread(str(g["path"]))
+    seen = []
+
+    def counting(crops):
+        seen.append(len(crops))
+        return check(crops)
+
+    analyzer = GalleryAnalyzer(masks=counting)
+    first = analyzer.analyze(image)
+    second = analyzer.analyze(image.copy(), time_s=1.0)
+    assert seen[0] == len(first.faces) >= 4 and len(seen) == 1, seen  # nothing new to check
+    assert [f.masked for f in second.faces] == [f.masked for f in first.faces]
+    assert sum(f.masked for f in second.faces) >= 4
+    analyzer.forget()
+    analyzer.analyze(image, time_s=2.0)
+    assert seen[1:] == [len(first.faces)], seen
+
+
 def test_a_deleted_or_corrupt_check_is_named_and_the_session_goes_on(tmp_path, monkeypatch, caplog):
     for name in (MASK_FILE, CARD_NAME):
         shutil.copyfile(DEFAULT_WEIGHTS.parent / name, tmp_path / name)
