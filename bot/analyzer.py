@@ -187,13 +187,14 @@ class GalleryAnalyzer:
         return is_covered(gray, det.box, det.landmarks)
 
     def _crowded(self, frame: np.ndarray, layout, assigned: list[Placed]) -> dict[int, float]:
-        """For each face in a tile with several (by `id` of its detection): the mean of its confidence
-        and that of a close look around it (as `_track` looks: about 64 px tall). The close looks of a
-        tile are pooled, one box a face, and each box confirms the face of the tile it overlaps most,
-        at IoU >= 0.5 (none: 0). Two looks at two scales agree on a face; a hand, a name label or a
-        second box on one face, which the frame-wide pass took for a face, rarely holds at the other
-        (measured on real screenshots: docs/architecture.md). A detection kept from the last frame
-        keeps its answer."""
+        """For each face in a tile with several (by `id` of its detection): the mean of three looks'
+        confidences, the pass that found it and a close look around it (as `_track` looks: about 64
+        px tall), as it is and mirrored. What the close looks find is pooled, one box a face, and
+        each box confirms the face it overlaps most, at IoU >= 0.5 (none: 0). A face holds at
+        another scale and mirrored; a hand, a name label or a second box on one face, which the
+        frame-wide pass took for a face, rarely holds at the other scale, and a guitar's body not
+        mirrored (measured on real screenshots: docs/architecture.md). A detection kept from the
+        last frame keeps its answer."""
         counts: dict[int, int] = {}
         for a in assigned:
             if a.tile is not None:
@@ -204,26 +205,17 @@ class GalleryAnalyzer:
             last = self._closer.get(id(a.det))
             if last is not None and last[0] is a.det:
                 out[id(a.det)] = last[1]
-            else:
-                looks.append((a.det, _close_region(a.det.box, layout[a.tile].box, self.options.max_second_look_scale)))
-        looks = [(det, look) for det, look in looks if look is not None]
-        tile_of = {id(a.det): a.tile for a in crowd}
-        found_all = self.detector.detect_many([(frame[y:y + h, x:x + w], s) for _, ((x, y, w, h), s) in looks],
-                                              self.options.hint_confidence) if looks else []
-        # what the close looks of a tile find is pooled, one box a face (the surest): each confirms the
-        # one of the tile's faces it overlaps most (two boxes on one face: only the better one)
-        pooled: dict[int, list[Detection]] = {}
-        for (det, ((x, y, _, _), _)), found in zip(looks, found_all):
-            pooled.setdefault(tile_of[id(det)], []).extend(d.moved(x, y) for d in found)
-        close: dict[int, float] = {}
-        for tile, found in pooled.items():
-            mates = [a.det for a in crowd if a.tile == tile]
-            for d in _nms(found, 0.5):
-                best = max(mates, key=lambda m: iou(d.box, m.box))
-                if iou(d.box, best.box) >= 0.5:
-                    close[id(best)] = max(close.get(id(best), 0.0), d.confidence)
-        for det, _ in looks:
-            out[id(det)] = (det.confidence + close.get(id(det), 0.0)) / 2
+                continue
+            look = _close_region(a.det.box, layout[a.tile].box, self.options.max_second_look_scale)
+            if look is not None:
+                looks.append((a.det, look))
+        if looks:
+            faces = [a.det for a in crowd]
+            regions = [look for _, look in looks]
+            confirmed = [_confirmed(faces, _nms(found, 0.5))
+                         for found in (self._look(frame, regions), self._look(frame, regions, mirror=True))]
+            for det, _ in looks:
+                out[id(det)] = (det.confidence + sum(c.get(id(det), 0.0) for c in confirmed)) / 3
         self._closer = {id(a.det): (a.det, out[id(a.det)]) for a in crowd if id(a.det) in out}
         return out
 
@@ -310,9 +302,8 @@ class GalleryAnalyzer:
         looked = [box for box, _ in first]
         for step in (0, 1, 2):
             if step == 1:  # the larger look: tiles with a hint of a face, unless already at the largest scale
-                pending = [(box, min(opts.max_second_look_scale, s * 1.5)) for box, s in pending
-                           if s < opts.max_second_look_scale
-                           and (opts.larger_look == "always" or any(center_in(d.box, box) for d in seen))]
+                pending = [(box, _larger(s, scale, opts.max_second_look_scale)) for box, s in pending
+                           if (opts.larger_look == "always" or any(center_in(d.box, box) for d in seen))]
             if step == 2:  # the mirrored look, at the first look's scale: a hint of a face still unconfirmed
                 pending = [(box, s) for box, s in first if opts.mirrored_look
                            and any(center_in(d.box, box) for d in seen)
@@ -645,6 +636,26 @@ class Placed(NamedTuple):
     det: Detection
     tile: int | None
     role: str  # "participant" (the tile's largest central face) or "other"
+
+
+def _confirmed(faces: list[Detection], found: list[Detection]) -> dict[int, float]:
+    """For faces (by `id`) that a box of `found` overlaps at IoU >= 0.5, more than any other face:
+    the surest such box's confidence."""
+    out: dict[int, float] = {}
+    for d in found:
+        best = max(faces, key=lambda f: iou(d.box, f.box))
+        if iou(d.box, best.box) >= 0.5:
+            out[id(best)] = max(out.get(id(best), 0.0), d.confidence)
+    return out
+
+
+def _larger(s: float, first: float, top: float) -> float:
+    """The scale of the larger look after a second look at `s` (the pass over the frame was at
+    `first`): 1.5 times larger, at most `top`; where that is hardly larger (the second look was near
+    the top already), between the pass and the second look instead."""
+    if min(top, s * 1.5) >= s * 1.2:
+        return min(top, s * 1.5)
+    return (s * first) ** 0.5
 
 
 def _close_region(face: Box, tile: Box, max_scale: float = 3.0) -> tuple[Box, float] | None:
