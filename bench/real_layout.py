@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import re
 import sys
 from pathlib import Path
@@ -26,28 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SHARED = Path(__file__).resolve().parents[2] / "shared/data"
 DEFAULT = "0.8,0.6,0.5,0.4,0.85j80,0.7j80,1.2j80,1920h23,1600h28,1280h23,1280h30,960h28,800h26,640h28"
-
-
-def h264_frame(bgr, crf: int):
-    """`bgr` as the first frame of an H.264 stream at rate factor `crf` (even size, edges carried)."""
-    import av
-    import cv2
-
-    h, w = bgr.shape[:2]
-    img = cv2.copyMakeBorder(bgr, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        st = out.add_stream("libx264", rate=10)
-        st.width, st.height, st.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
-        st.options = {"crf": str(crf), "preset": "medium"}
-        for _ in range(3):
-            for packet in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
-                out.mux(packet)
-        for packet in st.encode():
-            out.mux(packet)
-    buf.seek(0)
-    with av.open(buf) as video:
-        return next(video.decode(video=0)).to_ndarray(format="bgr24")[:h, :w]
 
 
 def people(result) -> int:
@@ -75,6 +52,7 @@ def main() -> int:
 
     from bot.analyzer import GalleryAnalyzer
     from bot.geometry import iou
+    from bot.synthetic import h264_screen_frame
 
     shots = []
     for d in map(Path, args.dirs):
@@ -99,7 +77,7 @@ def main() -> int:
             if m.group(2):
                 shot = cv2.imdecode(cv2.imencode(".jpg", shot, [cv2.IMWRITE_JPEG_QUALITY, int(m.group(2))])[1], 1)
             if m.group(4):
-                shot = h264_frame(shot, int(m.group(4)))
+                shot = h264_screen_frame(shot, int(m.group(4)))
             r = GalleryAnalyzer().analyze(shot)
             back = [tuple(v / s for v in t.box) for t in r.tiles]
             fit = min((max((iou(a, b) for b in back), default=0.0) for a in full), default=1.0)

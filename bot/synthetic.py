@@ -592,6 +592,33 @@ def _smooth_photo(rng, h: int, w: int) -> np.ndarray:
     return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
 
 
+def h264_screen_frame(bgr: np.ndarray, crf: int) -> np.ndarray:
+    """`bgr` as the first frame of an H.264 stream at rate factor `crf` (libx264 through PyAV,
+    preset medium, one thread so that the same pixels always give the same frame, yuv420p, as a
+    screen recording carries it; an odd side's last row or column repeated, then cut off again).
+    `bench/real_layout.py` reads the real screenshots through it."""
+    import io
+
+    import av
+    import cv2
+
+    h, w = bgr.shape[:2]
+    img = cv2.copyMakeBorder(bgr, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        st = out.add_stream("libx264", rate=10)
+        st.width, st.height, st.pix_fmt = img.shape[1], img.shape[0], "yuv420p"
+        st.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+        for _ in range(3):
+            for packet in st.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in st.encode():
+            out.mux(packet)
+    buf.seek(0)
+    with av.open(buf) as video:
+        return next(video.decode(video=0)).to_ndarray(format="bgr24")[:h, :w]
+
+
 def write_video(path, frame_at, seconds: float, fps: int = 25, size: tuple[int, int] = (1920, 1080),
                 keyframe_s: float = 10.0, crf: int = 23) -> Path:
     """A video as a screen recorder writes it: H.264 (libx264, veryfast, B frames), yuv420p, a

@@ -6,6 +6,7 @@ import numpy as np
 
 from bot.geometry import Box, center_in, clip, iou, overlaps
 from bot.layout.evidence import LineMap, looks_camera_off
+from bot.layout.gutters import reading_order
 from bot.layout.options import LayoutOptions, Tile
 
 
@@ -204,11 +205,12 @@ def fit_row(gray: np.ndarray, row: list[Box], shape_range: tuple[float, float] =
 
 def missed_tiles(layout: list[Tile], faces: list[Box], gray: np.ndarray, roi: Box,
                  opts: LayoutOptions = LayoutOptions(), lines: LineMap | None = None) -> list[Tile]:
-    """The layout with a tile for each face of the gallery's size near its grid (inside `roi`) but
-    in none of its tiles: a tile the search missed (its gutter washed out by compression, a window
-    drawn over it), fitted to the face and the picture's lines with the grid's own tile size
-    (`fit_row`), added where it overlaps no tile. The layout itself where its tiles are not of one
-    size or no such tile fits."""
+    """The layout with a tile for each face of the gallery's size near its grid (inside `roi`, or
+    a tile's size beyond it: a row the search missed below or beside the grid) but in none of its
+    tiles: a tile the search missed (its gutter washed out by compression, a window drawn over
+    it), fitted to the face and the picture's lines with the grid's own tile size (`fit_row`),
+    added where it overlaps no tile. The layout itself where its tiles are not of one size or no
+    such tile fits."""
     sizes = np.array([t.box[2:] for t in layout], float)
     size = np.median(sizes, axis=0)
     if len(layout) < 2 or np.abs(sizes - size).max(initial=0) > opts.size_tolerance * size.max():
@@ -219,8 +221,10 @@ def missed_tiles(layout: list[Tile], faces: list[Box], gray: np.ndarray, roi: Bo
     med = float(np.median([f[2] for f in inside]))
     lines = lines or LineMap(gray, opts.line_jump)
     out = list(layout)
+    tw, th = int(size[0]), int(size[1])
+    near = (roi[0] - tw, roi[1] - th, roi[2] + 2 * tw, roi[3] + 2 * th)
     for f in faces:
-        if f in inside or not center_in(f, roi) or not med / 2.5 <= f[2] <= 2.5 * med:
+        if f in inside or not center_in(f, near) or not med / 2.5 <= f[2] <= 2.5 * med:
             continue
         for c in fit_row(gray, [f], opts.tile_shapes, opts.line_strong, (int(size[0]), int(size[1])), lines) or []:
             tol = opts.size_tolerance
@@ -234,9 +238,12 @@ def missed_tiles(layout: list[Tile], faces: list[Box], gray: np.ndarray, roi: Bo
 
 def crowded(layout: list[Tile], faces: list[Box]) -> bool:
     """Whether the tiles hold rows of faces of one size: at least two tiles with two or more faces
-    each, and on average three or more faces a tile that has any. That is several videos taken for
-    one tile (a gallery whose videos touch, with no gutters to find), not two people sharing a
-    camera (a second face in one tile of many stays "other")."""
+    each, and on average three or more faces a tile that has any, or two or more in every tile
+    that has any where none of those is shaped like a video (16:9 or 4:3, within 25%: a 3x2
+    gallery whose gutter between its rows a codec blurred away, read as three tall tiles of two
+    faces each). That is several videos taken for one tile (a gallery whose videos touch, with no
+    gutters to find), not two people sharing a camera (a second face in one tile of many stays
+    "other")."""
     med = float(np.median([f[2] for f in faces]))
     per_tile: dict[int, int] = {}
     for f in faces:
@@ -246,7 +253,22 @@ def crowded(layout: list[Tile], faces: list[Box]) -> bool:
         if k is not None:
             per_tile[k] = per_tile.get(k, 0) + 1
     shared = sum(n >= 2 for n in per_tile.values())
+    if shared >= 2 and shared == len(per_tile) and not any(_video_shaped(layout[k].box) for k in per_tile):
+        return True
     return shared >= 2 and sum(per_tile.values()) >= 3 * len(per_tile)
+
+
+VIDEO_SHAPE = 0.25  # a box is shaped like a video where its sides' ratio is within this log ratio of 16:9 or 4:3
+
+
+def _misfit(w: float, h: float) -> float:
+    """How far a w x h box is from a video's shape: the log ratio to the nearer of 16:9 and 4:3."""
+    return min(abs(float(np.log((w / max(h, 1e-6)) / a))) for a in (16 / 9, 4 / 3))
+
+
+def _video_shaped(box: Box) -> bool:
+    """Whether a box is shaped like a video (16:9 or 4:3, within `VIDEO_SHAPE`)."""
+    return _misfit(box[2], box[3]) < VIDEO_SHAPE
 
 
 def split_crowded(layout: list[Tile], faces: list[Box], gray: np.ndarray | None = None,
@@ -263,7 +285,7 @@ def split_crowded(layout: list[Tile], faces: list[Box], gray: np.ndarray | None 
         if len(inside) < 2:
             out.append(t)
             continue
-        best = None
+        grids = []
         for cols in range(1, 2 * len(inside) + 2):
             for rows in range(1, 2 * len(inside) + 2):
                 if cols * rows < len(inside) or cols * rows > 2 * len(inside) + 2:
@@ -272,14 +294,18 @@ def split_crowded(layout: list[Tile], faces: list[Box], gray: np.ndarray | None 
                 cells = {(int((f[0] + f[2] / 2 - x) // cw), int((f[1] + f[3] / 2 - y) // ch)) for f in inside}
                 if len(cells) < len(inside):
                     continue  # two faces in one cell
-                misfit = min(abs(np.log((cw / ch) / a)) for a in (16 / 9, 4 / 3))
-                if misfit < 0.25 and (best is None or misfit < best[0]):
-                    best = (misfit, cols, rows, cw, ch)
-        if best is None:
+                misfit = _misfit(cw, ch)
+                if misfit < VIDEO_SHAPE:
+                    grids.append((misfit, cols * rows, cols, rows))
+        if not grids:
             out.append(t)
             continue
-        _, cols, rows, cw, ch = best
+        # the best shaped; of grids about as well shaped (a 1x2 and a 2x3 grid of 16:9 cells over
+        # two faces), the fewest cells
+        least = min(g[0] for g in grids)
+        _, _, cols, rows = min((g for g in grids if g[0] <= least + 0.05), key=lambda g: (g[1], g[0]))
+        cw, ch = w / cols, h / rows
         cells = [(int(x + c * cw), int(y + r * ch), int(cw), int(ch)) for r in range(rows) for c in range(cols)]
         out += [Tile(c, gray is not None and looks_camera_off(gray, c, opts or LayoutOptions())) for c in cells]
-    out.sort(key=lambda t: (t.box[1], t.box[0]))
-    return out
+    by_box = {t.box: t for t in out}
+    return [by_box[b] for b in reading_order(list(by_box), float(np.median([t.box[3] for t in out])))]

@@ -271,7 +271,7 @@ def _fits(n: int, length: float, size: float, tol: float) -> bool:
     return abs(length - n * size) <= tol * size * n + 2 * (n - 1)
 
 
-def _reading_order(tiles: list[Box], th: float) -> list[Box]:
+def reading_order(tiles: list[Box], th: float) -> list[Box]:
     """Tiles by row (starts within half a tile's height are one row), then left to right."""
     if not tiles:
         return tiles
@@ -547,7 +547,7 @@ def _extend_grid(tiles: list[Box], tw: float, th: float, fg: np.ndarray, most: i
     # a centred last row's columns are not the grid's: each row along its own
     for y in _starts([t[1] for t in tiles], th):
         extend(0, px, tw, [t for t in tiles if abs(t[1] - y) <= 0.5 * th], [y])
-    return _reading_order(tiles, th)
+    return reading_order(tiles, th)
 
 
 def fills(boxes: list[Box], shape) -> bool:
