@@ -122,7 +122,7 @@ class GalleryAnalyzer:
         # faces are kept
         sure = self._crowded(frame, layout, assigned)
         if sure:
-            assigned = _assign(dets, [t.box for t in layout], [sure.get(id(d), 1.0) for d in dets])
+            assigned = _assign(dets, [t.box for t in layout], [sure.get(id(d), d.confidence) for d in dets])
         # a weak second face beside a tile's participant is rather a guitar or a poster than a
         # second person sharing the camera (who is seen as clearly as the first)
         assigned = [a for a in assigned if a.role == "participant" or a.tile is None
