@@ -181,9 +181,9 @@ class GalleryAnalyzer:
         """`bot.occlusion.is_covered` for a detection, reused where the detection is the last frame's."""
         if not self.options.covered_check:
             return False
-        last = self._covered.get(id(det))
-        if last is not None and last[0] is det:
-            return last[1]
+        last = _kept(self._covered, det)
+        if last is not None:
+            return last
         return is_covered(gray, det.box, det.landmarks)
 
     def _crowded(self, frame: np.ndarray, layout, assigned: list[Placed]) -> dict[int, float]:
@@ -202,9 +202,9 @@ class GalleryAnalyzer:
         crowd = [a for a in assigned if self.options.crowded_look and counts.get(a.tile, 0) > 1]
         out, looks = {}, []
         for a in crowd:
-            last = self._closer.get(id(a.det))
-            if last is not None and last[0] is a.det:
-                out[id(a.det)] = last[1]
+            last = _kept(self._closer, a.det)
+            if last is not None:
+                out[id(a.det)] = last
                 continue
             look = _close_region(a.det.box, layout[a.tile].box, self.options.max_second_look_scale)
             if look is not None:
@@ -226,9 +226,9 @@ class GalleryAnalyzer:
             return out
         new = []
         for i, det in enumerate(dets):
-            last = self._masked.get(id(det))
-            if last is not None and last[0] is det:
-                out[i] = last[1]
+            last = _kept(self._masked, det)
+            if last is not None:
+                out[i] = last
             else:
                 new.append(i)
         if new:
@@ -636,6 +636,13 @@ class Placed(NamedTuple):
     det: Detection
     tile: int | None
     role: str  # "participant" (the tile's largest central face) or "other"
+
+
+def _kept(memo: dict, det: Detection):
+    """What `memo` (id -> (detection, answer), the last frame's) holds for `det` where `det` is that
+    very detection, one kept from the last frame (`_Seen`: its pixels did not change); else None."""
+    hit = memo.get(id(det))
+    return hit[1] if hit is not None and hit[0] is det else None
 
 
 def _confirmed(faces: list[Detection], found: list[Detection]) -> dict[int, float]:
